@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+/**
+ * Configuration comes from the environment only. Each service describes its variables as a zod
+ * object schema whose defaults are the embedded mode, and `loadConfig` parses `process.env`
+ * through it once at start. Bad configuration fails with one message naming every bad variable.
+ */
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+export function loadConfig<Schema extends z.ZodObject>(schema: Schema, env: Env = process.env): z.infer<Schema> {
+  // An empty string means "unset" (compose files often write `VAR=`), so defaults apply.
+  const present: Env = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') present[key] = value;
+  }
+  const parsed = schema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const variable = issue.path.join('.') || '(environment)';
+    const got = typeof issue.path[0] === 'string' ? present[issue.path[0]] : undefined;
+    return `${variable}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+  });
+  throw new ConfigError(problems);
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A TCP port given as a string in the environment. */
+export const portVar = (defaultPort: number) => z.coerce.number().int().min(0).max(65_535).default(defaultPort);
+
+/** A whole number with bounds, given as a string in the environment. */
+export const intVar = (defaultValue: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(defaultValue);
+
+/** A boolean written as true/false/1/0/yes/no. */
+export const boolVar = (defaultValue: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .transform((value) => value === 'true' || value === '1' || value === 'yes')
+    .default(defaultValue ? 'true' : 'false');
+
+/** A comma-separated list of non-empty strings. */
+export const listVar = () =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    )
+    .optional();
+
+const urlVar = (protocols: string[]) =>
+  z
+    .string()
+    .refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL with scheme ${protocols.join(' or ')}`)
+    .optional();
+
+/**
+ * The variables every service reads. A service spreads this into its own schema:
+ * `z.object({ ...serviceVars({ name: 'id-generator', port: 3003 }), MY_VAR: ... })`.
+ */
+export function serviceVars(service: { name: string; port: number }) {
+  return {
+    PORT: portVar(service.port),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    LOG_LEVEL: z.enum(logLevels).default('info'),
+    DATA_DIR: z.string().min(1).default(`./data/${service.name}`),
+    BODY_LIMIT_BYTES: intVar(1_048_576, 1_024, 1_073_741_824),
+    SHUTDOWN_TIMEOUT_MS: intVar(10_000, 100, 300_000),
+  };
+}
+
+/** Backend selection: absent means embedded. Services spread only the ones they use. */
+export const backendVars = {
+  DATABASE_URL: urlVar(['postgres:', 'postgresql:']),
+  /** Where the embedded PGlite keeps its files; `memory` keeps nothing (tests). */
+  PGLITE_DIR: z.string().min(1).default('./data/pglite'),
+  REDIS_URL: urlVar(['redis:', 'rediss:']),
+  KAFKA_BROKERS: listVar(),
+  CASSANDRA_CONTACT_POINTS: listVar(),
+  BLOB_DIR: z.string().min(1).default('./data/blobs'),
+};
+
+export const authVars = {
+  /** HS256 secret for bearer tokens and signed URLs; the embedded mode generates one. */
+  AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+};
+
+export type ServiceVars = z.infer<z.ZodObject<ReturnType<typeof serviceVars>>>;

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type Logger, type LoggerOptions, pino } from 'pino';
+
+/**
+ * Structured JSON logs with pino. Secrets never reach a log line: authorization headers,
+ * cookies and any field named like a secret are redacted, and query parameters that carry
+ * signatures or tokens are masked in logged URLs.
+ */
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.authSecret',
+  'AUTH_SECRET',
+  'DATABASE_URL',
+];
+
+const SECRET_QUERY_PARAMETERS = /([?&](?:signature|token|sig|access_token)=)[^&]*/gi;
+
+export function maskUrl(url: string): string {
+  return url.replace(SECRET_QUERY_PARAMETERS, '$1[Redacted]');
+}
+
+export function loggerOptions(service: string, level: string): LoggerOptions {
+  return {
+    level,
+    base: { service },
+    redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
+    serializers: {
+      req(request: { method: string; url: string; hostname?: string; ip?: string; id?: string }) {
+        return { method: request.method, url: maskUrl(request.url), host: request.hostname, remoteAddress: request.ip };
+      },
+    },
+  };
+}
+
+export function createLogger(service: string, level: string): Logger {
+  return pino(loggerOptions(service, level));
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Takes the caller's `x-request-id` when it is safe to log and echo, else makes one. */
+export function requestIdOf(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  if (typeof given === 'string' && SAFE_REQUEST_ID.test(given)) return given;
+  return randomUUID();
+}

@@ -1,0 +1,98 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { installProblemHandlers } from './errors.js';
+import { installHealthRoutes, Readiness } from './health.js';
+import { createLogger, requestIdOf } from './logging.js';
+import { installHttpMetrics, ServiceMetrics } from './metrics.js';
+
+/**
+ * `createService` builds the Fastify instance every service starts from: logging with request
+ * ids, zod validation, OpenAPI at `/docs`, `/healthz`, `/readyz`, `/metrics`, problem+json errors
+ * and a body limit. It never listens: `app.ts` adds routes, `main.ts` listens (see `run.ts`),
+ * tests use `app.inject()`.
+ */
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This service's prom-client registry and metric factories. */
+    metrics: ServiceMetrics;
+    /** Backends register their health checks here; `/readyz` runs them. */
+    readiness: Readiness;
+  }
+}
+
+/** A service's Fastify instance, with zod schemas as its type provider. */
+export type ServiceApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+export interface ServiceOptions {
+  name: string;
+  version?: string;
+  description?: string;
+  /** A pino logger to derive from (start-all shares one); else one is made at `logLevel`. */
+  logger?: Logger;
+  logLevel?: string;
+  bodyLimitBytes?: number;
+  /** Requests slower than this are cut off with a 503 (Fastify's requestTimeout). */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
+
+export async function createService(options: ServiceOptions): Promise<ServiceApp> {
+  const logger = options.logger?.child({ service: options.name }) ?? createLogger(options.name, options.logLevel ?? 'info');
+  const app = Fastify({
+    loggerInstance: logger,
+    genReqId: requestIdOf,
+    bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    // Idle keep-alive sockets are closed on shutdown so `close()` does not wait on them.
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorate('metrics', new ServiceMetrics(options.name));
+  app.decorate('readiness', new Readiness());
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  installProblemHandlers(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: options.name,
+        version: options.version ?? '0.1.0',
+        ...(options.description ? { description: options.description } : {}),
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  installHealthRoutes(app, app.readiness);
+  installHttpMetrics(app, app.metrics);
+  return app as unknown as ServiceApp;
+}

@@ -1,0 +1,33 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+// Workspace packages resolve to their TypeScript sources through this export condition, so tests
+// never need a build step. Published consumers do not set it and get dist/.
+const sourceCondition = '@sysdesign/source';
+
+/** One vitest project per package folder that has a test/ directory. */
+function packageProjects(group: string) {
+  if (!existsSync(group)) return [];
+  return readdirSync(group)
+    .filter((name) => existsSync(join(group, name, 'test')))
+    .map((name) => ({
+      extends: true as const,
+      test: {
+        name,
+        root: join(group, name),
+        include: ['test/**/*.test.ts'],
+      },
+    }));
+}
+
+export default defineConfig({
+  resolve: { conditions: [sourceCondition, 'module', 'node', 'default'] },
+  ssr: { resolve: { conditions: [sourceCondition, 'node', 'default'], externalConditions: [sourceCondition] } },
+  test: {
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [...packageProjects('libs'), ...packageProjects('services'), ...packageProjects('load-tests')],
+  },
+});
