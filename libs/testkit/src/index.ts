@@ -1,0 +1,3 @@
+export * from './backends.js';
+export * from './describe.js';
+export * from './isolation.js';
