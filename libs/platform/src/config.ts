@@ -46,7 +46,7 @@ export const boolVar = (defaultValue: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .transform((value) => value === 'true' || value === '1' || value === 'yes')
-    .default(defaultValue ? 'true' : 'false');
+    .default(defaultValue);
 
 /** A comma-separated list of non-empty strings. */
 export const listVar = () =>

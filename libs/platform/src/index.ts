@@ -5,3 +5,5 @@ export * from './logging.js';
 export * from './metrics.js';
 export * from './service.js';
 export * from './sql/index.js';
+export * from './ids/index.js';
+export * from './redis.js';

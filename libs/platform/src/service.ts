@@ -61,7 +61,7 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
 export async function createService(options: ServiceOptions): Promise<ServiceApp> {
   const logger = options.logger?.child({ service: options.name }) ?? createLogger(options.name, options.logLevel ?? 'info');
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdOf,
     bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     requestTimeout: options.requestTimeoutMs ?? 30_000,

@@ -22,10 +22,10 @@ const typeParsers = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === INT8_OID) return (value: string) => BigInt(value);
     if (oid === INT8_ARRAY_OID) {
-      const parseArray = pg.types.getTypeParser(oid, 'text') as (value: string) => string[];
+      const parseArray = pg.types.getTypeParser(oid as never, 'text') as (value: string) => string[];
       return (value: string) => parseArray(value).map((item) => (item === null ? null : BigInt(item)));
     }
-    return pg.types.getTypeParser(oid, format ?? 'text');
+    return pg.types.getTypeParser(oid as never, format ?? 'text');
   },
 } as pg.CustomTypesConfig;
 

@@ -1,0 +1,3 @@
+export * from './fs.js';
+export * from './memory.js';
+export * from './port.js';

@@ -1,0 +1,4 @@
+export * from './layout.js';
+export * from './lease-stores.js';
+export * from './snowflake.js';
+export * from './worker-lease.js';
