@@ -21,6 +21,12 @@ function packageProjects(group: string) {
     }));
 }
 
+/** The load harness is one package, not a folder of packages. */
+function loadTestsProject() {
+  if (!existsSync('load-tests/test')) return [];
+  return [{ extends: true as const, test: { name: 'load-tests', root: 'load-tests', include: ['test/**/*.test.ts'] } }];
+}
+
 export default defineConfig({
   resolve: { conditions: [sourceCondition, 'module', 'node', 'default'] },
   ssr: { resolve: { conditions: [sourceCondition, 'node', 'default'], externalConditions: [sourceCondition] } },
@@ -28,6 +34,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    projects: [...packageProjects('libs'), ...packageProjects('services'), ...packageProjects('load-tests')],
+    projects: [...packageProjects('libs'), ...packageProjects('services'), ...loadTestsProject()],
   },
 });

@@ -43,9 +43,10 @@ export function renderMarkdown(
   ];
   if (report.http) {
     const { durationSeconds, rounds, warmupSeconds, connections } = report.http.settings;
+    const warmup = warmupSeconds > 0 ? `after ${warmupSeconds} s of warmup` : 'without warmup';
     lines.push(
-      `HTTP: autocannon, ${connections} connections, pipelining 1, ${rounds} rounds of ${durationSeconds} s ` +
-        `per side after ${warmupSeconds} s of warmup.`,
+      `HTTP: autocannon, ${connections} connections, pipelining 1, ${plural(rounds, 'round')} of ` +
+        `${durationSeconds} s per side ${warmup}.`,
     );
   }
   for (const note of report.notes ?? []) lines.push('', note);
@@ -116,6 +117,10 @@ export async function writeReport(report: BenchReport): Promise<string> {
   await writeFile(temporaryPath, markdown);
   await rename(temporaryPath, path);
   return path;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function formatRate(perSecond: number): string {

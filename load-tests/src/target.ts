@@ -60,7 +60,7 @@ function installExitHook(): void {
   });
 }
 
-export function targetModuleUrl(modulePath: string | URL): string {
+function targetModuleUrl(modulePath: string | URL): string {
   if (modulePath instanceof URL) return modulePath.href;
   if (modulePath.startsWith('file:')) return modulePath;
   return pathToFileURL(isAbsolute(modulePath) ? modulePath : resolve(modulePath)).href;

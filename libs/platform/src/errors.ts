@@ -130,9 +130,26 @@ export function validationProblem(errors: FieldError[]): Problem {
   });
 }
 
+/**
+ * A backend (database, Redis, broker) did not answer. Adapters throw it for connection failures,
+ * never for errors in the caller's request, so it maps to 503 and the client may retry.
+ */
+export class BackendUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+  constructor(
+    readonly backend: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${backend} is unavailable`, options);
+  }
+}
+
 /** Maps anything thrown by a handler or by Fastify to a Problem. Unknown errors become 500s. */
 export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
+  if (error instanceof BackendUnavailableError) {
+    return platformProblems.ERR_SERVICE_UNAVAILABLE(`${error.backend} is unavailable; retry shortly`, {}, { 'retry-after': '1' });
+  }
   const fastifyError = error as FastifyError;
   if (fastifyError?.validation) return validationProblem(fieldErrorsOf(fastifyError));
   switch (fastifyError?.code) {
@@ -167,7 +184,9 @@ export function sendProblem(reply: FastifyReply, problem: Problem, request: Fast
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error);
-    if (problem.status >= 500 && !(error instanceof Problem)) {
+    if (error instanceof BackendUnavailableError) {
+      request.log.warn({ backend: error.backend, err: error.cause }, 'backend unavailable');
+    } else if (problem.status >= 500 && !(error instanceof Problem)) {
       request.log.error({ err: error }, 'unhandled error');
     } else if (problem.status >= 500) {
       request.log.warn({ code: problem.code, detail: problem.detail }, 'request failed');

@@ -1,3 +1,5 @@
+export * from './auth/index.js';
+export * from './blob/index.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './health.js';
@@ -7,3 +9,6 @@ export * from './service.js';
 export * from './sql/index.js';
 export * from './ids/index.js';
 export * from './redis.js';
+export * from './run.js';
+export type { Redis } from 'ioredis';
+export type { Logger } from 'pino';

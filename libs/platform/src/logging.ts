@@ -27,10 +27,10 @@ export function maskUrl(url: string): string {
   return url.replace(SECRET_QUERY_PARAMETERS, '$1[Redacted]');
 }
 
-export function loggerOptions(service: string, level: string): LoggerOptions {
+export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
-    base: { service },
+    base: { pid: process.pid },
     redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
     serializers: {
       req(request: { method: string; url: string; hostname?: string; ip?: string; id?: string }) {
@@ -40,8 +40,9 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
   };
 }
 
-export function createLogger(service: string, level: string): Logger {
-  return pino(loggerOptions(service, level));
+/** The process's logger; each service logs through a child bound to its name. */
+export function createLogger(level: string): Logger {
+  return pino(loggerOptions(level));
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+export type { Counter, Gauge, Histogram } from 'prom-client';
+
 /**
  * Each service owns a prom-client registry (not the global one), so several services in one
  * process (`pnpm start`) and many apps in one test file never collide. Every series carries a

@@ -59,7 +59,7 @@ export interface ServiceOptions {
 export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
 
 export async function createService(options: ServiceOptions): Promise<ServiceApp> {
-  const logger = options.logger?.child({ service: options.name }) ?? createLogger(options.name, options.logLevel ?? 'info');
+  const logger = (options.logger ?? createLogger(options.logLevel ?? 'info')).child({ service: options.name });
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdOf,
@@ -96,3 +96,6 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   installHttpMetrics(app, app.metrics);
   return app as unknown as ServiceApp;
 }
+
+/** The logger a service's app hands to its parts (`app.log`). */
+export type ServiceLogger = FastifyBaseLogger;

@@ -1,6 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
-import { access, type FileHandle, mkdir, open, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import {
+  access,
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  unlink,
+} from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -211,7 +222,8 @@ class FsBlobStore implements BlobStore {
         break;
       } catch (error) {
         // ENOENT here means a delete removed `parent` once it was empty: make it again.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= MAX_PUBLISH_ATTEMPTS) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= MAX_PUBLISH_ATTEMPTS)
+          throw error;
       }
     }
     await fsyncDirectory(parent);
@@ -365,7 +377,8 @@ async function directoryEntries(directory: string, keyPrefix: string): Promise<W
       entries.push({ sortKey: `${keyPrefix}${dirent.name}/`, name: dirent.name, isDirectory: true });
     } else if (dirent.isFile() && dirent.name.endsWith(BLOB_SUFFIX)) {
       const segment = dirent.name.slice(0, -BLOB_SUFFIX.length);
-      if (SEGMENT_NAME.test(segment)) entries.push({ sortKey: `${keyPrefix}${segment}`, name: dirent.name, isDirectory: false });
+      if (SEGMENT_NAME.test(segment))
+        entries.push({ sortKey: `${keyPrefix}${segment}`, name: dirent.name, isDirectory: false });
     }
   }
   entries.sort((left, right) => (left.sortKey < right.sortKey ? -1 : left.sortKey > right.sortKey ? 1 : 0));
@@ -373,7 +386,8 @@ async function directoryEntries(directory: string, keyPrefix: string): Promise<W
 }
 
 function subtreeMayMatch(directoryPrefix: string, params: ListParams): boolean {
-  const prefixOverlaps = directoryPrefix.startsWith(params.prefix) || params.prefix.startsWith(directoryPrefix);
+  const prefixOverlaps =
+    directoryPrefix.startsWith(params.prefix) || params.prefix.startsWith(directoryPrefix);
   if (!prefixOverlaps) return false;
   if (params.after === undefined || params.after < directoryPrefix) return true;
   // The cursor is past this directory's prefix: only a cursor inside the subtree leaves keys after it.

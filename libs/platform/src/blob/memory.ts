@@ -78,7 +78,8 @@ export function createMemoryBlobStore(options: MemoryBlobStoreOptions = {}): Blo
       const blob = blobs.get(key);
       if (blob === undefined) return undefined;
       const info = { ...blob.info };
-      if (getOptions?.range === undefined) return { info, body: Readable.from([Buffer.from(blob.content)], { objectMode: false }) };
+      if (getOptions?.range === undefined)
+        return { info, body: Readable.from([Buffer.from(blob.content)], { objectMode: false }) };
       const range = resolveRange(getOptions.range, info.size);
       const slice = Buffer.from(blob.content.subarray(range.start, range.end + 1));
       return { info, body: Readable.from([slice], { objectMode: false }), range };

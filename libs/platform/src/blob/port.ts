@@ -118,7 +118,8 @@ function keyProblem(key: unknown): string | undefined {
   for (const segment of key.split('/')) {
     if (segment === '') return 'a key may not start or end with / nor contain //';
     if (segment === '.' || segment === '..') return 'a key may not contain . or .. segments';
-    if (segment.length > MAX_KEY_SEGMENT_BYTES) return `a key segment may be at most ${MAX_KEY_SEGMENT_BYTES} bytes`;
+    if (segment.length > MAX_KEY_SEGMENT_BYTES)
+      return `a key segment may be at most ${MAX_KEY_SEGMENT_BYTES} bytes`;
     if (!KEY_SEGMENT.test(segment)) return 'a key may contain only A-Z a-z 0-9 . _ - and /';
   }
   return undefined;
@@ -127,7 +128,9 @@ function keyProblem(key: unknown): string | undefined {
 /** A list prefix is matched as a string, never turned into a path, so only the charset and length matter. */
 export function assertBlobPrefix(prefix: unknown): asserts prefix is string {
   if (typeof prefix !== 'string' || !PREFIX_CHARSET.test(prefix) || prefix.length > MAX_KEY_BYTES) {
-    throw blobProblems.BLOB_ERR_INVALID_KEY('a prefix may contain only A-Z a-z 0-9 . _ - and /, up to 1024 bytes');
+    throw blobProblems.BLOB_ERR_INVALID_KEY(
+      'a prefix may contain only A-Z a-z 0-9 . _ - and /, up to 1024 bytes',
+    );
   }
 }
 
@@ -163,7 +166,10 @@ export function tooLarge(limitBytes: number): Problem {
  * arrived. The source stream is not destroyed on that abort: an HTTP route still owns the request
  * and must be able to answer 413 on it.
  */
-export async function* boundedChunks(body: Readable | Uint8Array, limitBytes: number): AsyncGenerator<Uint8Array> {
+export async function* boundedChunks(
+  body: Readable | Uint8Array,
+  limitBytes: number,
+): AsyncGenerator<Uint8Array> {
   if (body instanceof Uint8Array) {
     if (body.byteLength > limitBytes) throw tooLarge(limitBytes);
     yield body;
@@ -171,7 +177,8 @@ export async function* boundedChunks(body: Readable | Uint8Array, limitBytes: nu
   }
   let total = 0;
   for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-    const bytes: Uint8Array = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+    const bytes: unknown = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('a blob body must yield bytes or strings');
     total += bytes.byteLength;
     if (total > limitBytes) throw tooLarge(limitBytes);
     yield bytes;
@@ -206,7 +213,8 @@ export function listParams(options: ListOptions | undefined): ListParams {
   const prefix = options?.prefix ?? '';
   assertBlobPrefix(prefix);
   const limit = options?.limit ?? DEFAULT_LIST_LIMIT;
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new RangeError(`limit must be a positive integer, got ${limit}`);
   const after = options?.cursor === undefined ? undefined : keyOfCursor(options.cursor);
   return { prefix, after, limit: Math.min(limit, MAX_LIST_LIMIT) };
 }

@@ -206,6 +206,13 @@ export function encodeValue(value: unknown): string {
   return json;
 }
 
+/** What a message weighs against `messageMaxBytes`: key, value and headers, in UTF-8. */
+export function messageSizeBytes(key: string, valueJson: string, headers: BusHeaders): number {
+  let bytes = Buffer.byteLength(key) + Buffer.byteLength(valueJson);
+  for (const [name, value] of Object.entries(headers)) bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  return bytes;
+}
+
 export function assertMessageSize(bytes: number, maxBytes: number, topic: string): void {
   if (bytes > maxBytes) {
     throw new BusError(BusErrorCode.messageTooLarge, `message of ${bytes} bytes for ${topic} exceeds ${maxBytes} bytes`);

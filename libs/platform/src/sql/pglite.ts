@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, type Transaction, types } from '@electric-sql/pglite';
 import { assertSchemaName, type QueryResult, type Sql, type SqlQueryable } from './port.js';
 import { TransactionScope } from './reentrancy.js';
 
@@ -24,9 +24,12 @@ export class EmbeddedPostgres {
 
   /** Opens (or creates) the database at `dir`; `memory` keeps nothing on disk. */
   static async open(dir: string): Promise<EmbeddedPostgres> {
-    if (dir === 'memory') return new EmbeddedPostgres(await PGlite.create(), dir);
+    // PGlite returns int8 as a number when it fits 2^53 and as a bigint otherwise; node-postgres
+    // is configured to return bigint always, and so is this, so code sees one type.
+    const options = { parsers: { [types.INT8]: (value: string) => BigInt(value) } };
+    if (dir === 'memory') return new EmbeddedPostgres(await PGlite.create(options), dir);
     mkdirSync(dir, { recursive: true });
-    return new EmbeddedPostgres(await PGlite.create(dir), dir);
+    return new EmbeddedPostgres(await PGlite.create(dir, options), dir);
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {

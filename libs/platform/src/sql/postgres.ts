@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { BackendUnavailableError } from '../errors.js';
 import { assertSchemaName, type QueryResult, type Sql, type SqlQueryable, SqlState, sqlStateOf } from './port.js';
 import { TransactionScope } from './reentrancy.js';
 
@@ -43,15 +44,45 @@ async function ensureSchema(options: PostgresSqlOptions): Promise<void> {
   }
 }
 
+const UNAVAILABLE_STATES = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300']);
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/;
+
+/**
+ * Connection failures (refused, reset, timed out, the server shutting down or full) become
+ * BackendUnavailableError; errors in the statement itself stay as they are.
+ */
+function unavailableOrSame(error: unknown): unknown {
+  const state = sqlStateOf(error);
+  const code = (error as { code?: unknown })?.code;
+  const message = (error as Error)?.message ?? '';
+  if (
+    (state !== undefined && UNAVAILABLE_STATES.has(state)) ||
+    (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) ||
+    CONNECTION_MESSAGES.test(message)
+  ) {
+    return new BackendUnavailableError('postgres', { cause: error });
+  }
+  return error;
+}
+
 function queryableOf(client: pg.ClientBase | pg.Pool): SqlQueryable {
   return {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
-      const result = await client.query(text, params as unknown[] | undefined);
-      return { rows: result.rows as Row[], rowCount: result.rows.length > 0 ? result.rows.length : (result.rowCount ?? 0) };
+      try {
+        const result = await client.query(text, params as unknown[] | undefined);
+        return { rows: result.rows as Row[], rowCount: result.rows.length > 0 ? result.rows.length : (result.rowCount ?? 0) };
+      } catch (error) {
+        throw unavailableOrSame(error);
+      }
     },
     async script(text: string): Promise<void> {
       // Without parameters node-postgres uses the simple protocol, which runs several statements.
-      await client.query(text);
+      try {
+        await client.query(text);
+      } catch (error) {
+        throw unavailableOrSame(error);
+      }
     },
   };
 }
@@ -87,7 +118,9 @@ export async function createPostgresSql(options: PostgresSqlOptions): Promise<Sq
     },
     async tx(work) {
       scope.assertOutside(sql);
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw unavailableOrSame(error);
+      });
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');

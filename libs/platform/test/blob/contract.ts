@@ -161,7 +161,18 @@ export function blobStoreContract(adapter: string, open: BlobStoreFactory): void
     it('lists every key once in byte order across pages, with and without a prefix', async () => {
       // Proves cursor pagination: pages of 2 concatenate to the sorted key set, including keys that
       // are both a blob and a "directory" (`a` and `a/b`) and neighbours of '/' in ASCII (- . 0).
-      const keys = ['photosx', 'a/b/c', 'a', 'photos/2025/01.jpg', 'a0', 'a.c', 'photos/x', 'a/b', 'b/1', 'a-x'];
+      const keys = [
+        'photosx',
+        'a/b/c',
+        'a',
+        'photos/2025/01.jpg',
+        'a0',
+        'a.c',
+        'photos/x',
+        'a/b',
+        'b/1',
+        'a-x',
+      ];
       keys.push('photos/2024/02.jpg', 'photos/2024/01.jpg');
       for (const key of keys) await store.put(key, Buffer.from(key));
       const sorted = [...keys].sort();
@@ -175,7 +186,10 @@ export function blobStoreContract(adapter: string, open: BlobStoreFactory): void
         'photos/x',
       ]);
       expect((await allKeys(store, 'a', 3)).flat()).toEqual(['a', 'a-x', 'a.c', 'a/b', 'a/b/c', 'a0']);
-      expect((await allKeys(store, 'photos/2024/0', 1)).flat()).toEqual(['photos/2024/01.jpg', 'photos/2024/02.jpg']);
+      expect((await allKeys(store, 'photos/2024/0', 1)).flat()).toEqual([
+        'photos/2024/01.jpg',
+        'photos/2024/02.jpg',
+      ]);
       expect(await store.list({ prefix: 'nothing/' })).toEqual({ items: [] });
     });
 
@@ -202,15 +216,18 @@ export function blobStoreContract(adapter: string, open: BlobStoreFactory): void
       });
     });
 
-    it.each(HOSTILE_KEYS)('rejects a hostile key (%s) with a typed 400 on every operation', async (_name, key) => {
-      // Proves key validation guards put, get, stat and delete alike, before any I/O.
-      const invalid = { code: 'BLOB_ERR_INVALID_KEY', status: 400 };
-      await expect(store.put(key, Buffer.from('x'))).rejects.toMatchObject(invalid);
-      await expect(store.get(key)).rejects.toMatchObject(invalid);
-      await expect(store.stat(key)).rejects.toMatchObject(invalid);
-      await expect(store.delete(key)).rejects.toMatchObject(invalid);
-      expect((await store.list()).items).toEqual([]);
-    });
+    it.each(HOSTILE_KEYS)(
+      'rejects a hostile key (%s) with a typed 400 on every operation',
+      async (_name, key) => {
+        // Proves key validation guards put, get, stat and delete alike, before any I/O.
+        const invalid = { code: 'BLOB_ERR_INVALID_KEY', status: 400 };
+        await expect(store.put(key, Buffer.from('x'))).rejects.toMatchObject(invalid);
+        await expect(store.get(key)).rejects.toMatchObject(invalid);
+        await expect(store.stat(key)).rejects.toMatchObject(invalid);
+        await expect(store.delete(key)).rejects.toMatchObject(invalid);
+        expect((await store.list()).items).toEqual([]);
+      },
+    );
 
     it('accepts keys at the edges of the grammar', async () => {
       // Proves the grammar is not over-strict: dot-files, dots inside names, 1024-byte keys.
@@ -223,7 +240,9 @@ export function blobStoreContract(adapter: string, open: BlobStoreFactory): void
 
     it('rejects a content type that could break a response header', async () => {
       // Proves content types are printable ASCII: a CR/LF injection attempt is a typed 400.
-      await expect(store.put('ct', Buffer.from('x'), { contentType: 'text/plain\r\nx-evil: 1' })).rejects.toMatchObject({
+      await expect(
+        store.put('ct', Buffer.from('x'), { contentType: 'text/plain\r\nx-evil: 1' }),
+      ).rejects.toMatchObject({
         code: 'BLOB_ERR_INVALID_CONTENT_TYPE',
       });
       expect(await store.stat('ct')).toBeUndefined();
@@ -235,8 +254,12 @@ export function blobStoreContract(adapter: string, open: BlobStoreFactory): void
       await store.put('limited', Buffer.from('old content'));
       const tooBig = randomBytes(3000);
       const tooLarge = { code: 'BLOB_ERR_TOO_LARGE', status: 413 };
-      await expect(store.put('limited', streamOf(tooBig, 1000), { maxBytes: 2500 })).rejects.toMatchObject(tooLarge);
-      await expect(store.put('fresh', streamOf(tooBig, 1000), { maxBytes: 2500 })).rejects.toMatchObject(tooLarge);
+      await expect(store.put('limited', streamOf(tooBig, 1000), { maxBytes: 2500 })).rejects.toMatchObject(
+        tooLarge,
+      );
+      await expect(store.put('fresh', streamOf(tooBig, 1000), { maxBytes: 2500 })).rejects.toMatchObject(
+        tooLarge,
+      );
       await expect(store.put('fresh', tooBig, { maxBytes: 2999 })).rejects.toMatchObject(tooLarge);
       expect((await contentOf(store, 'limited'))?.toString()).toBe('old content');
       expect(await store.stat('fresh')).toBeUndefined();
@@ -276,7 +299,9 @@ export function blobStoreContract(adapter: string, open: BlobStoreFactory): void
       expect(await readAll(single!.body)).toEqual(content.subarray(0, 1));
       const unsatisfiable = { code: 'BLOB_ERR_RANGE_NOT_SATISFIABLE', status: 416 };
       await expect(store.get('ranged', { range: { start: 100 } })).rejects.toMatchObject(unsatisfiable);
-      await expect(store.get('ranged', { range: { start: 20, end: 10 } })).rejects.toMatchObject(unsatisfiable);
+      await expect(store.get('ranged', { range: { start: 20, end: 10 } })).rejects.toMatchObject(
+        unsatisfiable,
+      );
       await store.put('empty', new Uint8Array(0));
       await expect(store.get('empty', { range: { start: 0 } })).rejects.toMatchObject(unsatisfiable);
     });

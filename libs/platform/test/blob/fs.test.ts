@@ -52,7 +52,9 @@ describe('filesystem BlobStore', () => {
     const dir = await freshDir();
     const store = await openStore(dir);
     await store.put('ok', streamOf(randomBytes(100_000)));
-    await expect(store.put('big', streamOf(randomBytes(10_000), 1000), { maxBytes: 5000 })).rejects.toMatchObject({
+    await expect(
+      store.put('big', streamOf(randomBytes(10_000), 1000), { maxBytes: 5000 }),
+    ).rejects.toMatchObject({
       code: 'BLOB_ERR_TOO_LARGE',
     });
     expect(await readdir(join(dir, 'tmp'))).toEqual([]);

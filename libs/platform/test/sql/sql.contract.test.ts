@@ -38,11 +38,11 @@ function sqlContract(factory: () => SqlFactory) {
     // Both adapters must hand back identical JS types, or code would pass on one and break on the other.
     await open('types');
     const { rows } = await sql.query<Record<string, unknown>>(
-      `SELECT $1::int8 AS big, 9223372036854775807::int8 AS max, 1.50::numeric AS num, now() AS at,
+      `SELECT $1::int8 AS big, 9223372036854775807::int8 AS max, 5::int8 AS five, ARRAY[1, 2]::int8[] AS list, 1.50::numeric AS num, now() AS at,
               '{"a":[1,2]}'::jsonb AS doc, true AS flag, NULL::text AS nothing, 42::int4 AS small`,
       [123456789012345678n],
     );
-    expect(rows[0]).toMatchObject({ big: 123456789012345678n, max: 9223372036854775807n, num: '1.50', flag: true, nothing: null, small: 42 });
+    expect(rows[0]).toMatchObject({ big: 123456789012345678n, max: 9223372036854775807n, five: 5n, list: [1n, 2n], num: '1.50', flag: true, nothing: null, small: 42 });
     expect(rows[0]!.at).toBeInstanceOf(Date);
     expect(rows[0]!.doc).toEqual({ a: [1, 2] });
   });

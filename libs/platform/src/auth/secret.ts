@@ -1,0 +1,119 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MIN_SECRET_BYTES, secretBytes, TokenAuthority } from './tokens.js';
+
+/**
+ * Where the auth secret comes from. Distributed mode sets `AUTH_SECRET`. The embedded mode must
+ * work after `pnpm start` with nothing set, so it generates a secret once, keeps it in
+ * `<dataDir>/auth-secret` (mode 0600) so tokens survive restarts, and logs a token for user
+ * `dev` so the first curl works. The secret itself is never logged.
+ */
+
+export const AUTH_SECRET_FILE = 'auth-secret';
+export const DEV_USER = 'dev';
+export const DEFAULT_DEV_TOKEN_TTL_SECONDS = 24 * 60 * 60;
+
+/** The slice of a pino logger this needs. */
+export interface AuthLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+export interface ResolveAuthSecretOptions {
+  /** `AUTH_SECRET` from the config; absent means the embedded mode. */
+  configured?: string;
+  /** Where the embedded secret lives. Services that must accept each other's tokens share it. */
+  dataDir: string;
+  log: AuthLog;
+  /** Scopes of the logged dev token. */
+  devScopes?: readonly string[];
+  devTokenTtlSeconds?: number;
+  now?: () => number;
+}
+
+export async function resolveAuthSecret(options: ResolveAuthSecretOptions): Promise<string> {
+  if (options.configured !== undefined) {
+    // The same check the TokenAuthority makes, made at start so bad config fails before serving.
+    secretBytes(options.configured);
+    return options.configured;
+  }
+  const path = join(options.dataDir, AUTH_SECRET_FILE);
+  let secret = await readSecretFile(path, options.log);
+  const source = secret === undefined ? 'generated' : 'reused';
+  if (secret === undefined) secret = await createSecretFile(options.dataDir, path);
+
+  const authority = new TokenAuthority({ secret, now: options.now });
+  const devToken = await authority.issue(DEV_USER, {
+    ttlSeconds: options.devTokenTtlSeconds ?? DEFAULT_DEV_TOKEN_TTL_SECONDS,
+    scopes: options.devScopes ?? [],
+  });
+  options.log.info(
+    { user: DEV_USER, devToken, secretFile: path, secretSource: source },
+    `AUTH_SECRET is not set: ${source} the embedded secret; try curl -H "Authorization: Bearer <devToken>"`,
+  );
+  return secret;
+}
+
+async function readSecretFile(path: string, log: AuthLog): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const secret = text.trim();
+  if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+    throw new Error(
+      `${path} holds no valid secret (at least ${MIN_SECRET_BYTES} bytes); delete it to make a new one`,
+    );
+  }
+  const { mode } = await stat(path);
+  if ((mode & 0o077) !== 0) {
+    log.warn(
+      { secretFile: path, mode: (mode & 0o777).toString(8) },
+      'the auth secret file is readable by others',
+    );
+  }
+  return secret;
+}
+
+/**
+ * Writes a new secret to a temp file (0600, fsynced) and links it into place. `link` fails when
+ * the name exists, so when two starts race, the first one's secret wins and the other reads it:
+ * every caller ends up with the secret on disk. A reader never sees a partial file.
+ */
+async function createSecretFile(dataDir: string, path: string): Promise<string> {
+  await mkdir(dataDir, { recursive: true });
+  const tempPath = join(dataDir, `.${AUTH_SECRET_FILE}.${randomUUID()}.tmp`);
+  const secret = randomBytes(32).toString('base64url');
+  const handle = await open(tempPath, 'wx', 0o600);
+  try {
+    await handle.chmod(0o600); // Whatever the umask.
+    await handle.writeFile(`${secret}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(tempPath, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const winner = await readFile(path, 'utf8');
+    return winner.trim();
+  } finally {
+    await unlink(tempPath);
+  }
+  await syncDirectory(dataDir);
+  return secret;
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,60 @@
+import { InProcessEventBus } from './in-process.js';
+import { createKafkaEventBus } from './kafka.js';
+import type { BusLogger, BusObserver, EventBus, RetryPolicy } from './port.js';
+import type { FsyncMode } from './record-file.js';
+
+export { backoffDelayMs, DEFAULT_RETRY_POLICY, normaliseRetryPolicy } from './delivery.js';
+export {
+  DEFAULT_RETENTION_BYTES,
+  DEFAULT_SEGMENT_BYTES,
+  DELIVERIES_PER_TURN,
+  GROUPS_PER_TOPIC_MAX,
+  type InProcessBusOptions,
+  InProcessEventBus,
+  partitionOf,
+  SUBSCRIPTIONS_PER_GROUP_MAX,
+  TOPICS_MAX,
+} from './in-process.js';
+export {
+  createKafkaEventBus,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_JOIN_TIMEOUT_MS,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  type KafkaBusOptions,
+} from './kafka.js';
+export * from './port.js';
+export type { FsyncMode } from './record-file.js';
+
+export interface EventBusSelection {
+  /** Names this process to the brokers. */
+  clientId: string;
+  /** Set (a list, or `KAFKA_BROKERS` as comma-separated text): Kafka. Absent or empty: in-process. */
+  kafkaBrokers?: string | readonly string[] | undefined;
+  /** In-process only: keep the logs here, durable across a crash; absent: memory only. */
+  dir?: string | undefined;
+  /** In-process only, with `dir`. */
+  fsync?: FsyncMode;
+  /** Partitions of topics the bus creates. */
+  partitions?: number;
+  retry?: Partial<RetryPolicy>;
+  drainTimeoutMs?: number;
+  observer?: BusObserver;
+  logger?: BusLogger;
+}
+
+/** `KAFKA_BROKERS` (`host:port,host:port`) as a list; empty entries dropped. */
+export function parseBrokers(value: string | readonly string[] | undefined): string[] {
+  const entries = typeof value === 'string' ? value.split(',') : [...(value ?? [])];
+  return entries.map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+}
+
+/**
+ * The configured bus: Kafka when brokers are given, else the in-process one. In the embedded mode
+ * every service of a process should share one in-process bus, so open it once and pass it around.
+ */
+export async function createEventBus(selection: EventBusSelection): Promise<EventBus> {
+  const { clientId, kafkaBrokers, dir, fsync, ...common } = selection;
+  const brokers = parseBrokers(kafkaBrokers);
+  if (brokers.length > 0) return createKafkaEventBus({ ...common, brokers, clientId });
+  return InProcessEventBus.open({ ...common, dir, fsync });
+}

@@ -1,0 +1,91 @@
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AUTH_SECRET_FILE, resolveAuthSecret, TokenAuthority } from '../../src/auth/index.js';
+
+const directories: string[] = [];
+
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'auth-secret-'));
+  directories.push(dir);
+  return dir;
+}
+
+afterAll(async () => {
+  for (const dir of directories) await rm(dir, { recursive: true, force: true });
+});
+
+/** A logger that keeps what it was given. */
+function recordingLog() {
+  const lines: Array<{ level: string; details: Record<string, unknown>; message: string }> = [];
+  const record = (level: string) => (details: object, message: string) =>
+    lines.push({ level, details: details as Record<string, unknown>, message });
+  return { lines, info: record('info'), warn: record('warn') };
+}
+
+describe('resolveAuthSecret', () => {
+  it('generates a secret once, stores it with mode 0600, and reuses it on the next start', async () => {
+    // Proves persistence: two calls on one data dir return the same secret, from a 0600 file,
+    // with no temp file left behind.
+    const dataDir = join(await freshDir(), 'nested');
+    const first = await resolveAuthSecret({ dataDir, log: recordingLog() });
+    const second = await resolveAuthSecret({ dataDir, log: recordingLog() });
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    expect(second).toBe(first);
+    expect((await stat(join(dataDir, AUTH_SECRET_FILE))).mode & 0o777).toBe(0o600);
+    expect(await readdir(dataDir)).toEqual([AUTH_SECRET_FILE]);
+  });
+
+  it('logs a working dev token for user dev and never the secret', async () => {
+    // Proves the embedded-mode convenience: the logged token verifies under the returned secret,
+    // and no log line contains the secret.
+    const log = recordingLog();
+    const secret = await resolveAuthSecret({ dataDir: await freshDir(), log, devScopes: ['admin'] });
+    const info = log.lines.filter((line) => line.level === 'info');
+    expect(info).toHaveLength(1);
+    const devToken = info[0]!.details.devToken as string;
+    const verified = await new TokenAuthority({ secret }).verify(devToken);
+    expect(verified).toMatchObject({ subject: 'dev', scopes: ['admin'] });
+    expect(JSON.stringify(log.lines)).not.toContain(secret);
+  });
+
+  it('gives every concurrent first start the same secret', async () => {
+    // Proves the link-based publish: five racing starts agree on the one secret on disk.
+    const dataDir = await freshDir();
+    const secrets = await Promise.all(
+      Array.from({ length: 5 }, () => resolveAuthSecret({ dataDir, log: recordingLog() })),
+    );
+    expect(new Set(secrets).size).toBe(1);
+    expect(await readdir(dataDir)).toEqual([AUTH_SECRET_FILE]);
+  });
+
+  it('uses a configured AUTH_SECRET as is, writing and logging nothing', async () => {
+    // Proves distributed mode: the configured secret wins, no file appears, no dev token is logged.
+    const dataDir = await freshDir();
+    const log = recordingLog();
+    const configured = 'configured-secret-with-at-least-32-bytes';
+    expect(await resolveAuthSecret({ configured, dataDir, log })).toBe(configured);
+    expect(await readdir(dataDir)).toEqual([]);
+    expect(log.lines).toEqual([]);
+    await expect(resolveAuthSecret({ configured: 'too-short', dataDir, log })).rejects.toThrow(
+      /at least 32 bytes/,
+    );
+  });
+
+  it('refuses a secret file that holds no valid secret instead of replacing it', async () => {
+    // Proves an operator's broken file is reported, not silently overwritten (which would void tokens).
+    const dataDir = await freshDir();
+    await writeFile(join(dataDir, AUTH_SECRET_FILE), 'short\n', { mode: 0o600 });
+    await expect(resolveAuthSecret({ dataDir, log: recordingLog() })).rejects.toThrow(/no valid secret/);
+  });
+
+  it('warns when the secret file is readable by others', async () => {
+    // Proves the permission check on reuse: a 0644 file still works but is flagged.
+    const dataDir = await freshDir();
+    await writeFile(join(dataDir, AUTH_SECRET_FILE), `${'s'.repeat(40)}\n`, { mode: 0o644 });
+    const log = recordingLog();
+    expect(await resolveAuthSecret({ dataDir, log })).toBe('s'.repeat(40));
+    expect(log.lines.filter((line) => line.level === 'warn')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,4 @@
+import { runStandalone } from '@sysdesign/platform';
+import { idGenerator } from './service.js';
+
+await runStandalone(idGenerator);

@@ -1,0 +1,118 @@
+import {
+  ClockMovedBackwardsError,
+  EpochExhaustedError,
+  GeneratorUnavailableError,
+  MAX_ID,
+  type ServiceApp,
+  type SnowflakeGenerator,
+} from '@sysdesign/platform';
+import { z } from 'zod';
+import { MAX_IDS_PER_REQUEST, STRATEGIES, type IdStrategy, type StrategyName } from '../domain/strategies.js';
+import { UlidOverflowError } from '../domain/ulid.js';
+import { errors } from '../errors.js';
+import type { IdMetrics } from '../metrics.js';
+
+const idsQuery = z.object({
+  count: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(MAX_IDS_PER_REQUEST, `must be at most ${MAX_IDS_PER_REQUEST}`)
+    .default(1)
+    .describe('How many ids to return'),
+  strategy: z
+    .enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` })
+    .default('snowflake')
+    .describe('How ids are made'),
+});
+
+const idsResponse = z.object({
+  strategy: z.enum(STRATEGIES),
+  ids: z.array(z.string()).describe('Numeric ids as decimal strings (they exceed 2^53); UUIDs and ULIDs as text'),
+});
+
+const decodeParams = z.object({
+  id: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,18})$/, 'must be a decimal number without sign or leading zeros')
+    // zod runs every check even after one fails, so only parse what the regex accepted.
+    .refine((id) => !/^(0|[1-9][0-9]{0,18})$/.test(id) || BigInt(id) <= MAX_ID, 'must be at most 2^63 - 1')
+    .describe('A snowflake id as a decimal string'),
+});
+
+const decodeResponse = z.object({
+  id: z.string(),
+  timestamp: z.string().describe('ISO 8601'),
+  datacenterId: z.number().int().optional(),
+  workerId: z.number().int().optional(),
+  machineId: z.number().int().optional(),
+  sequence: z.number().int(),
+});
+
+/** Turns the generator's refusals into problems a client can act on (retry after...). */
+function toProblem(error: unknown): unknown {
+  if (error instanceof ClockMovedBackwardsError) {
+    const retryAfterSeconds = String(Math.max(1, Math.ceil(error.rollbackMs / 1000)));
+    return errors.IDGEN_ERR_CLOCK_MOVED_BACKWARDS(
+      error.message,
+      { rollbackMs: error.rollbackMs, maxRollbackMs: error.maxRollbackMs },
+      { 'retry-after': retryAfterSeconds },
+    );
+  }
+  if (error instanceof GeneratorUnavailableError) {
+    return errors.IDGEN_ERR_WORKER_UNAVAILABLE(error.message, {}, { 'retry-after': '1' });
+  }
+  if (error instanceof EpochExhaustedError || error instanceof UlidOverflowError) {
+    return errors.IDGEN_ERR_EPOCH_EXHAUSTED(error.message);
+  }
+  return error;
+}
+
+export function registerIdRoutes(
+  app: ServiceApp,
+  deps: { strategies: Record<StrategyName, IdStrategy>; snowflake: SnowflakeGenerator; metrics: IdMetrics },
+): void {
+  app.get(
+    '/v1/ids',
+    {
+      schema: {
+        summary: 'Generate ids',
+        description: `Returns 1 to ${MAX_IDS_PER_REQUEST} ids from one strategy, in the order they were made.`,
+        querystring: idsQuery,
+        response: { 200: idsResponse },
+      },
+    },
+    async (request) => {
+      const { count, strategy } = request.query;
+      let ids: string[];
+      try {
+        ids = await deps.strategies[strategy].generate(count);
+      } catch (error) {
+        throw toProblem(error);
+      }
+      deps.metrics.idsIssued.inc({ strategy }, ids.length);
+      return { strategy, ids };
+    },
+  );
+
+  app.get(
+    '/v1/ids/:id/decode',
+    {
+      schema: {
+        summary: 'Decode a snowflake id',
+        description: 'Splits an id of the configured layout into its time, node and sequence fields.',
+        params: decodeParams,
+        response: { 200: decodeResponse },
+      },
+    },
+    async (request) => {
+      const id = BigInt(request.params.id);
+      const { timestamp, fields } = deps.snowflake.decode(id);
+      const node =
+        deps.snowflake.layout.field('machineId') !== undefined
+          ? { machineId: fields.machineId }
+          : { datacenterId: fields.datacenterId, workerId: fields.workerId };
+      return { id: request.params.id, timestamp: timestamp.toISOString(), ...node, sequence: fields.sequence };
+    },
+  );
+}
