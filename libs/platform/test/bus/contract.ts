@@ -17,7 +17,7 @@ import { EventCounts, gate, Received, uniqueName, waitFor } from './helpers.js';
 
 export interface BusTarget {
   /** A fresh bus with the given observer and a retry policy of a few milliseconds. */
-  open(options: { observer?: BusObserver; retry: Partial<RetryPolicy> }): Promise<EventBus>;
+  open(options: { observer?: BusObserver; retry: Partial<RetryPolicy>; drainTimeoutMs?: number }): Promise<EventBus>;
   /** How long a condition may take to hold (a broker needs seconds to rebalance). */
   waitMs: number;
   /** Per test. */
@@ -36,8 +36,8 @@ export function eventBusContract(target: BusTarget): void {
   const wait = (condition: () => boolean, what: string) => waitFor(condition, what, target.waitMs);
   const test = (name: string, body: () => Promise<void>) => it(name, body, target.testTimeoutMs);
 
-  async function openBus(observer?: BusObserver): Promise<EventBus> {
-    const bus = await target.open({ retry: FAST_RETRY, ...(observer ? { observer } : {}) });
+  async function openBus(observer?: BusObserver, drainTimeoutMs?: number): Promise<EventBus> {
+    const bus = await target.open({ retry: FAST_RETRY, observer, drainTimeoutMs });
     opened.push(bus);
     return bus;
   }
@@ -229,6 +229,56 @@ export function eventBusContract(target: BusTarget): void {
     await bus.publish(topic, 'k', { index: 1 });
     await wait(() => again.count >= 1, 'the next message');
     expect(again.values()).toEqual([{ index: 1 }]);
+  });
+
+  test('abandons a handler that outlives the drain timeout and redelivers its message', async () => {
+    // A handler that never finishes, a 50 ms drain timeout: close() returns anyway, the message
+    // stays uncommitted, and the group's next subscription gets it again with the same id.
+    const bus = await openBus(undefined, 50);
+    const topic = uniqueName('abandon');
+    const group = uniqueName('g');
+    const stuck = new Received();
+    const subscription = await bus.subscribe(topic, group, async (message) => {
+      stuck.handle(message);
+      await new Promise(() => undefined);
+    });
+    const receipt = await bus.publish(topic, 'k', { index: 0 });
+    await wait(() => stuck.count === 1, 'the handler to start');
+    await subscription.close();
+    const again = new Received();
+    await bus.subscribe(topic, group, again.handle);
+    await wait(() => again.count >= 1, 'the redelivery');
+    expect(again.messages[0]?.id).toBe(receipt.id);
+  });
+
+  test('stops retrying on close and leaves the failing message for redelivery, not the dead letters', async () => {
+    // The handler fails and the next attempt is a minute away; close() must not wait for it, nothing
+    // is dead-lettered, and the group's next subscription gets the message again.
+    const counts = new EventCounts();
+    const bus = await openBus(counts.observe);
+    const topic = uniqueName('retry-close');
+    const group = uniqueName('g');
+    let failures = 0;
+    const subscription = await bus.subscribe(
+      topic,
+      group,
+      () => {
+        failures++;
+        throw new Error('not yet');
+      },
+      { retry: { maxAttempts: 5, backoffBaseMs: 60_000, backoffMaxMs: 60_000 } },
+    );
+    const receipt = await bus.publish(topic, 'k', { index: 0 });
+    await wait(() => failures === 1, 'the first failure');
+    const started = Date.now();
+    await subscription.close();
+    expect(Date.now() - started).toBeLessThan(target.waitMs);
+    const again = new Received();
+    await bus.subscribe(topic, group, again.handle);
+    await wait(() => again.count >= 1, 'the redelivery');
+    expect(again.messages[0]?.id).toBe(receipt.id);
+    expect(failures).toBe(1);
+    expect(counts.of('dead-lettered')).toBe(0);
   });
 
   test('resumes a group from its committed offset when it subscribes again', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deliverWithRetry } from '../../src/bus/delivery.js';
+import { deliverWithRetry, pause } from '../../src/bus/delivery.js';
 import { COMPACT_AFTER_COMMITS, GroupOffsets } from '../../src/bus/group-offsets.js';
 import {
   BusErrorCode,
@@ -50,14 +50,7 @@ describe('retry policy', () => {
       {
         stopRetrying: stop.signal,
         abandon: new AbortController().signal,
-        pauseBetweenAttempts: (ms, signal) =>
-          new Promise((resolve) => {
-            const timer = setTimeout(resolve, ms);
-            signal.addEventListener('abort', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
+        pauseBetweenAttempts: pause,
         onRetry: () => stop.abort(),
       },
     );

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BusEvent, BusMessage } from '../../src/bus/index.js';
+import type { BusEvent, BusLogger, BusMessage } from '../../src/bus/index.js';
 
 /** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. No fixed sleeps. */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
@@ -60,5 +60,30 @@ export class EventCounts {
 
   of(type: BusEvent['type']): number {
     return this.events.filter((event) => event.type === type).length;
+  }
+}
+
+/** Keeps what the bus logged, so a test can check a warning instead of printing it. */
+export class RecordingLogger implements BusLogger {
+  readonly entries: { level: string; message: string; fields: object }[] = [];
+
+  debug(fields: object, message = ''): void {
+    this.entries.push({ level: 'debug', message, fields });
+  }
+
+  info(fields: object, message = ''): void {
+    this.entries.push({ level: 'info', message, fields });
+  }
+
+  warn(fields: object, message = ''): void {
+    this.entries.push({ level: 'warn', message, fields });
+  }
+
+  error(fields: object, message = ''): void {
+    this.entries.push({ level: 'error', message, fields });
+  }
+
+  messages(level: string): string[] {
+    return this.entries.filter((entry) => entry.level === level).map((entry) => entry.message);
   }
 }

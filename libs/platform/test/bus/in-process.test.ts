@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BusErrorCode,
   type BusMessage,
@@ -10,7 +10,7 @@ import {
   InProcessEventBus,
 } from '../../src/bus/index.js';
 import { eventBusContract } from './contract.js';
-import { EventCounts, gate, Received, uniqueName, waitFor } from './helpers.js';
+import { EventCounts, gate, Received, RecordingLogger, uniqueName, waitFor } from './helpers.js';
 
 const WAIT_MS = 5_000;
 const directories: string[] = [];
@@ -26,12 +26,16 @@ afterAll(() => {
 });
 
 describe('EventBus contract: in-process, memory only', () => {
-  eventBusContract({ open: (options) => InProcessEventBus.open(options), waitMs: WAIT_MS, testTimeoutMs: 10_000 });
+  eventBusContract({
+    open: (options) => InProcessEventBus.open({ ...options, logger: new RecordingLogger() }),
+    waitMs: WAIT_MS,
+    testTimeoutMs: 10_000,
+  });
 });
 
 describe('EventBus contract: in-process, durable', () => {
   eventBusContract({
-    open: (options) => InProcessEventBus.open({ ...options, dir: freshDir() }),
+    open: (options) => InProcessEventBus.open({ ...options, dir: freshDir(), logger: new RecordingLogger() }),
     waitMs: WAIT_MS,
     testTimeoutMs: 10_000,
   });
@@ -40,9 +44,15 @@ describe('EventBus contract: in-process, durable', () => {
 /** Buses a test opened; closed after it unless the test dropped them to simulate a crash. */
 const opened: EventBus[] = [];
 const crashed = new Set<EventBus>();
+/** What the buses of the current test logged. */
+let logs = new RecordingLogger();
+
+beforeEach(() => {
+  logs = new RecordingLogger();
+});
 
 async function open(options: InProcessBusOptions): Promise<InProcessEventBus> {
-  const bus = await InProcessEventBus.open({ retry: { backoffBaseMs: 1, backoffMaxMs: 4 }, ...options });
+  const bus = await InProcessEventBus.open({ retry: { backoffBaseMs: 1, backoffMaxMs: 4 }, logger: logs, ...options });
   opened.push(bus);
   return bus;
 }
@@ -105,6 +115,7 @@ describe('in-process bus, durable across a crash', () => {
     truncateSync(segment!, readFileSync(segment!).length - 5);
 
     const second = await open({ dir, partitions: 1 });
+    expect(logs.messages('warn')).toContain('ignoring a torn or corrupt tail (a write cut short by a crash)');
     const receipt = await second.publish(topic, 'k', { index: 'after' });
     expect(receipt.offset).toBe('2');
     crash(second);
@@ -229,5 +240,6 @@ describe.each([
     expect(seen[0]).toBe(0);
     expect(seen[1]).toBeGreaterThan(1);
     expect(counts.of('skipped')).toBe(1);
+    expect(logs.messages('warn')).toContain('retention deleted messages this group had not read; skipping ahead');
   });
 });
