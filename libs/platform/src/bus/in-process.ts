@@ -406,7 +406,7 @@ class ConsumerGroup {
         // Returning runs `finally` in this same turn, so a publish cannot slip between the last
         // look at the log and the loop being marked stopped.
         if (!record) return;
-        await member.deliver(record, partition); this.commit(partition, offset + 1);
+        if ((await member.deliver(record, partition)) === 'commit') this.commit(partition, offset + 1);
         deliveries++;
         if (deliveries % DELIVERIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
       }
@@ -516,7 +516,6 @@ class InProcessSubscription implements Subscription {
   }
 
   private async shutdown(): Promise<void> {
-    this.stopRetrying.abort();
     this.state.leave(this);
     if (!(await this.inFlight.drained(this.context.params.drainTimeoutMs))) {
       this.context.params.logger.warn(

@@ -41,7 +41,7 @@ function reshardContract(openSql: () => Promise<Sql>) {
     const before = [...(await two.nextFromServer(1, 10)), ...(await two.nextFromServer(2, 3))];
     const three = await PostgresTicketStore.open(sql, 3);
     const after = (await Promise.all([1, 2, 3].map((server) => three.nextFromServer(server, 5)))).flat();
-    const highestBefore = before.reduce((a, b) => (a > b ? a : b));
+    const highestBefore = [...before].sort((a, b) => (a < b ? -1 : 1)).at(-1)!;
     for (const id of after) expect(id > highestBefore).toBe(true);
     expect(new Set([...before, ...after]).size).toBe(before.length + after.length);
   });

@@ -1,0 +1,78 @@
+import {
+  backendVars,
+  closeOnSignals,
+  configOrExit,
+  createLogger,
+  EmbeddedPostgres,
+  type RunningService,
+  type ServiceDefinition,
+} from '@sysdesign/platform';
+import { z } from 'zod';
+import { CONSOLE, SERVICES } from './services.js';
+
+/**
+ * `pnpm start`: every service in one Node process, each on its own port, sharing one embedded
+ * PGlite under ./data (unless DATABASE_URL points at a real Postgres), plus the console on :3000
+ * listing them all with their health. A service that fails to start is shown as such on the
+ * console; the others keep running.
+ */
+
+const launcherSchema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: backendVars.DATABASE_URL,
+  PGLITE_DIR: backendVars.PGLITE_DIR,
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+});
+
+const launcher = configOrExit(launcherSchema, 'start-all');
+const logger = createLogger(launcher.LOG_LEVEL);
+const publicHost = launcher.HOST === '0.0.0.0' ? '127.0.0.1' : launcher.HOST;
+
+/** Each service reads the shared environment, but PORT and DATA_DIR are its own defaults. */
+function environmentFor(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.PORT;
+  delete env.DATA_DIR;
+  return env;
+}
+
+const embedded = launcher.DATABASE_URL ? undefined : await EmbeddedPostgres.open(launcher.PGLITE_DIR);
+const running: RunningService[] = [];
+const listed: { name: string; url: string; startError?: string }[] = [];
+
+async function start(definition: ServiceDefinition): Promise<void> {
+  const url = `http://${publicHost}:${definition.defaultPort}`;
+  try {
+    const config = configOrExit(definition.configSchema, definition.name, environmentFor());
+    const app = await definition.build(config, { logger, ...(embedded ? { embedded } : {}) });
+    await app.listen({ host: launcher.HOST, port: definition.defaultPort });
+    running.push({ name: definition.name, app, url });
+    listed.push({ name: definition.name, url });
+  } catch (error) {
+    logger.error({ err: error, service: definition.name }, `${definition.name} failed to start`);
+    listed.push({ name: definition.name, url, startError: (error as Error).message });
+  }
+}
+
+for (const definition of SERVICES) await start(definition);
+
+const consoleConfig = configOrExit(CONSOLE.configSchema, CONSOLE.name, environmentFor());
+const consoleApp = await CONSOLE.build({ ...consoleConfig, CONSOLE_SERVICES: listed }, { logger });
+await consoleApp.listen({ host: launcher.HOST, port: CONSOLE.defaultPort });
+
+logger.info(
+  { console: `http://${publicHost}:${CONSOLE.defaultPort}`, services: Object.fromEntries(listed.map((s) => [s.name, s.url])) },
+  `sysdesign is up: ${running.length} of ${SERVICES.length} services running; open http://${publicHost}:${CONSOLE.defaultPort}`,
+);
+
+closeOnSignals(
+  async () => {
+    await consoleApp.close();
+    // Reverse start order; each app drains its requests and closes its backends.
+    for (const service of running.reverse()) await service.app.close();
+    await embedded?.close();
+  },
+  logger,
+  launcher.SHUTDOWN_TIMEOUT_MS,
+);
