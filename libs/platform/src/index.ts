@@ -1,5 +1,6 @@
 export * from './auth/index.js';
 export * from './blob/index.js';
+export * from './bus/index.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './health.js';

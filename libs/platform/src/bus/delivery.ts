@@ -26,7 +26,10 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 };
 
 /** Fills a partial policy from `base` and checks every bound once, at the edge. */
-export function normaliseRetryPolicy(partial: Partial<RetryPolicy> | undefined, base = DEFAULT_RETRY_POLICY): RetryPolicy {
+export function normaliseRetryPolicy(
+  partial: Partial<RetryPolicy> | undefined,
+  base = DEFAULT_RETRY_POLICY,
+): RetryPolicy {
   const policy = { ...base, ...partial };
   assertIntegerOption('retry.maxAttempts', policy.maxAttempts, 1, MAX_ATTEMPTS_LIMIT);
   assertIntegerOption('retry.backoffMaxMs', policy.backoffMaxMs, 0, BACKOFF_MAX_MS_LIMIT);
@@ -39,7 +42,11 @@ export function normaliseRetryPolicy(partial: Partial<RetryPolicy> | undefined, 
  * which the upper half is random ("equal jitter"), so retries of many partitions spread out but
  * each still waits at least half its step.
  */
-export function backoffDelayMs(failedAttempts: number, policy: RetryPolicy, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  failedAttempts: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
   const step = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** Math.min(failedAttempts - 1, 40));
   return Math.round(step / 2 + (random() * step) / 2);
 }
@@ -78,7 +85,10 @@ const ABANDONED = Symbol('abandoned');
 
 type AttemptResult = { ok: true } | { ok: false; error: unknown };
 
-async function attemptOnce<Value>(handler: BusHandler<Value>, message: BusMessage<Value>): Promise<AttemptResult> {
+async function attemptOnce<Value>(
+  handler: BusHandler<Value>,
+  message: BusMessage<Value>,
+): Promise<AttemptResult> {
   try {
     await handler(message);
     return { ok: true };
@@ -125,7 +135,9 @@ export async function deliverWithRetry<Value>(
 /** A one-line description of what a handler threw, short enough for a header. */
 export function describeError(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return text.length > DEAD_LETTER_ERROR_MAX_CHARS ? `${text.slice(0, DEAD_LETTER_ERROR_MAX_CHARS - 1)}…` : text;
+  return text.length > DEAD_LETTER_ERROR_MAX_CHARS
+    ? `${text.slice(0, DEAD_LETTER_ERROR_MAX_CHARS - 1)}…`
+    : text;
 }
 
 /** The headers of a dead-lettered copy: the original ones (message id included) plus why and whence. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendFully } from './record-file.js';
 import { BusError, BusErrorCode } from './port.js';
+import { appendFully } from './record-file.js';
 
 /**
  * One process at a time may write a bus directory: two writers would interleave appends and
@@ -38,7 +38,10 @@ export class DirLock {
         removeIfPresent(path);
       }
     }
-    throw new BusError(BusErrorCode.dirLocked, `could not lock bus directory ${dir}: another process keeps taking it`);
+    throw new BusError(
+      BusErrorCode.dirLocked,
+      `could not lock bus directory ${dir}: another process keeps taking it`,
+    );
   }
 
   /** Removes the lock if it is still ours (a reopen in this process may have taken it over). */

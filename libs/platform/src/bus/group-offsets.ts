@@ -1,6 +1,12 @@
 import { closeSync, existsSync, fsyncSync, openSync, truncateSync } from 'node:fs';
 import { BusError, BusErrorCode, type BusLogger } from './port.js';
-import { appendFully, encodeRecordLine, type FsyncMode, scanRecordFile, writeFileAtomically } from './record-file.js';
+import {
+  appendFully,
+  encodeRecordLine,
+  type FsyncMode,
+  scanRecordFile,
+  writeFileAtomically,
+} from './record-file.js';
 
 /**
  * A consumer group's committed positions in one topic: per partition, the next offset to deliver.
@@ -43,11 +49,19 @@ export class GroupOffsets {
   }
 
   /** The group recorded at `path`, or undefined if there is none. A torn last line is ignored. */
-  static load(path: string, partitions: number, fsync: FsyncMode, logger: BusLogger): GroupOffsets | undefined {
+  static load(
+    path: string,
+    partitions: number,
+    fsync: FsyncMode,
+    logger: BusLogger,
+  ): GroupOffsets | undefined {
     if (!existsSync(path)) return undefined;
     const scan = scanRecordFile(path, (value) => isCommit(value, partitions));
     if (scan.validBytes < scan.totalBytes) {
-      logger.warn({ path, droppedBytes: scan.totalBytes - scan.validBytes }, 'ignoring a torn tail of a group offsets file');
+      logger.warn(
+        { path, droppedBytes: scan.totalBytes - scan.validBytes },
+        'ignoring a torn tail of a group offsets file',
+      );
       truncateSync(path, scan.validBytes);
     }
     // A partition with no line (never written by this code) starts at the beginning of the log.
@@ -80,9 +94,13 @@ export class GroupOffsets {
       file.commitsSinceCompaction++;
     } catch (error) {
       file.needsCompaction = true;
-      throw new BusError(BusErrorCode.storage, `could not record offsets in ${file.path}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new BusError(
+        BusErrorCode.storage,
+        `could not record offsets in ${file.path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -113,7 +131,9 @@ function isCommit(value: unknown, partitions: number): value is CommitOnDisk {
 }
 
 function snapshotOf(positions: readonly number[]): Buffer {
-  return Buffer.concat(positions.map((offset, partition) => encodeRecordLine(JSON.stringify({ p: partition, o: offset }))));
+  return Buffer.concat(
+    positions.map((offset, partition) => encodeRecordLine(JSON.stringify({ p: partition, o: offset }))),
+  );
 }
 
 function openOffsetsFile(path: string, fsync: FsyncMode): OffsetsFile {

@@ -103,16 +103,41 @@ interface Params extends PartitionLogLimits {
 }
 
 function normalise(options: InProcessBusOptions): Params {
-  const segmentBytes = assertIntegerOption('segmentBytes', options.segmentBytes ?? DEFAULT_SEGMENT_BYTES, 1, SEGMENT_BYTES_MAX);
+  const segmentBytes = assertIntegerOption(
+    'segmentBytes',
+    options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
+    1,
+    SEGMENT_BYTES_MAX,
+  );
   return {
     dir: options.dir,
     fsync: options.fsync ?? 'never',
-    partitions: assertIntegerOption('partitions', options.partitions ?? DEFAULT_PARTITIONS, 1, PARTITIONS_MAX),
+    partitions: assertIntegerOption(
+      'partitions',
+      options.partitions ?? DEFAULT_PARTITIONS,
+      1,
+      PARTITIONS_MAX,
+    ),
     segmentBytes,
-    retentionBytes: assertIntegerOption('retentionBytes', options.retentionBytes ?? DEFAULT_RETENTION_BYTES, 0, 2 ** 40),
-    messageMaxBytes: assertIntegerOption('messageMaxBytes', options.messageMaxBytes ?? DEFAULT_MESSAGE_MAX_BYTES, 1, 2 ** 30),
+    retentionBytes: assertIntegerOption(
+      'retentionBytes',
+      options.retentionBytes ?? DEFAULT_RETENTION_BYTES,
+      0,
+      2 ** 40,
+    ),
+    messageMaxBytes: assertIntegerOption(
+      'messageMaxBytes',
+      options.messageMaxBytes ?? DEFAULT_MESSAGE_MAX_BYTES,
+      1,
+      2 ** 30,
+    ),
     topicsMax: assertIntegerOption('topicsMax', options.topicsMax ?? TOPICS_MAX, 1, 1_000_000),
-    drainTimeoutMs: assertIntegerOption('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000),
+    drainTimeoutMs: assertIntegerOption(
+      'drainTimeoutMs',
+      options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+      0,
+      3_600_000,
+    ),
     retry: normaliseRetryPolicy(options.retry, DEFAULT_RETRY_POLICY),
     observer: options.observer,
     logger: options.logger ?? stderrBusLogger,
@@ -151,6 +176,8 @@ export class InProcessEventBus implements EventBus, BusContext {
   private readonly topics = new Map<string, Topic>();
   private readonly subscriptions = new Set<InProcessSubscription>();
   private closing: Promise<void> | undefined;
+  /** Publishing stays open while close() drains handlers, which may publish what they produce. */
+  private acceptingPublishes = true;
 
   private constructor(
     readonly params: Params,
@@ -177,11 +204,19 @@ export class InProcessEventBus implements EventBus, BusContext {
     return this.closing !== undefined;
   }
 
-  async publish(topic: string, key: string, value: unknown, headers: BusHeaders = {}): Promise<PublishReceipt> {
-    this.assertOpen();
+  async publish(
+    topic: string,
+    key: string,
+    value: unknown,
+    headers: BusHeaders = {},
+  ): Promise<PublishReceipt> {
+    if (!this.acceptingPublishes) throw new BusError(BusErrorCode.closed, 'the event bus is closed');
     assertBusName('topic', topic);
     const valueJson = encodeValue(value);
-    const allHeaders: BusHeaders = { ...headers, [MESSAGE_ID_HEADER]: headers[MESSAGE_ID_HEADER] ?? randomUUID() };
+    const allHeaders: BusHeaders = {
+      ...headers,
+      [MESSAGE_ID_HEADER]: headers[MESSAGE_ID_HEADER] ?? randomUUID(),
+    };
     assertMessageSize(messageSizeBytes(key, valueJson, allHeaders), this.params.messageMaxBytes, topic);
     return this.append(topic, key, valueJson, allHeaders);
   }
@@ -197,7 +232,13 @@ export class InProcessEventBus implements EventBus, BusContext {
     assertBusName('group', group);
     const policy = normaliseRetryPolicy(options.retry, this.params.retry);
     const state = this.groupOf(this.topicOf(topic), group, options.fromBeginning ?? true);
-    const subscription = new InProcessSubscription(state, handler as BusHandler<unknown>, policy, options.observer, this);
+    const subscription = new InProcessSubscription(
+      state,
+      handler as BusHandler<unknown>,
+      policy,
+      options.observer,
+      this,
+    );
     state.join(subscription);
     this.subscriptions.add(subscription);
     void subscription.closed.then(() => this.subscriptions.delete(subscription));
@@ -217,8 +258,10 @@ export class InProcessEventBus implements EventBus, BusContext {
   private async shutdown(): Promise<void> {
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     const loops: Promise<void>[] = [];
-    for (const topic of this.topics.values()) for (const group of topic.groups.values()) loops.push(group.stopped());
+    for (const topic of this.topics.values())
+      for (const group of topic.groups.values()) loops.push(group.stopped());
     await Promise.all(loops);
+    this.acceptingPublishes = false;
     this.closeFiles();
   }
 
@@ -257,7 +300,8 @@ export class InProcessEventBus implements EventBus, BusContext {
     if (log.segmentCount < 2) return;
     // Without any group, nothing counts as read: records wait for a first group until retention.
     let consumedBefore = topic.groups.size === 0 ? 0 : Number.POSITIVE_INFINITY;
-    for (const group of topic.groups.values()) consumedBefore = Math.min(consumedBefore, group.offsets.get(partition));
+    for (const group of topic.groups.values())
+      consumedBefore = Math.min(consumedBefore, group.offsets.get(partition));
     log.trim(consumedBefore);
   }
 
@@ -265,9 +309,14 @@ export class InProcessEventBus implements EventBus, BusContext {
     const existing = this.topics.get(name);
     if (existing) return existing;
     if (this.topics.size >= this.params.topicsMax) {
-      throw new BusError(BusErrorCode.limitExceeded, `cannot create topic ${name}: ${this.params.topicsMax} topics exist`);
+      throw new BusError(
+        BusErrorCode.limitExceeded,
+        `cannot create topic ${name}: ${this.params.topicsMax} topics exist`,
+      );
     }
-    const topic = this.params.dir ? this.createTopicDir(name, this.params.dir) : this.createTopicInMemory(name);
+    const topic = this.params.dir
+      ? this.createTopicDir(name, this.params.dir)
+      : this.createTopicInMemory(name);
     this.topics.set(name, topic);
     return topic;
   }
@@ -282,7 +331,11 @@ export class InProcessEventBus implements EventBus, BusContext {
   private createTopicDir(name: string, root: string): Topic {
     const dir = join(root, 'topics', name);
     mkdirSync(join(dir, 'groups'), { recursive: true });
-    writeFileAtomically(join(dir, 'topic.json'), JSON.stringify({ partitions: this.params.partitions }), this.params.fsync);
+    writeFileAtomically(
+      join(dir, 'topic.json'),
+      JSON.stringify({ partitions: this.params.partitions }),
+      this.params.fsync,
+    );
     return this.openTopicDir(name, dir, this.params.partitions);
   }
 
@@ -316,7 +369,12 @@ export class InProcessEventBus implements EventBus, BusContext {
     for (const file of readdirSync(groupsDir)) {
       if (!file.endsWith('.offsets')) continue;
       const name = file.slice(0, -'.offsets'.length);
-      const offsets = GroupOffsets.load(join(groupsDir, file), topic.logs.length, this.params.fsync, this.params.logger);
+      const offsets = GroupOffsets.load(
+        join(groupsDir, file),
+        topic.logs.length,
+        this.params.fsync,
+        this.params.logger,
+      );
       if (offsets) topic.groups.set(name, new ConsumerGroup(topic, name, offsets, this));
     }
   }
@@ -325,7 +383,10 @@ export class InProcessEventBus implements EventBus, BusContext {
     const existing = topic.groups.get(name);
     if (existing) return existing;
     if (topic.groups.size >= GROUPS_PER_TOPIC_MAX) {
-      throw new BusError(BusErrorCode.limitExceeded, `topic ${topic.name} already has ${GROUPS_PER_TOPIC_MAX} groups`);
+      throw new BusError(
+        BusErrorCode.limitExceeded,
+        `topic ${topic.name} already has ${GROUPS_PER_TOPIC_MAX} groups`,
+      );
     }
     // The starting position is recorded at once, so a restart before the first commit keeps it.
     const positions = topic.logs.map((log) => (fromBeginning ? log.startOffset : log.endOffset));
@@ -356,7 +417,10 @@ class ConsumerGroup {
 
   join(member: InProcessSubscription): void {
     if (this.members.length >= SUBSCRIPTIONS_PER_GROUP_MAX) {
-      throw new BusError(BusErrorCode.limitExceeded, `group ${this.name} already has ${SUBSCRIPTIONS_PER_GROUP_MAX} subscriptions`);
+      throw new BusError(
+        BusErrorCode.limitExceeded,
+        `group ${this.name} already has ${SUBSCRIPTIONS_PER_GROUP_MAX} subscriptions`,
+      );
     }
     this.members.push(member);
     this.rebalance();
@@ -372,7 +436,9 @@ class ConsumerGroup {
   /** Round-robin: partition p goes to member p mod n, members in join order. */
   private rebalance(): void {
     const count = this.members.length;
-    this.owners = this.topic.logs.map((_, partition) => (count === 0 ? undefined : this.members[partition % count]));
+    this.owners = this.topic.logs.map((_, partition) =>
+      count === 0 ? undefined : this.members[partition % count],
+    );
     for (let partition = 0; partition < this.owners.length; partition++) this.wake(partition);
   }
 
@@ -411,7 +477,10 @@ class ConsumerGroup {
         if (deliveries % DELIVERIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (error) {
-      this.context.params.logger.error({ err: error, topic: this.topic.name, group: this.name, partition }, 'delivery loop failed');
+      this.context.params.logger.error(
+        { err: error, topic: this.topic.name, group: this.name, partition },
+        'delivery loop failed',
+      );
     } finally {
       this.loops[partition] = undefined;
     }
@@ -422,7 +491,10 @@ class ConsumerGroup {
       this.offsets.commit(partition, nextOffset);
     } catch (error) {
       // The position moved in memory; after a restart the group redelivers from its last recorded one.
-      this.context.params.logger.error({ err: error, topic: this.topic.name, group: this.name }, 'could not record a commit');
+      this.context.params.logger.error(
+        { err: error, topic: this.topic.name, group: this.name },
+        'could not record a commit',
+      );
     }
     this.context.trim(this.topic, partition);
   }
@@ -433,7 +505,11 @@ class ConsumerGroup {
       { topic: this.topic.name, group: this.name, partition, from, to },
       'retention deleted messages this group had not read; skipping ahead',
     );
-    notify([observer], { type: 'skipped', topic: this.topic.name, group: this.name, partition, count: to - from }, logger);
+    notify(
+      [observer],
+      { type: 'skipped', topic: this.topic.name, group: this.name, partition, count: to - from },
+      logger,
+    );
     this.commit(partition, to);
   }
 }
@@ -502,8 +578,15 @@ class InProcessSubscription implements Subscription {
         await pause(this.policy.backoffMaxMs, this.stopRetrying.signal);
         return 'leave';
       }
-      logger.warn({ ...where, offset: message.offset, attempts: outcome.attempts, err: outcome.error }, 'message dead-lettered');
-      notify(observers, { type: 'dead-lettered', ...where, attempts: outcome.attempts, error: outcome.error }, logger);
+      logger.warn(
+        { ...where, offset: message.offset, attempts: outcome.attempts, err: outcome.error },
+        'message dead-lettered',
+      );
+      notify(
+        observers,
+        { type: 'dead-lettered', ...where, attempts: outcome.attempts, error: outcome.error },
+        logger,
+      );
       return 'commit';
     } finally {
       this.inFlight.leave();
@@ -516,6 +599,7 @@ class InProcessSubscription implements Subscription {
   }
 
   private async shutdown(): Promise<void> {
+    this.stopRetrying.abort();
     this.state.leave(this);
     if (!(await this.inFlight.drained(this.context.params.drainTimeoutMs))) {
       this.context.params.logger.warn(

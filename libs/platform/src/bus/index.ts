@@ -3,26 +3,27 @@ import { createKafkaEventBus } from './kafka.js';
 import type { BusLogger, BusObserver, EventBus, RetryPolicy } from './port.js';
 import type { FsyncMode } from './record-file.js';
 
-export { backoffDelayMs, DEFAULT_RETRY_POLICY, normaliseRetryPolicy } from './delivery.js';
+export { type InProcessBusOptions, InProcessEventBus } from './in-process.js';
+export { createKafkaEventBus, type KafkaBusOptions } from './kafka.js';
 export {
-  DEFAULT_RETENTION_BYTES,
-  DEFAULT_SEGMENT_BYTES,
-  DELIVERIES_PER_TURN,
-  GROUPS_PER_TOPIC_MAX,
-  type InProcessBusOptions,
-  InProcessEventBus,
-  partitionOf,
-  SUBSCRIPTIONS_PER_GROUP_MAX,
-  TOPICS_MAX,
-} from './in-process.js';
-export {
-  createKafkaEventBus,
-  DEFAULT_HEARTBEAT_INTERVAL_MS,
-  DEFAULT_JOIN_TIMEOUT_MS,
-  DEFAULT_SESSION_TIMEOUT_MS,
-  type KafkaBusOptions,
-} from './kafka.js';
-export * from './port.js';
+  BusError,
+  BusErrorCode,
+  type BusEvent,
+  type BusHandler,
+  type BusHeaders,
+  type BusLogger,
+  type BusMessage,
+  type BusObserver,
+  DEAD_LETTER_HEADERS,
+  deadLetterTopicOf,
+  type EventBus,
+  MESSAGE_ID_HEADER,
+  type PublishReceipt,
+  type RetryPolicy,
+  type SubscribeOptions,
+  type Subscription,
+  stderrBusLogger,
+} from './port.js';
 export type { FsyncMode } from './record-file.js';
 
 export interface EventBusSelection {

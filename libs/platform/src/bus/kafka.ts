@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, EachMessagePayload, IHeaders, Kafka, LogEntry, Producer } from 'kafkajs';
 import {
   DEFAULT_RETRY_POLICY,
+  type DeliveryOutcome,
   deadLetterHeaders,
   deliverWithRetry,
-  type DeliveryOutcome,
   InFlight,
   normaliseRetryPolicy,
   pause,
@@ -45,6 +45,12 @@ import {
  * a message's offset is resolved only after its handler resolved (or it was dead-lettered) and
  * committed at the latest when the batch ends, on a rebalance and on close.
  *
+ * kafkajs serialises an idempotent producer's requests per broker and does not batch separate
+ * `send` calls, so one process publishes roughly one message per broker round trip per broker.
+ * The producer retries without limit (what idempotence needs); `publishTimeoutMs` bounds how
+ * long `publish` waits. A publish that timed out may still be written later: a caller that
+ * retries it should pass the same `x-message-id`, so consumers dedupe the copies.
+ *
  * `message.id` is the `x-message-id` header set at publish, so it survives copies of the message
  * to other topics; a message written by another producer without it gets `topic/partition/offset`.
  */
@@ -55,6 +61,7 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
 export const DEFAULT_JOIN_TIMEOUT_MS = 60_000;
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 30_000;
 /** Slices of a backoff between heartbeats, so a long backoff does not cost the group membership. */
 const BACKOFF_SLICE_MS = 1_000;
 
@@ -72,6 +79,8 @@ export interface KafkaBusOptions {
   heartbeatIntervalMs?: number;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** How long `publish` waits for the acknowledgement before it rejects. */
+  publishTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   observer?: BusObserver;
   logger?: BusLogger;
@@ -89,23 +98,52 @@ interface Params {
   heartbeatIntervalMs: number;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
+  publishTimeoutMs: number;
   retry: RetryPolicy;
   observer: BusObserver | undefined;
   logger: BusLogger;
 }
 
 function normalise(options: KafkaBusOptions): Params {
-  if (options.brokers.length === 0) throw new BusError(BusErrorCode.invalidOption, 'brokers must name at least one broker');
-  const sessionTimeoutMs = assertIntegerOption('sessionTimeoutMs', options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, 1_000, 3_600_000);
+  if (options.brokers.length === 0)
+    throw new BusError(BusErrorCode.invalidOption, 'brokers must name at least one broker');
+  const sessionTimeoutMs = assertIntegerOption(
+    'sessionTimeoutMs',
+    options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+    1_000,
+    3_600_000,
+  );
   return {
     brokers: options.brokers,
     clientId: options.clientId,
-    partitions: assertIntegerOption('partitions', options.partitions ?? DEFAULT_PARTITIONS, 1, PARTITIONS_MAX),
+    partitions: assertIntegerOption(
+      'partitions',
+      options.partitions ?? DEFAULT_PARTITIONS,
+      1,
+      PARTITIONS_MAX,
+    ),
     replicationFactor:
-      options.replicationFactor === undefined ? undefined : assertIntegerOption('replicationFactor', options.replicationFactor, 1, 16),
-    messageMaxBytes: assertIntegerOption('messageMaxBytes', options.messageMaxBytes ?? DEFAULT_MESSAGE_MAX_BYTES, 1, 2 ** 30),
-    drainTimeoutMs: assertIntegerOption('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000),
-    joinTimeoutMs: assertIntegerOption('joinTimeoutMs', options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS, 1, 3_600_000),
+      options.replicationFactor === undefined
+        ? undefined
+        : assertIntegerOption('replicationFactor', options.replicationFactor, 1, 16),
+    messageMaxBytes: assertIntegerOption(
+      'messageMaxBytes',
+      options.messageMaxBytes ?? DEFAULT_MESSAGE_MAX_BYTES,
+      1,
+      2 ** 30,
+    ),
+    drainTimeoutMs: assertIntegerOption(
+      'drainTimeoutMs',
+      options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+      0,
+      3_600_000,
+    ),
+    joinTimeoutMs: assertIntegerOption(
+      'joinTimeoutMs',
+      options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
+      1,
+      3_600_000,
+    ),
     sessionTimeoutMs,
     heartbeatIntervalMs: assertIntegerOption(
       'heartbeatIntervalMs',
@@ -113,8 +151,24 @@ function normalise(options: KafkaBusOptions): Params {
       100,
       sessionTimeoutMs,
     ),
-    connectionTimeoutMs: assertIntegerOption('connectionTimeoutMs', options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS, 1, 600_000),
-    requestTimeoutMs: assertIntegerOption('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 1, 600_000),
+    connectionTimeoutMs: assertIntegerOption(
+      'connectionTimeoutMs',
+      options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+      1,
+      600_000,
+    ),
+    requestTimeoutMs: assertIntegerOption(
+      'requestTimeoutMs',
+      options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      1,
+      600_000,
+    ),
+    publishTimeoutMs: assertIntegerOption(
+      'publishTimeoutMs',
+      options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
+      1,
+      600_000,
+    ),
     retry: normaliseRetryPolicy(options.retry, DEFAULT_RETRY_POLICY),
     observer: options.observer,
     logger: options.logger ?? stderrBusLogger,
@@ -152,9 +206,13 @@ export async function createKafkaEventBus(options: KafkaBusOptions): Promise<Eve
     await Promise.all([producer.connect(), admin.connect()]);
   } catch (error) {
     await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
-    throw new BusError(BusErrorCode.unavailable, `kafka brokers ${params.brokers.join(',')} unreachable: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new BusError(
+      BusErrorCode.unavailable,
+      `kafka brokers ${params.brokers.join(',')} unreachable: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   return new KafkaEventBus(params, kafkajs, kafka, producer, admin);
 }
@@ -181,7 +239,10 @@ function stringHeaders(headers: IHeaders | undefined): BusHeaders {
 async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BusError(BusErrorCode.unavailable, `${what} took longer than ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new BusError(BusErrorCode.unavailable, `${what} took longer than ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([work, late]);
@@ -205,6 +266,8 @@ class KafkaEventBus implements EventBus, KafkaContext {
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readonly publishing = new InFlight();
   private closing: Promise<void> | undefined;
+  /** Publishing stays open while close() drains handlers, which may publish what they produce. */
+  private acceptingPublishes = true;
 
   constructor(
     readonly params: Params,
@@ -214,8 +277,13 @@ class KafkaEventBus implements EventBus, KafkaContext {
     private readonly admin: Admin,
   ) {}
 
-  async publish(topic: string, key: string, value: unknown, headers: BusHeaders = {}): Promise<PublishReceipt> {
-    this.assertOpen();
+  async publish(
+    topic: string,
+    key: string,
+    value: unknown,
+    headers: BusHeaders = {},
+  ): Promise<PublishReceipt> {
+    if (!this.acceptingPublishes) throw new BusError(BusErrorCode.closed, 'the event bus is closed');
     assertBusName('topic', topic);
     const valueJson = encodeValue(value);
     const id = headers[MESSAGE_ID_HEADER] ?? randomUUID();
@@ -223,8 +291,10 @@ class KafkaEventBus implements EventBus, KafkaContext {
     assertMessageSize(messageSizeBytes(key, valueJson, allHeaders), this.params.messageMaxBytes, topic);
     this.publishing.enter();
     try {
-      await this.ensureTopic(topic);
-      const [metadata] = await this.producer.send({ topic, acks: -1, messages: [{ key, value: valueJson, headers: allHeaders }] });
+      const sending = this.ensureTopic(topic).then(() =>
+        this.producer.send({ topic, acks: -1, messages: [{ key, value: valueJson, headers: allHeaders }] }),
+      );
+      const [metadata] = await within(sending, this.params.publishTimeoutMs, `publishing to ${topic}`);
       const partition = metadata?.partition ?? -1;
       notify([this.params.observer], { type: 'published', topic, partition }, this.params.logger);
       return { id, partition, offset: metadata?.baseOffset ?? metadata?.offset ?? '-1' };
@@ -233,7 +303,12 @@ class KafkaEventBus implements EventBus, KafkaContext {
     }
   }
 
-  async deadLetter(topic: string, key: Buffer | null, value: Buffer | null, headers: BusHeaders): Promise<void> {
+  async deadLetter(
+    topic: string,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: BusHeaders,
+  ): Promise<void> {
     const deadLetterTopic = deadLetterTopicOf(topic);
     await this.ensureTopic(deadLetterTopic);
     await this.producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key, value, headers }] });
@@ -251,7 +326,14 @@ class KafkaEventBus implements EventBus, KafkaContext {
     const policy = normaliseRetryPolicy(options.retry, this.params.retry);
     await this.ensureTopic(topic);
     if (options.fromBeginning === false) await this.startNewGroupAtEnd(topic, group);
-    const subscription = new KafkaSubscription(topic, group, handler as BusHandler<unknown>, policy, options.observer, this);
+    const subscription = new KafkaSubscription(
+      topic,
+      group,
+      handler as BusHandler<unknown>,
+      policy,
+      options.observer,
+      this,
+    );
     this.subscriptions.add(subscription);
     try {
       await subscription.start();
@@ -301,7 +383,13 @@ class KafkaEventBus implements EventBus, KafkaContext {
     const { partitions, replicationFactor } = this.params;
     await this.admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: partitions, ...(replicationFactor === undefined ? {} : { replicationFactor }) }],
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          ...(replicationFactor === undefined ? {} : { replicationFactor }),
+        },
+      ],
     });
   }
 
@@ -317,8 +405,12 @@ class KafkaEventBus implements EventBus, KafkaContext {
 
   private async shutdown(): Promise<void> {
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    this.acceptingPublishes = false;
     if (!(await this.publishing.drained(this.params.drainTimeoutMs))) {
-      this.params.logger.warn({ pending: this.publishing.size }, 'closing the producer with publishes still pending');
+      this.params.logger.warn(
+        { pending: this.publishing.size },
+        'closing the producer with publishes still pending',
+      );
     }
     await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
   }
@@ -365,7 +457,10 @@ class KafkaSubscription implements Subscription {
       removeJoinListener = this.consumer.on(this.consumer.events.GROUP_JOIN, () => resolve());
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
-      params.logger.error({ err: event.payload.error, topic: this.topic, group: this.group, restart: event.payload.restart }, 'consumer crashed');
+      params.logger.error(
+        { err: event.payload.error, topic: this.topic, group: this.group, restart: event.payload.restart },
+        'consumer crashed',
+      );
     });
     await this.consumer.connect();
     // A group with committed offsets resumes from them; a new one starts at the earliest message
@@ -397,11 +492,22 @@ class KafkaSubscription implements Subscription {
         notify(observers, { type: 'consumed', ...where, durationMs: outcome.durationMs }, logger);
         return;
       }
-      const headers = deadLetterHeaders(stringHeaders(message.headers), { ...where, offset: message.offset, ...outcome });
+      const headers = deadLetterHeaders(stringHeaders(message.headers), {
+        ...where,
+        offset: message.offset,
+        ...outcome,
+      });
       // If this throws, kafkajs retries the batch and the message is delivered again.
       await this.context.deadLetter(topic, message.key, message.value, headers);
-      logger.warn({ ...where, offset: message.offset, attempts: outcome.attempts, err: outcome.error }, 'message dead-lettered');
-      notify(observers, { type: 'dead-lettered', ...where, attempts: outcome.attempts, error: outcome.error }, logger);
+      logger.warn(
+        { ...where, offset: message.offset, attempts: outcome.attempts, err: outcome.error },
+        'message dead-lettered',
+      );
+      notify(
+        observers,
+        { type: 'dead-lettered', ...where, attempts: outcome.attempts, error: outcome.error },
+        logger,
+      );
     } finally {
       this.inFlight.leave();
     }
@@ -437,7 +543,11 @@ class KafkaSubscription implements Subscription {
       abandon: this.abandon.signal,
       pauseBetweenAttempts: (ms, signal) => pauseWithHeartbeats(ms, signal, heartbeat),
       onRetry: (attempt, error) =>
-        notify([observer, this.observer], { type: 'retried', topic, group: this.group, partition, attempt, error }, logger),
+        notify(
+          [observer, this.observer],
+          { type: 'retried', topic, group: this.group, partition, attempt, error },
+          logger,
+        ),
     });
   }
 
@@ -452,20 +562,30 @@ class KafkaSubscription implements Subscription {
     // disconnect() waits for the running batch, commits what was handled and leaves the group.
     const disconnected = this.consumer.disconnect();
     if (!(await this.inFlight.drained(params.drainTimeoutMs))) {
-      params.logger.warn({ topic: this.topic, group: this.group }, 'handlers still running after the drain timeout; abandoning them');
+      params.logger.warn(
+        { topic: this.topic, group: this.group },
+        'handlers still running after the drain timeout; abandoning them',
+      );
       this.abandon.abort();
     }
     try {
       await within(disconnected, params.requestTimeoutMs, `leaving group ${this.group}`);
     } catch (error) {
-      params.logger.warn({ err: error, topic: this.topic, group: this.group }, 'consumer did not disconnect cleanly');
+      params.logger.warn(
+        { err: error, topic: this.topic, group: this.group },
+        'consumer did not disconnect cleanly',
+      );
     }
     this.resolveClosed();
   }
 }
 
 /** Waits out a backoff in slices, heartbeating between them; a rebalance makes `heartbeat` throw. */
-async function pauseWithHeartbeats(ms: number, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<void> {
+async function pauseWithHeartbeats(
+  ms: number,
+  signal: AbortSignal,
+  heartbeat: () => Promise<void>,
+): Promise<void> {
   let remaining = ms;
   while (remaining > 0 && !signal.aborted) {
     const slice = Math.min(remaining, BACKOFF_SLICE_MS);

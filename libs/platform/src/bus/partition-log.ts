@@ -1,7 +1,22 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, truncateSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  truncateSync,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { BusError, BusErrorCode, type BusHeaders, type BusLogger } from './port.js';
-import { appendFully, encodeRecordLine, type FsyncMode, fsyncDirectory, scanRecordFile } from './record-file.js';
+import {
+  appendFully,
+  encodeRecordLine,
+  type FsyncMode,
+  fsyncDirectory,
+  scanRecordFile,
+} from './record-file.js';
 
 /**
  * One partition of an in-process topic: an append-only sequence of records split into segments.
@@ -93,11 +108,23 @@ export class PartitionLog {
   }
 
   static inMemory(label: string, limits: PartitionLogLimits, logger: BusLogger): PartitionLog {
-    return new PartitionLog(label, [{ baseOffset: 0, records: [], bytes: 0, path: undefined }], limits, undefined, logger);
+    return new PartitionLog(
+      label,
+      [{ baseOffset: 0, records: [], bytes: 0, path: undefined }],
+      limits,
+      undefined,
+      logger,
+    );
   }
 
   /** Opens the partition kept in `dir`, recovering from a torn or corrupt tail. */
-  static open(label: string, dir: string, fsync: FsyncMode, limits: PartitionLogLimits, logger: BusLogger): PartitionLog {
+  static open(
+    label: string,
+    dir: string,
+    fsync: FsyncMode,
+    limits: PartitionLogLimits,
+    logger: BusLogger,
+  ): PartitionLog {
     mkdirSync(dir, { recursive: true });
     const segments = recoverSegments(label, dir, logger);
     if (segments.length === 0) {
@@ -143,7 +170,10 @@ export class PartitionLog {
   /** Appends a record; with a directory, it is in the file (page cache, or disk with fsync) on return. */
   append(entry: Omit<StoredRecord, 'offset'>): StoredRecord {
     if (this.broken) {
-      throw new BusError(BusErrorCode.storage, `partition ${this.label} is unwritable: ${this.broken.message}`);
+      throw new BusError(
+        BusErrorCode.storage,
+        `partition ${this.label} is unwritable: ${this.broken.message}`,
+      );
     }
     const segment = this.segments.at(-1)!;
     const record: StoredRecord = { offset: this.endOffset, ...entry };
@@ -173,9 +203,13 @@ export class PartitionLog {
       } catch (truncateError) {
         this.broken = truncateError as Error;
       }
-      throw new BusError(BusErrorCode.storage, `append to ${this.label} failed: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new BusError(
+        BusErrorCode.storage,
+        `append to ${this.label} failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -192,7 +226,10 @@ export class PartitionLog {
       fd = openSync(path, 'a');
       if (this.storage.fsync === 'always') fsyncDirectory(this.storage.dir);
     } catch (error) {
-      this.logger.error({ err: error, partition: this.label }, 'could not start a new segment; the current one grows');
+      this.logger.error(
+        { err: error, partition: this.label },
+        'could not start a new segment; the current one grows',
+      );
       return;
     }
     closeSync(this.activeFd!);
@@ -255,7 +292,13 @@ function recoverSegments(label: string, dir: string, logger: BusLogger): Segment
     const scan = scanRecordFile(path, (value, index) => isRecordAt(value, baseOffset + index));
     const records = scan.records.map(({ value }) => {
       const record = value as RecordOnDisk;
-      return { offset: record.o, timestamp: record.t, key: record.k, headers: record.h, valueJson: JSON.stringify(record.v) };
+      return {
+        offset: record.o,
+        timestamp: record.t,
+        key: record.k,
+        headers: record.h,
+        valueJson: JSON.stringify(record.v),
+      };
     });
     if (scan.validBytes < scan.totalBytes) {
       logger.warn(

@@ -127,7 +127,14 @@ export type BusEvent =
   | { type: 'published'; topic: string; partition: number }
   | { type: 'consumed'; topic: string; group: string; partition: number; durationMs: number }
   | { type: 'retried'; topic: string; group: string; partition: number; attempt: number; error: unknown }
-  | { type: 'dead-lettered'; topic: string; group: string; partition: number; attempts: number; error: unknown }
+  | {
+      type: 'dead-lettered';
+      topic: string;
+      group: string;
+      partition: number;
+      attempts: number;
+      error: unknown;
+    }
   /** In-process only: retention deleted messages before this group read them. */
   | { type: 'skipped'; topic: string; group: string; partition: number; count: number };
 
@@ -198,36 +205,52 @@ export function encodeValue(value: unknown): string {
   try {
     json = JSON.stringify(value);
   } catch (error) {
-    throw new BusError(BusErrorCode.invalidValue, `value is not JSON-serialisable: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new BusError(
+      BusErrorCode.invalidValue,
+      `value is not JSON-serialisable: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
-  if (json === undefined) throw new BusError(BusErrorCode.invalidValue, `value of type ${typeof value} is not JSON`);
+  if (json === undefined)
+    throw new BusError(BusErrorCode.invalidValue, `value of type ${typeof value} is not JSON`);
   return json;
 }
 
 /** What a message weighs against `messageMaxBytes`: key, value and headers, in UTF-8. */
 export function messageSizeBytes(key: string, valueJson: string, headers: BusHeaders): number {
   let bytes = Buffer.byteLength(key) + Buffer.byteLength(valueJson);
-  for (const [name, value] of Object.entries(headers)) bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  for (const [name, value] of Object.entries(headers))
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
   return bytes;
 }
 
 export function assertMessageSize(bytes: number, maxBytes: number, topic: string): void {
   if (bytes > maxBytes) {
-    throw new BusError(BusErrorCode.messageTooLarge, `message of ${bytes} bytes for ${topic} exceeds ${maxBytes} bytes`);
+    throw new BusError(
+      BusErrorCode.messageTooLarge,
+      `message of ${bytes} bytes for ${topic} exceeds ${maxBytes} bytes`,
+    );
   }
 }
 
 export function assertIntegerOption(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new BusError(BusErrorCode.invalidOption, `${name} must be an integer in [${min}, ${max}], got ${value}`);
+    throw new BusError(
+      BusErrorCode.invalidOption,
+      `${name} must be an integer in [${min}, ${max}], got ${value}`,
+    );
   }
   return value;
 }
 
 /** Calls an observer, keeping its failures away from delivery. */
-export function notify(observers: readonly (BusObserver | undefined)[], event: BusEvent, logger: BusLogger): void {
+export function notify(
+  observers: readonly (BusObserver | undefined)[],
+  event: BusEvent,
+  logger: BusLogger,
+): void {
   for (const observer of observers) {
     if (!observer) continue;
     try {

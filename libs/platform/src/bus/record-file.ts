@@ -48,7 +48,10 @@ export interface RecordFileScan {
  * Reads a record file up to its first invalid line. `accept` may reject a well-formed record
  * (say, an offset out of sequence), which ends the valid prefix just the same.
  */
-export function scanRecordFile(path: string, accept: (value: unknown, index: number) => boolean = () => true): RecordFileScan {
+export function scanRecordFile(
+  path: string,
+  accept: (value: unknown, index: number) => boolean = () => true,
+): RecordFileScan {
   const data = readFileSync(path);
   const records: RecordFileScan['records'] = [];
   let position = 0;

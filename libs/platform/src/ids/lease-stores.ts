@@ -27,7 +27,7 @@ export class PostgresWorkerLeaseStore implements WorkerLeaseStore {
        VALUES ($1, $2, $3, now() + ${ttlInterval})
        ON CONFLICT (datacenter_id, worker_id) DO UPDATE
          SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, acquired_at = now(), renewed_at = now()
-         WHERE worker_leases.expires_at < now() OR worker_leases.owner = EXCLUDED.owner
+         WHERE worker_leases.expires_at <= now() OR worker_leases.owner = EXCLUDED.owner
        RETURNING issued_until_ms`,
       [slot.datacenterId, slot.workerId, owner, ttlMs],
     );

@@ -17,7 +17,11 @@ import { EventCounts, gate, Received, uniqueName, waitFor } from './helpers.js';
 
 export interface BusTarget {
   /** A fresh bus with the given observer and a retry policy of a few milliseconds. */
-  open(options: { observer?: BusObserver; retry: Partial<RetryPolicy>; drainTimeoutMs?: number }): Promise<EventBus>;
+  open(options: {
+    observer?: BusObserver;
+    retry: Partial<RetryPolicy>;
+    drainTimeoutMs?: number;
+  }): Promise<EventBus>;
   /** How long a condition may take to hold (a broker needs seconds to rebalance). */
   waitMs: number;
   /** Per test. */
@@ -76,8 +80,12 @@ export function eventBusContract(target: BusTarget): void {
     const groups = [new Received(), new Received(), new Received()];
     for (const received of groups) await bus.subscribe(topic, uniqueName('g'), received.handle);
     const published = new Set<string>();
-    for (let index = 0; index < 60; index++) published.add((await bus.publish(topic, `k${index % 7}`, { index })).id);
-    await wait(() => groups.every((received) => received.ids().size === 60), 'every group to see 60 messages');
+    for (let index = 0; index < 60; index++)
+      published.add((await bus.publish(topic, `k${index % 7}`, { index })).id);
+    await wait(
+      () => groups.every((received) => received.ids().size === 60),
+      'every group to see 60 messages',
+    );
     for (const received of groups) expect(received.ids()).toEqual(published);
   });
 
@@ -129,7 +137,8 @@ export function eventBusContract(target: BusTarget): void {
       uniqueName('g'),
       (message) => {
         seen.push(message);
-        if (message.value.sequence === 1 && message.attempt < 3) throw new Error(`flaky attempt ${message.attempt}`);
+        if (message.value.sequence === 1 && message.attempt < 3)
+          throw new Error(`flaky attempt ${message.attempt}`);
       },
       { observer: counts.observe },
     );
@@ -168,7 +177,10 @@ export function eventBusContract(target: BusTarget): void {
     await bus.subscribe(deadLetterTopicOf(topic), uniqueName('dl'), deadLetters.handle);
     const poison = await bus.publish(topic, 'k', { name: 'poison' });
     await bus.publish(topic, 'k', { name: 'after' });
-    await wait(() => handled.includes('after') && deadLetters.count === 1, 'the dead letter and the next message');
+    await wait(
+      () => handled.includes('after') && deadLetters.count === 1,
+      'the dead letter and the next message',
+    );
     expect(attempts).toEqual([1, 2, 3]);
     const [deadLetter] = deadLetters.messages;
     expect(deadLetter?.id).toBe(poison.id);
@@ -229,6 +241,32 @@ export function eventBusContract(target: BusTarget): void {
     await bus.publish(topic, 'k', { index: 1 });
     await wait(() => again.count >= 1, 'the next message');
     expect(again.values()).toEqual([{ index: 1 }]);
+  });
+
+  test('lets a running handler publish its output while the bus closes', async () => {
+    // bus.close() starts while a handler is held; released, the handler publishes a follow-up
+    // event, which must succeed: a graceful shutdown does not fail the work it waits for.
+    const bus = await openBus();
+    const topic = uniqueName('drain-publish');
+    const held = gate();
+    let started = false;
+    let outcome = 'pending';
+    await bus.subscribe(topic, uniqueName('g'), async () => {
+      started = true;
+      await held.promise;
+      try {
+        await bus.publish(`${topic}.out`, 'k', { followUp: true });
+        outcome = 'published';
+      } catch (error) {
+        outcome = `failed: ${(error as Error).message}`;
+      }
+    });
+    await bus.publish(topic, 'k', { index: 0 });
+    await wait(() => started, 'the handler to start');
+    const closing = bus.close();
+    held.open();
+    await closing;
+    expect(outcome).toBe('published');
   });
 
   test('abandons a handler that outlives the drain timeout and redelivers its message', async () => {
@@ -312,7 +350,12 @@ export function eventBusContract(target: BusTarget): void {
     await bus.subscribe(topic, uniqueName('late'), late.handle, { fromBeginning: false });
     for (let index = 5; index < 10; index++) await bus.publish(topic, `k${index}`, { index });
     await wait(() => early.count >= 10 && late.count >= 5, 'both groups');
-    expect(late.values().map((value) => value.index).sort((a, b) => a - b)).toEqual([5, 6, 7, 8, 9]);
+    expect(
+      late
+        .values()
+        .map((value) => value.index)
+        .sort((a, b) => a - b),
+    ).toEqual([5, 6, 7, 8, 9]);
     expect(early.ids().size).toBe(10);
   });
 
@@ -346,11 +389,17 @@ export function eventBusContract(target: BusTarget): void {
     const bus = await openBus();
     await bus.ping();
     const topic = uniqueName('errors');
-    await expect(bus.publish(topic, 'k', undefined)).rejects.toMatchObject({ code: BusErrorCode.invalidValue });
-    await expect(bus.publish(topic, 'k', { big: 1n })).rejects.toMatchObject({ code: BusErrorCode.invalidValue });
+    await expect(bus.publish(topic, 'k', undefined)).rejects.toMatchObject({
+      code: BusErrorCode.invalidValue,
+    });
+    await expect(bus.publish(topic, 'k', { big: 1n })).rejects.toMatchObject({
+      code: BusErrorCode.invalidValue,
+    });
     await expect(bus.publish('bad/topic', 'k', 1)).rejects.toMatchObject({ code: BusErrorCode.invalidName });
     await bus.close();
     await expect(bus.publish(topic, 'k', 1)).rejects.toMatchObject({ code: BusErrorCode.closed });
-    await expect(bus.subscribe(topic, 'g', () => undefined)).rejects.toMatchObject({ code: BusErrorCode.closed });
+    await expect(bus.subscribe(topic, 'g', () => undefined)).rejects.toMatchObject({
+      code: BusErrorCode.closed,
+    });
   });
 }

@@ -2,17 +2,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deliverWithRetry, pause } from '../../src/bus/delivery.js';
+import { backoffDelayMs, deliverWithRetry, normaliseRetryPolicy, pause } from '../../src/bus/delivery.js';
 import { COMPACT_AFTER_COMMITS, GroupOffsets } from '../../src/bus/group-offsets.js';
-import {
-  BusErrorCode,
-  backoffDelayMs,
-  createEventBus,
-  normaliseRetryPolicy,
-  parseBrokers,
-  partitionOf,
-  stderrBusLogger,
-} from '../../src/bus/index.js';
+import { partitionOf } from '../../src/bus/in-process.js';
+import { BusErrorCode, createEventBus, parseBrokers, stderrBusLogger } from '../../src/bus/index.js';
 
 const directories: string[] = [];
 afterAll(() => {
@@ -23,14 +16,20 @@ describe('retry policy', () => {
   it('doubles the backoff per failure up to the cap, with at most the upper half random', () => {
     // With random() pinned to 0 and to 1, the delay spans [step/2, step] for step = base * 2^(n-1), capped.
     const policy = normaliseRetryPolicy({ backoffBaseMs: 100, backoffMaxMs: 1_000 });
-    expect([1, 2, 3, 4, 5].map((failures) => backoffDelayMs(failures, policy, () => 0))).toEqual([50, 100, 200, 400, 500]);
-    expect([1, 2, 3, 4, 5].map((failures) => backoffDelayMs(failures, policy, () => 1))).toEqual([100, 200, 400, 800, 1_000]);
+    expect([1, 2, 3, 4, 5].map((failures) => backoffDelayMs(failures, policy, () => 0))).toEqual([
+      50, 100, 200, 400, 500,
+    ]);
+    expect([1, 2, 3, 4, 5].map((failures) => backoffDelayMs(failures, policy, () => 1))).toEqual([
+      100, 200, 400, 800, 1_000,
+    ]);
     expect(backoffDelayMs(1_000, policy, () => 1)).toBe(1_000);
   });
 
   it('rejects retry options outside their bounds', () => {
     // maxAttempts must be 1..100 and the base must not exceed the cap.
-    expect(() => normaliseRetryPolicy({ maxAttempts: 0 })).toThrow(expect.objectContaining({ code: BusErrorCode.invalidOption }));
+    expect(() => normaliseRetryPolicy({ maxAttempts: 0 })).toThrow(
+      expect.objectContaining({ code: BusErrorCode.invalidOption }),
+    );
     expect(() => normaliseRetryPolicy({ maxAttempts: 1_000 })).toThrow(/maxAttempts/);
     expect(() => normaliseRetryPolicy({ backoffBaseMs: 10, backoffMaxMs: 5 })).toThrow(/backoffBaseMs/);
   });
@@ -71,7 +70,10 @@ describe('group offsets file', () => {
     offsets.close();
     expect(statSync(path).size).toBeLessThan(1_000);
     const reloaded = GroupOffsets.load(path, 2, 'never', stderrBusLogger)!;
-    expect([reloaded.get(0), reloaded.get(1)]).toEqual([COMPACT_AFTER_COMMITS + 4, COMPACT_AFTER_COMMITS + 5]);
+    expect([reloaded.get(0), reloaded.get(1)]).toEqual([
+      COMPACT_AFTER_COMMITS + 4,
+      COMPACT_AFTER_COMMITS + 5,
+    ]);
     reloaded.close();
   });
 });

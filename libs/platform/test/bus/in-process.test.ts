@@ -52,7 +52,11 @@ beforeEach(() => {
 });
 
 async function open(options: InProcessBusOptions): Promise<InProcessEventBus> {
-  const bus = await InProcessEventBus.open({ retry: { backoffBaseMs: 1, backoffMaxMs: 4 }, logger: logs, ...options });
+  const bus = await InProcessEventBus.open({
+    retry: { backoffBaseMs: 1, backoffMaxMs: 4 },
+    logger: logs,
+    ...options,
+  });
   opened.push(bus);
   return bus;
 }
@@ -63,7 +67,12 @@ function crash(bus: EventBus): void {
 }
 
 afterEach(async () => {
-  await Promise.all(opened.splice(0).filter((bus) => !crashed.has(bus)).map((bus) => bus.close()));
+  await Promise.all(
+    opened
+      .splice(0)
+      .filter((bus) => !crashed.has(bus))
+      .map((bus) => bus.close()),
+  );
 });
 
 function segmentFiles(dir: string, topic: string, partition: number): string[] {
@@ -215,7 +224,11 @@ describe.each([
     await waitFor(() => reader.count === 31, 'the last one read', WAIT_MS);
     const late = new Received<{ index: number }>();
     await bus.subscribe(topic, uniqueName('late'), late.handle);
-    await waitFor(() => late.count > 0 && late.values().at(-1)?.index === 30, 'the late group to catch up', WAIT_MS);
+    await waitFor(
+      () => late.count > 0 && late.values().at(-1)?.index === 30,
+      'the late group to catch up',
+      WAIT_MS,
+    );
     expect(late.values()[0]?.index).toBeGreaterThan(20);
     if (dir) expect(segmentFiles(dir, topic, 0).length).toBeLessThanOrEqual(2);
   });
@@ -226,7 +239,13 @@ describe.each([
     const dir = dirOf();
     const topic = uniqueName('retain');
     const counts = new EventCounts();
-    const bus = await open({ dir, partitions: 1, segmentBytes: 200, retentionBytes: 800, observer: counts.observe });
+    const bus = await open({
+      dir,
+      partitions: 1,
+      segmentBytes: 200,
+      retentionBytes: 800,
+      observer: counts.observe,
+    });
     const held = gate();
     const seen: number[] = [];
     await bus.subscribe<{ index: number }>(topic, uniqueName('g'), async (message) => {
@@ -240,6 +259,8 @@ describe.each([
     expect(seen[0]).toBe(0);
     expect(seen[1]).toBeGreaterThan(1);
     expect(counts.of('skipped')).toBe(1);
-    expect(logs.messages('warn')).toContain('retention deleted messages this group had not read; skipping ahead');
+    expect(logs.messages('warn')).toContain(
+      'retention deleted messages this group had not read; skipping ahead',
+    );
   });
 });
