@@ -1,3 +1,4 @@
+import { cpuTimeMs } from './process-cpu.js';
 import autocannon from 'autocannon';
 import { BASELINE_LARGE_PATH, BASELINE_SMALL_PATH } from './baseline-target.js';
 import { assertServiceName } from './paths.js';
@@ -63,6 +64,8 @@ export interface HttpBenchOptions {
 /** One autocannon run, or the median of several (each field separately). */
 export interface RunStats {
   requestsPerSecond: number;
+  /** The target process's CPU time per completed request, in microseconds (Linux only). */
+  cpuMicrosPerRequest?: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
   non2xx: number;
@@ -80,6 +83,11 @@ export interface ScenarioResult {
   baseline: RunStats;
   /** Service req/s ÷ baseline req/s, of the medians: 1 means as fast as bare Fastify. */
   ratio: number;
+  /**
+   * Service CPU µs per request ÷ baseline CPU µs per request: how many times the CPU a bare Fastify
+   * app spends on a request the service spends. Steadier than `ratio` on a shared machine.
+   */
+  cpuRatio?: number;
   /** Every measured run, in round order. */
   runs: { service: RunStats[]; baseline: RunStats[] };
 }
@@ -194,6 +202,9 @@ async function runScenario(params: BenchParams, scenario: PreparedScenario, targ
     service,
     baseline,
     ratio: service.requestsPerSecond / baseline.requestsPerSecond,
+    ...(service.cpuMicrosPerRequest !== undefined && baseline.cpuMicrosPerRequest !== undefined
+      ? { cpuRatio: service.cpuMicrosPerRequest / baseline.cpuMicrosPerRequest }
+      : {}),
     runs,
   };
 }
@@ -207,6 +218,7 @@ async function measure(
 ): Promise<RunStats> {
   const target = targets[role];
   const request = role === 'service' ? scenario.request : scenario.baselineRequest;
+  const cpuBeforeMs = cpuTimeMs(target.pid);
   const result = await autocannon({
     url: target.url + request.path,
     method: request.method,
@@ -217,8 +229,12 @@ async function measure(
     duration: durationSeconds,
     timeout: REQUEST_TIMEOUT_SECONDS,
   });
+  const cpuAfterMs = cpuTimeMs(target.pid);
   const stats: RunStats = {
     requestsPerSecond: result.requests.average,
+    ...(cpuBeforeMs !== undefined && cpuAfterMs !== undefined && result.requests.total > 0
+      ? { cpuMicrosPerRequest: ((cpuAfterMs - cpuBeforeMs) * 1000) / result.requests.total }
+      : {}),
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     non2xx: result.non2xx,
@@ -288,8 +304,10 @@ function sendRequest(target: RunningTarget, request: PreparedRequest): Promise<R
 }
 
 function medianStats(runs: RunStats[]): RunStats {
+  const cpu = runs.map((run) => run.cpuMicrosPerRequest).filter((value): value is number => value !== undefined);
   return {
     requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
+    ...(cpu.length === runs.length ? { cpuMicrosPerRequest: median(cpu) } : {}),
     latencyP50Ms: median(runs.map((run) => run.latencyP50Ms)),
     latencyP99Ms: median(runs.map((run) => run.latencyP99Ms)),
     non2xx: median(runs.map((run) => run.non2xx)),
@@ -298,7 +316,8 @@ function medianStats(runs: RunStats[]): RunStats {
 }
 
 function describe(stats: RunStats): string {
-  return `${Math.round(stats.requestsPerSecond)} req/s, p50 ${stats.latencyP50Ms} ms, p99 ${stats.latencyP99Ms} ms`;
+  const cpu = stats.cpuMicrosPerRequest === undefined ? '' : `, ${stats.cpuMicrosPerRequest.toFixed(1)} µs CPU/req`;
+  return `${Math.round(stats.requestsPerSecond)} req/s, p50 ${stats.latencyP50Ms} ms, p99 ${stats.latencyP99Ms} ms${cpu}`;
 }
 
 function normalizeOptions(options: HttpBenchOptions): BenchParams {

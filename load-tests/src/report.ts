@@ -59,8 +59,8 @@ function renderHttpSection(scenarios: ScenarioResult[]): string[] {
   const lines = [
     '## HTTP',
     '',
-    '| scenario | req/s | p50 ms | p99 ms | baseline req/s | baseline p50 | baseline p99 | ratio |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | req/s | p50 ms | p99 ms | CPU µs/req | baseline req/s | baseline p50 | baseline p99 | baseline CPU µs/req | ratio | CPU cost × |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const scenario of scenarios) {
     const { service, baseline } = scenario;
@@ -69,10 +69,13 @@ function renderHttpSection(scenarios: ScenarioResult[]): string[] {
       formatRate(service.requestsPerSecond),
       formatMs(service.latencyP50Ms),
       formatMs(service.latencyP99Ms),
+      formatCpu(service.cpuMicrosPerRequest),
       formatRate(baseline.requestsPerSecond),
       formatMs(baseline.latencyP50Ms),
       formatMs(baseline.latencyP99Ms),
+      formatCpu(baseline.cpuMicrosPerRequest),
       scenario.ratio.toFixed(2),
+      scenario.cpuRatio === undefined ? '-' : scenario.cpuRatio.toFixed(2),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
@@ -80,7 +83,11 @@ function renderHttpSection(scenarios: ScenarioResult[]): string[] {
     '',
     'Medians over the rounds. **ratio** = service req/s ÷ baseline req/s: 1.00 is as fast as a bare Fastify ' +
       'app (no logging, no hooks, no schemas) answering the same method and body from its own process, ' +
-      'measured in the same run, alternating with the service round by round. Latencies have 1 ms resolution.',
+      'measured in the same run, alternating with the service round by round. Latencies have 1 ms resolution. ' +
+      '**CPU µs/req** is the server process\'s CPU time over the run divided by the requests it served, and ' +
+      '**CPU cost ×** = service CPU µs/req ÷ baseline CPU µs/req: on a shared machine req/s swings with whatever ' +
+      'else runs (the load generator shares the cores), while CPU per request stays put, so this is the steadier ' +
+      'comparison.',
     '',
   );
   for (const scenario of scenarios) {
@@ -90,6 +97,10 @@ function renderHttpSection(scenarios: ScenarioResult[]): string[] {
     );
   }
   return lines;
+}
+
+function formatCpu(micros: number | undefined): string {
+  return micros === undefined ? '-' : micros.toFixed(1);
 }
 
 function renderMicroSection(results: MicroResult[]): string[] {

@@ -56,12 +56,12 @@ describe('runHttpBench', () => {
       expect(scenario.ratio).toBeGreaterThan(0);
     }
     expect(markdown).toContain(
-      '| scenario | req/s | p50 ms | p99 ms | baseline req/s | baseline p50 | baseline p99 | ratio |',
+      '| scenario | req/s | p50 ms | p99 ms | CPU µs/req | baseline req/s | baseline p50 | baseline p99 | baseline CPU µs/req | ratio | CPU cost × |',
     );
     const number = '[\\d,]+(?:\\.\\d)?';
     const row = (name: string) =>
       new RegExp(
-        `^\\| ${name} \\| ${number} \\| ${number} \\| ${number} \\| ${number} \\| ${number} \\| ${number} \\| \\d+\\.\\d\\d \\|$`,
+        `^\\| ${name} \\| ${number} \\| ${number} \\| ${number} \\| ${number} \\| ${number} \\| ${number} \\| ${number} \\| ${number} \\| \\d+\\.\\d\\d \\| \\d+\\.\\d\\d \\|$`,
         'm',
       );
     expect(markdown).toMatch(row('small'));

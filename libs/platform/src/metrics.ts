@@ -46,10 +46,21 @@ export function installHttpMetrics(app: FastifyInstance, metrics: ServiceMetrics
     ['method', 'route', 'status'],
     LATENCY_BUCKETS_SECONDS,
   );
-  app.addHook('onResponse', async (request, reply) => {
+  // prom-client hashes the label set on every observe(); a request costs a few microseconds less
+  // when each (method, route, status) child is looked up once and kept. Routes and statuses are
+  // bounded, so the cache is too.
+  const children = new Map<string, ReturnType<typeof duration.labels>>();
+  app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, not the URL, keeps the label set bounded.
     const route = request.routeOptions.url ?? 'unmatched';
-    duration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const key = `${request.method} ${reply.statusCode} ${route}`;
+    let child = children.get(key);
+    if (!child) {
+      child = duration.labels(request.method, route, String(reply.statusCode));
+      children.set(key, child);
+    }
+    child.observe(reply.elapsedTime / 1000);
+    done();
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);

@@ -75,8 +75,10 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   app.decorate('metrics', new ServiceMetrics(options.name));
   app.decorate('readiness', new Readiness());
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: an async hook costs every request an extra promise.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   installProblemHandlers(app);
 
