@@ -59,6 +59,7 @@ async function microBenchmarks(): Promise<MicroResult[]> {
 }
 
 const micro = await microBenchmarks();
+const postgresUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL;
 // The service child inherits this: production settings, as the images run (no dev-only assertions).
 process.env.NODE_ENV = 'production';
 const http = await runHttpBench({
@@ -71,6 +72,21 @@ const http = await runHttpBench({
     { name: 'ticket count=1 (PGlite)', path: '/v1/ids?count=1&strategy=ticket' },
   ],
 });
+// With a real Postgres at hand, the ticket server as it would run in production: a network round trip.
+const postgres = postgresUrl
+  ? await (async () => {
+      process.env.BENCH_DATABASE_URL = postgresUrl;
+      return runHttpBench({
+        service: 'id-generator',
+        target: { modulePath: new URL('./target.ts', import.meta.url), exportName: 'createPostgresBenchTarget' },
+        scenarios: [
+          { name: 'ticket count=1 (Postgres)', path: '/v1/ids?count=1&strategy=ticket' },
+          { name: 'multi-master count=1 (Postgres)', path: '/v1/ids?count=1&strategy=multi-master' },
+        ],
+      });
+    })()
+  : undefined;
+if (postgres) http.scenarios.push(...postgres.scenarios);
 await writeReport({
   service: 'id-generator',
   http,
@@ -78,5 +94,8 @@ await writeReport({
   notes: [
     'Service: NODE_ENV=production, embedded PGlite in memory, LOG_LEVEL=warn (no per-request logs), validation and metrics on.',
     'Baseline: bare Fastify answering a fixed JSON body of similar size (small, or ~22 KB for count=1000).',
+    postgresUrl
+      ? 'Postgres scenarios: a local PostgreSQL 15 server (BENCH_DATABASE_URL or DATABASE_URL).'
+      : 'Set BENCH_DATABASE_URL (or DATABASE_URL) to add the ticket and multi-master strategies against a real Postgres.',
   ],
 });
