@@ -23,6 +23,8 @@ export const configSchema = z.object({
   /** Where worker leases live: Postgres (or PGlite), or Redis (needs REDIS_URL). */
   WORKER_LEASE_STORE: z.enum(['postgres', 'redis']).default('postgres'),
   WORKER_LEASE_TTL_MS: intVar(10_000, 1_000, 600_000),
+  /** Prefix of this service's Redis keys, so deployments (and tests) can share one Redis. */
+  REDIS_KEY_PREFIX: z.string().min(1).max(128).default('id-generator:'),
   /** Clock moved back by at most this: wait it out. Further: refuse with 503. */
   MAX_CLOCK_ROLLBACK_MS: intVar(5, 0, 10_000),
   /** How many ticket sequences the multi-master strategy round-robins over (k). */

@@ -1,5 +1,13 @@
-import { EmbeddedPostgres, type ServiceApp } from '@sysdesign/platform';
-import { describeWith, dropSchema, freshSchemaName, postgresBackend } from '@sysdesign/testkit';
+import { createRedis, EmbeddedPostgres, type ServiceApp } from '@sysdesign/platform';
+import {
+  deleteRedisPrefix,
+  describeWith,
+  dropSchema,
+  freshRedisPrefix,
+  freshSchemaName,
+  postgresBackend,
+  redisBackend,
+} from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromEnv, getIds, workerIdOf } from './helpers.js';
 
@@ -174,6 +182,43 @@ describe('id-generator API on embedded PGlite', () => {
     }
   });
 });
+
+describeWith(await redisBackend(), 'worker leases in Redis', ({ url }) => {
+  let embedded: EmbeddedPostgres;
+  const prefix = freshRedisPrefix('idgen');
+  beforeAll(async () => {
+    embedded = await EmbeddedPostgres.open('memory');
+  });
+  afterAll(async () => {
+    await embedded.close();
+    await deleteRedisPrefix(url, prefix);
+  });
+
+  it('gives two instances leasing from Redis different worker ids, and frees them on close', async () => {
+    // WORKER_LEASE_STORE=redis: the same lease semantics through Lua scripts instead of SQL.
+    const env = { REDIS_URL: url, WORKER_LEASE_STORE: 'redis', REDIS_KEY_PREFIX: prefix };
+    const schema = freshSchemaName('redislease');
+    const [a, b] = [await buildFromEnv(env, { embedded, schema }), await buildFromEnv(env, { embedded, schema })];
+    try {
+      expect(await workerIdOf(a)).not.toBe(await workerIdOf(b));
+      expect((await a.inject({ url: '/readyz' })).json().checks.redis.ok).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const keys = await scanKeys(url, `${prefix}*lease:*`);
+    expect(keys).toEqual([]);
+  });
+});
+
+async function scanKeys(url: string, pattern: string): Promise<string[]> {
+  const redis = await createRedis({ url });
+  try {
+    return await redis.keys(pattern);
+  } finally {
+    redis.disconnect();
+  }
+}
 
 describeWith(await postgresBackend(), 'id-generator API on Postgres', ({ url }) => {
   const schema = freshSchemaName('idgen');

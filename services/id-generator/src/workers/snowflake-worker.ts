@@ -38,8 +38,15 @@ export interface SnowflakeWorkerDeps {
 
 type WorkerConfig = Pick<
   Config,
-  'ID_LAYOUT' | 'ID_EPOCH_MS' | 'DATACENTER_ID' | 'WORKER_ID' | 'WORKER_LEASE_STORE' | 'WORKER_LEASE_TTL_MS' | 'MAX_CLOCK_ROLLBACK_MS'
->;
+  | 'ID_LAYOUT'
+  | 'ID_EPOCH_MS'
+  | 'DATACENTER_ID'
+  | 'WORKER_ID'
+  | 'WORKER_LEASE_STORE'
+  | 'WORKER_LEASE_TTL_MS'
+  | 'MAX_CLOCK_ROLLBACK_MS'
+> &
+  Partial<Pick<Config, 'REDIS_KEY_PREFIX'>>;
 
 /** Cross-variable checks that a zod object schema cannot express on its own. */
 export function checkWorkerConfig(config: WorkerConfig & Pick<Config, 'REDIS_URL'>): void {
@@ -62,7 +69,7 @@ export async function startSnowflakeWorker(config: WorkerConfig, deps: Snowflake
   const datacenterId = sonyflake ? 0 : config.DATACENTER_ID;
   const store: WorkerLeaseStore =
     config.WORKER_LEASE_STORE === 'redis' && deps.redis
-      ? new RedisWorkerLeaseStore(deps.redis, `id-generator:${config.ID_LAYOUT}:`)
+      ? new RedisWorkerLeaseStore(deps.redis, `${config.REDIS_KEY_PREFIX ?? 'id-generator:'}${config.ID_LAYOUT}:`)
       : new PostgresWorkerLeaseStore(deps.sql);
   const lease = await WorkerLease.acquire({
     store,
