@@ -7,6 +7,7 @@ export * from './health.js';
 export * from './logging.js';
 export * from './metrics.js';
 export * from './service.js';
+export * from './structures/index.js';
 export * from './sql/index.js';
 export * from './ids/index.js';
 export * from './redis.js';

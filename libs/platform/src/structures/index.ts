@@ -1,0 +1,2 @@
+export * from './bloom-filter.js';
+export * from './hash.js';
