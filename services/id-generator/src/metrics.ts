@@ -1,4 +1,4 @@
-import type { Counter, Gauge, ServiceMetrics } from '@sysdesign/platform';
+import type { Counter, Gauge, LeasedSnowflakeObserver, ServiceMetrics } from '@sysdesign/platform';
 
 /** The id-generator's own series, beside the platform's HTTP and process metrics. */
 export interface IdMetrics {
@@ -21,5 +21,18 @@ export function createIdMetrics(metrics: ServiceMetrics): IdMetrics {
     leaseRenewals: metrics.counter('idgen_worker_lease_renewals_total', 'Worker lease renewals, by result', ['result']),
     workerId: metrics.gauge('idgen_worker_id', 'The worker (machine) id this instance holds', ['datacenter']),
     generatorAvailable: metrics.gauge('idgen_generator_available', '1 while the snowflake generator may issue ids'),
+  };
+}
+
+/** Turns the leased generator's events into the id-generator's metrics. */
+export function snowflakeObserver(metrics: IdMetrics): LeasedSnowflakeObserver {
+  return {
+    onRenewal: (result) => metrics.leaseRenewals.inc({ result }),
+    onClockRollback: (_rollbackMs, refused) => {
+      if (refused) metrics.clockRollbackRefusals.inc();
+      else metrics.clockRollbackWaits.inc();
+    },
+    onAvailability: (available) => metrics.generatorAvailable.set(available ? 1 : 0),
+    onLeased: (slot) => metrics.workerId.set({ datacenter: String(slot.datacenterId) }, slot.workerId),
   };
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  checkSnowflakeConfig,
   createRedis,
   migrate,
   openSql,
@@ -9,13 +10,13 @@ import {
   type ServiceContext,
   type ServiceDefinition,
   schemaForService,
+  startLeasedSnowflake,
   WORKER_LEASE_MIGRATIONS,
 } from '@sysdesign/platform';
 import { createApp, registerApp } from './app.js';
 import { type Config, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.js';
-import { createIdMetrics } from './metrics.js';
+import { createIdMetrics, snowflakeObserver } from './metrics.js';
 import { PostgresTicketStore } from './store/ticket-store.js';
-import { checkWorkerConfig, startSnowflakeWorker } from './workers/snowflake-worker.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
@@ -25,7 +26,7 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
  * worker (releasing its lease) before the backends close.
  */
 export async function buildService(config: Config, context: ServiceContext): Promise<ServiceApp> {
-  checkWorkerConfig(config);
+  checkSnowflakeConfig(config);
   const app = await createApp({ logger: context.logger, logLevel: config.LOG_LEVEL, bodyLimitBytes: config.BODY_LIMIT_BYTES });
   const metrics = createIdMetrics(app.metrics);
   const sql = await openSql({
@@ -41,12 +42,18 @@ export async function buildService(config: Config, context: ServiceContext): Pro
     await migrate(sql, WORKER_LEASE_MIGRATIONS, MIGRATIONS_DIR);
     if (config.REDIS_URL) redis = await createRedis({ url: config.REDIS_URL, connectionName: SERVICE_NAME });
     const tickets = await PostgresTicketStore.open(sql, config.MULTI_MASTER_SERVERS);
-    const worker = await startSnowflakeWorker(config, { sql, ...(redis ? { redis } : {}), metrics, logger: app.log });
+    const worker = await startLeasedSnowflake(config, {
+      sql,
+      ...(redis ? { redis } : {}),
+      redisKeyPrefix: config.REDIS_KEY_PREFIX,
+      logger: app.log,
+      observer: snowflakeObserver(metrics),
+    });
 
     app.readiness.add('postgres', () => sql.ping());
     if (redis) app.readiness.add('redis', () => pingRedis(redis!));
     app.readiness.add('worker-lease', () => {
-      if (!worker.lease.isHeld || !worker.generator.available) throw new Error('worker id lease not held');
+      if (!worker.ready) throw new Error('worker id lease not held');
     });
     // Fastify runs onClose hooks in reverse order of registration: the worker stops first.
     app.addHook('onClose', async () => {

@@ -7,6 +7,7 @@ import {
   PostgresWorkerLeaseStore,
   ServiceMetrics,
   SnowflakeGenerator,
+  startLeasedSnowflake,
   type Sql,
   WORKER_LEASE_MIGRATIONS,
   WorkerLease,
@@ -15,11 +16,11 @@ import { freshSchemaName } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, registerApp } from '../src/app.js';
 import { DEFAULT_EPOCH_MS } from '../src/config.js';
-import { createIdMetrics } from '../src/metrics.js';
+import { createIdMetrics, snowflakeObserver } from '../src/metrics.js';
 import { MemoryTicketStore } from '../src/store/ticket-store.js';
-import { startSnowflakeWorker } from '../src/workers/snowflake-worker.js';
 
 const logger = createLogger('silent');
+const redisKeyPrefix = 'id-generator:';
 const baseConfig = {
   ID_LAYOUT: 'snowflake' as const,
   ID_EPOCH_MS: DEFAULT_EPOCH_MS,
@@ -35,7 +36,7 @@ const offsetClock = (offsetMs: number) => ({ nowMs: () => Date.now() + offsetMs 
 describe('restarting a worker on a clock that is behind its last id', () => {
   let embedded: EmbeddedPostgres;
   let sql: Sql;
-  const metrics = createIdMetrics(new ServiceMetrics('id-generator-test'));
+  const observer = snowflakeObserver(createIdMetrics(new ServiceMetrics('id-generator-test')));
 
   beforeAll(async () => {
     embedded = await EmbeddedPostgres.open('memory');
@@ -46,15 +47,15 @@ describe('restarting a worker on a clock that is behind its last id', () => {
 
   it('refuses ids after a clean restart 2 s behind, instead of duplicating (known failure of public generators)', async () => {
     // First life: real clock; ids issued, then a clean stop records the last id's time.
-    const first = await startSnowflakeWorker({ ...baseConfig, WORKER_ID: 5 }, { sql, metrics, logger });
+    const first = await startLeasedSnowflake({ ...baseConfig, WORKER_ID: 5 }, { sql, logger, observer, redisKeyPrefix });
     const issued = await first.generator.nextBatch(5_000);
     await first.stop();
     // Second life on the same worker id, clock 2 s slow: every id would collide with the first life's.
-    const second = await startSnowflakeWorker({ ...baseConfig, WORKER_ID: 5 }, { sql, metrics, logger, clock: offsetClock(-2_000) });
+    const second = await startLeasedSnowflake({ ...baseConfig, WORKER_ID: 5 }, { sql, logger, observer, redisKeyPrefix, clock: offsetClock(-2_000) });
     expect(() => second.generator.tryNext()).toThrow(ClockMovedBackwardsError);
     await second.stop();
     // Third life, only 3 ms slow: within the bound, so it waits and then issues larger ids.
-    const third = await startSnowflakeWorker({ ...baseConfig, WORKER_ID: 5 }, { sql, metrics, logger, clock: offsetClock(-3) });
+    const third = await startLeasedSnowflake({ ...baseConfig, WORKER_ID: 5 }, { sql, logger, observer, redisKeyPrefix, clock: offsetClock(-3) });
     const [next] = await third.generator.nextBatch(1);
     expect(next! > issued.at(-1)!).toBe(true);
     await third.stop();
@@ -70,7 +71,7 @@ describe('restarting a worker on a clock that is behind its last id', () => {
     await store.renew(slot, 'crashed-holder', baseConfig.WORKER_LEASE_TTL_MS, reach);
     const crashed = new SnowflakeGenerator({ node: slot, epochMs: DEFAULT_EPOCH_MS });
     const crashedIds = await crashed.nextBatch(100);
-    const successor = await startSnowflakeWorker({ ...baseConfig, WORKER_ID: 6 }, { sql, metrics, logger });
+    const successor = await startLeasedSnowflake({ ...baseConfig, WORKER_ID: 6 }, { sql, logger, observer, redisKeyPrefix });
     try {
       const [first] = await successor.generator.nextBatch(1);
       expect(first! > crashedIds.at(-1)!).toBe(true);

@@ -2,3 +2,4 @@ export * from './layout.js';
 export * from './lease-stores.js';
 export * from './snowflake.js';
 export * from './worker-lease.js';
+export * from './leased-snowflake.js';
