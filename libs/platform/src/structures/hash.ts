@@ -19,20 +19,16 @@ export function murmur3(input: string | Uint8Array, seed = 0): number {
     hash = (hash << 13) | (hash >>> 19);
     hash = (Math.imul(hash, 5) + 0xe6546b64) | 0;
   }
-  let tail = 0;
-  switch (bytes.length & 3) {
-    case 3:
-      tail ^= bytes[blocks + 2]! << 16;
-    // falls through
-    case 2:
-      tail ^= bytes[blocks + 1]! << 8;
-    // falls through
-    case 1:
-      tail ^= bytes[blocks]!;
-      tail = Math.imul(tail, 0xcc9e2d51);
-      tail = (tail << 15) | (tail >>> 17);
-      tail = Math.imul(tail, 0x1b873593);
-      hash ^= tail;
+  const remaining = bytes.length & 3;
+  if (remaining > 0) {
+    let tail = 0;
+    if (remaining === 3) tail ^= bytes[blocks + 2]! << 16;
+    if (remaining >= 2) tail ^= bytes[blocks + 1]! << 8;
+    tail ^= bytes[blocks]!;
+    tail = Math.imul(tail, 0xcc9e2d51);
+    tail = (tail << 15) | (tail >>> 17);
+    tail = Math.imul(tail, 0x1b873593);
+    hash ^= tail;
   }
   hash ^= bytes.length;
   hash ^= hash >>> 16;
