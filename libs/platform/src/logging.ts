@@ -33,8 +33,14 @@ export function loggerOptions(level: string): LoggerOptions {
     base: { pid: process.pid },
     redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
     serializers: {
-      req(request: { method: string; url: string; hostname?: string; ip?: string; id?: string }) {
-        return { method: request.method, url: maskUrl(request.url), host: request.hostname, remoteAddress: request.ip };
+      // Also called for any object logged under `req`, so nothing here may assume a field exists.
+      req(request: { method?: string; url?: string; hostname?: string; ip?: string; headers?: unknown }) {
+        return {
+          method: request.method,
+          url: typeof request.url === 'string' ? maskUrl(request.url) : undefined,
+          host: request.hostname,
+          remoteAddress: request.ip,
+        };
       },
     },
   };
