@@ -2,6 +2,7 @@ import {
   backendVars,
   closeOnSignals,
   configOrExit,
+  createEventBus,
   createLogger,
   EmbeddedPostgres,
   type RunningService,
@@ -12,7 +13,8 @@ import { CONSOLE, SERVICES } from './services.js';
 
 /**
  * `pnpm start`: every service in one Node process, each on its own port, sharing one embedded
- * PGlite under ./data (unless DATABASE_URL points at a real Postgres), plus the console on :3000
+ * PGlite and one event bus under ./data (unless DATABASE_URL / KAFKA_BROKERS point at real
+ * servers), plus the console on :3000
  * listing them all with their health. A service that fails to start is shown as such on the
  * console; the others keep running.
  */
@@ -22,6 +24,9 @@ const launcherSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: backendVars.DATABASE_URL,
   PGLITE_DIR: backendVars.PGLITE_DIR,
+  KAFKA_BROKERS: backendVars.KAFKA_BROKERS,
+  /** Where the shared in-process event bus keeps its logs (embedded mode). */
+  BUS_DIR: z.string().min(1).default('./data/bus'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
 });
 
@@ -38,6 +43,9 @@ function environmentFor(): NodeJS.ProcessEnv {
 }
 
 const embedded = launcher.DATABASE_URL ? undefined : await EmbeddedPostgres.open(launcher.PGLITE_DIR);
+// One bus for every service, so one service's events reach another's consumers: Kafka when
+// KAFKA_BROKERS is set, else in-process with durable logs under ./data/bus.
+const bus = await createEventBus({ clientId: 'sysdesign', kafkaBrokers: launcher.KAFKA_BROKERS, dir: launcher.BUS_DIR, logger });
 const running: RunningService[] = [];
 const listed: { name: string; url: string; startError?: string }[] = [];
 
@@ -45,7 +53,7 @@ async function start(definition: ServiceDefinition): Promise<void> {
   const url = `http://${publicHost}:${definition.defaultPort}`;
   try {
     const config = configOrExit(definition.configSchema, definition.name, environmentFor());
-    const app = await definition.build(config, { logger, ...(embedded ? { embedded } : {}) });
+    const app = await definition.build(config, { logger, bus, ...(embedded ? { embedded } : {}) });
     await app.listen({ host: launcher.HOST, port: definition.defaultPort });
     running.push({ name: definition.name, app, url });
     listed.push({ name: definition.name, url });
@@ -71,6 +79,7 @@ closeOnSignals(
     await consoleApp.close();
     // Reverse start order; each app drains its requests and closes its backends.
     for (const service of running.reverse()) await service.app.close();
+    await bus.close();
     await embedded?.close();
   },
   logger,

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { ConfigError, type Env, loadConfig } from './config.js';
 import { createLogger } from './logging.js';
 import type { ServiceApp } from './service.js';
+import type { EventBus } from './bus/port.js';
 import type { EmbeddedPostgres } from './sql/pglite.js';
 
 /**
@@ -18,6 +19,12 @@ export interface ServiceContext {
   embedded?: EmbeddedPostgres;
   /** Overrides the service's schema: tests give each app a fresh one. */
   sqlSchema?: string;
+  /**
+   * The process's event bus, when it has one to share (start-all opens one in-process bus for
+   * every service, so their events meet). A service without one opens its own; a shared bus is
+   * closed by its owner, not by the service.
+   */
+  bus?: EventBus;
 }
 
 export interface ServiceDefinition<Schema extends z.ZodObject = z.ZodObject> {
