@@ -1,0 +1,489 @@
+import { type Clock, systemClock } from './clock.js';
+import {
+  InvalidOptionError,
+  type QuorumOperation,
+  QuorumError,
+  QuorumErrorCode,
+  QuorumNotMetError,
+  type ReplicaFailure,
+} from './errors.js';
+import {
+  allAlive,
+  expectResponse,
+  type HealthView,
+  type NodeId,
+  type PeerHandler,
+  type PeerRequest,
+  type PeerResponse,
+  type ResponseOf,
+  type Transport,
+} from './transport.js';
+import { EMPTY_CLOCK, type VectorClock } from './vector-clock.js';
+import { contextOf, digestVersions, fullClock, liveValues, reconcile, type Version } from './version.js';
+import { utf8Length } from './wire.js';
+
+/**
+ * The coordinator: any node runs `get`/`put`/`delete` for any key, Dynamo style.
+ *
+ * Targets. The first N nodes of the key's preference list are its replicas. With sloppy quorum
+ * (the default), a replica the health view says is down is replaced by the next healthy node
+ * further down the list, which stores the write as a hint for it; a replica that fails during the
+ * request is replaced the same way while time remains. With strict quorum, only the N replicas
+ * count, up or not.
+ *
+ * Write. One target (this node when it is one) mints the version: it stamps it with its own dot
+ * over the client's context and answers with the key's resulting sibling set, which is then sent
+ * to the other targets. The write succeeds once W targets hold it (the minter counts). Requests
+ * still in flight when the call returns keep going; they are bounded by the same deadline.
+ *
+ * Read. All N targets are asked; the read succeeds with R answers, reconciled: concurrent
+ * versions come back as siblings. Once every target has answered (or the deadline passed), targets
+ * that sent a stale set get the reconciled one: read repair, asynchronous and bounded.
+ */
+
+export const DEFAULT_N = 3;
+export const DEFAULT_R = 2;
+export const DEFAULT_W = 2;
+export const DEFAULT_TIMEOUT_MS = 1000;
+/** Most replicas per key: a bound on fan-out. */
+export const MAX_N = 16;
+export const DEFAULT_MAX_CONCURRENT_READ_REPAIRS = 64;
+export const DEFAULT_MAX_KEY_BYTES = 1024;
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+
+export interface CoordinatorOptions {
+  self: NodeId;
+  transport: Transport;
+  /**
+   * The nodes for a key in preference order, distinct: the first N are its replicas, the rest are
+   * fallbacks for sloppy quorum (return the whole ring walk, or at least N + a few). The kv-store
+   * plugs its consistent-hashing ring in here.
+   */
+  preferenceList: (key: string) => readonly NodeId[];
+  /** Requests addressed to `self` go here instead of the transport (the local replica). */
+  local?: PeerHandler;
+  health?: HealthView;
+  clock?: Clock;
+  n?: number;
+  r?: number;
+  w?: number;
+  timeoutMs?: number;
+  sloppy?: boolean;
+  readRepair?: boolean;
+  maxConcurrentReadRepairs?: number;
+  maxKeyBytes?: number;
+  maxValueBytes?: number;
+}
+
+/** Per-request overrides of N, R, W and the deadline. */
+export interface RequestSettings {
+  n?: number;
+  r?: number;
+  w?: number;
+  timeoutMs?: number;
+}
+
+export interface WriteResult {
+  /** The version this write created (a tombstone for a delete). */
+  version: Version;
+  /** The context to send with the next write on top of this one. */
+  context: VectorClock;
+  /** Nodes that stored the write before the call returned (at least W). */
+  acknowledgedBy: NodeId[];
+  /** How many of those were fallbacks holding it as a hint. */
+  hinted: number;
+}
+
+export interface ReadResult {
+  key: string;
+  /** True when at least one live (non-tombstone) version exists. */
+  found: boolean;
+  /** Values of the live siblings: one when there is no conflict, several when writes were concurrent. */
+  values: Uint8Array[];
+  /** Every reconciled version, tombstones included. */
+  versions: Version[];
+  /** Send this back with the next write to supersede everything read here. */
+  context: VectorClock;
+  /** Nodes whose answers were reconciled (at least R). */
+  answeredBy: NodeId[];
+}
+
+export interface CoordinatorStats {
+  gets: number;
+  puts: number;
+  deletes: number;
+  quorumFailures: number;
+  hintedWrites: number;
+  readRepairs: number;
+  readRepairsSkipped: number;
+  readRepairFailures: number;
+}
+
+interface Target {
+  node: NodeId;
+  /** The preferred replica this fallback stands in for. */
+  hintFor?: NodeId;
+}
+
+interface Settings {
+  n: number;
+  r: number;
+  w: number;
+  timeoutMs: number;
+}
+
+export class Coordinator {
+  readonly #self: NodeId;
+  readonly #transport: Transport;
+  readonly #preferenceList: (key: string) => readonly NodeId[];
+  readonly #local: PeerHandler | undefined;
+  readonly #health: HealthView;
+  readonly #clock: Clock;
+  readonly #defaults: Settings;
+  readonly #sloppy: boolean;
+  readonly #readRepair: boolean;
+  readonly #maxConcurrentReadRepairs: number;
+  readonly #maxKeyBytes: number;
+  readonly #maxValueBytes: number;
+  #writeSequence = 0;
+  #repairsInFlight = 0;
+  readonly #stats: CoordinatorStats = {
+    gets: 0,
+    puts: 0,
+    deletes: 0,
+    quorumFailures: 0,
+    hintedWrites: 0,
+    readRepairs: 0,
+    readRepairsSkipped: 0,
+    readRepairFailures: 0,
+  };
+
+  constructor(options: CoordinatorOptions) {
+    this.#self = options.self;
+    this.#transport = options.transport;
+    this.#preferenceList = options.preferenceList;
+    this.#local = options.local;
+    this.#health = options.health ?? allAlive;
+    this.#clock = options.clock ?? systemClock;
+    this.#sloppy = options.sloppy ?? true;
+    this.#readRepair = options.readRepair ?? true;
+    this.#maxConcurrentReadRepairs = options.maxConcurrentReadRepairs ?? DEFAULT_MAX_CONCURRENT_READ_REPAIRS;
+    this.#maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
+    this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    this.#defaults = normalizeSettings(
+      {
+        n: options.n ?? DEFAULT_N,
+        r: options.r ?? DEFAULT_R,
+        w: options.w ?? DEFAULT_W,
+        timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      },
+      {},
+    );
+  }
+
+  stats(): CoordinatorStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Writes `value` on top of `context` (from an earlier read; empty or absent for a blind write,
+   * which becomes a sibling of whatever exists). Resolves once W replicas hold it; rejects with
+   * `QuorumNotMetError` saying how many did.
+   */
+  async put(
+    key: string,
+    value: Uint8Array,
+    context: VectorClock = EMPTY_CLOCK,
+    settings: RequestSettings = {},
+  ): Promise<WriteResult> {
+    this.#checkKey(key);
+    if (!(value instanceof Uint8Array)) throw new InvalidOptionError('value', 'must be a Uint8Array');
+    if (value.byteLength > this.#maxValueBytes) {
+      throw new InvalidOptionError('value', `is ${value.byteLength} bytes, more than ${this.#maxValueBytes}`);
+    }
+    this.#stats.puts++;
+    // Copied so a caller reusing its buffer cannot change a stored version.
+    return this.#write('put', key, value.slice(), context, normalizeSettings(this.#defaults, settings));
+  }
+
+  /**
+   * Deletes what `context` covers by writing a tombstone. Without a context it first reads the key
+   * (with R) and deletes what that read saw; a blind tombstone would delete nothing.
+   */
+  async delete(key: string, context?: VectorClock, settings: RequestSettings = {}): Promise<WriteResult> {
+    this.#checkKey(key);
+    this.#stats.deletes++;
+    const normalized = normalizeSettings(this.#defaults, settings);
+    let covered = context;
+    if (covered === undefined) {
+      const startedMs = this.#clock.now();
+      covered = (await this.get(key, normalized)).context;
+      normalized.timeoutMs = Math.max(1, normalized.timeoutMs - (this.#clock.now() - startedMs));
+    }
+    return this.#write('delete', key, null, covered, normalized);
+  }
+
+  /** Reads the key from R replicas; rejects with `QuorumNotMetError` when fewer answer in time. */
+  async get(key: string, settings: RequestSettings = {}): Promise<ReadResult> {
+    this.#checkKey(key);
+    this.#stats.gets++;
+    const normalized = normalizeSettings(this.#defaults, settings);
+    const { targets, spares } = this.#targets(key, normalized.n);
+    const deadline = this.#clock.now() + normalized.timeoutMs;
+    const answers: Array<{ target: Target; versions: Version[] }> = [];
+    const failures: ReplicaFailure[] = [];
+    let settled = false;
+    let outstanding = targets.length;
+
+    return new Promise<ReadResult>((resolve, reject) => {
+      const timer = this.#clock.setTimer(normalized.timeoutMs, () => fail());
+      const fail = () => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        this.#stats.quorumFailures++;
+        reject(
+          new QuorumNotMetError('get', key, normalized.r, answers.length, targets.length, failures, normalized.timeoutMs),
+        );
+      };
+      const finishedOne = () => {
+        outstanding--;
+        if (outstanding === 0) this.#repair(key, answers);
+      };
+      const ask = (target: Target) => {
+        this.#request(target.node, { type: 'read', key }, deadline, 'versions').then(
+          (response) => {
+            answers.push({ target, versions: response.versions });
+            if (!settled && answers.length >= normalized.r) {
+              settled = true;
+              timer.cancel();
+              resolve(readResult(key, answers));
+            }
+            finishedOne();
+          },
+          (error: unknown) => {
+            failures.push({ node: target.node, reason: reasonOf(error) });
+            const spare = this.#spareFor(target, spares, deadline);
+            if (spare !== undefined) return ask(spare);
+            if (!settled && answers.length + outstanding - 1 < normalized.r) fail();
+            finishedOne();
+          },
+        );
+      };
+      if (targets.length < normalized.r) fail();
+      for (const target of targets) ask(target);
+    });
+  }
+
+  async #write(
+    operation: QuorumOperation,
+    key: string,
+    value: Uint8Array | null,
+    context: VectorClock,
+    settings: Settings,
+  ): Promise<WriteResult> {
+    const { targets, spares } = this.#targets(key, settings.n);
+    const deadline = this.#clock.now() + settings.timeoutMs;
+    const failures: ReplicaFailure[] = [];
+    const notMet = (answered: number) => {
+      this.#stats.quorumFailures++;
+      return new QuorumNotMetError(operation, key, settings.w, answered, targets.length, failures, settings.timeoutMs);
+    };
+    const writeId = `${this.#self}/${this.#clock.now()}/${++this.#writeSequence}`;
+
+    // Mint at this node when it is a target, else at the first target that answers.
+    const candidates = [...targets].sort((a, b) => Number(b.node === this.#self) - Number(a.node === this.#self));
+    let minter: Target | undefined;
+    let minted: ResponseOf<'minted'> | undefined;
+    for (const candidate of candidates) {
+      if (this.#clock.now() >= deadline) break;
+      try {
+        minted = await this.#request(
+          candidate.node,
+          { type: 'mint', key, value, context, writeId, ...hintField(candidate) },
+          deadline,
+          'minted',
+        );
+        minter = candidate;
+        break;
+      } catch (error) {
+        failures.push({ node: candidate.node, reason: reasonOf(error) });
+        if (isQuorumErrorWith(error, QuorumErrorCode.TOO_MANY_SIBLINGS)) throw error;
+      }
+    }
+    if (minter === undefined || minted === undefined) throw notMet(0);
+    const { version, siblings } = minted;
+    const acknowledgedBy: Target[] = [minter];
+    const result = (): WriteResult => ({
+      version,
+      context: fullClock(version),
+      acknowledgedBy: acknowledgedBy.map((target) => target.node),
+      hinted: acknowledgedBy.filter((target) => target.hintFor !== undefined).length,
+    });
+    if (minter.hintFor !== undefined) this.#stats.hintedWrites++;
+    const others = targets.filter((target) => target !== minter);
+    if (acknowledgedBy.length >= settings.w && others.length === 0) return result();
+
+    return new Promise<WriteResult>((resolve, reject) => {
+      let settled = false;
+      let outstanding = others.length;
+      const timer = this.#clock.setTimer(deadline - this.#clock.now(), () => settle(false));
+      const settle = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        if (ok) resolve(result());
+        else reject(notMet(acknowledgedBy.length));
+      };
+      const replicate = (target: Target) => {
+        const request: PeerRequest = { type: 'store', items: [{ key, versions: siblings }], ...hintField(target) };
+        this.#request(target.node, request, deadline, 'stored').then(
+          () => {
+            if (settled) return;
+            acknowledgedBy.push(target);
+            if (target.hintFor !== undefined) this.#stats.hintedWrites++;
+            if (acknowledgedBy.length >= settings.w) settle(true);
+          },
+          (error: unknown) => {
+            failures.push({ node: target.node, reason: reasonOf(error) });
+            const spare = this.#spareFor(target, spares, deadline);
+            if (spare !== undefined) return replicate(spare);
+            outstanding--;
+            if (acknowledgedBy.length + outstanding < settings.w) settle(false);
+          },
+        );
+      };
+      if (acknowledgedBy.length >= settings.w) settle(true);
+      for (const target of others) replicate(target);
+    });
+  }
+
+  /** The N targets of a key (fallbacks standing in for replicas believed down) and spare fallbacks. */
+  #targets(key: string, n: number): { targets: Target[]; spares: NodeId[] } {
+    const list = this.#preferenceList(key);
+    const preferred = list.slice(0, n);
+    if (!this.#sloppy) return { targets: preferred.map((node) => ({ node })), spares: [] };
+    const spares = list.slice(n).filter((node) => this.#health.isAlive(node));
+    const targets = preferred.map((node): Target => {
+      if (this.#health.isAlive(node)) return { node };
+      const fallback = spares.shift();
+      return fallback === undefined ? { node } : { node: fallback, hintFor: node };
+    });
+    return { targets, spares };
+  }
+
+  /** With sloppy quorum and time left, the next fallback takes over a failed target's replica. */
+  #spareFor(failed: Target, spares: NodeId[], deadline: number): Target | undefined {
+    if (!this.#sloppy || spares.length === 0 || this.#clock.now() >= deadline) return undefined;
+    return { node: spares.shift()!, hintFor: failed.hintFor ?? failed.node };
+  }
+
+  #repair(key: string, answers: ReadonlyArray<{ target: Target; versions: Version[] }>): void {
+    if (!this.#readRepair || answers.length < 2) return;
+    const merged = reconcile(...answers.map((answer) => answer.versions));
+    const digest = digestVersions(merged);
+    for (const { target, versions } of answers) {
+      if (digestVersions(reconcile(versions)) === digest) continue;
+      if (this.#repairsInFlight >= this.#maxConcurrentReadRepairs) {
+        this.#stats.readRepairsSkipped++;
+        continue;
+      }
+      this.#repairsInFlight++;
+      this.#stats.readRepairs++;
+      const request: PeerRequest = { type: 'store', items: [{ key, versions: merged }], ...hintField(target) };
+      this.#request(target.node, request, this.#clock.now() + this.#defaults.timeoutMs, 'stored')
+        .catch(() => {
+          this.#stats.readRepairFailures++;
+        })
+        .finally(() => {
+          this.#repairsInFlight--;
+        });
+    }
+  }
+
+  async #request<T extends PeerResponse['type']>(
+    node: NodeId,
+    request: PeerRequest,
+    deadline: number,
+    expected: T,
+  ): Promise<ResponseOf<T>> {
+    const timeoutMs = Math.max(1, deadline - this.#clock.now());
+    const response =
+      node === this.#self && this.#local !== undefined
+        ? await withTimeout(this.#clock, this.#local(request, this.#self), timeoutMs, node)
+        : await this.#transport.request(node, request, { timeoutMs });
+    return expectResponse(response, expected);
+  }
+
+  #checkKey(key: string): void {
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidOptionError('key', 'must be a non-empty string');
+    if (utf8Length(key) > this.#maxKeyBytes) {
+      throw new InvalidOptionError('key', `must be at most ${this.#maxKeyBytes} bytes`);
+    }
+  }
+}
+
+function readResult(key: string, answers: ReadonlyArray<{ target: Target; versions: Version[] }>): ReadResult {
+  const versions = reconcile(...answers.map((answer) => answer.versions));
+  const values = liveValues(versions);
+  return {
+    key,
+    found: values.length > 0,
+    values,
+    versions,
+    context: contextOf(versions),
+    answeredBy: answers.map((answer) => answer.target.node),
+  };
+}
+
+function normalizeSettings(defaults: Settings, overrides: RequestSettings): Settings {
+  const settings = { ...defaults, ...definedSettings(overrides) };
+  const { n, r, w, timeoutMs } = settings;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_N) throw new InvalidOptionError('n', `must be an integer in [1, ${MAX_N}], got ${n}`);
+  if (!Number.isInteger(r) || r < 1 || r > n) throw new InvalidOptionError('r', `must be an integer in [1, n=${n}], got ${r}`);
+  if (!Number.isInteger(w) || w < 1 || w > n) throw new InvalidOptionError('w', `must be an integer in [1, n=${n}], got ${w}`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new InvalidOptionError('timeoutMs', `must be a positive number, got ${timeoutMs}`);
+  }
+  return settings;
+}
+
+function definedSettings(overrides: RequestSettings): Partial<Settings> {
+  const defined: Partial<Settings> = {};
+  if (overrides.n !== undefined) defined.n = overrides.n;
+  if (overrides.r !== undefined) defined.r = overrides.r;
+  if (overrides.w !== undefined) defined.w = overrides.w;
+  if (overrides.timeoutMs !== undefined) defined.timeoutMs = overrides.timeoutMs;
+  return defined;
+}
+
+function hintField(target: Target): { hintFor?: NodeId } {
+  return target.hintFor === undefined ? {} : { hintFor: target.hintFor };
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof QuorumError) return error.code === QuorumErrorCode.TIMEOUT ? 'timed out' : error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isQuorumErrorWith(error: unknown, code: QuorumErrorCode): boolean {
+  return error instanceof QuorumError && error.code === code;
+}
+
+function withTimeout<T>(clock: Clock, promise: Promise<T>, timeoutMs: number, node: NodeId): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(timeoutMs, () =>
+      reject(new QuorumError(QuorumErrorCode.TIMEOUT, `${node} (local) did not answer within ${timeoutMs} ms`)),
+    );
+    promise.then(
+      (value) => {
+        timer.cancel();
+        resolve(value);
+      },
+      (error: unknown) => {
+        timer.cancel();
+        reject(error);
+      },
+    );
+  });
+}

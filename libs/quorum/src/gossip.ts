@@ -1,0 +1,243 @@
+import { type Clock, systemClock } from './clock.js';
+import { InvalidOptionError } from './errors.js';
+import { Loop } from './loop.js';
+import { Random } from './random.js';
+import {
+  expectResponse,
+  type HealthView,
+  type MemberDigest,
+  type NodeId,
+  type PeerRequest,
+  type PeerResponse,
+  type Transport,
+} from './transport.js';
+
+/**
+ * Gossip membership and failure detection (heartbeat style, as in the textbook and Cassandra):
+ *
+ * - Every `intervalMs` a node raises its own heartbeat counter and exchanges its whole table
+ *   (node, incarnation, heartbeat) with `fanout` random live peers (push-pull). Each side keeps,
+ *   per node, the highest (incarnation, heartbeat) it has heard, and when it last went up.
+ * - A node whose heartbeat has not gone up for `suspectAfterMs` (T_suspect) is `suspect`; after
+ *   `removeAfterMs` (T_remove) it is `dead`: out of the health view and of gossip targets. Its
+ *   entry is kept (so stale gossip cannot revive it) until `forgetAfterMs`.
+ * - Each round also gossips, with probability dead/(live+1), with one dead node, and with a seed
+ *   when no peer is live, so two halves of a healed partition find each other again.
+ * - A restarted node comes back with a higher incarnation: its heartbeat starts from 0 again, and
+ *   (incarnation, heartbeat) still compares higher than anything from its previous life. A node
+ *   that hears of itself with a higher incarnation than its own takes a higher one still.
+ */
+
+export type MemberState = 'alive' | 'suspect' | 'dead';
+
+export interface Member {
+  node: NodeId;
+  incarnation: number;
+  heartbeat: number;
+  state: MemberState;
+  /** Local clock time the heartbeat last went up (or the node was first heard of). */
+  lastHeardMs: number;
+}
+
+export type MembershipListener = (node: NodeId, from: MemberState | undefined, to: MemberState) => void;
+
+export const DEFAULT_GOSSIP_INTERVAL_MS = 1000;
+export const DEFAULT_GOSSIP_FANOUT = 3;
+export const DEFAULT_SUSPECT_AFTER_MS = 5000;
+export const DEFAULT_REMOVE_AFTER_MS = 15_000;
+export const DEFAULT_FORGET_AFTER_MS = 10 * 60_000;
+/** Most members one table holds: a bound on gossip message size. */
+export const MAX_MEMBERS = 4096;
+
+export interface GossipOptions {
+  self: NodeId;
+  /** Must exceed the incarnation of every earlier run of this node (persist it, or use the start time). */
+  incarnation: number;
+  transport: Transport;
+  /** Nodes to contact at start and whenever no peer is live; assumed alive until T_suspect says otherwise. */
+  seeds?: readonly NodeId[];
+  clock?: Clock;
+  random?: Random;
+  intervalMs?: number;
+  fanout?: number;
+  suspectAfterMs?: number;
+  removeAfterMs?: number;
+  forgetAfterMs?: number;
+  timeoutMs?: number;
+}
+
+export class Gossip implements HealthView {
+  readonly self: NodeId;
+  readonly #transport: Transport;
+  readonly #seeds: readonly NodeId[];
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #fanout: number;
+  readonly #suspectAfterMs: number;
+  readonly #removeAfterMs: number;
+  readonly #forgetAfterMs: number;
+  readonly #timeoutMs: number;
+  readonly #members = new Map<NodeId, Member>();
+  readonly #listeners: MembershipListener[] = [];
+  readonly #loop: Loop;
+
+  constructor(options: GossipOptions) {
+    this.self = options.self;
+    this.#transport = options.transport;
+    this.#seeds = (options.seeds ?? []).filter((seed) => seed !== options.self);
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? new Random(Date.now() % 2 ** 31);
+    const intervalMs = positive('intervalMs', options.intervalMs ?? DEFAULT_GOSSIP_INTERVAL_MS);
+    this.#fanout = positive('fanout', options.fanout ?? DEFAULT_GOSSIP_FANOUT);
+    this.#suspectAfterMs = positive('suspectAfterMs', options.suspectAfterMs ?? DEFAULT_SUSPECT_AFTER_MS);
+    this.#removeAfterMs = positive('removeAfterMs', options.removeAfterMs ?? DEFAULT_REMOVE_AFTER_MS);
+    this.#forgetAfterMs = positive('forgetAfterMs', options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS);
+    if (this.#removeAfterMs <= this.#suspectAfterMs) {
+      throw new InvalidOptionError('removeAfterMs', 'must be greater than suspectAfterMs');
+    }
+    this.#timeoutMs = positive('timeoutMs', options.timeoutMs ?? intervalMs);
+    const now = this.#clock.now();
+    this.#members.set(this.self, {
+      node: this.self,
+      incarnation: options.incarnation,
+      heartbeat: 0,
+      state: 'alive',
+      lastHeardMs: now,
+    });
+    for (const seed of this.#seeds) {
+      this.#members.set(seed, { node: seed, incarnation: 0, heartbeat: 0, state: 'alive', lastHeardMs: now });
+    }
+    this.#loop = new Loop(this.#clock, intervalMs, () => this.tick());
+  }
+
+  start(): void {
+    this.#loop.start(0);
+  }
+
+  stop(): void {
+    this.#loop.stop();
+  }
+
+  onChange(listener: MembershipListener): void {
+    this.#listeners.push(listener);
+  }
+
+  isAlive(node: NodeId): boolean {
+    return this.#members.get(node)?.state === 'alive';
+  }
+
+  state(node: NodeId): MemberState | undefined {
+    return this.#members.get(node)?.state;
+  }
+
+  members(): Member[] {
+    return [...this.#members.values()].map((member) => ({ ...member }));
+  }
+
+  get incarnation(): number {
+    return this.#members.get(this.self)!.incarnation;
+  }
+
+  /** One round: beat, re-evaluate states, exchange tables with the chosen peers. */
+  async tick(): Promise<void> {
+    const me = this.#members.get(this.self)!;
+    me.heartbeat++;
+    me.lastHeardMs = this.#clock.now();
+    this.#updateStates();
+    const request: PeerRequest = { type: 'gossip', from: this.self, members: this.#digest() };
+    await Promise.all(
+      this.#choosePeers().map(async (peer) => {
+        try {
+          const response = await this.#transport.request(peer, request, { timeoutMs: this.#timeoutMs });
+          this.#merge(expectResponse(response, 'gossip').members);
+        } catch {
+          // An unreachable peer is what the failure detector is for; its heartbeat simply stops.
+        }
+      }),
+    );
+  }
+
+  /** Serves a gossip request: merge the sender's table, answer with ours. */
+  handle(request: Extract<PeerRequest, { type: 'gossip' }>): PeerResponse {
+    this.#merge(request.members);
+    return { type: 'gossip', members: this.#digest() };
+  }
+
+  #digest(): MemberDigest[] {
+    return [...this.#members.values()].map(({ node, incarnation, heartbeat }) => ({ node, incarnation, heartbeat }));
+  }
+
+  #merge(digests: readonly MemberDigest[]): void {
+    const now = this.#clock.now();
+    for (const digest of digests) {
+      if (digest.node === this.self) {
+        const me = this.#members.get(this.self)!;
+        if (digest.incarnation > me.incarnation) me.incarnation = digest.incarnation + 1;
+        continue;
+      }
+      const known = this.#members.get(digest.node);
+      if (known === undefined) {
+        if (this.#members.size >= MAX_MEMBERS) continue;
+        this.#members.set(digest.node, { ...digest, state: 'alive', lastHeardMs: now });
+        this.#emit(digest.node, undefined, 'alive');
+        continue;
+      }
+      const newer =
+        digest.incarnation > known.incarnation ||
+        (digest.incarnation === known.incarnation && digest.heartbeat > known.heartbeat);
+      if (!newer) continue;
+      known.incarnation = digest.incarnation;
+      known.heartbeat = digest.heartbeat;
+      known.lastHeardMs = now;
+      this.#setState(known, 'alive');
+    }
+  }
+
+  #updateStates(): void {
+    const now = this.#clock.now();
+    for (const member of [...this.#members.values()]) {
+      if (member.node === this.self) continue;
+      const silentMs = now - member.lastHeardMs;
+      if (silentMs > this.#forgetAfterMs && member.state === 'dead') {
+        this.#members.delete(member.node);
+        continue;
+      }
+      const state: MemberState =
+        silentMs > this.#removeAfterMs ? 'dead' : silentMs > this.#suspectAfterMs ? 'suspect' : 'alive';
+      this.#setState(member, state);
+    }
+  }
+
+  #choosePeers(): NodeId[] {
+    const live: NodeId[] = [];
+    const dead: NodeId[] = [];
+    for (const member of this.#members.values()) {
+      if (member.node === this.self) continue;
+      if (member.state === 'dead') dead.push(member.node);
+      else live.push(member.node);
+    }
+    const peers = this.#random.sample(live, this.#fanout);
+    if (dead.length > 0 && this.#random.chance(dead.length / (live.length + 1))) peers.push(this.#random.pick(dead));
+    if (live.length === 0 && this.#seeds.length > 0) {
+      const seed = this.#random.pick(this.#seeds);
+      if (!peers.includes(seed)) peers.push(seed);
+    }
+    return peers;
+  }
+
+  #setState(member: Member, state: MemberState): void {
+    if (member.state === state) return;
+    const from = member.state;
+    member.state = state;
+    this.#emit(member.node, from, state);
+  }
+
+  #emit(node: NodeId, from: MemberState | undefined, to: MemberState): void {
+    for (const listener of this.#listeners) listener(node, from, to);
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0)) throw new InvalidOptionError(name, `must be positive, got ${value}`);
+  return value;
+}

@@ -1,0 +1,61 @@
+/**
+ * @sysdesign/redis-limiters: six rate-limiting algorithms as atomic Redis Lua scripts, each with
+ * an in-memory twin of identical semantics, behind one call: `limiter.limit(key, { cost })`.
+ * The Fastify plugin is at `@sysdesign/redis-limiters/fastify`.
+ */
+export { DECIDERS } from './algorithms/index.js';
+export type {
+  AlgorithmState,
+  Decide,
+  FixedWindowState,
+  GcraState,
+  LeakingBucketState,
+  Outcome,
+  SlidingWindowCounterState,
+  SlidingWindowLogState,
+  TokenBucketState,
+} from './algorithms/index.js';
+export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+export { createLimiter, type CreateLimiterOptions } from './create.js';
+export {
+  CostExceedsLimitError,
+  errorFromScriptCode,
+  InvalidArgumentError,
+  InvalidPolicyError,
+  LimiterError,
+  type LimiterErrorCode,
+  LimiterUnavailableError,
+  ScriptErrorCode,
+  type UnavailableReason,
+} from './errors.js';
+export { DEFAULT_PREFIX, escapeKey, MAX_KEY_LENGTH } from './keys.js';
+export { MemoryLimiter, type MemoryLimiterOptions } from './memory-limiter.js';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { OverLimitCache, type OverLimitCacheOptions } from './over-limit-cache.js';
+export {
+  ALGORITHMS,
+  type Algorithm,
+  BURST_ALGORITHMS,
+  MAX_LIMIT,
+  MAX_WINDOW_MS,
+  type NormalizedPolicy,
+  normalizePolicy,
+  type RateLimitPolicy,
+  SLIDING_LOG_MAX_LIMIT,
+} from './policy.js';
+export {
+  DEFAULT_TIMEOUT_MS,
+  type LimiterEvents,
+  type RedisClient,
+  RedisLimiter,
+  type RedisLimiterOptions,
+} from './redis-limiter.js';
+export type { Limiter, LimitOptions, LimitResult } from './result.js';
+export {
+  HEADER_NAMES,
+  type HeaderOptions,
+  policyHeaderValue,
+  secondsCeil,
+  structuredString,
+  writeRateLimitHeaders,
+} from './headers.js';

@@ -1,0 +1,58 @@
+/**
+ * A short link: the record the service keeps per code, and what a redirect may do with it.
+ */
+
+export type CodeKind = 'snowflake' | 'hash' | 'alias';
+
+export interface Link {
+  code: string;
+  /** Absent once deleted: a tombstone keeps the code from ever being issued again. */
+  url: string | undefined;
+  kind: CodeKind;
+  /** The `sub` of the bearer token that created it; undefined for anonymous links. */
+  owner: string | undefined;
+  createdAt: Date;
+  expiresAt: Date | undefined;
+  /** Redirects allowed in all; undefined for unlimited. */
+  maxClicks: number | undefined;
+  /** Redirects admitted so far against `maxClicks` (only counted for limited links). */
+  redirectsUsed: number;
+  deletedAt: Date | undefined;
+}
+
+export type NewLink = Pick<Link, 'code' | 'url' | 'kind' | 'owner' | 'createdAt' | 'expiresAt' | 'maxClicks'> & {
+  url: string;
+};
+
+/** A link takes part in dedupe only without alias, expiry or click limit: same URL, same link. */
+export function isPlain(link: Pick<Link, 'kind' | 'expiresAt' | 'maxClicks'>): boolean {
+  return link.kind !== 'alias' && link.expiresAt === undefined && link.maxClicks === undefined;
+}
+
+/** What the redirect path keeps per code in its cache: enough to answer without the database. */
+export interface CachedLink {
+  url: string;
+  /** ms since the epoch; undefined for no expiry. */
+  expiresAtMs: number | undefined;
+  /** Each redirect must be admitted by the store (atomic count against maxClicks). */
+  limited: boolean;
+  /** Deleted: answer 410. */
+  gone: boolean;
+}
+
+export function toCached(link: Link): CachedLink {
+  return {
+    url: link.url ?? '',
+    expiresAtMs: link.expiresAt?.getTime(),
+    limited: link.maxClicks !== undefined,
+    gone: link.deletedAt !== undefined,
+  };
+}
+
+export type LinkState = 'active' | 'expired' | 'deleted';
+
+export function stateOf(link: CachedLink, nowMs: number): LinkState {
+  if (link.gone) return 'deleted';
+  if (link.expiresAtMs !== undefined && nowMs >= link.expiresAtMs) return 'expired';
+  return 'active';
+}

@@ -1,0 +1,4 @@
+import { runStandalone } from '@sysdesign/platform';
+import { urlShortener } from './service.js';
+
+await runStandalone(urlShortener);

@@ -1,0 +1,245 @@
+import {
+  bearerTokenOf,
+  type FieldError,
+  requireUser,
+  type ServiceApp,
+  type TokenAuthority,
+  userOf,
+  validationProblem,
+} from '@sysdesign/platform';
+import QRCode from 'qrcode';
+import { z } from 'zod';
+import { aliasProblem } from '../domain/alias.js';
+import type { ClickStore } from '../store/click-store.js';
+import { CODE_PATTERN } from '../domain/codes.js';
+import { type Link, stateOf, toCached } from '../domain/link.js';
+import type { Links } from '../domain/links.js';
+import { LruCache } from '../domain/lru.js';
+import { checkTargetUrl, MAX_URL_LENGTH, type SelfReference } from '../domain/target-url.js';
+import { errors } from '../errors.js';
+import { toProblem } from './problems.js';
+
+export const MAX_CLICKS_LIMIT = 1_000_000_000;
+/** Expiry at most this far ahead: a typo'd year 29999 is an error, not a plan. */
+export const MAX_EXPIRY_AHEAD_MS = 10 * 365 * 24 * 60 * 60 * 1000;
+export const QR_MIN_SIZE = 64;
+export const QR_MAX_SIZE = 1_024;
+export const QR_DEFAULT_SIZE = 256;
+export const QR_CACHE_ENTRIES = 1_000;
+export const QR_CACHE_TTL_MS = 60 * 60_000;
+const ALIAS_INPUT_MAX = 256;
+
+const createBody = z.strictObject({
+  url: z
+    .string({ error: 'must be a string' })
+    .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+    .describe('The long URL: http or https, at most 2048 characters'),
+  alias: z
+    .string({ error: 'must be a string' })
+    .max(ALIAS_INPUT_MAX, 'must be 3 to 32 characters')
+    .optional()
+    .describe('A custom code: [A-Za-z0-9_-]{3,32}, not a reserved word'),
+  expiresAt: z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T00:00:00Z' })
+    .optional()
+    .describe('When the link stops redirecting (410 after)'),
+  maxClicks: z
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(MAX_CLICKS_LIMIT, `must be at most ${MAX_CLICKS_LIMIT}`)
+    .optional()
+    .describe('Redirects allowed in all (410 after)'),
+});
+
+const codeParams = z.object({
+  code: z.string().regex(CODE_PATTERN, 'must be 1 to 32 of A-Z, a-z, 0-9, _ and -').describe('The short code'),
+});
+
+const linkResponse = z.object({
+  code: z.string(),
+  shortUrl: z.string(),
+  url: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+  maxClicks: z.number().int().nullable(),
+});
+
+const statsResponse = linkResponse.extend({
+  status: z.enum(['active', 'expired', 'exhausted']),
+  remainingClicks: z.number().int().nullable(),
+  clicks: z.object({
+    total: z.number().int(),
+    perMinute: z.array(z.object({ minute: z.string(), clicks: z.number().int() })),
+    topReferrers: z.array(z.object({ referrer: z.string(), clicks: z.number().int() })),
+    devices: z.array(z.object({ device: z.string(), clicks: z.number().int() })),
+  }),
+});
+
+const qrQuery = z.object({
+  format: z.enum(['svg', 'png'], { error: 'must be svg or png' }).default('svg'),
+  size: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(QR_MIN_SIZE, `must be at least ${QR_MIN_SIZE}`)
+    .max(QR_MAX_SIZE, `must be at most ${QR_MAX_SIZE}`)
+    .default(QR_DEFAULT_SIZE)
+    .describe('Width and height in pixels'),
+  margin: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(0, 'must be at least 0')
+    .max(16, 'must be at most 16')
+    .default(2)
+    .describe('Quiet zone, in modules'),
+});
+
+export interface LinkRoutesOptions {
+  links: Links;
+  clicks: ClickStore;
+  authority: TokenAuthority;
+  publicBaseUrl: string;
+  self: SelfReference;
+  nowMs: () => number;
+}
+
+type LinkBody = z.infer<typeof linkResponse>;
+
+export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions): void {
+  const { links, nowMs } = options;
+  const shortUrlOf = (code: string) => `${options.publicBaseUrl}/${code}`;
+  const bodyOf = (link: Link): LinkBody => ({
+    code: link.code,
+    shortUrl: shortUrlOf(link.code),
+    url: link.url ?? '',
+    createdAt: link.createdAt.toISOString(),
+    expiresAt: link.expiresAt?.toISOString() ?? null,
+    maxClicks: link.maxClicks ?? null,
+  });
+
+  /** The live link of a code, or the 404/410 a client should see. */
+  const liveLink = async (code: string): Promise<Link> => {
+    const link = await links.find(code);
+    if (!link) throw errors.URLSHORT_ERR_NOT_FOUND(`no short link ${code}`);
+    if (link.deletedAt) throw errors.URLSHORT_ERR_DELETED(`${code} was deleted`);
+    return link;
+  };
+
+  app.post(
+    '/v1/urls',
+    {
+      schema: {
+        summary: 'Shorten a URL',
+        description:
+          'Creates a short link (201). The same URL without alias, expiry or click limit returns its existing link ' +
+          '(200). With a bearer token, the link belongs to its subject, who alone may delete it.',
+        body: createBody,
+        response: { 200: linkResponse, 201: linkResponse },
+      },
+    },
+    async (request, reply) => {
+      const owner = request.headers.authorization === undefined
+        ? undefined
+        : (await options.authority.verify(bearerTokenOf(request.headers.authorization))).subject;
+      const { url, alias, expiresAt, maxClicks } = request.body;
+      const problems: FieldError[] = [];
+      const target = checkTargetUrl(url, options.self);
+      if (!target.ok) problems.push({ in: 'body', field: 'url', message: target.reason });
+      const aliasReason = alias === undefined ? undefined : aliasProblem(alias);
+      if (aliasReason) problems.push({ in: 'body', field: 'alias', message: aliasReason });
+      const expiry = expiresAt === undefined ? undefined : new Date(expiresAt);
+      if (expiry && expiry.getTime() <= nowMs()) problems.push({ in: 'body', field: 'expiresAt', message: 'must be in the future' });
+      if (expiry && expiry.getTime() > nowMs() + MAX_EXPIRY_AHEAD_MS) {
+        problems.push({ in: 'body', field: 'expiresAt', message: 'must be at most 10 years ahead' });
+      }
+      if (problems.length > 0 || !target.ok) throw validationProblem(problems);
+      try {
+        const { created, link } = await links.create({ url: target.url, alias, expiresAt: expiry, maxClicks, owner });
+        if (created) reply.header('location', `/v1/urls/${link.code}`);
+        return reply.code(created ? 201 : 200).send(bodyOf(link));
+      } catch (error) {
+        throw toProblem(error);
+      }
+    },
+  );
+
+  app.get(
+    '/v1/urls/:code',
+    {
+      schema: {
+        summary: 'A short link and its clicks',
+        description:
+          'The link, and its clicks: the total, per minute for the last hour, the top referrers and the device classes. ' +
+          'Counts lag redirects by up to the aggregator’s flush interval.',
+        params: codeParams,
+        response: { 200: statsResponse },
+      },
+    },
+    async (request) => {
+      const link = await liveLink(request.params.code);
+      const now = nowMs();
+      const exhausted = link.maxClicks !== undefined && link.redirectsUsed >= link.maxClicks;
+      const status = stateOf(toCached(link), now) === 'expired' ? 'expired' : exhausted ? 'exhausted' : 'active';
+      return {
+        ...bodyOf(link),
+        status,
+        remainingClicks: link.maxClicks === undefined ? null : Math.max(0, link.maxClicks - link.redirectsUsed),
+        clicks: await options.clicks.stats(link.code, now),
+      } as const;
+    },
+  );
+
+  app.delete(
+    '/v1/urls/:code',
+    {
+      schema: {
+        summary: 'Delete a short link',
+        description: 'Only with the bearer token of its creator. The code is never issued again; its clicks are dropped.',
+        params: codeParams,
+      },
+      preHandler: requireUser(options.authority),
+    },
+    async (request, reply) => {
+      try {
+        await links.delete(request.params.code, userOf(request).id);
+      } catch (error) {
+        throw toProblem(error);
+      }
+      return reply.code(204).send();
+    },
+  );
+
+  const qrCache = new LruCache<string | Buffer>(QR_CACHE_ENTRIES, nowMs);
+  app.get(
+    '/v1/urls/:code/qr',
+    {
+      schema: {
+        summary: 'The short URL as a QR code',
+        description: 'SVG (default) or PNG, `size` pixels square.',
+        params: codeParams,
+        querystring: qrQuery,
+      },
+    },
+    async (request, reply) => {
+      const { code } = request.params;
+      const link = await liveLink(code);
+      if (stateOf(toCached(link), nowMs()) === 'expired') throw errors.URLSHORT_ERR_EXPIRED(`${code} has expired`);
+      const { format, size, margin } = request.query;
+      const key = `${code}|${format}|${size}|${margin}`;
+      let image = qrCache.get(key);
+      if (image === undefined) {
+        const text = shortUrlOf(code);
+        image =
+          format === 'svg'
+            ? await QRCode.toString(text, { type: 'svg', width: size, margin, errorCorrectionLevel: 'M' })
+            : await QRCode.toBuffer(text, { type: 'png', width: size, margin, errorCorrectionLevel: 'M' });
+        qrCache.set(key, image, QR_CACHE_TTL_MS);
+      }
+      return reply
+        .type(format === 'svg' ? 'image/svg+xml; charset=utf-8' : 'image/png')
+        .header('cache-control', 'public, max-age=3600')
+        .header('x-content-type-options', 'nosniff')
+        .send(image);
+    },
+  );
+}
