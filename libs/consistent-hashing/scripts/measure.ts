@@ -7,7 +7,7 @@
  * load-tests/results/consistent-hashing.md, and prints it.
  *
  * Environment: MEASURE_NODES (default 100), MEASURE_KEYS (default 1,000,000), MEASURE_SAMPLE_MS
- * (default 200, one lookup-rate sample; the median of 5 is reported).
+ * (default 200, one lookup-rate sample; the median of 7 rounds is reported).
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
@@ -27,6 +27,8 @@ const DEFAULT_NODES = 100;
 const DEFAULT_KEYS = 1_000_000;
 const DEFAULT_SAMPLE_MS = 200;
 const LOOKUP_KEYS = 100_000;
+/** Lookup rates are sampled in rounds over all rows, so a noisy moment on a shared machine hits every row. */
+const LOOKUP_ROUNDS = 7;
 const VNODE_COUNTS = [1, 10, 100, 1000];
 const EPSILON = 0.25;
 const WEIGHTS = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -57,7 +59,8 @@ function positiveIntegerFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
   return value;
 }
 
@@ -68,25 +71,29 @@ function rows(nodeCount: number): Row[] {
     { label: 'rendezvous (HRW)', perNode: '-', options: { algorithm: 'rendezvous' } },
   ];
   for (const vnodes of VNODE_COUNTS) {
-    result.push({ label: 'ring', perNode: `${vnodes} vnodes`, options: { algorithm: 'ring', vnodes } });
+    result.push({ label: 'ring', perNode: plural(vnodes, 'vnode'), options: { algorithm: 'ring', vnodes } });
   }
   for (const slots of VNODE_COUNTS) {
     // One more node must fit for the join, and the table must be prime.
     const tableSize = nextPrime(Math.max(slots * nodeCount, nodeCount + 2));
     result.push({
       label: 'maglev',
-      perNode: `${slots} slots (M=${tableSize.toLocaleString('en-US')})`,
+      perNode: `${plural(slots, 'slot')} (M=${tableSize.toLocaleString('en-US')})`,
       options: { algorithm: 'maglev', tableSize },
     });
   }
   for (const vnodes of VNODE_COUNTS) {
     result.push({
       label: `bounded loads (e=${EPSILON})`,
-      perNode: `${vnodes} vnodes`,
+      perNode: plural(vnodes, 'vnode'),
       options: { algorithm: 'bounded-load', vnodes, epsilon: EPSILON },
     });
   }
   return result;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count.toLocaleString('en-US')} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function nodeIds(count: number): string[] {
@@ -106,12 +113,41 @@ function shareStdDevPercent(placement: Placement): number | undefined {
   return (Math.sqrt(variance) / mean) * 100;
 }
 
-function measureRow(row: Row, nodes: string[], keys: string[], lookupKeys: string[], sampleMs: number): Measured {
+/** This process's CPU time in ms: lookups per CPU second do not count time other processes took. */
+function cpuClockMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Each row's median lookups per CPU second, rounds interleaved across rows. */
+function measureLookupRates(
+  rowList: Row[],
+  nodes: string[],
+  lookupKeys: string[],
+  sampleMs: number,
+): number[] {
+  const placements = rowList.map((row) => createPlacement(row.options, nodes));
+  const samples = rowList.map(() => [] as number[]);
+  for (let round = 0; round < LOOKUP_ROUNDS; round++) {
+    placements.forEach((placement, index) => {
+      samples[index]!.push(
+        measureLookupRate(placement, lookupKeys, { sampleMs, samples: 1, clock: cpuClockMs }),
+      );
+    });
+  }
+  return samples.map(median);
+}
+
+function measureRow(row: Row, nodes: string[], keys: string[], lookupsPerSecond: number): Measured {
   const balanced = createPlacement(row.options, nodes);
   const balance = measureBalance(balanced, keys);
   const shareStdDev = shareStdDevPercent(balanced);
   const join = measureJoin(createPlacement(row.options, nodes), keys, 'node-new');
-  const lookupsPerSecond = measureLookupRate(createPlacement(row.options, nodes), lookupKeys, { sampleMs });
   return {
     row,
     stdDevPercent: balance.stdDevPercent,
@@ -131,10 +167,16 @@ function measureWeights(keys: string[]): string[] {
     ['ring, 1000 vnodes per unit of weight', { algorithm: 'ring', vnodes: 1000 }],
     ['rendezvous (HRW)', { algorithm: 'rendezvous' }],
     ['maglev, M=65,537', { algorithm: 'maglev' }],
-    [`bounded loads (e=${EPSILON}), 100 vnodes`, { algorithm: 'bounded-load', vnodes: 100, epsilon: EPSILON }],
+    [
+      `bounded loads (e=${EPSILON}), 100 vnodes`,
+      { algorithm: 'bounded-load', vnodes: 100, epsilon: EPSILON },
+    ],
   ];
   const totalWeight = WEIGHTS.reduce((sum, weight) => sum + weight, 0);
-  const lines = ['| algorithm | worst share error | weight-1 node share | weight-8 node share |', '|---|---:|---:|---:|'];
+  const lines = [
+    '| algorithm | worst share error | weight-1 node share | weight-8 node share |',
+    '|---|---:|---:|---:|',
+  ];
   for (const [label, option] of options) {
     const nodes = WEIGHTS.map((weight) => ({ id: `w${weight}`, weight }));
     const report = measureBalance(createPlacement(option, nodes), keys);
@@ -180,7 +222,13 @@ function renderTable(results: Measured[]): string[] {
   return lines;
 }
 
-function renderReport(results: Measured[], weightLines: string[], nodeCount: number, keyCount: number): string {
+function renderReport(
+  results: Measured[],
+  weightLines: string[],
+  nodeCount: number,
+  keyCount: number,
+  sampleMs: number,
+): string {
   const noiseFloor = Math.sqrt(nodeCount / keyCount) * 100;
   const idealPercent = 100 / (nodeCount + 1);
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
@@ -200,8 +248,10 @@ function renderReport(results: Measured[], weightLines: string[], nodeCount: num
       `k/(n+1) = ${percent(idealPercent)}. **moved between old nodes** should be 0: keys that moved but not to ` +
       'the newcomer (Maglev trades a little of this for balance; bounded loads cascade overflow; modulo moves everything). ' +
       'Bounded loads move nothing by themselves on a join: the figure is after `rebalance()`.',
-    `- **lookups/s**: median of 5 samples of ${rate(LOOKUP_KEYS)} other keys cycled through, one thread, ` +
-      'hashing included. For bounded loads it is the placement decision for an unassigned key (a walk past full nodes).',
+    `- **lookups/s**: lookups per second of CPU time (this process's, so time other processes take on a shared ` +
+      `machine does not count), median of ${LOOKUP_ROUNDS} samples of ${sampleMs} ms taken in rounds across all rows, ` +
+      `cycling through ${rate(LOOKUP_KEYS)} other keys, one thread, hashing included. For bounded loads it is the ` +
+      'placement decision for an unassigned key (a walk past full nodes).',
     '',
     `Weights (nodes of weight 1 to 8, ${keyCount.toLocaleString('en-US')} keys): how far each node's share of keys is ` +
       'from weight / total weight. Jump hash and modulo have no weights.',
@@ -235,13 +285,18 @@ async function main(): Promise<void> {
   const nodes = nodeIds(nodeCount);
   const keys = keysWithPrefix(keyCount, 'key');
   const lookupKeys = keysWithPrefix(LOOKUP_KEYS, 'lookup');
+  const rowList = rows(nodeCount);
+  const rates = measureLookupRates(rowList, nodes, lookupKeys, sampleMs);
+  process.stderr.write(`lookup rates: ${LOOKUP_ROUNDS} rounds over ${rowList.length} rows\n`);
   const results: Measured[] = [];
-  for (const row of rows(nodeCount)) {
+  rowList.forEach((row, index) => {
     const started = performance.now();
-    results.push(measureRow(row, nodes, keys, lookupKeys, sampleMs));
-    process.stderr.write(`${row.label} ${row.perNode}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-  }
-  const report = renderReport(results, measureWeights(keys), nodeCount, keyCount);
+    results.push(measureRow(row, nodes, keys, rates[index]!));
+    process.stderr.write(
+      `${row.label} ${row.perNode}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+    );
+  });
+  const report = renderReport(results, measureWeights(keys), nodeCount, keyCount, sampleMs);
   process.stdout.write(report);
   await writeAtomically(resultsUrl, `# consistent-hashing measurements\n\n${report}`);
   await updateReadme(report);

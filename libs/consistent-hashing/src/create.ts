@@ -2,7 +2,7 @@
  * One factory over every algorithm, for code that picks the algorithm from configuration and for the
  * comparison harness.
  */
-import { BoundedLoadRing, type BoundedLoadOptions } from './bounded-load.js';
+import { type BoundedLoadOptions, BoundedLoadRing } from './bounded-load.js';
 import { ErrorCodes, fail } from './errors.js';
 import { JumpHash } from './jump.js';
 import { Maglev, type MaglevOptions } from './maglev.js';

@@ -1,6 +1,6 @@
 export {
-  BoundedLoadRing,
   type BoundedLoadOptions,
+  BoundedLoadRing,
   DEFAULT_EPSILON,
   DEFAULT_MAX_ASSIGNED_KEYS,
   type KeyMove,
@@ -10,6 +10,7 @@ export { ConsistentHashingError, type ErrorCode, ErrorCodes } from './errors.js'
 export {
   type BalanceReport,
   type JoinReport,
+  type LookupRateOptions,
   measureBalance,
   measureJoin,
   measureLookupRate,

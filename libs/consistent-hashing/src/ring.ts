@@ -208,6 +208,41 @@ function ownerMoves(before: RingState, after: RingState): RangeMove[] {
   return collector.finish();
 }
 
+/**
+ * The state's tokens plus `tokens` (sorted) of the node `id` in `slot`: a merge of two sorted lists, equal
+ * positions ordered by node id so that the owner of a tie never depends on insertion order. `state.ids`
+ * must name every slot in `state.owners`. Exported for tests.
+ */
+export function mergeTokens(
+  state: Pick<RingState, 'positions' | 'owners' | 'ids'>,
+  tokens: Float64Array,
+  slot: number,
+  id: string,
+): { positions: Float64Array; owners: Int32Array } {
+  const { positions, owners, ids } = state;
+  const total = positions.length + tokens.length;
+  const mergedPositions = new Float64Array(total);
+  const mergedOwners = new Int32Array(total);
+  let old = 0;
+  let added = 0;
+  for (let index = 0; index < total; index++) {
+    const takeOld =
+      added === tokens.length ||
+      (old < positions.length &&
+        (positions[old]! < tokens[added]! || (positions[old] === tokens[added] && ids[owners[old]!]! < id)));
+    if (takeOld) {
+      mergedPositions[index] = positions[old]!;
+      mergedOwners[index] = owners[old]!;
+      old++;
+    } else {
+      mergedPositions[index] = tokens[added]!;
+      mergedOwners[index] = slot;
+      added++;
+    }
+  }
+  return { positions: mergedPositions, owners: mergedOwners };
+}
+
 export class HashRing implements Placement {
   readonly algorithm = 'ring';
   readonly vnodes: number;
@@ -538,32 +573,9 @@ export class HashRing implements Placement {
     return tokens.sort();
   }
 
-  /** The state plus a member's tokens: a merge of two sorted lists, ties ordered by node id. */
   #withTokens(state: RingState, member: Member): RingState {
-    const { positions, owners } = state;
-    const tokens = member.tokens;
-    const total = positions.length + tokens.length;
-    const mergedPositions = new Float64Array(total);
-    const mergedOwners = new Int32Array(total);
-    let old = 0;
-    let added = 0;
-    for (let index = 0; index < total; index++) {
-      const takeOld =
-        added === tokens.length ||
-        (old < positions.length &&
-          (positions[old]! < tokens[added]! ||
-            (positions[old] === tokens[added] && this.#slotIds[owners[old]!]! < member.id)));
-      if (takeOld) {
-        mergedPositions[index] = positions[old]!;
-        mergedOwners[index] = owners[old]!;
-        old++;
-      } else {
-        mergedPositions[index] = tokens[added]!;
-        mergedOwners[index] = member.slot;
-        added++;
-      }
-    }
-    return { positions: mergedPositions, owners: mergedOwners, ids: this.#slotIds, size: this.#members.size };
+    const merged = mergeTokens(state, member.tokens, member.slot, member.id);
+    return { ...merged, ids: this.#slotIds, size: this.#members.size };
   }
 
   #withoutSlot(state: RingState, slot: number): RingState {

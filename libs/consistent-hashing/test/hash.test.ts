@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, hashPosition, murmur3x86_32, murmur3x86_128, RING_SIZE } from '../src/index.js';
 import { mixPair } from '../src/hash.js';
+import { ErrorCodes, hashPosition, murmur3x86_32, murmur3x86_128, RING_SIZE } from '../src/index.js';
 import { expectCode, makeKeys } from './helpers.js';
 
 /**

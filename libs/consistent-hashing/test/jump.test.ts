@@ -19,7 +19,7 @@ describe('jump consistent hash', () => {
   it("matches Guava's cross-language golden values", () => {
     // Hashing.consistentHash's compatibility test: the same numbers as the paper's C++ and Go ports.
     const golden100 = [0, 55, 62, 8, 45, 59, 86, 97, 82, 59, 73, 37, 17, 56, 86, 21, 90, 37, 38, 83];
-    golden100.forEach((bucket, key) => expect(jumpHash(BigInt(key), 100)).toBe(bucket));
+    expect(golden100.map((_, key) => jumpHash(BigInt(key), 100))).toEqual(golden100);
     expect(jumpHash(10863919174838991n, 11)).toBe(6);
     expect(jumpHash(2016238256797177309n, 11)).toBe(3);
     expect(jumpHash(1673758223894951030n, 11)).toBe(5);
@@ -39,6 +39,23 @@ describe('jump consistent hash', () => {
       expect(jumpBucket(high, low, buckets)).toBe(referenceJump(key, buckets));
     }
     expect(jumpHash(-1n, 1000)).toBe(referenceJump(2n ** 64n - 1n, 1000));
+  });
+
+  it('carries into the high word when the low word of key × multiplier + 1 wraps to zero', () => {
+    // A 2^-32 event random keys never hit: pick the low word whose product with the multiplier's low
+    // word is 0xffffffff, so adding 1 carries on the very first step.
+    const modulus = 2n ** 32n;
+    const multiplierLow = 2862933555777941757n % modulus;
+    let inverse = 1n;
+    for (let bit = 0; bit < 32; bit++) inverse = (inverse * (2n - multiplierLow * inverse)) % modulus;
+    inverse = ((inverse % modulus) + modulus) % modulus;
+    const low = Number((0xffffffffn * inverse) % modulus);
+    expect((BigInt(low) * multiplierLow) % modulus).toBe(0xffffffffn);
+    for (const high of [0, 1, 2, 3, 0x7fffffff, 0xfffffffe, 0xffffffff]) {
+      const key = (BigInt(high) << 32n) | BigInt(low);
+      for (const buckets of [1_000, 2 ** 31 - 1])
+        expect(jumpBucket(high, low, buckets)).toBe(referenceJump(key, buckets));
+    }
   });
 
   it('moves a key only to the new bucket when buckets grow from n to n + 1', () => {

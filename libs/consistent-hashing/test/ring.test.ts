@@ -10,6 +10,7 @@ import {
   rangeContains,
   rangeWidth,
 } from '../src/index.js';
+import { mergeTokens } from '../src/ring.js';
 import {
   expectCode,
   makeKeys,
@@ -118,6 +119,35 @@ describe('HashRing lookup', () => {
     });
     expect(disagreements).toEqual([]);
     expect(second.replicaRanges(3)).toEqual(first.replicaRanges(3));
+  });
+});
+
+describe('token ties', () => {
+  it('orders tokens at equal positions by node id, whatever order the nodes arrive in', () => {
+    // 53-bit collisions are too rare to meet in a test, so the merge is driven with made-up positions:
+    // a and c already hold position 20, b arrives with 20 too and must land between them.
+    const ids = ['a', 'b', 'c'];
+    const existing = {
+      positions: new Float64Array([10, 20, 20, 30]),
+      owners: new Int32Array([0, 0, 2, 2]),
+      ids,
+    };
+    const merged = mergeTokens(existing, new Float64Array([20, 25]), 1, 'b');
+    expect([...merged.positions]).toEqual([10, 20, 20, 20, 25, 30]);
+    expect([...merged.owners]).toEqual([0, 0, 1, 2, 1, 2]);
+    const tokens = [new Float64Array([5, 20]), new Float64Array([20]), new Float64Array([20, 40])];
+    const build = (order: number[]) => {
+      let state: { positions: Float64Array; owners: Int32Array; ids: string[] } = {
+        positions: new Float64Array(0),
+        owners: new Int32Array(0),
+        ids,
+      };
+      for (const slot of order) state = { ...mergeTokens(state, tokens[slot]!, slot, ids[slot]!), ids };
+      return [...state.owners];
+    };
+    expect(build([0, 1, 2])).toEqual([0, 0, 1, 2, 2]);
+    expect(build([2, 1, 0])).toEqual(build([0, 1, 2]));
+    expect(build([1, 2, 0])).toEqual(build([0, 1, 2]));
   });
 });
 

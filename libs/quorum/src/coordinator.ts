@@ -232,6 +232,7 @@ export class Coordinator {
     const deadline = this.#clock.now() + normalized.timeoutMs;
     const answers: Array<{ target: Target; versions: Version[] }> = [];
     const failures: ReplicaFailure[] = [];
+    const waitingFor = new Set<NodeId>();
     let settled = false;
     let outstanding = targets.length;
 
@@ -242,17 +243,18 @@ export class Coordinator {
         settled = true;
         timer.cancel();
         this.#stats.quorumFailures++;
-        reject(
-          new QuorumNotMetError('get', key, normalized.r, answers.length, targets.length, failures, normalized.timeoutMs),
-        );
+        const all = [...failures, ...silent(waitingFor, normalized.timeoutMs)];
+        reject(new QuorumNotMetError('get', key, normalized.r, answers.length, targets.length, all, normalized.timeoutMs));
       };
       const finishedOne = () => {
         outstanding--;
         if (outstanding === 0) this.#repair(key, answers);
       };
       const ask = (target: Target) => {
+        waitingFor.add(target.node);
         this.#request(target.node, { type: 'read', key }, deadline, 'versions').then(
           (response) => {
+            waitingFor.delete(target.node);
             answers.push({ target, versions: response.versions });
             if (!settled && answers.length >= normalized.r) {
               settled = true;
@@ -262,6 +264,7 @@ export class Coordinator {
             finishedOne();
           },
           (error: unknown) => {
+            waitingFor.delete(target.node);
             failures.push({ node: target.node, reason: reasonOf(error) });
             const spare = this.#spareFor(target, spares, deadline);
             if (spare !== undefined) return ask(spare);
@@ -327,24 +330,32 @@ export class Coordinator {
     return new Promise<WriteResult>((resolve, reject) => {
       let settled = false;
       let outstanding = others.length;
+      const waitingFor = new Set<NodeId>();
       const timer = this.#clock.setTimer(deadline - this.#clock.now(), () => settle(false));
       const settle = (ok: boolean) => {
         if (settled) return;
         settled = true;
         timer.cancel();
         if (ok) resolve(result());
-        else reject(notMet(acknowledgedBy.length));
+        else {
+          failures.push(...silent(waitingFor, settings.timeoutMs));
+          reject(notMet(acknowledgedBy.length));
+        }
       };
       const replicate = (target: Target) => {
         const request: PeerRequest = { type: 'store', items: [{ key, versions: siblings }], ...hintField(target) };
+        waitingFor.add(target.node);
         this.#request(target.node, request, deadline, 'stored').then(
           () => {
+            waitingFor.delete(target.node);
             if (settled) return;
             acknowledgedBy.push(target);
             if (target.hintFor !== undefined) this.#stats.hintedWrites++;
             if (acknowledgedBy.length >= settings.w) settle(true);
           },
           (error: unknown) => {
+            waitingFor.delete(target.node);
+            if (settled) return;
             failures.push({ node: target.node, reason: reasonOf(error) });
             const spare = this.#spareFor(target, spares, deadline);
             if (spare !== undefined) return replicate(spare);
@@ -455,6 +466,11 @@ function definedSettings(overrides: RequestSettings): Partial<Settings> {
   if (overrides.w !== undefined) defined.w = overrides.w;
   if (overrides.timeoutMs !== undefined) defined.timeoutMs = overrides.timeoutMs;
   return defined;
+}
+
+/** Targets still silent when the deadline passed, as failures. */
+function silent(waitingFor: ReadonlySet<NodeId>, timeoutMs: number): ReplicaFailure[] {
+  return [...waitingFor].map((node) => ({ node, reason: `no answer within ${timeoutMs} ms` }));
 }
 
 function hintField(target: Target): { hintFor?: NodeId } {

@@ -18,3 +18,4 @@ export * from './transport.js';
 export * from './vector-clock.js';
 export * from './version.js';
 export * from './wire.js';
+export * from './simulation/index.js';

@@ -221,12 +221,19 @@ export class MemoryNetwork {
         return;
       }
       this.#stats.delivered++;
-      let request: PeerRequest;
-      if (typeof payload === 'string') {
-        this.#stats.bytes += payload.length;
-        request = decodeRequest(JSON.parse(payload));
-      } else request = payload;
-      handler(request, from).then(
+      let handled: Promise<PeerResponse>;
+      try {
+        let request = payload as PeerRequest;
+        if (typeof payload === 'string') {
+          this.#stats.bytes += payload.length;
+          request = decodeRequest(JSON.parse(payload));
+        }
+        handled = handler(request, from);
+      } catch (error) {
+        // A message the receiver cannot decode is answered with the error, as an HTTP 400 would be.
+        handled = Promise.reject(error);
+      }
+      handled.then(
         (response) => this.#reply(from, to, receiverEpoch, senderEpoch, { ok: true, response }, onOutcome),
         (error: unknown) =>
           this.#reply(from, to, receiverEpoch, senderEpoch, { ok: false, error: remoteError(to, error) }, onOutcome),
@@ -288,10 +295,11 @@ export class MemoryNetwork {
   }
 }
 
+/** What the sender sees of a handler's failure: the code survives, as it would in a problem+json body. */
 function remoteError(node: NodeId, error: unknown): Error {
-  if (error instanceof QuorumError) return new QuorumError(error.code, `${node}: ${error.message}`);
+  if (error instanceof QuorumError) return new QuorumError(error.code, error.message);
   const message = error instanceof Error ? error.message : String(error);
-  return new QuorumError(QuorumErrorCode.REMOTE, `${node}: ${message}`);
+  return new QuorumError(QuorumErrorCode.REMOTE, `${node} failed: ${message}`);
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

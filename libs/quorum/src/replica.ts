@@ -7,7 +7,6 @@ import type { KeyVersions, LeafEntry, NodeId, PeerRequest, PeerResponse } from '
 import { counterOf, DEFAULT_MAX_CLOCK_ENTRIES, pruneClock, type VectorClock } from './vector-clock.js';
 import {
   digestVersions,
-  fullClock,
   onlyTombstonesBefore,
   reconcile,
   sameDot,
@@ -173,7 +172,7 @@ export class Replica {
     let minted: Version | undefined;
     const apply = (current: readonly Version[]): Version[] => {
       const version: Version = {
-        dot: { actor: this.actor, counter: this.#nextCounter(context, current), timeMs: this.#clock.now() },
+        dot: { actor: this.actor, counter: this.#nextCounter(context, current), timeMs: Math.floor(this.#clock.now()) },
         clock: pruneClock(context, this.#maxClockEntries),
         value,
       };
@@ -299,7 +298,10 @@ export class Replica {
 
   #nextCounter(context: VectorClock, current: readonly Version[]): number {
     let counter = Math.max(this.#lastCounter, counterOf(context, this.actor));
-    for (const version of current) counter = Math.max(counter, counterOf(fullClock(version), this.actor));
+    for (const version of current) {
+      counter = Math.max(counter, counterOf(version.clock, this.actor));
+      if (version.dot.actor === this.actor) counter = Math.max(counter, version.dot.counter);
+    }
     this.#lastCounter = counter + 1;
     return this.#lastCounter;
   }

@@ -9,7 +9,7 @@ import { assert } from './errors.js';
  * ordering; it only decides which entries `pruneClock` drops first, the rule Dynamo describes:
  * when a clock grows past its bound, forget the pairs updated longest ago.
  *
- * A clock is a frozen array sorted by actor, with one entry per actor and counters >= 1. Every
+ * A clock is a read-only array sorted by actor, with one entry per actor and counters >= 1. Every
  * function returns a new clock; none mutates its input.
  */
 
@@ -28,7 +28,7 @@ export type ClockOrder = 'before' | 'after' | 'equal' | 'concurrent';
 /** Dynamo's example threshold; the kv-store can raise it (entries cost about 40 bytes each). */
 export const DEFAULT_MAX_CLOCK_ENTRIES = 10;
 
-export const EMPTY_CLOCK: VectorClock = Object.freeze([]);
+export const EMPTY_CLOCK: VectorClock = Object.freeze([]) as VectorClock;
 
 /** A clock from entries in any order; duplicate actors keep their highest counter. */
 export function clockFrom(entries: Iterable<ClockEntry>): VectorClock {
@@ -37,9 +37,9 @@ export function clockFrom(entries: Iterable<ClockEntry>): VectorClock {
     assert(entry.actor.length > 0, 'clock entry with an empty actor');
     assert(Number.isSafeInteger(entry.counter) && entry.counter >= 1, `clock counter ${entry.counter}`);
     const known = byActor.get(entry.actor);
-    if (known === undefined || later(entry, known)) byActor.set(entry.actor, freezeEntry(entry));
+    if (known === undefined || later(entry, known)) byActor.set(entry.actor, copyEntry(entry));
   }
-  return freezeClock([...byActor.values()].sort(byActorName));
+  return [...byActor.values()].sort(byActorName);
 }
 
 /** The counter of `actor` in `clock`; 0 when absent. */
@@ -114,7 +114,7 @@ function mergeTwo(a: VectorClock, b: VectorClock): VectorClock {
       indexB++;
     }
   }
-  return freezeClock(merged);
+  return merged;
 }
 
 /** `clock` with `actor`'s counter raised by one and stamped `timeMs`. */
@@ -140,7 +140,7 @@ export function pruneClock(clock: VectorClock, maxEntries = DEFAULT_MAX_CLOCK_EN
   assert(Number.isInteger(maxEntries) && maxEntries >= 1, `maxEntries must be >= 1, got ${maxEntries}`);
   if (clock.length <= maxEntries) return clock;
   const newestFirst = [...clock].sort((a, b) => b.timeMs - a.timeMs || byActorName(a, b));
-  return freezeClock(newestFirst.slice(0, maxEntries).sort(byActorName));
+  return newestFirst.slice(0, maxEntries).sort(byActorName);
 }
 
 /** `[actor:counter, ...]`, for logs and test failures. */
@@ -156,12 +156,11 @@ function byActorName(a: ClockEntry, b: ClockEntry): number {
   return a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : 0;
 }
 
-function freezeEntry(entry: ClockEntry): ClockEntry {
-  return Object.isFrozen(entry)
-    ? entry
-    : Object.freeze({ actor: entry.actor, counter: entry.counter, timeMs: entry.timeMs });
-}
-
-function freezeClock(entries: ClockEntry[]): VectorClock {
-  return Object.freeze(entries.map(freezeEntry));
+/**
+ * Entries are copied out of caller-owned objects once, when they enter a clock; after that clocks
+ * and entries are shared, typed readonly and never mutated (freezing each would cost more than it
+ * guards on the hot path).
+ */
+function copyEntry(entry: ClockEntry): ClockEntry {
+  return { actor: entry.actor, counter: entry.counter, timeMs: entry.timeMs };
 }

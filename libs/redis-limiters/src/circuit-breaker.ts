@@ -37,7 +37,11 @@ export class CircuitBreaker {
   constructor(options: CircuitBreakerOptions = {}) {
     this.failureThreshold = options.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD;
     this.cooldownMs = options.cooldownMs ?? DEFAULT_COOLDOWN_MS;
-    if (!Number.isInteger(this.failureThreshold) || this.failureThreshold < 1 || this.failureThreshold > MAX_FAILURE_THRESHOLD) {
+    if (
+      !Number.isInteger(this.failureThreshold) ||
+      this.failureThreshold < 1 ||
+      this.failureThreshold > MAX_FAILURE_THRESHOLD
+    ) {
       throw new RangeError(`failureThreshold must be a whole number from 1 to ${MAX_FAILURE_THRESHOLD}`);
     }
     if (!Number.isInteger(this.cooldownMs) || this.cooldownMs < 1 || this.cooldownMs > MAX_COOLDOWN_MS) {

@@ -9,7 +9,10 @@ export type CreateLimiterOptions = RedisLimiterOptions &
   };
 
 /** A Redis-backed limiter when a client is given, else its in-memory twin. */
-export function createLimiter(policy: RateLimitPolicy, options: CreateLimiterOptions): RedisLimiter | MemoryLimiter {
+export function createLimiter(
+  policy: RateLimitPolicy,
+  options: CreateLimiterOptions,
+): RedisLimiter | MemoryLimiter {
   const { redis, store, ...rest } = options;
   if (redis !== undefined) return new RedisLimiter(redis, policy, rest);
   return new MemoryLimiter(policy, {

@@ -44,7 +44,10 @@ export class CostExceedsLimitError extends LimiterError {
     readonly cost: number,
     readonly capacity: number,
   ) {
-    super('COST_EXCEEDS_LIMIT', `cost ${cost} exceeds the limiter's capacity of ${capacity}: it can never be admitted`);
+    super(
+      'COST_EXCEEDS_LIMIT',
+      `cost ${cost} exceeds the limiter's capacity of ${capacity}: it can never be admitted`,
+    );
   }
 }
 

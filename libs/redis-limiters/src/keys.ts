@@ -30,16 +30,22 @@ const ALGORITHM_CODES: Record<Algorithm, string> = {
 export function checkKeyPart(what: 'name' | 'prefix', value: string): void {
   const minLength = what === 'name' ? 1 : 0;
   if (typeof value !== 'string' || value.length < minLength || value.length > MAX_NAME_LENGTH) {
-    throw new InvalidArgumentError(`limiter ${what} must be a string of ${minLength} to ${MAX_NAME_LENGTH} characters`);
+    throw new InvalidArgumentError(
+      `limiter ${what} must be a string of ${minLength} to ${MAX_NAME_LENGTH} characters`,
+    );
   }
   if (value.includes('{') || value.includes('}')) {
-    throw new InvalidArgumentError(`limiter ${what} must not contain braces: they would become the cluster hash tag`);
+    throw new InvalidArgumentError(
+      `limiter ${what} must not contain braces: they would become the cluster hash tag`,
+    );
   }
 }
 
 /** `%` first, so the escape is reversible and no two keys collide. */
 export function escapeKey(key: string): string {
-  return key.replace(/[%{}]/g, (character) => (character === '%' ? '%25' : character === '{' ? '%7B' : '%7D'));
+  return key.replace(/[%{}]/g, (character) =>
+    character === '%' ? '%25' : character === '{' ? '%7B' : '%7D',
+  );
 }
 
 /** The part of every key of one limiter that precedes the tag: `<prefix><name>:<algorithm>:`. */

@@ -1,7 +1,13 @@
 import { DECIDERS, type Decide, type AlgorithmState } from './algorithms/index.js';
 import { checkKeyPart, DEFAULT_PREFIX, keyBase, limiterKey } from './keys.js';
 import { MemoryStore } from './memory-store.js';
-import { checkCost, checkNow, type NormalizedPolicy, normalizePolicy, type RateLimitPolicy } from './policy.js';
+import {
+  checkCost,
+  checkNow,
+  type NormalizedPolicy,
+  normalizePolicy,
+  type RateLimitPolicy,
+} from './policy.js';
 import type { Limiter, LimitOptions, LimitResult } from './result.js';
 
 /**
@@ -50,7 +56,7 @@ export class MemoryLimiter implements Limiter {
     const nowMs = options.now === undefined ? this.clock() : checkNow(options.now);
     const storeKey = limiterKey(this.base, key);
     const outcome = this.decide(this.store.get(storeKey), nowMs, cost, this.policy);
-    if (outcome.state !== undefined) this.store.set(storeKey, outcome.state, nowMs, outcome.ttlMs);
+    if (outcome.state !== undefined) this.store.set(storeKey, outcome.state, nowMs, outcome.expiresAtMs);
     return outcome.result;
   }
 

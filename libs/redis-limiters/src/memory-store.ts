@@ -3,9 +3,10 @@ import type { AlgorithmState } from './algorithms/index.js';
 /**
  * Where the in-memory limiters keep their state: one map shared by every limiter that should
  * see the same counters (a service rebuilding its limiters on a rules reload keeps its store).
- * Bounded: entries past their expiry are dropped a few at a time on every write, and when
- * `maxKeys` live entries exist the least recently written one is forgotten (that identity
- * starts over with a full quota; `evictions` counts how often it happened).
+ * Bounded: entries expired for more than SWEEP_GRACE_MS are dropped a few at a time on every
+ * write (the grace keeps a clock that steps back a little from seeing a different state than
+ * Redis would), and when `maxKeys` entries exist the least recently written one is forgotten
+ * (that identity starts over with a full quota; `evictions` counts how often it happened).
  */
 
 export interface MemoryStoreOptions {
@@ -15,8 +16,9 @@ export interface MemoryStoreOptions {
 
 export const DEFAULT_MEMORY_MAX_KEYS = 100_000;
 const MAX_MEMORY_KEYS = 10_000_000;
-/** Expired entries looked at (from the least recently written end) per write. */
+/** Entries looked at (from the least recently written end) per write. */
 const SWEEP_PER_WRITE = 2;
+const SWEEP_GRACE_MS = 10_000;
 
 interface Entry {
   state: AlgorithmState;
@@ -44,12 +46,12 @@ export class MemoryStore {
     return this.entries.get(key)?.state;
   }
 
-  /** Stores a state that matters for `ttlMs` from `nowMs`; a ttl of 0 or less deletes it. */
-  set(key: string, state: AlgorithmState, nowMs: number, ttlMs: number): void {
+  /** Stores a state that matters until `expiresAtMs`; one already expired at `nowMs` is deleted. */
+  set(key: string, state: AlgorithmState, nowMs: number, expiresAtMs: number): void {
     // Re-inserting moves the key to the most recently written end.
     this.entries.delete(key);
     this.sweep(nowMs);
-    if (ttlMs <= 0) return;
+    if (expiresAtMs <= nowMs) return;
     if (this.entries.size >= this.maxKeys) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) {
@@ -57,7 +59,7 @@ export class MemoryStore {
         this.evictions++;
       }
     }
-    this.entries.set(key, { state, expiresAtMs: nowMs + ttlMs });
+    this.entries.set(key, { state, expiresAtMs });
   }
 
   delete(key: string): void {
@@ -72,7 +74,7 @@ export class MemoryStore {
     let looked = 0;
     for (const [key, entry] of this.entries) {
       if (looked++ >= SWEEP_PER_WRITE) break;
-      if (entry.expiresAtMs <= nowMs) this.entries.delete(key);
+      if (entry.expiresAtMs + SWEEP_GRACE_MS <= nowMs) this.entries.delete(key);
     }
   }
 }

@@ -68,13 +68,16 @@ function checkRange(problems: string[], name: string, value: unknown, min: numbe
 export function normalizePolicy(policy: RateLimitPolicy): NormalizedPolicy {
   const problems: string[] = [];
   if (!ALGORITHMS.includes(policy.algorithm)) {
-    problems.push(`algorithm must be one of ${ALGORITHMS.join(', ')} (got ${JSON.stringify(policy.algorithm)})`);
+    problems.push(
+      `algorithm must be one of ${ALGORITHMS.join(', ')} (got ${JSON.stringify(policy.algorithm)})`,
+    );
   }
   const maxLimit = policy.algorithm === 'sliding_window_log' ? SLIDING_LOG_MAX_LIMIT : MAX_LIMIT;
   checkRange(problems, 'limit', policy.limit, 1, maxLimit);
   checkRange(problems, 'windowMs', policy.windowMs, 1, MAX_WINDOW_MS);
   if (policy.burst !== undefined) {
-    if (BURST_ALGORITHMS.includes(policy.algorithm)) checkRange(problems, 'burst', policy.burst, 1, MAX_LIMIT);
+    if (BURST_ALGORITHMS.includes(policy.algorithm))
+      checkRange(problems, 'burst', policy.burst, 1, MAX_LIMIT);
     else problems.push(`burst applies to ${BURST_ALGORITHMS.join(', ')} only, not ${policy.algorithm}`);
   }
   if (problems.length > 0) throw new InvalidPolicyError(problems);
@@ -83,13 +86,22 @@ export function normalizePolicy(policy: RateLimitPolicy): NormalizedPolicy {
   // A bucket that takes longer than MAX_WINDOW_MS to refill would push the scripts' integers
   // past 2^52, where doubles stop being exact.
   if ((burst / policy.limit) * policy.windowMs > MAX_WINDOW_MS) {
-    throw new InvalidPolicyError([`burst / limit × windowMs (the time to refill) must be at most ${MAX_WINDOW_MS} ms`]);
+    throw new InvalidPolicyError([
+      `burst / limit × windowMs (the time to refill) must be at most ${MAX_WINDOW_MS} ms`,
+    ]);
   }
   // GCRA counts time in microseconds: one request per microsecond is its finest rate.
   if (policy.algorithm === 'gcra' && policy.limit > policy.windowMs * 1_000) {
-    throw new InvalidPolicyError(['gcra admits at most one request per microsecond: limit ≤ windowMs × 1000']);
+    throw new InvalidPolicyError([
+      'gcra admits at most one request per microsecond: limit ≤ windowMs × 1000',
+    ]);
   }
-  return Object.freeze({ algorithm: policy.algorithm, limit: policy.limit, windowMs: policy.windowMs, burst });
+  return Object.freeze({
+    algorithm: policy.algorithm,
+    limit: policy.limit,
+    windowMs: policy.windowMs,
+    burst,
+  });
 }
 
 /** The number of units a single decision can ever admit: costs above it are refused outright. */
@@ -109,7 +121,9 @@ export function checkCost(cost: number, policy: NormalizedPolicy): number {
 /** Checks an explicit decision time (tests): whole milliseconds since the epoch. */
 export function checkNow(now: number): number {
   if (!Number.isSafeInteger(now) || now < 0 || now > MAX_EXPLICIT_NOW_MS) {
-    throw new InvalidArgumentError(`now must be whole milliseconds from 0 to ${MAX_EXPLICIT_NOW_MS} (got ${String(now)})`);
+    throw new InvalidArgumentError(
+      `now must be whole milliseconds from 0 to ${MAX_EXPLICIT_NOW_MS} (got ${String(now)})`,
+    );
   }
   return now;
 }

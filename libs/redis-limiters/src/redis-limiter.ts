@@ -3,7 +3,13 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { errorFromScriptCode, LimiterError, LimiterUnavailableError } from './errors.js';
 import { checkKeyPart, DEFAULT_PREFIX, keyBase, limiterKey } from './keys.js';
 import { OverLimitCache, type OverLimitCacheOptions } from './over-limit-cache.js';
-import { checkCost, checkNow, type NormalizedPolicy, normalizePolicy, type RateLimitPolicy } from './policy.js';
+import {
+  checkCost,
+  checkNow,
+  type NormalizedPolicy,
+  normalizePolicy,
+  type RateLimitPolicy,
+} from './policy.js';
 import type { Limiter, LimitOptions, LimitResult } from './result.js';
 import { type LimiterScript, limiterScript } from './scripts.js';
 
@@ -168,7 +174,10 @@ export class RedisLimiter implements Limiter {
 
   private toResult(reply: unknown, cost: number): LimitResult {
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') {
-      throw new LimiterError('UNEXPECTED_REPLY', `unexpected reply from a rate-limit script: ${JSON.stringify(reply)}`);
+      throw new LimiterError(
+        'UNEXPECTED_REPLY',
+        `unexpected reply from a rate-limit script: ${JSON.stringify(reply)}`,
+      );
     }
     if (reply[0] < 0) throw errorFromScriptCode(reply[0], { cost, capacity: this.policy.burst });
     const [allowed, limit, remaining, resetAfterMs, retryAfterMs, delayMs] = reply as number[];

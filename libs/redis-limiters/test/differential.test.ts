@@ -10,7 +10,7 @@ import {
   type RateLimitPolicy,
   RedisLimiter,
 } from '../src/index.js';
-import { connect, seededRandom, T0, uniqueName } from './helpers.js';
+import { connect, SEMANTICS_TIMEOUT_MS, seededRandom, T0, uniqueName } from './helpers.js';
 
 /**
  * The Lua scripts and their in-memory twins must be the same algorithm: both are driven through
@@ -83,13 +83,20 @@ describeWith(await redisBackend(), 'Lua scripts against their in-memory twins', 
       let denied = 0;
       for (const policy of policies) {
         const name = uniqueName('diff');
-        const lua = new RedisLimiter(redis, policy, { name, prefix, overLimitCache: false });
+        const lua = new RedisLimiter(redis, policy, {
+          name,
+          prefix,
+          overLimitCache: false,
+          timeoutMs: SEMANTICS_TIMEOUT_MS,
+        });
         const twin = new MemoryLimiter(policy, { name });
         for (const [index, step] of schedule(random, policy).entries()) {
           const options = { now: step.now, cost: step.cost };
           const fromLua: LimitResult = await lua.limit(step.key, options);
           const fromTwin: LimitResult = await twin.limit(step.key, options);
-          expect(fromLua, `step ${index} of ${JSON.stringify(policy)}: ${JSON.stringify(step)}`).toEqual(fromTwin);
+          expect(fromLua, `step ${index} of ${JSON.stringify(policy)}: ${JSON.stringify(step)}`).toEqual(
+            fromTwin,
+          );
           decisions++;
           if (!fromLua.allowed) denied++;
         }

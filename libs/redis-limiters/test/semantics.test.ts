@@ -39,7 +39,11 @@ function semantics(backend: () => LimiterBackend) {
       // burst is the bucket size; limit/windowMs is the refill rate.
       const limiter = backend().make({ ...policy, burst: 20 });
       expect(await admitted(limiter, 'k', 25, T0)).toBe(20);
-      expect(await limiter.limit('k', { now: T0 + 250 })).toMatchObject({ allowed: true, remaining: 1, limit: 20 });
+      expect(await limiter.limit('k', { now: T0 + 250 })).toMatchObject({
+        allowed: true,
+        remaining: 1,
+        limit: 20,
+      });
     });
   });
 
@@ -50,16 +54,25 @@ function semantics(backend: () => LimiterBackend) {
       // The outflow is 1 per 100 ms: the k-th queued request leaves (k − 1) × 100 ms later.
       const limiter = backend().make(policy);
       const delays: number[] = [];
-      for (let request = 0; request < 10; request++) delays.push((await limiter.limit('k', { now: T0 })).delayMs);
+      for (let request = 0; request < 10; request++)
+        delays.push((await limiter.limit('k', { now: T0 })).delayMs);
       expect(delays).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
-      expect(await limiter.limit('k', { now: T0 })).toMatchObject({ allowed: false, retryAfterMs: 100, resetAfterMs: 1_000 });
+      expect(await limiter.limit('k', { now: T0 })).toMatchObject({
+        allowed: false,
+        retryAfterMs: 100,
+        resetAfterMs: 1_000,
+      });
     });
 
     it('drains at the outflow rate: one place frees every 100 ms', async () => {
       // After 100 ms one request has left, so one more fits, at the back of the queue.
       const limiter = backend().make(policy);
       await admitted(limiter, 'k', 10, T0);
-      expect(await limiter.limit('k', { now: T0 + 100 })).toMatchObject({ allowed: true, delayMs: 900, remaining: 0 });
+      expect(await limiter.limit('k', { now: T0 + 100 })).toMatchObject({
+        allowed: true,
+        delayMs: 900,
+        remaining: 0,
+      });
       expect((await limiter.limit('k', { now: T0 + 150 })).allowed).toBe(false);
     });
   });
@@ -71,7 +84,11 @@ function semantics(backend: () => LimiterBackend) {
       // Windows are aligned on multiples of windowMs: T0 + 999 is the old window, T0 + 1000 a new one.
       const limiter = backend().make(policy);
       expect(await admitted(limiter, 'k', 6, T0 + 200)).toBe(5);
-      expect(await limiter.limit('k', { now: T0 + 999 })).toMatchObject({ allowed: false, retryAfterMs: 1, resetAfterMs: 1 });
+      expect(await limiter.limit('k', { now: T0 + 999 })).toMatchObject({
+        allowed: false,
+        retryAfterMs: 1,
+        resetAfterMs: 1,
+      });
       expect(await limiter.limit('k', { now: T0 + 1_000 })).toMatchObject({ allowed: true, remaining: 4 });
     });
 
@@ -91,7 +108,10 @@ function semantics(backend: () => LimiterBackend) {
       // 5 at T0 + 999 fill the rolling window (T0 − 1, T0 + 999]; at T0 + 1000 they are all still in it.
       const limiter = backend().make(policy);
       expect(await admitted(limiter, 'k', 5, T0 + 999)).toBe(5);
-      expect(await limiter.limit('k', { now: T0 + 1_000 })).toMatchObject({ allowed: false, retryAfterMs: 999 });
+      expect(await limiter.limit('k', { now: T0 + 1_000 })).toMatchObject({
+        allowed: false,
+        retryAfterMs: 999,
+      });
       expect(await limiter.limit('k', { now: T0 + 1_999 })).toMatchObject({ allowed: true, remaining: 4 });
     });
 
@@ -99,7 +119,10 @@ function semantics(backend: () => LimiterBackend) {
       // Entries at +0, +100, +200 (limit 3): a cost of 2 at +300 needs the two oldest gone, at +1100.
       const limiter = backend().make({ ...policy, limit: 3 });
       for (const offset of [0, 100, 200]) await limiter.limit('k', { now: T0 + offset });
-      expect(await limiter.limit('k', { now: T0 + 300, cost: 2 })).toMatchObject({ allowed: false, retryAfterMs: 800 });
+      expect(await limiter.limit('k', { now: T0 + 300, cost: 2 })).toMatchObject({
+        allowed: false,
+        retryAfterMs: 800,
+      });
       expect((await limiter.limit('k', { now: T0 + 1_099, cost: 2 })).allowed).toBe(false);
       expect((await limiter.limit('k', { now: T0 + 1_100, cost: 2 })).allowed).toBe(true);
     });
@@ -113,7 +136,10 @@ function semantics(backend: () => LimiterBackend) {
       const limiter = backend().make(policy);
       expect(await admitted(limiter, 'k', 10, T0)).toBe(10);
       expect(await limiter.limit('k', { now: T0 + 1_100 })).toMatchObject({ allowed: true, remaining: 0 });
-      expect(await limiter.limit('k', { now: T0 + 1_100 })).toMatchObject({ allowed: false, retryAfterMs: 100 });
+      expect(await limiter.limit('k', { now: T0 + 1_100 })).toMatchObject({
+        allowed: false,
+        retryAfterMs: 100,
+      });
       expect((await limiter.limit('k', { now: T0 + 1_200 })).allowed).toBe(true);
     });
 
@@ -128,7 +154,11 @@ function semantics(backend: () => LimiterBackend) {
       // 10 in this window: the next window starts at +1000 with them weighing 10; one fits at +1100.
       const limiter = backend().make(policy);
       await admitted(limiter, 'k', 10, T0);
-      expect(await limiter.limit('k', { now: T0 })).toMatchObject({ allowed: false, retryAfterMs: 1_100, resetAfterMs: 2_000 });
+      expect(await limiter.limit('k', { now: T0 })).toMatchObject({
+        allowed: false,
+        retryAfterMs: 1_100,
+        resetAfterMs: 2_000,
+      });
     });
   });
 
@@ -139,7 +169,11 @@ function semantics(backend: () => LimiterBackend) {
       // Emission interval 100 ms: the 11th request may come 100 ms later, the 12th 200 ms later.
       const limiter = backend().make(policy);
       expect(await admitted(limiter, 'k', 10, T0)).toBe(10);
-      expect(await limiter.limit('k', { now: T0 })).toMatchObject({ allowed: false, retryAfterMs: 100, resetAfterMs: 1_000 });
+      expect(await limiter.limit('k', { now: T0 })).toMatchObject({
+        allowed: false,
+        retryAfterMs: 100,
+        resetAfterMs: 1_000,
+      });
       expect((await limiter.limit('k', { now: T0 + 100 })).allowed).toBe(true);
       expect(await limiter.limit('k', { now: T0 + 150 })).toMatchObject({ allowed: false, retryAfterMs: 50 });
     });

@@ -1,4 +1,9 @@
-import { createService, type ServiceApp, type ServiceOptions, type TokenAuthority } from '@sysdesign/platform';
+import {
+  createService,
+  type ServiceApp,
+  type ServiceOptions,
+  type TokenAuthority,
+} from '@sysdesign/platform';
 import { SERVICE_NAME } from './config.js';
 import type { Links } from './domain/links.js';
 import { selfReferenceOf } from './domain/target-url.js';
@@ -17,13 +22,39 @@ export interface AppDeps {
   publicBaseUrl: string;
   redirectStatus: 301 | 302;
   permanentRedirectMaxAgeSeconds: number;
+  /** Absent: creation is not rate-limited. */
+  createRateLimit?: {
+    limit: number;
+    windowMs: number;
+    /** Shared counts across instances; without it each instance counts on its own. */
+    redis?: Redis;
+    /** Prefix of the limiter's Redis keys. */
+    keyPrefix: string;
+  };
   nowMs?: () => number;
 }
 
 /** The HTTP app over ready-made parts; `service.ts` makes the parts from configuration. */
-export function registerApp(app: ServiceApp, deps: AppDeps): ServiceApp {
+export async function registerApp(app: ServiceApp, deps: AppDeps): Promise<ServiceApp> {
   const nowMs = deps.nowMs ?? Date.now;
+  const limit = deps.createRateLimit;
+  if (limit) {
+    // Registered before the routes (it hooks onRoute); only routes that ask are limited. It runs
+    // at preHandler, after the creation route's optional authentication: a signed-in user has a
+    // quota of their own, anonymous callers one per address. Redis down: admit (fail open).
+    await app.register(rateLimit, {
+      global: false,
+      hook: 'preHandler',
+      key: keyBy.user((request) => request.user?.id),
+      failMode: 'open',
+      prefix: limit.keyPrefix,
+      ...(limit.redis ? { redis: limit.redis } : {}),
+      onExceeded: () => deps.metrics.rateLimited.inc(),
+      onUnavailable: () => deps.metrics.rateLimiterUnavailable.inc(),
+    });
+  }
   registerLinkRoutes(app, {
+    ...(limit ? { createRateLimit: { limit: limit.limit, windowMs: limit.windowMs } } : {}),
     links: deps.links,
     clicks: deps.clicks,
     authority: deps.authority,

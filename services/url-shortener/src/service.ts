@@ -82,10 +82,18 @@ export interface BuildOptions {
   nowMs?: () => number;
 }
 
-export async function buildService(config: Config, context: ServiceContext, options: BuildOptions = {}): Promise<ServiceApp> {
+export async function buildService(
+  config: Config,
+  context: ServiceContext,
+  options: BuildOptions = {},
+): Promise<ServiceApp> {
   const nowMs = options.nowMs ?? Date.now;
   if (config.CODE_STRATEGY === 'snowflake') checkSnowflakeConfig(config);
-  const app = await createApp({ logger: context.logger, logLevel: config.LOG_LEVEL, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+  const app = await createApp({
+    logger: context.logger,
+    logLevel: config.LOG_LEVEL,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  });
   const metrics = createShortenerMetrics(app.metrics);
   const resources = new Resources();
   try {
@@ -142,9 +150,15 @@ export async function buildService(config: Config, context: ServiceContext, opti
     let filter: CodeFilter | undefined;
     if (config.CODE_STRATEGY === 'hash') {
       const codes = new PostgresLinkStore(sql);
-      filter = new CodeFilter({ expectedKeys: config.BLOOM_EXPECTED_CODES, falsePositiveRate: config.BLOOM_FALSE_POSITIVE_RATE });
+      filter = new CodeFilter({
+        expectedKeys: config.BLOOM_EXPECTED_CODES,
+        falsePositiveRate: config.BLOOM_FALSE_POSITIVE_RATE,
+      });
       const count = await filter.rebuild((after, limit) => codes.codesAfter(after, limit));
-      app.log.info({ codes: count, expectedFalsePositiveRate: filter.expectedFalsePositiveRate }, 'bloom filter rebuilt');
+      app.log.info(
+        { codes: count, expectedFalsePositiveRate: filter.expectedFalsePositiveRate },
+        'bloom filter rebuilt',
+      );
     }
 
     const cache = createCache(config, redis, metrics);
@@ -201,9 +215,13 @@ export async function buildService(config: Config, context: ServiceContext, opti
     gauges.unref();
     resources.add('gauges', () => clearInterval(gauges));
 
-    const secret = await resolveAuthSecret({ configured: config.AUTH_SECRET, dataDir: config.DATA_DIR, log: app.log });
+    const secret = await resolveAuthSecret({
+      configured: config.AUTH_SECRET,
+      dataDir: config.DATA_DIR,
+      log: app.log,
+    });
     app.addHook('onClose', () => resources.closeAll(app.log));
-    return registerApp(app, {
+    return await registerApp(app, {
       links,
       clicks,
       publisher,
@@ -212,6 +230,16 @@ export async function buildService(config: Config, context: ServiceContext, opti
       publicBaseUrl: config.PUBLIC_BASE_URL,
       redirectStatus: config.REDIRECT_STATUS,
       permanentRedirectMaxAgeSeconds: config.PERMANENT_REDIRECT_MAX_AGE_SECONDS,
+      ...(config.RATE_LIMIT_ENABLED
+        ? {
+            createRateLimit: {
+              limit: config.CREATE_RATE_LIMIT,
+              windowMs: config.CREATE_RATE_WINDOW_MS,
+              keyPrefix: `${config.REDIS_KEY_PREFIX}rl:`,
+              ...(redis ? { redis } : {}),
+            },
+          }
+        : {}),
       nowMs,
     });
   } catch (error) {

@@ -2,7 +2,10 @@ import { MemoryClickStore } from '../src/store/click-store.js';
 import { MemoryLinkStore } from '../src/store/link-store.js';
 
 /** The memory link and click stores, wired so that deleting a link drops its counters. */
-export function memoryStores(nowMs: () => number = Date.now): { links: MemoryLinkStore; clicks: MemoryClickStore } {
+export function memoryStores(nowMs: () => number = Date.now): {
+  links: MemoryLinkStore;
+  clicks: MemoryClickStore;
+} {
   const links = new MemoryLinkStore();
   const clicks = new MemoryClickStore((code) => links.isLive(code), nowMs);
   links.onDelete = (code) => clicks.forget(code);

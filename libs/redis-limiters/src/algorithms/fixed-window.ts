@@ -25,10 +25,11 @@ export const decideFixedWindow: Decide<FixedWindowState> = (state, nowMs, cost, 
     return {
       result: allowedResult(limit, limit - count, windowEndsInMs),
       state: { window, count },
-      ttlMs: windowEndsInMs,
+      expiresAtMs: (window + 1) * windowMs,
     };
   }
   const resetAfterMs = count > 0 ? windowEndsInMs : 0;
-  if (cost === 0) return { result: allowedResult(limit, limit - count, resetAfterMs), ttlMs: resetAfterMs };
-  return { result: deniedResult(limit, limit - count, resetAfterMs, windowEndsInMs), ttlMs: resetAfterMs };
+  const expiresAtMs = (window + 1) * windowMs;
+  if (cost === 0) return { result: allowedResult(limit, limit - count, resetAfterMs), expiresAtMs };
+  return { result: deniedResult(limit, limit - count, resetAfterMs, windowEndsInMs), expiresAtMs };
 };

@@ -41,12 +41,13 @@ export function decideGcraUs(
     return {
       result: allowedResult(burst, Math.floor((tolerance - (tat - nowUs)) / interval), resetAfterMs),
       state: { tatUs: tat },
-      ttlMs: resetAfterMs,
+      expiresAtMs: Math.ceil(tat / 1_000),
     };
   }
   const remaining = Math.floor((tolerance - (tat - nowUs)) / interval);
   const resetAfterMs = Math.ceil((tat - nowUs) / 1_000);
-  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), ttlMs: resetAfterMs };
+  const expiresAtMs = Math.ceil(tat / 1_000);
+  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
   const retryAfterMs = Math.ceil((pushed - tolerance - nowUs) / 1_000);
-  return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), ttlMs: resetAfterMs };
+  return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), expiresAtMs };
 }

@@ -32,12 +32,13 @@ export const decideLeakingBucket: Decide<LeakingBucketState> = (state, nowMs, co
     return {
       result: allowedResult(burst, Math.floor((capacity - level) / windowMs), resetAfterMs, delayMs),
       state: { scaledLevel: level, updatedAtMs: now },
-      ttlMs: resetAfterMs,
+      expiresAtMs: now + resetAfterMs,
     };
   }
   const remaining = Math.floor((capacity - level) / windowMs);
   const resetAfterMs = Math.ceil(level / limit);
-  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), ttlMs: resetAfterMs };
+  const expiresAtMs = now + resetAfterMs;
+  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
   const retryAfterMs = Math.ceil((level + need - capacity) / limit);
-  return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), ttlMs: resetAfterMs };
+  return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), expiresAtMs };
 };

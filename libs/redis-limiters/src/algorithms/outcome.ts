@@ -11,7 +11,7 @@ import type { LimitResult } from '../result.js';
  * - A denied decision never changes the state (except the sliding log dropping expired entries),
  *   so refusing a flood costs no writes and a cached denial is exact.
  * - Time never runs backwards for one key: a clock behind the stored state counts as no time passed.
- * - `ttlMs` is when the state becomes equal to no state at all; Redis expires the key then.
+ * - `expiresAtMs` is when the state becomes equal to no state at all; Redis expires the key then.
  * - Cost 0 reads without consuming.
  */
 
@@ -19,8 +19,8 @@ export interface Outcome<State> {
   result: LimitResult;
   /** The state to keep when the decision changed it; undefined when it did not. */
   state?: State;
-  /** Milliseconds after which `state` is equivalent to no state (the key may be dropped). */
-  ttlMs: number;
+  /** From this time (ms) on, the state equals no state: the key may be dropped (Redis: PEXPIREAT). */
+  expiresAtMs: number;
 }
 
 export type Decide<State> = (
@@ -30,10 +30,20 @@ export type Decide<State> = (
   policy: NormalizedPolicy,
 ) => Outcome<State>;
 
-export function allowedResult(limit: number, remaining: number, resetAfterMs: number, delayMs = 0): LimitResult {
+export function allowedResult(
+  limit: number,
+  remaining: number,
+  resetAfterMs: number,
+  delayMs = 0,
+): LimitResult {
   return { allowed: true, limit, remaining, resetAfterMs, retryAfterMs: 0, delayMs };
 }
 
-export function deniedResult(limit: number, remaining: number, resetAfterMs: number, retryAfterMs: number): LimitResult {
+export function deniedResult(
+  limit: number,
+  remaining: number,
+  resetAfterMs: number,
+  retryAfterMs: number,
+): LimitResult {
   return { allowed: false, limit, remaining, resetAfterMs, retryAfterMs, delayMs: 0 };
 }

@@ -44,17 +44,19 @@ export const decideSlidingWindowCounter: Decide<SlidingWindowCounterState> = (st
     return {
       result: allowedResult(limit, remaining, resetAfterMs),
       state: { window, current, previous },
-      ttlMs: (window + 2) * windowMs - nowMs,
+      expiresAtMs: (window + 2) * windowMs,
     };
   }
-  if (cost === 0) return { result: allowedResult(limit, remaining, resetAfterMs), ttlMs: resetAfterMs };
+  const expiresAtMs = (window + 2) * windowMs;
+  if (cost === 0) return { result: allowedResult(limit, remaining, resetAfterMs), expiresAtMs };
   let retryAfterMs: number;
   if (limit - current - cost >= 0) {
     // Wait inside this window until the previous window's weight has shrunk enough.
     retryAfterMs = windowMs - Math.floor(((limit - current - cost) * windowMs) / previous) - elapsed;
   } else {
     // Wait for the next window, where this window's count becomes the weighted previous one.
-    retryAfterMs = windowMs - elapsed + Math.max(0, windowMs - Math.floor(((limit - cost) * windowMs) / current));
+    retryAfterMs =
+      windowMs - elapsed + Math.max(0, windowMs - Math.floor(((limit - cost) * windowMs) / current));
   }
-  return { result: deniedResult(limit, remaining, resetAfterMs, retryAfterMs), ttlMs: resetAfterMs };
+  return { result: deniedResult(limit, remaining, resetAfterMs, retryAfterMs), expiresAtMs };
 };

@@ -24,10 +24,14 @@ export const decideSlidingWindowLog: Decide<SlidingWindowLogState> = (state, now
   const trimmed = expired > 0 ? { entries } : undefined;
   if (cost > 0 && count + cost <= limit) {
     for (let unit = 0; unit < cost; unit++) entries.push(now);
-    return { result: allowedResult(limit, limit - entries.length, windowMs), state: { entries }, ttlMs: windowMs };
+    return {
+      result: allowedResult(limit, limit - entries.length, windowMs),
+      state: { entries },
+      expiresAtMs: now + windowMs,
+    };
   }
   const resetAfterMs = count > 0 ? entries[count - 1]! + windowMs - now : 0;
-  const outcome = { ttlMs: resetAfterMs, ...(trimmed ? { state: trimmed } : {}) };
+  const outcome = { expiresAtMs: now + resetAfterMs, ...(trimmed ? { state: trimmed } : {}) };
   if (cost === 0) return { result: allowedResult(limit, limit - count, resetAfterMs), ...outcome };
   // The request fits once the oldest `count + cost − limit` units have left the window.
   const retryAfterMs = entries[count + cost - limit - 1]! + windowMs - now;

@@ -30,12 +30,13 @@ export const decideTokenBucket: Decide<TokenBucketState> = (state, nowMs, cost, 
     return {
       result: allowedResult(burst, Math.floor(tokens / windowMs), resetAfterMs),
       state: { scaledTokens: tokens, updatedAtMs: now },
-      ttlMs: resetAfterMs,
+      expiresAtMs: now + resetAfterMs,
     };
   }
   const remaining = Math.floor(tokens / windowMs);
   const resetAfterMs = Math.ceil((full - tokens) / limit);
-  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), ttlMs: resetAfterMs };
+  const expiresAtMs = now + resetAfterMs;
+  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
   const retryAfterMs = Math.ceil((need - tokens) / limit);
-  return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), ttlMs: resetAfterMs };
+  return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), expiresAtMs };
 };

@@ -156,7 +156,10 @@ interface Problem {
 }
 
 function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
-  return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+  return reply
+    .code(problem.status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problem));
 }
 
 function pathOf(url: string): string {
@@ -180,7 +183,8 @@ const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) 
           ...options.breaker,
           onStateChange: (state) => {
             if (state === 'open') app.log.warn('rate limiter: Redis failing, circuit breaker open');
-            else if (state === 'closed') app.log.info('rate limiter: Redis answering again, circuit breaker closed');
+            else if (state === 'closed')
+              app.log.info('rate limiter: Redis answering again, circuit breaker closed');
           },
         });
   const store = options.store ?? new MemoryStore();
@@ -214,7 +218,8 @@ const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) 
   function resolve(route: RouteRateLimitOptions, defaultName: string): ResolvedRoute {
     const policy = route.policy ?? options.policy;
     if (policy === undefined) throw new Error('rate limit: no policy (set one on the plugin or the route)');
-    const name = route.name ?? (route.policy !== undefined ? defaultName : (options.name ?? DEFAULT_POLICY_NAME));
+    const name =
+      route.name ?? (route.policy !== undefined ? defaultName : (options.name ?? DEFAULT_POLICY_NAME));
     const limiter = limiterFor(name, policy);
     return {
       limiter,
@@ -301,7 +306,9 @@ const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) 
   }
 
   app.decorateRequest('rateLimit', null);
-  app.decorate('rateLimit', (route: RouteRateLimitOptions = {}) => makeHook(resolve(route, route.name ?? DEFAULT_POLICY_NAME)));
+  app.decorate('rateLimit', (route: RouteRateLimitOptions = {}) =>
+    makeHook(resolve(route, route.name ?? DEFAULT_POLICY_NAME)),
+  );
 
   app.addHook('onRoute', (routeOptions) => {
     const config = routeOptions.config?.rateLimit;

@@ -57,7 +57,9 @@ export interface LogRecord {
 }
 
 export function encodedRecordBytes(record: LogRecord): number {
-  return LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES + record.keyBytes.length + record.entry.value.byteLength;
+  return (
+    LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES + record.keyBytes.length + record.entry.value.byteLength
+  );
 }
 
 /** Encodes records back to back into one buffer: one write, one fsync for the whole group. */
@@ -110,7 +112,12 @@ export class LogSegment {
   async append(buffer: Buffer): Promise<void> {
     let written = 0;
     while (written < buffer.length) {
-      const { bytesWritten } = await this.handle.write(buffer, written, buffer.length - written, this.size + written);
+      const { bytesWritten } = await this.handle.write(
+        buffer,
+        written,
+        buffer.length - written,
+        this.size + written,
+      );
       written += bytesWritten;
     }
     this.size += buffer.length;

@@ -39,14 +39,18 @@ export interface CompactionChoice {
 }
 
 /** Groups tables of similar size, smallest first. */
-export function sizeTieredBuckets(tables: readonly CompactionCandidate[], policy: CompactionPolicy): CompactionCandidate[][] {
+export function sizeTieredBuckets(
+  tables: readonly CompactionCandidate[],
+  policy: CompactionPolicy,
+): CompactionCandidate[][] {
   const sorted = [...tables].sort((a, b) => a.bytes - b.bytes || a.id - b.id);
   const buckets: { tables: CompactionCandidate[]; averageBytes: number }[] = [];
   for (const table of sorted) {
     const last = buckets.at(-1);
     const similar =
       last !== undefined &&
-      ((table.bytes >= last.averageBytes * policy.bucketLow && table.bytes <= last.averageBytes * policy.bucketHigh) ||
+      ((table.bytes >= last.averageBytes * policy.bucketLow &&
+        table.bytes <= last.averageBytes * policy.bucketHigh) ||
         (table.bytes < policy.minTableBytes && last.averageBytes < policy.minTableBytes));
     if (similar) {
       last.tables.push(table);
@@ -79,7 +83,11 @@ export function chooseCompaction(
   let bestRatio = 0;
   for (const table of tables) {
     const ratio = table.entries === 0 ? 0 : table.tombstones / table.entries;
-    if (ratio >= policy.tombstoneRatio && ratio > bestRatio && table.createdAtMs + tombstoneGraceMs <= nowMs) {
+    if (
+      ratio >= policy.tombstoneRatio &&
+      ratio > bestRatio &&
+      table.createdAtMs + tombstoneGraceMs <= nowMs
+    ) {
       best = table;
       bestRatio = ratio;
     }
@@ -126,7 +134,8 @@ export async function mergeTables(options: MergeOptions): Promise<MergeResult> {
       if (cursor.entry?.key !== key) continue;
       versions++;
       if (newest === undefined || cursor.entry.seq > newest.seq) newest = cursor.entry;
-      await cursor.advance();
+      const reading = cursor.advance();
+      if (reading !== undefined) await reading;
     }
     result.entriesRead += versions;
     result.shadowedDropped += versions - 1;
@@ -141,7 +150,8 @@ export async function mergeTables(options: MergeOptions): Promise<MergeResult> {
 }
 
 function isDroppableTombstone(entry: StoredEntry, options: MergeOptions): boolean {
-  if (entry.kind !== 'tombstone' || entry.timestampMs + options.tombstoneGraceMs > options.nowMs) return false;
+  if (entry.kind !== 'tombstone' || entry.timestampMs + options.tombstoneGraceMs > options.nowMs)
+    return false;
   let keyBytes: Buffer | undefined;
   for (const other of options.others) {
     const { minSeq, minKey, maxKey } = other.meta;

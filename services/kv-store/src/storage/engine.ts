@@ -10,6 +10,7 @@ import {
 import { chooseCompaction, mergeTables } from './compaction.js';
 import { Disk } from './disk.js';
 import {
+  checkKey,
   copyEntry,
   copyValue,
   type EntryKind,
@@ -286,11 +287,21 @@ export class StorageEngine {
     }
   }
 
-  private static async recover(config: NormalizedOptions, disk: Disk, lock: DirectoryLock): Promise<StorageEngine> {
+  private static async recover(
+    config: NormalizedOptions,
+    disk: Disk,
+    lock: DirectoryLock,
+  ): Promise<StorageEngine> {
     const startedMs = performance.now();
     const manifest = (await readManifest(disk)) ?? emptyManifest();
     const names = await disk.readdir();
-    const report: RecoveryReport = { tablesOpened: 0, deletedFiles: [], segmentsReplayed: 0, recordsReplayed: 0, durationMs: 0 };
+    const report: RecoveryReport = {
+      tablesOpened: 0,
+      deletedFiles: [],
+      segmentsReplayed: 0,
+      recordsReplayed: 0,
+      durationMs: 0,
+    };
     const live = new Set(manifest.tables);
     let nextTableId = manifest.nextTableId;
     for (const name of names) {
@@ -318,16 +329,26 @@ export class StorageEngine {
         await disk.unlink(path);
         continue;
       }
-      const replay = await replaySegment(disk, path, (entry, keyByteLength) => memtable.apply(entry, keyByteLength));
+      const replay = await replaySegment(disk, path, (entry, keyByteLength) =>
+        memtable.apply(entry, keyByteLength),
+      );
       report.segmentsReplayed++;
       report.recordsReplayed += replay.records;
       lastSeq = Math.max(lastSeq, replay.maxSeq);
       if (replay.corruptAt === undefined) continue;
       // Only the newest segment can end in a torn write: older ones were fsynced before the next began.
-      if (id !== newestSegmentId) throw corruption(name, replay.corruptAt, 'bad commit log record before the newest segment');
+      if (id !== newestSegmentId)
+        throw corruption(name, replay.corruptAt, 'bad commit log record before the newest segment');
       await truncateSegment(disk, path, replay.corruptAt);
-      report.truncated = { segment: name, atByte: replay.corruptAt, droppedBytes: replay.fileBytes - replay.corruptAt };
-      config.logger.warn({ dir: disk.dir, ...report.truncated }, 'commit log ended in a torn record; truncated it');
+      report.truncated = {
+        segment: name,
+        atByte: replay.corruptAt,
+        droppedBytes: replay.fileBytes - replay.corruptAt,
+      };
+      config.logger.warn(
+        { dir: disk.dir, ...report.truncated },
+        'commit log ended in a torn record; truncated it',
+      );
     }
     const segment = await LogSegment.create(disk, Math.max(newestSegmentId, manifest.flushedLogThrough) + 1);
     await disk.syncDir();
@@ -361,14 +382,20 @@ export class StorageEngine {
   /** Writes `value` as the key's current version. Resolves once durable per the fsync mode. */
   async put(key: string, value: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
     const keyBytes = encodeKey(key);
-    const entry = this.newEntry(key, 'value', copyValue(value, this.config.maxValueBytes), options.timestampMs);
+    const entry = this.newEntry(
+      key,
+      'value',
+      copyValue(value, this.config.maxValueBytes),
+      options.timestampMs,
+    );
     return this.withKeyLock(key, () => this.enqueueWrite(entry, keyBytes));
   }
 
   /** Writes a tombstone: the key reads as deleted until compaction drops it after the grace period. */
   async delete(key: string, options: DeleteOptions = {}): Promise<WriteResult> {
     const keyBytes = encodeKey(key);
-    const value = options.value === undefined ? EMPTY_VALUE : copyValue(options.value, this.config.maxValueBytes);
+    const value =
+      options.value === undefined ? EMPTY_VALUE : copyValue(options.value, this.config.maxValueBytes);
     const entry = this.newEntry(key, 'tombstone', value, options.timestampMs);
     return this.withKeyLock(key, () => this.enqueueWrite(entry, keyBytes));
   }
@@ -396,7 +423,12 @@ export class StorageEngine {
     });
   }
 
-  private newEntry(key: string, kind: EntryKind, value: Uint8Array, timestampMs: number | undefined): StoredEntry {
+  private newEntry(
+    key: string,
+    kind: EntryKind,
+    value: Uint8Array,
+    timestampMs: number | undefined,
+  ): StoredEntry {
     if (timestampMs !== undefined && !(Number.isSafeInteger(timestampMs) && timestampMs >= 0)) {
       throw new StorageError('KV_ERR_INVALID_OPTION', 'timestampMs must be a non-negative integer', {
         field: 'timestampMs',
@@ -480,7 +512,10 @@ export class StorageEngine {
         this.memtable.apply(write.entry, write.keyBytes.length);
         write.resolve({ seq: write.entry.seq, timestampMs: write.entry.timestampMs });
       }
-      if (this.memtable.bytes >= this.config.memtableBytes || this.segment.size >= this.config.logSegmentBytes) {
+      if (
+        this.memtable.bytes >= this.config.memtableBytes ||
+        this.segment.size >= this.config.logSegmentBytes
+      ) {
         try {
           await this.rotate();
         } catch (error) {
@@ -557,7 +592,7 @@ export class StorageEngine {
 
   /** The key's current version (a value or a tombstone), or undefined if the engine has none. */
   async get(key: string): Promise<StoredEntry | undefined> {
-    const keyBytes = encodeKey(key);
+    checkKey(key);
     this.assertReadable();
     this.counters.gets++;
     const inMemory = this.findInMemory(key);
@@ -568,7 +603,7 @@ export class StorageEngine {
     const version = this.version;
     version.ref();
     try {
-      const found = await this.findInTables(version, key, keyBytes);
+      const found = await this.findInTables(version, key);
       return found === undefined ? undefined : copyEntry(found);
     } finally {
       version.unref();
@@ -591,13 +626,15 @@ export class StorageEngine {
     return undefined;
   }
 
-  private async findInTables(version: Version, key: string, keyBytes: Buffer): Promise<StoredEntry | undefined> {
+  private async findInTables(version: Version, key: string): Promise<StoredEntry | undefined> {
     let best: StoredEntry | undefined;
+    let keyBytes: Buffer | undefined;
     for (const table of version.tables) {
       // Tables are ordered by max sequence number: none after this one can beat what we have.
       if (best !== undefined && table.meta.maxSeq < best.seq) break;
       if (key < table.meta.minKey || key > table.meta.maxKey) continue;
       this.counters.bloomChecks++;
+      keyBytes ??= Buffer.from(key, 'utf8');
       if (!table.mayContain(keyBytes)) {
         this.counters.bloomNegatives++;
         continue;
@@ -619,9 +656,14 @@ export class StorageEngine {
     const { start, end } = options;
     const limit = options.limit ?? DEFAULT_SCAN_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_SCAN_LIMIT) {
-      throw new StorageError('KV_ERR_INVALID_OPTION', `limit must be an integer in [1, ${MAX_SCAN_LIMIT}]`, { field: 'limit' });
+      throw new StorageError('KV_ERR_INVALID_OPTION', `limit must be an integer in [1, ${MAX_SCAN_LIMIT}]`, {
+        field: 'limit',
+      });
     }
-    for (const [field, bound] of [['start', start], ['end', end]] as const) {
+    for (const [field, bound] of [
+      ['start', start],
+      ['end', end],
+    ] as const) {
       if (bound !== undefined && typeof bound !== 'string') {
         throw new StorageError('KV_ERR_INVALID_OPTION', `${field} must be a string`, { field });
       }
@@ -641,7 +683,11 @@ export class StorageEngine {
     version.ref();
     try {
       for (const table of version.tables) {
-        if ((end !== undefined && table.meta.minKey >= end) || (start !== undefined && table.meta.maxKey < start)) continue;
+        if (
+          (end !== undefined && table.meta.minKey >= end) ||
+          (start !== undefined && table.meta.maxKey < start)
+        )
+          continue;
         offer(await table.range(start, end, limit));
       }
     } finally {
@@ -655,10 +701,16 @@ export class StorageEngine {
   }
 
   /** Every current version in [start, end), in key order, fetched a page at a time. */
-  async *entries(options: Omit<ScanOptions, 'limit'> & { pageSize?: number } = {}): AsyncGenerator<StoredEntry> {
+  async *entries(
+    options: Omit<ScanOptions, 'limit'> & { pageSize?: number } = {},
+  ): AsyncGenerator<StoredEntry> {
     let start = options.start;
     for (;;) {
-      const page = await this.scan({ start, end: options.end, limit: options.pageSize ?? DEFAULT_SCAN_LIMIT });
+      const page = await this.scan({
+        start,
+        end: options.end,
+        limit: options.pageSize ?? DEFAULT_SCAN_LIMIT,
+      });
       yield* page.entries;
       if (page.next === undefined) return;
       start = page.next;
@@ -667,7 +719,9 @@ export class StorageEngine {
 
   /** True for a tombstone older than the grace period: anti-entropy should not spread it. */
   isPastGrace(entry: StoredEntry): boolean {
-    return entry.kind === 'tombstone' && entry.timestampMs + this.config.tombstoneGraceMs <= this.config.now();
+    return (
+      entry.kind === 'tombstone' && entry.timestampMs + this.config.tombstoneGraceMs <= this.config.now()
+    );
   }
 
   get tombstoneGraceMs(): number {
@@ -731,9 +785,14 @@ export class StorageEngine {
       }
       added.push(await this.openTable(id));
     }
-    await this.commit({ reason: 'flush', add: added, remove: [], flushedLogThrough: lastSegmentId }, () => {
-      this.sealed.shift();
-    });
+    try {
+      await this.commit({ reason: 'flush', add: added, remove: [], flushedLogThrough: lastSegmentId }, () => {
+        this.sealed.shift();
+      });
+    } catch (error) {
+      for (const table of added) this.discardTable(table);
+      throw error;
+    }
     this.counters.flushes++;
     await this.deleteSegmentsThrough(lastSegmentId);
   }
@@ -744,12 +803,25 @@ export class StorageEngine {
     return table;
   }
 
+  /** Closes a table that never became live (its commit failed); the file is an orphan for the next open. */
+  private discardTable(table: Table): void {
+    table.ref();
+    table.unref((closed, error) => {
+      this.openTables.delete(closed);
+      if (error !== undefined)
+        this.config.logger.warn({ table: closed.id, error: String(error) }, 'closing a table failed');
+    });
+  }
+
   private async deleteSegmentsThrough(lastSegmentId: number): Promise<void> {
     for (const name of await this.disk.readdir()) {
       const id = parseSegmentFileName(name);
       if (id === undefined || id > lastSegmentId) continue;
       await this.disk.unlink(join(this.disk.dir, name)).catch((error: unknown) => {
-        this.config.logger.warn({ file: name, error: String(error) }, 'could not delete a flushed log segment');
+        this.config.logger.warn(
+          { file: name, error: String(error) },
+          'could not delete a flushed log segment',
+        );
       });
     }
   }
@@ -759,7 +831,12 @@ export class StorageEngine {
    * runs in the same tick as the swap, so no reader ever sees data twice or not at all.
    */
   private commit(
-    edit: { reason: 'flush' | 'compaction'; add: Table[]; remove: readonly Table[]; flushedLogThrough?: number },
+    edit: {
+      reason: 'flush' | 'compaction';
+      add: Table[];
+      remove: readonly Table[];
+      flushedLogThrough?: number;
+    },
     installed?: () => void,
   ): Promise<void> {
     return this.manifestMutex.run(async () => {
@@ -791,7 +868,8 @@ export class StorageEngine {
     const ordered = [...tables].sort((a, b) => b.meta.maxSeq - a.meta.maxSeq);
     return new Version(ordered, (table, error) => {
       this.openTables.delete(table);
-      if (error !== undefined) this.config.logger.warn({ table: table.id, error: String(error) }, 'closing a table failed');
+      if (error !== undefined)
+        this.config.logger.warn({ table: table.id, error: String(error) }, 'closing a table failed');
     });
   }
 
@@ -820,14 +898,25 @@ export class StorageEngine {
       tombstones: table.meta.tombstones,
       createdAtMs: table.meta.createdAtMs,
     }));
-    const choice = chooseCompaction(candidates, this.config.compaction, this.config.now(), this.config.tombstoneGraceMs);
+    const choice = chooseCompaction(
+      candidates,
+      this.config.compaction,
+      this.config.now(),
+      this.config.tombstoneGraceMs,
+    );
     if (choice === undefined) return undefined;
     const chosen = new Set(choice.ids);
     return { tables: tables.filter((table) => chosen.has(table.id)), reason: choice.reason };
   }
 
   private scheduleCompaction(): void {
-    if (!this.config.autoCompaction || this.compacting !== undefined || this.backgroundStopped || !this.isRunning()) return;
+    if (
+      !this.config.autoCompaction ||
+      this.compacting !== undefined ||
+      this.backgroundStopped ||
+      !this.isRunning()
+    )
+      return;
     this.compacting = this.runCompactions().finally(() => {
       this.compacting = undefined;
     });
@@ -849,7 +938,10 @@ export class StorageEngine {
   }
 
   /** Merges `inputs` into one new table and swaps it in. Runs under the compaction mutex. */
-  private async compactTables(inputs: readonly Table[], reason: CompactionReport['reason']): Promise<CompactionReport> {
+  private async compactTables(
+    inputs: readonly Table[],
+    reason: CompactionReport['reason'],
+  ): Promise<CompactionReport> {
     const startedMs = performance.now();
     const version = this.version;
     version.ref();
@@ -892,7 +984,16 @@ export class StorageEngine {
         throw error;
       }
       if (writer.entryCount > 0) output = await this.openTable(id);
-      await this.commit({ reason: 'compaction', add: output === undefined ? [] : [output], remove: inputs });
+      try {
+        await this.commit({
+          reason: 'compaction',
+          add: output === undefined ? [] : [output],
+          remove: inputs,
+        });
+      } catch (error) {
+        if (output !== undefined) this.discardTable(output);
+        throw error;
+      }
       const bytesWritten = output?.fileBytes ?? 0;
       this.counters.compactions++;
       this.counters.compactionBytesRead += bytesRead;
@@ -956,7 +1057,8 @@ export class StorageEngine {
     await Promise.all([...this.openTables].map((table) => table.closed));
     await this.disk.halt();
     await this.lock.release();
-    if (syncError !== undefined) throw new StorageError('KV_ERR_ENGINE_FAILED', 'final log fsync failed', {}, { cause: syncError });
+    if (syncError !== undefined)
+      throw new StorageError('KV_ERR_ENGINE_FAILED', 'final log fsync failed', {}, { cause: syncError });
   }
 
   /**
@@ -978,7 +1080,11 @@ export class StorageEngine {
     return {
       state: this.state,
       lastSeq: this.lastSeq,
-      memtable: { entries: this.memtable.entryCount, bytes: this.memtable.bytes, tombstones: this.memtable.tombstones },
+      memtable: {
+        entries: this.memtable.entryCount,
+        bytes: this.memtable.bytes,
+        tombstones: this.memtable.tombstones,
+      },
       sealedMemtables: this.sealed.length,
       tables: this.version.tables.map((table) => ({
         id: table.id,
@@ -1028,10 +1134,18 @@ export class StorageEngine {
     const failure =
       error instanceof StorageError && error.code === 'KV_ERR_ENGINE_FAILED'
         ? error
-        : new StorageError('KV_ERR_ENGINE_FAILED', String((error as Error)?.message ?? error), {}, { cause: error });
+        : new StorageError(
+            'KV_ERR_ENGINE_FAILED',
+            String((error as Error)?.message ?? error),
+            {},
+            { cause: error },
+          );
     if (this.failure === undefined) {
       this.failure = failure;
-      this.config.logger.error({ dir: this.disk.dir, error: String(error) }, 'storage engine failed; refusing writes');
+      this.config.logger.error(
+        { dir: this.disk.dir, error: String(error) },
+        'storage engine failed; refusing writes',
+      );
     }
     if (this.state === 'open') this.state = 'failed';
     this.rejectQueue(failure);

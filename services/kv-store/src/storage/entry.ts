@@ -64,10 +64,10 @@ interface WellFormedString {
 }
 
 /**
- * Checks a key and returns its UTF-8 bytes. Lone surrogates are refused because UTF-8 cannot
- * encode them: two different strings would become the same key on disk.
+ * Checks a key: a non-empty string without lone surrogates (UTF-8 cannot encode them, so two
+ * different strings would become the same key on disk), at most MAX_KEY_BYTES of UTF-8.
  */
-export function encodeKey(key: unknown): Buffer {
+export function checkKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0 || !(key as unknown as WellFormedString).isWellFormed()) {
     throw new StorageError('KV_ERR_KEY_INVALID', undefined, { field: 'key' });
   }
@@ -82,6 +82,11 @@ export function encodeKey(key: unknown): Buffer {
       });
     }
   }
+}
+
+/** Checks a key and returns its UTF-8 bytes. */
+export function encodeKey(key: unknown): Buffer {
+  checkKey(key);
   return Buffer.from(key, 'utf8');
 }
 

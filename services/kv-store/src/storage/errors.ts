@@ -37,7 +37,10 @@ export class StorageError extends Error {
     readonly details: Record<string, unknown> = {},
     options?: { cause?: unknown },
   ) {
-    super(detail === undefined ? STORAGE_ERROR_CODES[code] : `${STORAGE_ERROR_CODES[code]}: ${detail}`, options);
+    super(
+      detail === undefined ? STORAGE_ERROR_CODES[code] : `${STORAGE_ERROR_CODES[code]}: ${detail}`,
+      options,
+    );
     this.name = 'StorageError';
   }
 }

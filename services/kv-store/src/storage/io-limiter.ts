@@ -27,7 +27,8 @@ export class IoLimiter {
   async consume(bytes: number): Promise<void> {
     if (this.bytesPerSecond === 0 || bytes <= 0) return;
     const nowMs = this.now();
-    this.paidUntilMs = Math.max(this.paidUntilMs, nowMs - this.burstMs) + (bytes * 1000) / this.bytesPerSecond;
+    this.paidUntilMs =
+      Math.max(this.paidUntilMs, nowMs - this.burstMs) + (bytes * 1000) / this.bytesPerSecond;
     const waitMs = this.paidUntilMs - nowMs;
     if (waitMs > 0) await this.sleep(waitMs);
   }

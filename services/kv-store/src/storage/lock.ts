@@ -43,11 +43,16 @@ export class DirectoryLock {
       }
       const owner = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
       if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
-        throw new StorageError('KV_ERR_LOCKED', `${directory} is held by process ${owner}`, { dir: directory, pid: owner });
+        throw new StorageError('KV_ERR_LOCKED', `${directory} is held by process ${owner}`, {
+          dir: directory,
+          pid: owner,
+        });
       }
       await unlink(path).catch(() => {});
     }
-    throw new StorageError('KV_ERR_LOCKED', `${directory}: another process took the lock first`, { dir: directory });
+    throw new StorageError('KV_ERR_LOCKED', `${directory}: another process took the lock first`, {
+      dir: directory,
+    });
   }
 
   /** A clean close: the directory is free for anyone. */

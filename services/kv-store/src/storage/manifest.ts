@@ -45,7 +45,11 @@ export async function readManifest(disk: Disk): Promise<ManifestState | undefine
     throw error;
   }
   const [json, checksum] = text.split('\n');
-  if (json === undefined || checksum === undefined || crc32(Buffer.from(json, 'utf8')).toString(16).padStart(8, '0') !== checksum) {
+  if (
+    json === undefined ||
+    checksum === undefined ||
+    crc32(Buffer.from(json, 'utf8')).toString(16).padStart(8, '0') !== checksum
+  ) {
     throw corruption(MANIFEST_FILE, 0, 'manifest checksum mismatch');
   }
   const state = JSON.parse(json) as ManifestState;

@@ -124,7 +124,13 @@ function invalid(name: string, message: string): StorageError {
   return new StorageError('KV_ERR_INVALID_OPTION', `${name} ${message}`, { option: name });
 }
 
-function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+function integer(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const resolved = value ?? fallback;
   if (!Number.isSafeInteger(resolved) || resolved < min || resolved > max) {
     throw invalid(name, `must be an integer in [${min}, ${max}], got ${String(resolved)}`);
@@ -142,22 +148,42 @@ function ratio(name: string, value: number | undefined, fallback: number, min: n
 
 function oneOf<T extends string>(name: string, value: T | undefined, fallback: T, allowed: readonly T[]): T {
   const resolved = value ?? fallback;
-  if (!allowed.includes(resolved)) throw invalid(name, `must be one of ${allowed.join(', ')}, got ${String(resolved)}`);
+  if (!allowed.includes(resolved))
+    throw invalid(name, `must be one of ${allowed.join(', ')}, got ${String(resolved)}`);
   return resolved;
 }
 
 export function normalizeOptions(options: StorageOptions): NormalizedOptions {
-  if (typeof options?.dir !== 'string' || options.dir.length === 0) throw invalid('dir', 'must be a non-empty path');
-  const memtableBytes = integer('memtableBytes', options.memtableBytes, DEFAULT_MEMTABLE_BYTES, 1 * KiB, 1 * GiB);
+  if (typeof options?.dir !== 'string' || options.dir.length === 0)
+    throw invalid('dir', 'must be a non-empty path');
+  const memtableBytes = integer(
+    'memtableBytes',
+    options.memtableBytes,
+    DEFAULT_MEMTABLE_BYTES,
+    1 * KiB,
+    1 * GiB,
+  );
   const policy = { ...DEFAULT_COMPACTION_POLICY, minTableBytes: memtableBytes, ...options.compaction };
   const minThreshold = integer('compaction.minThreshold', policy.minThreshold, 4, 2, 32);
   return {
     dir: options.dir,
     fsync: oneOf('fsync', options.fsync, 'always', ['always', 'interval']),
-    fsyncIntervalMs: integer('fsyncIntervalMs', options.fsyncIntervalMs, DEFAULT_FSYNC_INTERVAL_MS, 1, 60_000),
+    fsyncIntervalMs: integer(
+      'fsyncIntervalMs',
+      options.fsyncIntervalMs,
+      DEFAULT_FSYNC_INTERVAL_MS,
+      1,
+      60_000,
+    ),
     memtableBytes,
     memtableIndex: oneOf('memtableIndex', options.memtableIndex, 'skiplist', ['skiplist', 'sorted-array']),
-    maxImmutableMemtables: integer('maxImmutableMemtables', options.maxImmutableMemtables, DEFAULT_MAX_IMMUTABLE_MEMTABLES, 1, 16),
+    maxImmutableMemtables: integer(
+      'maxImmutableMemtables',
+      options.maxImmutableMemtables,
+      DEFAULT_MAX_IMMUTABLE_MEMTABLES,
+      1,
+      16,
+    ),
     logSegmentBytes: integer(
       'logSegmentBytes',
       options.logSegmentBytes,
@@ -165,11 +191,35 @@ export function normalizeOptions(options: StorageOptions): NormalizedOptions {
       1 * KiB,
       4 * GiB,
     ),
-    maxValueBytes: integer('maxValueBytes', options.maxValueBytes, DEFAULT_MAX_VALUE_BYTES, 1, MAX_VALUE_BYTES_LIMIT),
-    maxPendingWrites: integer('maxPendingWrites', options.maxPendingWrites, DEFAULT_MAX_PENDING_WRITES, 1, 1_000_000),
-    maxWriteBatchBytes: integer('maxWriteBatchBytes', options.maxWriteBatchBytes, DEFAULT_MAX_WRITE_BATCH_BYTES, 1 * KiB, 64 * MiB),
+    maxValueBytes: integer(
+      'maxValueBytes',
+      options.maxValueBytes,
+      DEFAULT_MAX_VALUE_BYTES,
+      1,
+      MAX_VALUE_BYTES_LIMIT,
+    ),
+    maxPendingWrites: integer(
+      'maxPendingWrites',
+      options.maxPendingWrites,
+      DEFAULT_MAX_PENDING_WRITES,
+      1,
+      1_000_000,
+    ),
+    maxWriteBatchBytes: integer(
+      'maxWriteBatchBytes',
+      options.maxWriteBatchBytes,
+      DEFAULT_MAX_WRITE_BATCH_BYTES,
+      1 * KiB,
+      64 * MiB,
+    ),
     blockBytes: integer('blockBytes', options.blockBytes, DEFAULT_BLOCK_BYTES, 256, 1 * MiB),
-    blockCacheBytes: integer('blockCacheBytes', options.blockCacheBytes, DEFAULT_BLOCK_CACHE_BYTES, 0, 4 * GiB),
+    blockCacheBytes: integer(
+      'blockCacheBytes',
+      options.blockCacheBytes,
+      DEFAULT_BLOCK_CACHE_BYTES,
+      0,
+      4 * GiB,
+    ),
     bloomFalsePositiveRate: ratio(
       'bloomFalsePositiveRate',
       options.bloomFalsePositiveRate,
@@ -177,7 +227,13 @@ export function normalizeOptions(options: StorageOptions): NormalizedOptions {
       0.000_001,
       0.5,
     ),
-    tombstoneGraceMs: integer('tombstoneGraceMs', options.tombstoneGraceMs, DEFAULT_TOMBSTONE_GRACE_MS, 0, 365 * DAY_MS),
+    tombstoneGraceMs: integer(
+      'tombstoneGraceMs',
+      options.tombstoneGraceMs,
+      DEFAULT_TOMBSTONE_GRACE_MS,
+      0,
+      365 * DAY_MS,
+    ),
     autoCompaction: options.autoCompaction ?? true,
     compaction: {
       minThreshold,

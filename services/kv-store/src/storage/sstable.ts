@@ -2,14 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BloomFilter } from '@sysdesign/platform';
 import type { Disk } from './disk.js';
-import {
-  crc32,
-  kindCode,
-  kindFromCode,
-  readUint64,
-  type StoredEntry,
-  writeUint64,
-} from './entry.js';
+import { crc32, kindCode, kindFromCode, readUint64, type StoredEntry, writeUint64 } from './entry.js';
 import { corruption } from './errors.js';
 import type { IoLimiter } from './io-limiter.js';
 
@@ -42,6 +35,9 @@ const ENTRY_FIXED_BYTES = 23;
 const BLOCK_TRAILER_BYTES = 8;
 /** Blocks are written in groups of about this many bytes: fewer system calls. */
 const WRITE_CHUNK_BYTES = 256 * 1024;
+/** Sequential readers read this many bytes of consecutive blocks per system call. */
+const CURSOR_READ_AHEAD_BYTES = 256 * 1024;
+const RANGE_READ_AHEAD_BYTES = 64 * 1024;
 /** Block numbers share a cache key with the table id; 2^24 blocks of 4 KiB is a 64 GiB table. */
 const MAX_BLOCKS_PER_TABLE = 2 ** 24;
 
@@ -136,14 +132,18 @@ export interface TableWriterOptions {
   limiter?: IoLimiter;
 }
 
-/** Writes one table from entries given in strictly increasing key order. */
+/**
+ * Writes one table from entries given in strictly increasing key order. Blocks are built in
+ * place in one output buffer, written out about every WRITE_CHUNK_BYTES: no buffer per block.
+ */
 export class TableWriter {
-  private block: Buffer;
+  private chunk: Buffer;
+  /** Bytes of sealed blocks at the start of `chunk`; the open block follows them. */
+  private chunkUsed = 0;
+  /** Bytes of entries in the open block. */
   private blockUsed = 0;
   private blockEntries = 0;
-  private blockLastKey = '';
-  private readonly pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** File offset of `chunk[0]`. */
   private position = 0;
   private readonly lastKeys: string[] = [];
   private readonly offsets: number[] = [];
@@ -163,7 +163,7 @@ export class TableWriter {
     private readonly temporaryPath: string,
     private readonly options: TableWriterOptions,
   ) {
-    this.block = Buffer.allocUnsafe(options.blockBytes + ENTRY_FIXED_BYTES);
+    this.chunk = Buffer.allocUnsafe(WRITE_CHUNK_BYTES + 2 * options.blockBytes + BLOCK_TRAILER_BYTES);
     this.bloom = BloomFilter.create({
       expectedKeys: Math.max(1, options.expectedEntries),
       falsePositiveRate: options.bloomFalsePositiveRate,
@@ -180,33 +180,34 @@ export class TableWriter {
     return this.count;
   }
 
-  /** True when enough blocks are buffered that the caller should `await drain()`. */
+  /** True when enough blocks are buffered that the caller must `await drain()` before adding more. */
   get needsDrain(): boolean {
-    return this.pendingBytes >= WRITE_CHUNK_BYTES;
+    return this.chunkUsed >= WRITE_CHUNK_BYTES;
   }
 
   add(entry: StoredEntry): void {
     if (this.count > 0 && !(entry.key > this.maxKey)) {
-      throw new Error(`table ${this.id}: key ${JSON.stringify(entry.key)} is not after ${JSON.stringify(this.maxKey)}`);
+      throw new Error(
+        `table ${this.id}: key ${JSON.stringify(entry.key)} is not after ${JSON.stringify(this.maxKey)}`,
+      );
     }
     const keyLength = Buffer.byteLength(entry.key, 'utf8');
     const size = ENTRY_FIXED_BYTES + keyLength + entry.value.byteLength;
     if (this.blockEntries > 0 && this.blockUsed + size > this.options.blockBytes) this.sealBlock();
-    if (this.blockUsed + size + BLOCK_TRAILER_BYTES > this.block.length) this.growBlock(size);
-    const block = this.block;
-    let offset = this.blockUsed;
-    block.writeUInt16BE(keyLength, offset);
-    block.writeUInt8(kindCode(entry.kind), offset + 2);
-    writeUint64(block, entry.seq, offset + 3);
-    writeUint64(block, entry.timestampMs, offset + 11);
-    block.writeUInt32BE(entry.value.byteLength, offset + 19);
+    this.reserve(size + BLOCK_TRAILER_BYTES);
+    const chunk = this.chunk;
+    let offset = this.chunkUsed + this.blockUsed;
+    chunk.writeUInt16BE(keyLength, offset);
+    chunk.writeUInt8(kindCode(entry.kind), offset + 2);
+    writeUint64(chunk, entry.seq, offset + 3);
+    writeUint64(chunk, entry.timestampMs, offset + 11);
+    chunk.writeUInt32BE(entry.value.byteLength, offset + 19);
     offset += ENTRY_FIXED_BYTES;
-    block.write(entry.key, offset, keyLength, 'utf8');
-    this.bloom.add(block.subarray(offset, offset + keyLength));
-    block.set(entry.value, offset + keyLength);
-    this.blockUsed = offset + keyLength + entry.value.byteLength;
+    chunk.write(entry.key, offset, keyLength, 'utf8');
+    this.bloom.add(chunk.subarray(offset, offset + keyLength));
+    chunk.set(entry.value, offset + keyLength);
+    this.blockUsed += size;
     this.blockEntries++;
-    this.blockLastKey = entry.key;
     if (this.count === 0) this.minKey = entry.key;
     this.maxKey = entry.key;
     this.count++;
@@ -215,15 +216,15 @@ export class TableWriter {
     if (entry.seq > this.maxSeq) this.maxSeq = entry.seq;
   }
 
-  /** Writes the buffered blocks to the file. */
+  /** Writes the sealed blocks to the file; the open block moves to the front of the buffer. */
   async drain(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const buffers = this.pending.splice(0);
-    const bytes = this.pendingBytes;
-    this.pendingBytes = 0;
+    if (this.chunkUsed === 0) return;
+    const bytes = this.chunkUsed;
     await this.options.limiter?.consume(bytes);
-    await writeAll(this.handle, buffers, bytes, this.position);
+    await writeAll(this.handle, this.chunk.subarray(0, bytes), this.position);
     this.position += bytes;
+    this.chunk.copy(this.chunk, 0, bytes, bytes + this.blockUsed);
+    this.chunkUsed = 0;
   }
 
   /** Writes index, bloom, meta and footer, makes the file durable and moves it into place. */
@@ -251,11 +252,17 @@ export class TableWriter {
     const indexOffset = this.position;
     const bloomOffset = indexOffset + index.length;
     const metaOffset = bloomOffset + bloom.length;
-    const footer = encodeFooter([indexOffset, index.length, bloomOffset, bloom.length, metaOffset, metaBytes.length]);
-    const tail = [index, bloom, metaBytes, footer];
-    const tailBytes = index.length + bloom.length + metaBytes.length + footer.length;
-    await writeAll(this.handle, tail, tailBytes, this.position);
-    this.position += tailBytes;
+    const footer = encodeFooter([
+      indexOffset,
+      index.length,
+      bloomOffset,
+      bloom.length,
+      metaOffset,
+      metaBytes.length,
+    ]);
+    const tail = Buffer.concat([index, bloom, metaBytes, footer]);
+    await writeAll(this.handle, tail, this.position);
+    this.position += tail.length;
     await this.handle.datasync();
     await this.disk.close(this.handle);
     await this.disk.rename(this.temporaryPath, join(this.disk.dir, tableFileName(this.id)));
@@ -269,36 +276,35 @@ export class TableWriter {
   }
 
   private sealBlock(): void {
-    const block = this.block;
-    block.writeUInt32BE(this.blockEntries, this.blockUsed);
-    block.writeUInt32BE(crc32(block.subarray(0, this.blockUsed + 4)), this.blockUsed + 4);
-    const length = this.blockUsed + BLOCK_TRAILER_BYTES;
     if (this.offsets.length >= MAX_BLOCKS_PER_TABLE) throw new Error(`table ${this.id} has too many blocks`);
-    this.offsets.push(this.position + this.pendingBytes);
+    const chunk = this.chunk;
+    const start = this.chunkUsed;
+    const trailer = start + this.blockUsed;
+    chunk.writeUInt32BE(this.blockEntries, trailer);
+    chunk.writeUInt32BE(crc32(chunk.subarray(start, trailer + 4)), trailer + 4);
+    const length = this.blockUsed + BLOCK_TRAILER_BYTES;
+    this.offsets.push(this.position + start);
     this.lengths.push(length);
-    this.lastKeys.push(this.blockLastKey);
-    this.pending.push(block.subarray(0, length));
-    this.pendingBytes += length;
-    this.block = Buffer.allocUnsafe(this.options.blockBytes + ENTRY_FIXED_BYTES);
+    this.lastKeys.push(this.maxKey);
+    this.chunkUsed += length;
     this.blockUsed = 0;
     this.blockEntries = 0;
   }
 
-  private growBlock(entryBytes: number): void {
-    const grown = Buffer.allocUnsafe(this.blockUsed + entryBytes + BLOCK_TRAILER_BYTES);
-    this.block.copy(grown, 0, 0, this.blockUsed);
-    this.block = grown;
+  /** Makes room for `bytes` more after the open block, growing the buffer for large values. */
+  private reserve(bytes: number): void {
+    const needed = this.chunkUsed + this.blockUsed + bytes;
+    if (needed <= this.chunk.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.chunk.length * 2));
+    this.chunk.copy(grown, 0, 0, this.chunkUsed + this.blockUsed);
+    this.chunk = grown;
   }
 }
 
-async function writeAll(handle: FileHandle, buffers: Buffer[], bytes: number, position: number): Promise<void> {
-  const { bytesWritten } = await handle.writev(buffers, position);
-  if (bytesWritten === bytes) return;
-  // A short write: finish it from one contiguous copy.
-  const joined = Buffer.concat(buffers);
-  let written = bytesWritten;
-  while (written < bytes) {
-    const result = await handle.write(joined, written, bytes - written, position + written);
+async function writeAll(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  let written = 0;
+  while (written < buffer.length) {
+    const result = await handle.write(buffer, written, buffer.length - written, position + written);
     written += result.bytesWritten;
   }
 }
@@ -382,23 +388,43 @@ export class Table {
       const footer = await readExactly(handle, name, fileBytes - FOOTER_BYTES, FOOTER_BYTES);
       const footerOffset = fileBytes - FOOTER_BYTES;
       if (!footer.subarray(44).equals(MAGIC)) throw corruption(name, footerOffset, 'bad magic number');
-      if (crc32(footer.subarray(0, 40)) !== footer.readUInt32BE(40)) throw corruption(name, footerOffset, 'footer checksum mismatch');
-      if (footer.readUInt32BE(36) !== TABLE_FORMAT_VERSION) throw corruption(name, footerOffset, 'unknown format version');
+      if (crc32(footer.subarray(0, 40)) !== footer.readUInt32BE(40))
+        throw corruption(name, footerOffset, 'footer checksum mismatch');
+      if (footer.readUInt32BE(36) !== TABLE_FORMAT_VERSION)
+        throw corruption(name, footerOffset, 'unknown format version');
       const region = async (offset: number, length: number, what: string) => {
-        if (length < 4 || offset + length > footerOffset) throw corruption(name, offset, `${what} out of bounds`);
+        if (length < 4 || offset + length > footerOffset)
+          throw corruption(name, offset, `${what} out of bounds`);
         const bytes = await readExactly(handle, name, offset, length);
         const payload = bytes.subarray(0, length - 4);
-        if (crc32(payload) !== bytes.readUInt32BE(length - 4)) throw corruption(name, offset, `${what} checksum mismatch`);
+        if (crc32(payload) !== bytes.readUInt32BE(length - 4))
+          throw corruption(name, offset, `${what} checksum mismatch`);
         return payload;
       };
       const indexOffset = readUint64(footer, 0);
-      const index = decodeIndex(await region(indexOffset, footer.readUInt32BE(8), 'index'), name, indexOffset);
+      const index = decodeIndex(
+        await region(indexOffset, footer.readUInt32BE(8), 'index'),
+        name,
+        indexOffset,
+      );
       const bloomBytes = await region(readUint64(footer, 12), footer.readUInt32BE(20), 'bloom filter');
       const metaBytes = await region(readUint64(footer, 24), footer.readUInt32BE(32), 'meta');
       const meta = JSON.parse(metaBytes.toString('utf8')) as TableMeta;
-      if (meta.id !== id || meta.blocks !== index.offsets.length) throw corruption(name, 0, 'meta does not match the file');
+      if (meta.id !== id || meta.blocks !== index.offsets.length)
+        throw corruption(name, 0, 'meta does not match the file');
       const bloom = BloomFilter.fromBytes(new Uint8Array(bloomBytes));
-      return new Table(meta, fileBytes, path, disk, handle, bloom, index.lastKeys, index.offsets, index.lengths, cache);
+      return new Table(
+        meta,
+        fileBytes,
+        path,
+        disk,
+        handle,
+        bloom,
+        index.lastKeys,
+        index.offsets,
+        index.lengths,
+        cache,
+      );
     } catch (error) {
       await disk.close(handle);
       throw error;
@@ -419,16 +445,19 @@ export class Table {
     return block.keys[position] === key ? block.entries[position] : undefined;
   }
 
-  /** Up to `limit` entries with `start <= key < end`, in key order. Does not fill the cache. */
+  /** Up to `limit` entries with `start <= key < end`, in key order. Reads ahead; does not fill the cache. */
   async range(start: string | undefined, end: string | undefined, limit: number): Promise<StoredEntry[]> {
     const result: StoredEntry[] = [];
     let blockIndex = start === undefined ? 0 : lowerBound(this.lastKeys, start);
-    for (; blockIndex < this.lastKeys.length && result.length < limit; blockIndex++) {
-      const block = await this.readBlock(blockIndex, false);
-      let position = start === undefined ? 0 : lowerBound(block.keys, start);
-      for (; position < block.keys.length && result.length < limit; position++) {
-        if (end !== undefined && block.keys[position]! >= end) return result;
-        result.push(block.entries[position]!);
+    while (blockIndex < this.lastKeys.length && result.length < limit) {
+      const blocks = await this.readBlocks(blockIndex, RANGE_READ_AHEAD_BYTES);
+      for (const block of blocks) {
+        let position = start === undefined ? 0 : lowerBound(block.keys, start);
+        for (; position < block.keys.length && result.length < limit; position++) {
+          if (end !== undefined && block.keys[position]! >= end) return result;
+          result.push(block.entries[position]!);
+        }
+        blockIndex++;
       }
     }
     return result;
@@ -459,6 +488,41 @@ export class Table {
     return decoded;
   }
 
+  /**
+   * Reads the consecutive blocks from `first` that fit in `maxBytes` (at least one) with one
+   * read: sequential readers (compaction, scans) pay one system call per run of blocks, not per block.
+   */
+  async readBlocks(first: number, maxBytes: number): Promise<DecodedBlock[]> {
+    let last = first;
+    let bytes = this.lengths[first]!;
+    while (last + 1 < this.lengths.length && bytes + this.lengths[last + 1]! <= maxBytes) {
+      last++;
+      bytes += this.lengths[last]!;
+    }
+    const name = tableFileName(this.id);
+    const start = this.offsets[first]!;
+    const buffer = await readExactly(this.handle, name, start, bytes);
+    const blocks: DecodedBlock[] = [];
+    for (let block = first; block <= last; block++) {
+      const offset = this.offsets[block]! - start;
+      blocks.push(
+        decodeBlock(buffer.subarray(offset, offset + this.lengths[block]!), name, this.offsets[block]!),
+      );
+    }
+    return blocks;
+  }
+
+  /** Bytes of the blocks `readBlocks(first, maxBytes)` would read. */
+  spanBytes(first: number, maxBytes: number): number {
+    let last = first;
+    let bytes = this.lengths[first]!;
+    while (last + 1 < this.lengths.length && bytes + this.lengths[last + 1]! <= maxBytes) {
+      last++;
+      bytes += this.lengths[last]!;
+    }
+    return bytes;
+  }
+
   ref(): void {
     this.refs++;
   }
@@ -487,12 +551,13 @@ export class Table {
   }
 }
 
-/** Walks a table's entries in order, one block in memory at a time. */
+/** Walks a table's entries in order, reading ahead a run of blocks at a time. */
 export class TableCursor {
   entry: StoredEntry | undefined;
+  private blocks: DecodedBlock[] = [];
   private block: DecodedBlock | undefined;
-  private blockIndex = -1;
-  private position = 0;
+  private nextBlockIndex = 0;
+  private position = -1;
 
   constructor(
     private readonly table: Table,
@@ -500,28 +565,51 @@ export class TableCursor {
     private readonly checkContinue: () => void,
   ) {}
 
-  /** Moves to the next entry; `entry` is undefined past the end. */
-  async advance(): Promise<void> {
+  /**
+   * Moves to the next entry (`entry` is undefined past the end). Returns a promise only when
+   * the next entry needs a disk read, so a merge loop awaits once per run of blocks, not per entry.
+   */
+  advance(): Promise<void> | undefined {
     this.position++;
     if (this.block !== undefined && this.position < this.block.entries.length) {
       this.entry = this.block.entries[this.position];
-      return;
+      return undefined;
     }
-    this.blockIndex++;
-    if (this.blockIndex >= this.table.blockCount) {
+    const buffered = this.blocks.shift();
+    if (buffered !== undefined) {
+      this.enter(buffered);
+      return undefined;
+    }
+    if (this.nextBlockIndex >= this.table.blockCount) {
       this.block = undefined;
       this.entry = undefined;
-      return;
+      return undefined;
     }
+    return this.load();
+  }
+
+  private async load(): Promise<void> {
     this.checkContinue();
-    await this.limiter?.consume(this.table.blockLength(this.blockIndex));
-    this.block = await this.table.readBlock(this.blockIndex, false);
+    const first = this.nextBlockIndex;
+    await this.limiter?.consume(this.table.spanBytes(first, CURSOR_READ_AHEAD_BYTES));
+    this.blocks = await this.table.readBlocks(first, CURSOR_READ_AHEAD_BYTES);
+    this.nextBlockIndex = first + this.blocks.length;
+    this.enter(this.blocks.shift()!);
+  }
+
+  private enter(block: DecodedBlock): void {
+    this.block = block;
     this.position = 0;
-    this.entry = this.block.entries[0];
+    this.entry = block.entries[0];
   }
 }
 
-async function readExactly(handle: FileHandle, name: string, offset: number, length: number): Promise<Buffer> {
+async function readExactly(
+  handle: FileHandle,
+  name: string,
+  offset: number,
+  length: number,
+): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
   let read = 0;
   while (read < length) {
@@ -554,7 +642,8 @@ function decodeIndex(payload: Buffer, name: string, regionOffset: number) {
 }
 
 function decodeBlock(bytes: Buffer, name: string, blockOffset: number): DecodedBlock {
-  if (bytes.length < BLOCK_TRAILER_BYTES) throw corruption(name, blockOffset, 'block shorter than its trailer');
+  if (bytes.length < BLOCK_TRAILER_BYTES)
+    throw corruption(name, blockOffset, 'block shorter than its trailer');
   const crcOffset = bytes.length - 4;
   if (crc32(bytes.subarray(0, crcOffset)) !== bytes.readUInt32BE(crcOffset)) {
     throw corruption(name, blockOffset, 'block checksum mismatch');
@@ -571,7 +660,8 @@ function decodeBlock(bytes: Buffer, name: string, blockOffset: number): DecodedB
     const valueLength = bytes.readUInt32BE(offset + 19);
     const keyStart = offset + ENTRY_FIXED_BYTES;
     const valueStart = keyStart + keyLength;
-    if (kind === undefined || valueStart + valueLength > end) throw corruption(name, blockOffset + offset, 'malformed entry');
+    if (kind === undefined || valueStart + valueLength > end)
+      throw corruption(name, blockOffset + offset, 'malformed entry');
     const key = bytes.toString('utf8', keyStart, valueStart);
     keys.push(key);
     entries.push({

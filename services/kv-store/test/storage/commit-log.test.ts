@@ -16,7 +16,10 @@ import { bytes, testOptions, text, useTempDirs } from './helpers.js';
 const temp = useTempDirs();
 
 function record(key: string, value: string, seq: number): { entry: StoredEntry; keyBytes: Buffer } {
-  return { entry: { key, kind: 'value', value: bytes(value), seq, timestampMs: 1_000 + seq }, keyBytes: encodeKey(key) };
+  return {
+    entry: { key, kind: 'value', value: bytes(value), seq, timestampMs: 1_000 + seq },
+    keyBytes: encodeKey(key),
+  };
 }
 
 async function writeSegment(dir: string, records: ReturnType<typeof record>[]): Promise<string> {
@@ -45,10 +48,16 @@ describe('commit log records', () => {
   it('replays every record of a segment in order, byte for byte', async () => {
     // Writes three records (one with an empty value and a multi-byte key) and reads them back.
     const dir = await temp.dir();
-    const path = await writeSegment(dir, [record('a', 'first', 1), record('é🔑', '', 2), record('c', 'x'.repeat(5000), 3)]);
+    const path = await writeSegment(dir, [
+      record('a', 'first', 1),
+      record('é🔑', '', 2),
+      record('c', 'x'.repeat(5000), 3),
+    ]);
     const { entries, corruptAt } = await replay(dir, path);
     expect(corruptAt).toBeUndefined();
-    expect(entries.map((entry) => [entry.key, text(entry.value)?.length, entry.seq, entry.timestampMs])).toEqual([
+    expect(
+      entries.map((entry) => [entry.key, text(entry.value)?.length, entry.seq, entry.timestampMs]),
+    ).toEqual([
       ['a', 5, 1, 1001],
       ['é🔑', 0, 2, 1002],
       ['c', 5000, 3, 1003],
@@ -73,7 +82,11 @@ describe('commit log records', () => {
   it('detects a flipped bit inside a record by its checksum', async () => {
     // Flips one bit in the second record's value: replay keeps the first and reports the second's offset.
     const dir = await temp.dir();
-    const path = await writeSegment(dir, [record('k1', 'one', 1), record('k2', 'two', 2), record('k3', 'three', 3)]);
+    const path = await writeSegment(dir, [
+      record('k1', 'one', 1),
+      record('k2', 'two', 2),
+      record('k3', 'three', 3),
+    ]);
     const full = await readFile(path);
     const secondStart = LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES + 2 + 3;
     full[secondStart + LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES + 2]! ^= 0x10;
@@ -87,7 +100,11 @@ describe('commit log records', () => {
     // Replay reads 1 MiB chunks; a record spanning several must still come back whole.
     const dir = await temp.dir();
     const big = 'v'.repeat(3 * 1024 * 1024);
-    const path = await writeSegment(dir, [record('small', 's', 1), record('big', big, 2), record('after', 'a', 3)]);
+    const path = await writeSegment(dir, [
+      record('small', 's', 1),
+      record('big', big, 2),
+      record('after', 'a', 3),
+    ]);
     const { entries } = await replay(dir, path);
     expect(entries.map((entry) => [entry.key, entry.value.byteLength])).toEqual([
       ['small', 1],

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { IoLimiter } from '../../src/storage/io-limiter.js';
 import {
   type CompactionCandidate,
   type CompactionPolicy,
@@ -7,6 +6,7 @@ import {
   StorageEngine,
   sizeTieredBuckets,
 } from '../../src/storage/index.js';
+import { IoLimiter } from '../../src/storage/io-limiter.js';
 import { bytes, dump, manualClock, pad, seededRandom, testOptions, text, useTempDirs } from './helpers.js';
 
 const temp = useTempDirs();
@@ -36,16 +36,25 @@ describe('size-tiered policy', () => {
       [table(1, 100), table(2, 900), table(3, 10_000), table(4, 12_000), table(5, 100_000), table(6, 14_000)],
       policy,
     );
-    expect(buckets.map((bucket) => bucket.map((candidate) => candidate.id))).toEqual([[1, 2], [3, 4, 6], [5]]);
+    expect(buckets.map((bucket) => bucket.map((candidate) => candidate.id))).toEqual([
+      [1, 2],
+      [3, 4, 6],
+      [5],
+    ]);
   });
 
   it('merges the smallest bucket that reached minThreshold, at most maxThreshold of its tables', () => {
     // Two full buckets: the smaller tables win; a bucket of 40 is cut to the 32 smallest.
     const medium = [10, 11, 12, 13].map((id) => table(id, 10_000 + id));
     const small = [1, 2, 3, 4].map((id) => table(id, 100 * id));
-    expect(chooseCompaction([...medium, ...small], policy, 0, 0)).toEqual({ ids: [1, 2, 3, 4], reason: 'size-tiered' });
+    expect(chooseCompaction([...medium, ...small], policy, 0, 0)).toEqual({
+      ids: [1, 2, 3, 4],
+      reason: 'size-tiered',
+    });
     const many = Array.from({ length: 40 }, (_, index) => table(index + 1, 10_000 + index));
-    expect(chooseCompaction(many, policy, 0, 0)?.ids).toEqual(Array.from({ length: 32 }, (_, index) => index + 1));
+    expect(chooseCompaction(many, policy, 0, 0)?.ids).toEqual(
+      Array.from({ length: 32 }, (_, index) => index + 1),
+    );
     expect(chooseCompaction(medium.slice(0, 3), policy, 0, 0)).toBeUndefined();
   });
 
@@ -163,7 +172,9 @@ describe('compaction', () => {
     })();
     for (let wave = 0; wave < 10; wave++) {
       await Promise.all(
-        Array.from({ length: 300 }, (_, index) => engine.put(`key-${pad(wave * 300 + index)}`, bytes(`w${wave}-${index}`))),
+        Array.from({ length: 300 }, (_, index) =>
+          engine.put(`key-${pad(wave * 300 + index)}`, bytes(`w${wave}-${index}`)),
+        ),
       );
     }
     compacting = false;
@@ -202,7 +213,8 @@ describe('compaction', () => {
       ),
     );
     for (let round = 0; round < 4; round++) {
-      for (let index = 0; index < 200; index++) await engine.put(`key-${pad(index)}`, bytes(`round-${round}-${'x'.repeat(50)}`));
+      for (let index = 0; index < 200; index++)
+        await engine.put(`key-${pad(index)}`, bytes(`round-${round}-${'x'.repeat(50)}`));
       await engine.flush();
     }
     const report = (await engine.compact({ major: true }))!;
@@ -218,14 +230,22 @@ describe('I/O limiter', () => {
   it('spaces consumption at the configured rate after a short burst', async () => {
     // 10 x 10 KB at 100 KB/s with the clock stopped: the first 10 KB fit the 100 ms burst, then each waits 100 ms longer.
     const waits: number[] = [];
-    const limiter = new IoLimiter(100_000, () => 0, async (ms) => {
-      waits.push(ms);
-    });
+    const limiter = new IoLimiter(
+      100_000,
+      () => 0,
+      async (ms) => {
+        waits.push(ms);
+      },
+    );
     for (let index = 0; index < 10; index++) await limiter.consume(10_000);
     expect(waits).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900]);
-    const unlimited = new IoLimiter(0, () => 0, async () => {
-      throw new Error('an unlimited limiter never sleeps');
-    });
+    const unlimited = new IoLimiter(
+      0,
+      () => 0,
+      async () => {
+        throw new Error('an unlimited limiter never sleeps');
+      },
+    );
     await unlimited.consume(1e9);
   });
 });

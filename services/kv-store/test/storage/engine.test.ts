@@ -66,7 +66,11 @@ describe('round trips', () => {
 
     const deleted = await engine.delete('k');
     const tombstone = await engine.get('k');
-    expect(tombstone).toMatchObject({ kind: 'tombstone', seq: deleted.seq, timestampMs: deleted.timestampMs });
+    expect(tombstone).toMatchObject({
+      kind: 'tombstone',
+      seq: deleted.seq,
+      timestampMs: deleted.timestampMs,
+    });
     expect(await engine.getValue('k')).toBeUndefined();
     await engine.flush();
     expect((await engine.get('k'))?.kind).toBe('tombstone');
@@ -141,7 +145,10 @@ describe('limits and typed errors', () => {
       await expectCode(engine.put(key as string, bytes('v')), 'KV_ERR_KEY_INVALID');
       await expectCode(engine.get(key as string), 'KV_ERR_KEY_INVALID');
       await expectCode(engine.delete(key as string), 'KV_ERR_KEY_INVALID');
-      await expectCode(engine.update(key as string, () => undefined), 'KV_ERR_KEY_INVALID');
+      await expectCode(
+        engine.update(key as string, () => undefined),
+        'KV_ERR_KEY_INVALID',
+      );
     }
     await engine.put('x'.repeat(MAX_KEY_BYTES), bytes('fits'));
     await expectCode(engine.put('x'.repeat(MAX_KEY_BYTES + 1), bytes('v')), 'KV_ERR_KEY_TOO_LARGE');
@@ -155,12 +162,23 @@ describe('limits and typed errors', () => {
     // Default 1 MiB: exactly 1 MiB passes, one byte more is KV_ERR_VALUE_TOO_LARGE; strings are not bytes.
     const engine = await openEngine({ memtableBytes: 4 * 1024 * 1024 });
     await engine.put('max', new Uint8Array(1024 * 1024));
-    const error = await engine.put('over', new Uint8Array(1024 * 1024 + 1)).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: 'KV_ERR_VALUE_TOO_LARGE', details: { maxBytes: 1024 * 1024, byteLength: 1024 * 1024 + 1 } });
+    const error = await engine
+      .put('over', new Uint8Array(1024 * 1024 + 1))
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      code: 'KV_ERR_VALUE_TOO_LARGE',
+      details: { maxBytes: 1024 * 1024, byteLength: 1024 * 1024 + 1 },
+    });
     await expectCode(engine.put('s', 'text' as unknown as Uint8Array), 'KV_ERR_VALUE_INVALID');
     await expectCode(engine.put('s', undefined as unknown as Uint8Array), 'KV_ERR_VALUE_INVALID');
-    await expectCode(engine.delete('s', { value: new Uint8Array(1024 * 1024 + 1) }), 'KV_ERR_VALUE_TOO_LARGE');
-    await expectCode(engine.update('s', () => ({ kind: 'value', value: new Uint8Array(1024 * 1024 + 1) })), 'KV_ERR_VALUE_TOO_LARGE');
+    await expectCode(
+      engine.delete('s', { value: new Uint8Array(1024 * 1024 + 1) }),
+      'KV_ERR_VALUE_TOO_LARGE',
+    );
+    await expectCode(
+      engine.update('s', () => ({ kind: 'value', value: new Uint8Array(1024 * 1024 + 1) })),
+      'KV_ERR_VALUE_TOO_LARGE',
+    );
     await expectCode(engine.put('t', bytes('v'), { timestampMs: -1 }), 'KV_ERR_INVALID_OPTION');
     expect(await engine.get('over')).toBeUndefined();
   });
@@ -194,10 +212,13 @@ describe('limits and typed errors', () => {
   it('sheds writes beyond maxPendingWrites with KV_ERR_OVERLOADED and completes the rest', async () => {
     // 50 writes against a queue bound of 10 while the log is busy: some refused, every accepted one readable.
     const engine = await openEngine({ maxPendingWrites: 10 });
-    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, index) => engine.put(`k${index}`, bytes(`${index}`))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, index) => engine.put(`k${index}`, bytes(`${index}`))),
+    );
     const refused = results.filter((result) => result.status === 'rejected');
     expect(refused.length).toBeGreaterThan(0);
-    for (const result of refused) expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'KV_ERR_OVERLOADED' });
+    for (const result of refused)
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'KV_ERR_OVERLOADED' });
     for (const [index, result] of results.entries()) {
       if (result.status === 'fulfilled') expect(text(await engine.getValue(`k${index}`))).toBe(`${index}`);
     }
@@ -284,7 +305,8 @@ describe('durability modes', () => {
     const engine = await openEngine({ fsync: 'interval', fsyncIntervalMs: 5 });
     await engine.put('k', bytes('v'));
     const deadline = Date.now() + 2_000;
-    while (engine.stats().counters.logSyncs === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (engine.stats().counters.logSyncs === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     expect(engine.stats().counters.logSyncs).toBeGreaterThan(0);
   });
 });

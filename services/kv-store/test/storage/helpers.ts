@@ -2,10 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { StorageEngine, type StorageOptions, type StoredEntry } from '../../src/storage/index.js';
+import type { StorageEngine, StorageOptions, StoredEntry } from '../../src/storage/index.js';
 
 /** A fresh directory per call, removed after the test (engines left open are crashed first). */
-export function useTempDirs(): { dir: () => Promise<string>; track: (engine: StorageEngine) => StorageEngine } {
+export function useTempDirs(): {
+  dir: () => Promise<string>;
+  track: (engine: StorageEngine) => StorageEngine;
+} {
   const dirs: string[] = [];
   const engines: StorageEngine[] = [];
   afterEach(async () => {
@@ -41,7 +44,10 @@ export function testOptions(dir: string, overrides: Partial<StorageOptions> = {}
 }
 
 /** A clock the test moves by hand. */
-export function manualClock(startMs = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
+export function manualClock(startMs = 1_700_000_000_000): {
+  now: () => number;
+  advance: (ms: number) => void;
+} {
   let nowMs = startMs;
   return { now: () => nowMs, advance: (ms) => (nowMs += ms) };
 }
@@ -63,9 +69,13 @@ export const text = (value: Uint8Array | undefined): string | undefined =>
   value === undefined ? undefined : Buffer.from(value).toString('utf8');
 
 /** The engine's full ordered content as [key, kind, value text] triples. */
-export async function dump(engine: StorageEngine, pageSize = 97): Promise<Array<[string, StoredEntry['kind'], string]>> {
+export async function dump(
+  engine: StorageEngine,
+  pageSize = 97,
+): Promise<Array<[string, StoredEntry['kind'], string]>> {
   const rows: Array<[string, StoredEntry['kind'], string]> = [];
-  for await (const entry of engine.entries({ pageSize })) rows.push([entry.key, entry.kind, text(entry.value)!]);
+  for await (const entry of engine.entries({ pageSize }))
+    rows.push([entry.key, entry.kind, text(entry.value)!]);
   return rows;
 }
 

@@ -45,7 +45,7 @@ for (const [name, create] of [
       // Inserts in reverse order; iteration must follow `<` on strings.
       const index = create();
       const keys = ['zebra', 'Zebra', 'éclair', 'a', '🔑', 'ab', 'a\u0000'];
-      keys.reverse().forEach((key, position) => index.set(entry(key, position + 1)));
+      for (const [position, key] of [...keys].reverse().entries()) index.set(entry(key, position + 1));
       expect([...index.values()].map((found) => found.key)).toEqual([...keys].sort());
     });
   });

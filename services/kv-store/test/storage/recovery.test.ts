@@ -7,7 +7,10 @@ import { bytes, dump, pad, testOptions, text, useTempDirs } from './helpers.js';
 const temp = useTempDirs();
 
 /** A hook that freezes the engine at its first manifest commit of `reason`, as a crash at that instant would. */
-function freezeAtManifestCommit(reason: ManifestEdit['reason']): { hooks: StorageHooks; reached: Promise<ManifestEdit> } {
+function freezeAtManifestCommit(reason: ManifestEdit['reason']): {
+  hooks: StorageHooks;
+  reached: Promise<ManifestEdit>;
+} {
   let reach: (edit: ManifestEdit) => void = () => {};
   const reached = new Promise<ManifestEdit>((resolve) => {
     reach = resolve;
@@ -32,7 +35,9 @@ describe('crash recovery', () => {
   it('recovers every acknowledged write after the engine is dropped without close, mid-flush and mid-write', async () => {
     // 2,000 writes through many small memtables, crash with writes still in flight, reopen: every acknowledged key is there.
     const dir = await temp.dir();
-    const engine = temp.track(await StorageEngine.open(testOptions(dir, { memtableBytes: 8 * 1024, autoCompaction: true })));
+    const engine = temp.track(
+      await StorageEngine.open(testOptions(dir, { memtableBytes: 8 * 1024, autoCompaction: true })),
+    );
     const acknowledged = new Map<string, string>();
     let refused = 0;
     const inFlight: Promise<unknown>[] = [];
@@ -41,7 +46,8 @@ describe('crash recovery', () => {
       const value = `value-${index}`;
       const write = engine.put(key, bytes(value)).then(
         () => {
-          if (Number(value.slice(6)) > Number(acknowledged.get(key)?.slice(6) ?? -1)) acknowledged.set(key, value);
+          if (Number(value.slice(6)) > Number(acknowledged.get(key)?.slice(6) ?? -1))
+            acknowledged.set(key, value);
         },
         () => refused++,
       );
@@ -58,7 +64,9 @@ describe('crash recovery', () => {
     // A write in flight at the crash may or may not be there; the last acknowledged one, or a later one, must be.
     for (const [key, value] of acknowledged) {
       const found = text(await reopened.getValue(key));
-      expect(Number(found?.slice(6)), `${key}: ${found} vs acknowledged ${value}`).toBeGreaterThanOrEqual(Number(value.slice(6)));
+      expect(Number(found?.slice(6)), `${key}: ${found} vs acknowledged ${value}`).toBeGreaterThanOrEqual(
+        Number(value.slice(6)),
+      );
     }
     await reopened.close();
   });
@@ -111,13 +119,42 @@ describe('crash recovery', () => {
     await reopened.close();
   });
 
+  it('refuses writes but keeps serving reads after a flush fails, and loses nothing on restart', async () => {
+    // The manifest update of a flush throws (as a full disk would): writes get KV_ERR_ENGINE_FAILED, reads and close still work.
+    const dir = await temp.dir();
+    const engine = temp.track(
+      await StorageEngine.open(
+        testOptions(dir, {
+          hooks: {
+            beforeManifestCommit: () => {
+              throw new Error('ENOSPC: no space left on device');
+            },
+          },
+        }),
+      ),
+    );
+    for (let index = 0; index < 100; index++) await engine.put(`key-${pad(index)}`, bytes(`value-${index}`));
+    await expect(engine.flush()).rejects.toMatchObject({ code: 'KV_ERR_ENGINE_FAILED' });
+    expect(engine.stats().state).toBe('failed');
+    expect(engine.failureReason?.message).toMatch(/ENOSPC/);
+    await expect(engine.put('k', bytes('v'))).rejects.toMatchObject({ code: 'KV_ERR_ENGINE_FAILED' });
+    expect(text(await engine.getValue('key-000042'))).toBe('value-42');
+    await engine.close();
+
+    const reopened = temp.track(await StorageEngine.open(testOptions(dir)));
+    expect(reopened.recovery.deletedFiles).toHaveLength(1);
+    expect((await dump(reopened)).length).toBe(100);
+    await reopened.close();
+  });
+
   it('keeps the input tables when a compaction crashes before its manifest update', async () => {
     // Four overlapping tables, a major compaction frozen before the manifest: reopen deletes its output and reads the inputs.
     const dir = await temp.dir();
     const freeze = freezeAtManifestCommit('compaction');
     const engine = temp.track(await StorageEngine.open(testOptions(dir, { hooks: freeze.hooks })));
     for (let round = 0; round < 4; round++) {
-      for (let index = round; index < 200; index += 2) await engine.put(`key-${pad(index)}`, bytes(`r${round}-${index}`));
+      for (let index = round; index < 200; index += 2)
+        await engine.put(`key-${pad(index)}`, bytes(`r${round}-${index}`));
       for (let index = round; index < 200; index += 9) await engine.delete(`key-${pad(index)}`);
       await engine.flush();
     }

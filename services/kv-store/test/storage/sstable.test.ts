@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Disk } from '../../src/storage/disk.js';
 import type { StoredEntry } from '../../src/storage/entry.js';
 import { isStorageError, StorageEngine } from '../../src/storage/index.js';
-import { BlockCache, FOOTER_BYTES, Table, tableFileName, TableWriter } from '../../src/storage/sstable.js';
+import { BlockCache, FOOTER_BYTES, Table, TableWriter, tableFileName } from '../../src/storage/sstable.js';
 import { bytes, pad, testOptions, text, useTempDirs } from './helpers.js';
 
 const temp = useTempDirs();
@@ -46,7 +46,15 @@ describe('SSTable files', () => {
     const dir = await temp.dir();
     const entries = entriesFor(3_000);
     const table = await writeTable(dir, entries, { blockBytes: 512 });
-    expect(table.meta).toMatchObject({ entries: 3_000, tombstones: 300, minSeq: 1, maxSeq: 3_000, minKey: 'key-000000', maxKey: 'key-002999', createdAtMs: 42 });
+    expect(table.meta).toMatchObject({
+      entries: 3_000,
+      tombstones: 300,
+      minSeq: 1,
+      maxSeq: 3_000,
+      minKey: 'key-000000',
+      maxKey: 'key-002999',
+      createdAtMs: 42,
+    });
     expect(table.blockCount).toBeGreaterThan(100);
     for (const expected of entries) {
       const found = await table.get(expected.key);
@@ -66,8 +74,12 @@ describe('SSTable files', () => {
     const entries = entriesFor(1_000);
     const table = await writeTable(dir, entries, { blockBytes: 300 });
     const keys = entries.map((entry) => entry.key);
-    expect((await table.range('key-000123', 'key-000456', 10_000)).map((entry) => entry.key)).toEqual(keys.slice(123, 456));
-    expect((await table.range('key-000123+', undefined, 5)).map((entry) => entry.key)).toEqual(keys.slice(124, 129));
+    expect((await table.range('key-000123', 'key-000456', 10_000)).map((entry) => entry.key)).toEqual(
+      keys.slice(123, 456),
+    );
+    expect((await table.range('key-000123+', undefined, 5)).map((entry) => entry.key)).toEqual(
+      keys.slice(124, 129),
+    );
     expect((await table.range(undefined, undefined, 2_000)).length).toBe(1_000);
     expect(await table.range('key-999', undefined, 5)).toEqual([]);
     table.unref(() => {});
@@ -87,13 +99,51 @@ describe('SSTable files', () => {
     table.unref(() => {});
   });
 
+  it('round-trips a multi-megabyte table with large values through gets and the read-ahead cursor', async () => {
+    // 20,000 entries (~4 MiB, several write chunks) with a 300 KiB value every 5,000: a cursor and gets see every byte.
+    const dir = await temp.dir();
+    const entries = entriesFor(20_000, 180).map((entry, index) =>
+      index % 5_000 === 17 ? { ...entry, value: Buffer.alloc(300 * 1024, index % 251) } : entry,
+    );
+    const table = await writeTable(dir, entries);
+    const cursor = table.cursor(undefined, () => {});
+    const seen: StoredEntry[] = [];
+    for (let reading = cursor.advance(); ; reading = cursor.advance()) {
+      if (reading !== undefined) await reading;
+      if (cursor.entry === undefined) break;
+      seen.push(cursor.entry);
+    }
+    expect(seen.length).toBe(entries.length);
+    for (const [index, expected] of entries.entries()) {
+      const found = seen[index]!;
+      expect([found.key, found.seq, found.kind]).toEqual([expected.key, expected.seq, expected.kind]);
+      expect(Buffer.from(found.value).equals(Buffer.from(expected.value)), expected.key).toBe(true);
+    }
+    for (const index of [0, 17, 5_017, 12_345, 19_999]) {
+      expect(
+        Buffer.from((await table.get(entries[index]!.key))!.value).equals(Buffer.from(entries[index]!.value)),
+      ).toBe(true);
+    }
+    table.unref(() => {});
+  });
+
   it('refuses keys out of order (a caller bug, not a data error)', async () => {
     // The writer asserts strictly increasing keys; a repeated key is out of order too.
     const disk = new Disk(await temp.dir());
-    const writer = await TableWriter.create(disk, 1, { blockBytes: 4096, bloomFalsePositiveRate: 0.01, expectedEntries: 2, origin: 'flush', createdAtMs: 0 });
+    const writer = await TableWriter.create(disk, 1, {
+      blockBytes: 4096,
+      bloomFalsePositiveRate: 0.01,
+      expectedEntries: 2,
+      origin: 'flush',
+      createdAtMs: 0,
+    });
     writer.add({ key: 'b', kind: 'value', value: bytes('1'), seq: 1, timestampMs: 0 });
-    expect(() => writer.add({ key: 'b', kind: 'value', value: bytes('2'), seq: 2, timestampMs: 0 })).toThrow(/not after/);
-    expect(() => writer.add({ key: 'a', kind: 'value', value: bytes('2'), seq: 2, timestampMs: 0 })).toThrow(/not after/);
+    expect(() => writer.add({ key: 'b', kind: 'value', value: bytes('2'), seq: 2, timestampMs: 0 })).toThrow(
+      /not after/,
+    );
+    expect(() => writer.add({ key: 'a', kind: 'value', value: bytes('2'), seq: 2, timestampMs: 0 })).toThrow(
+      /not after/,
+    );
     await writer.abort();
   });
 });
@@ -166,7 +216,8 @@ describe('bloom filters in SSTables', () => {
       for (let index = 0; index < probes; index++) {
         if (table.mayContain(Buffer.from(`absent-${index}`))) falsePositives++;
       }
-      for (let index = 0; index < 20_000; index += 97) expect(table.mayContain(Buffer.from(`key-${pad(index)}`))).toBe(true);
+      for (let index = 0; index < 20_000; index += 97)
+        expect(table.mayContain(Buffer.from(`key-${pad(index)}`))).toBe(true);
       const measured = falsePositives / probes;
       expect(measured).toBeGreaterThan(configured * 0.5);
       expect(measured).toBeLessThan(configured * 1.5);

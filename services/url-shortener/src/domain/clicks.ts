@@ -37,7 +37,10 @@ const clickEventSchema = z.object({
 });
 
 /** A consumed value, validated: the bus carries JSON anyone with access could have written. */
-export const clickMessageSchema = z.object({ v: z.literal(1), clicks: z.array(clickEventSchema).max(100_000) });
+export const clickMessageSchema = z.object({
+  v: z.literal(1),
+  clicks: z.array(clickEventSchema).max(100_000),
+});
 
 /** One delivered message as the aggregator holds it until its flush. */
 export interface ClickBatch {

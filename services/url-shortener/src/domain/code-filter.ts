@@ -20,7 +20,10 @@ export class CodeFilter {
   }
 
   /** Page through every code in the store into a fresh filter, then swap it in. */
-  async rebuild(codesAfter: (after: string, limit: number) => Promise<string[]>, pageSize = 10_000): Promise<number> {
+  async rebuild(
+    codesAfter: (after: string, limit: number) => Promise<string[]>,
+    pageSize = 10_000,
+  ): Promise<number> {
     const fresh = BloomFilter.create(this.sizing);
     const addedMeanwhile: string[] = [];
     this.addedDuringRebuild = addedMeanwhile;

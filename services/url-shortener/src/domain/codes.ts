@@ -22,7 +22,8 @@ export const CODE_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 export type CodeHash = (input: string) => bigint;
 
 /** SHA-256, first 64 bits. Not for secrecy: only for a uniform spread over the code space. */
-export const sha256Prefix: CodeHash = (input) => createHash('sha256').update(input).digest().readBigUInt64BE(0);
+export const sha256Prefix: CodeHash = (input) =>
+  createHash('sha256').update(input).digest().readBigUInt64BE(0);
 
 /**
  * The hash input of a URL's `attempt`-th candidate. The salt is separated by a space, which no

@@ -20,7 +20,10 @@ export interface Link {
   deletedAt: Date | undefined;
 }
 
-export type NewLink = Pick<Link, 'code' | 'url' | 'kind' | 'owner' | 'createdAt' | 'expiresAt' | 'maxClicks'> & {
+export type NewLink = Pick<
+  Link,
+  'code' | 'url' | 'kind' | 'owner' | 'createdAt' | 'expiresAt' | 'maxClicks'
+> & {
   url: string;
 };
 

@@ -94,8 +94,10 @@ export class Links {
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: LinksOptions) {
-    if (options.strategy === 'snowflake' && !options.nextId) throw new Error('the snowflake strategy needs nextId');
-    if (options.strategy === 'hash' && !options.filter) throw new Error('the hash strategy needs a code filter');
+    if (options.strategy === 'snowflake' && !options.nextId)
+      throw new Error('the snowflake strategy needs nextId');
+    if (options.strategy === 'hash' && !options.filter)
+      throw new Error('the hash strategy needs a code filter');
     this.nowMs = options.nowMs ?? Date.now;
     this.observer = options.observer ?? {};
     this.hash = options.hash ?? sha256Prefix;
@@ -175,7 +177,13 @@ export class Links {
         const existing = await this.options.store.find(code);
         if (existing) {
           rereadOnce = false;
-          if (plain && isPlain(existing) && existing.deletedAt === undefined && existing.url === request.url && sameOwner(existing, request.owner)) {
+          if (
+            plain &&
+            isPlain(existing) &&
+            existing.deletedAt === undefined &&
+            existing.url === request.url &&
+            sameOwner(existing, request.owner)
+          ) {
             return { created: false, link: existing };
           }
           this.observer.onHashCollision?.();
@@ -203,7 +211,9 @@ export class Links {
       rereadOnce = false;
       this.observer.onHashCollision?.();
     }
-    throw new NoFreeCodeError(`no free code for this URL after ${this.options.hashMaxAttempts} salted hashes`);
+    throw new NoFreeCodeError(
+      `no free code for this URL after ${this.options.hashMaxAttempts} salted hashes`,
+    );
   }
 
   /**
@@ -254,7 +264,9 @@ export class Links {
     if (!link) throw new LinkNotFoundError(`no link ${code}`);
     if (link.owner === undefined || link.owner !== requester) {
       throw new NotOwnerError(
-        link.owner === undefined ? 'this link was created anonymously and cannot be deleted' : 'you did not create this link',
+        link.owner === undefined
+          ? 'this link was created anonymously and cannot be deleted'
+          : 'you did not create this link',
       );
     }
     if (link.deletedAt === undefined) await this.options.store.delete(code);

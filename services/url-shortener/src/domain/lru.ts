@@ -10,7 +10,8 @@ export class LruCache<Value> {
     readonly maxEntries: number,
     private readonly nowMs: () => number = Date.now,
   ) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
+      throw new RangeError('maxEntries must be a positive integer');
   }
 
   get size(): number {

@@ -53,7 +53,8 @@ function pointsAt(url: URL, self: SelfReference): boolean {
 
 export function checkTargetUrl(input: string, self: SelfReference): TargetUrlCheck {
   if (input.length === 0) return { ok: false, reason: 'must not be empty' };
-  if (input.length > MAX_URL_LENGTH) return { ok: false, reason: `must be at most ${MAX_URL_LENGTH} characters` };
+  if (input.length > MAX_URL_LENGTH)
+    return { ok: false, reason: `must be at most ${MAX_URL_LENGTH} characters` };
   if (hasSpaceOrControl(input)) {
     return { ok: false, reason: 'must not contain spaces or control characters (percent-encode them)' };
   }

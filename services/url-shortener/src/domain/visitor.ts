@@ -13,7 +13,8 @@ const MAX_HOST_LENGTH = 253;
 /** Longer headers are not parsed: a classification is not worth a hostile regex run. */
 const MAX_USER_AGENT_LENGTH = 1_024;
 
-const BOT = /bot|crawl|spider|slurp|preview|facebookexternalhit|embedly|curl|wget|python-requests|httpclient|headless/i;
+const BOT =
+  /bot|crawl|spider|slurp|preview|facebookexternalhit|embedly|curl|wget|python-requests|httpclient|headless/i;
 const TABLET = /ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))/i;
 const MOBILE = /mobi|iphone|ipod|android|blackberry|opera mini|iemobile|windows phone/i;
 const DESKTOP = /windows nt|macintosh|mac os x|x11|linux|cros/i;
@@ -32,7 +33,8 @@ export function referrerHostOf(referer: string | undefined): string {
   if (!referer || referer.length > 4_096) return DIRECT_REFERRER;
   try {
     const url = new URL(referer);
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') return DIRECT_REFERRER;
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '')
+      return DIRECT_REFERRER;
     return url.hostname.length > MAX_HOST_LENGTH ? DIRECT_REFERRER : url.hostname;
   } catch {
     return DIRECT_REFERRER;

@@ -40,7 +40,10 @@ const createBody = z.strictObject({
     .optional()
     .describe('A custom code: [A-Za-z0-9_-]{3,32}, not a reserved word'),
   expiresAt: z.iso
-    .datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T00:00:00Z' })
+    .datetime({
+      offset: true,
+      error: 'must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T00:00:00Z',
+    })
     .optional()
     .describe('When the link stops redirecting (410 after)'),
   maxClicks: z
@@ -53,7 +56,10 @@ const createBody = z.strictObject({
 });
 
 const codeParams = z.object({
-  code: z.string().regex(CODE_PATTERN, 'must be 1 to 32 of A-Z, a-z, 0-9, _ and -').describe('The short code'),
+  code: z
+    .string()
+    .regex(CODE_PATTERN, 'must be 1 to 32 of A-Z, a-z, 0-9, _ and -')
+    .describe('The short code'),
 });
 
 const linkResponse = z.object({
@@ -94,8 +100,16 @@ const qrQuery = z.object({
     .describe('Quiet zone, in modules'),
 });
 
+/** Creation's rate limit, enforced by @sysdesign/redis-limiters (registered by app.ts). */
+export interface CreateRateLimit {
+  limit: number;
+  windowMs: number;
+}
+
 export interface LinkRoutesOptions {
   links: Links;
+  /** Absent: creation is not rate-limited. */
+  createRateLimit?: CreateRateLimit;
   clicks: ClickStore;
   authority: TokenAuthority;
   publicBaseUrl: string;
@@ -104,6 +118,8 @@ export interface LinkRoutesOptions {
 }
 
 type LinkBody = z.infer<typeof linkResponse>;
+/** Fastify's request type, as the platform's auth hooks take it (this package does not depend on fastify). */
+type FastifyRequest = Parameters<ReturnType<typeof requireUser>>[0];
 
 export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions): void {
   const { links, nowMs } = options;
@@ -125,9 +141,34 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
     return link;
   };
 
+  /**
+   * Authentication is optional on creation: a valid bearer token makes its subject the owner (and
+   * the rate-limit key); an invalid one is refused rather than ignored. It runs at onRequest, so
+   * the limiter (at preHandler) already knows who asks.
+   */
+  const optionalUser = async (request: FastifyRequest): Promise<void> => {
+    const header = request.headers.authorization;
+    if (header === undefined) return;
+    const verified = await options.authority.verify(bearerTokenOf(header));
+    request.user = { id: verified.subject, scopes: verified.scopes };
+  };
+
   app.post(
     '/v1/urls',
     {
+      onRequest: optionalUser,
+      config: options.createRateLimit
+        ? {
+            rateLimit: {
+              name: 'create-url',
+              policy: {
+                algorithm: 'sliding_window_counter',
+                limit: options.createRateLimit.limit,
+                windowMs: options.createRateLimit.windowMs,
+              },
+            },
+          }
+        : {},
       schema: {
         summary: 'Shorten a URL',
         description:
@@ -138,9 +179,7 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
       },
     },
     async (request, reply) => {
-      const owner = request.headers.authorization === undefined
-        ? undefined
-        : (await options.authority.verify(bearerTokenOf(request.headers.authorization))).subject;
+      const owner = request.user?.id;
       const { url, alias, expiresAt, maxClicks } = request.body;
       const problems: FieldError[] = [];
       const target = checkTargetUrl(url, options.self);
@@ -148,13 +187,20 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
       const aliasReason = alias === undefined ? undefined : aliasProblem(alias);
       if (aliasReason) problems.push({ in: 'body', field: 'alias', message: aliasReason });
       const expiry = expiresAt === undefined ? undefined : new Date(expiresAt);
-      if (expiry && expiry.getTime() <= nowMs()) problems.push({ in: 'body', field: 'expiresAt', message: 'must be in the future' });
+      if (expiry && expiry.getTime() <= nowMs())
+        problems.push({ in: 'body', field: 'expiresAt', message: 'must be in the future' });
       if (expiry && expiry.getTime() > nowMs() + MAX_EXPIRY_AHEAD_MS) {
         problems.push({ in: 'body', field: 'expiresAt', message: 'must be at most 10 years ahead' });
       }
       if (problems.length > 0 || !target.ok) throw validationProblem(problems);
       try {
-        const { created, link } = await links.create({ url: target.url, alias, expiresAt: expiry, maxClicks, owner });
+        const { created, link } = await links.create({
+          url: target.url,
+          alias,
+          expiresAt: expiry,
+          maxClicks,
+          owner,
+        });
         if (created) reply.header('location', `/v1/urls/${link.code}`);
         return reply.code(created ? 201 : 200).send(bodyOf(link));
       } catch (error) {
@@ -179,11 +225,13 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
       const link = await liveLink(request.params.code);
       const now = nowMs();
       const exhausted = link.maxClicks !== undefined && link.redirectsUsed >= link.maxClicks;
-      const status = stateOf(toCached(link), now) === 'expired' ? 'expired' : exhausted ? 'exhausted' : 'active';
+      const status =
+        stateOf(toCached(link), now) === 'expired' ? 'expired' : exhausted ? 'exhausted' : 'active';
       return {
         ...bodyOf(link),
         status,
-        remainingClicks: link.maxClicks === undefined ? null : Math.max(0, link.maxClicks - link.redirectsUsed),
+        remainingClicks:
+          link.maxClicks === undefined ? null : Math.max(0, link.maxClicks - link.redirectsUsed),
         clicks: await options.clicks.stats(link.code, now),
       } as const;
     },
@@ -194,7 +242,8 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
     {
       schema: {
         summary: 'Delete a short link',
-        description: 'Only with the bearer token of its creator. The code is never issued again; its clicks are dropped.',
+        description:
+          'Only with the bearer token of its creator. The code is never issued again; its clicks are dropped.',
         params: codeParams,
       },
       preHandler: requireUser(options.authority),
@@ -223,7 +272,8 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
     async (request, reply) => {
       const { code } = request.params;
       const link = await liveLink(code);
-      if (stateOf(toCached(link), nowMs()) === 'expired') throw errors.URLSHORT_ERR_EXPIRED(`${code} has expired`);
+      if (stateOf(toCached(link), nowMs()) === 'expired')
+        throw errors.URLSHORT_ERR_EXPIRED(`${code} has expired`);
       const { format, size, margin } = request.query;
       const key = `${code}|${format}|${size}|${margin}`;
       let image = qrCache.get(key);

@@ -70,7 +70,12 @@ function progressOf(all: readonly ClickBatch[], applied: ReadonlySet<ClickBatch>
   const progress = new Map<string, PartitionProgress>();
   for (const batch of all) {
     const key = `${batch.topic}/${batch.partition}`;
-    const entry = progress.get(key) ?? { topic: batch.topic, partition: batch.partition, nextOffset: 0n, clicks: 0 };
+    const entry = progress.get(key) ?? {
+      topic: batch.topic,
+      partition: batch.partition,
+      nextOffset: 0n,
+      clicks: 0,
+    };
     const next = BigInt(batch.offset) + 1n;
     if (next > entry.nextOffset) entry.nextOffset = next;
     if (applied.has(batch)) entry.clicks += batch.clicks.length;
@@ -79,8 +84,10 @@ function progressOf(all: readonly ClickBatch[], applied: ReadonlySet<ClickBatch>
   return [...progress.values()];
 }
 
-const byClicksThenName = <T extends { clicks: number }>(name: (item: T) => string) => (left: T, right: T) =>
-  right.clicks - left.clicks || (name(left) < name(right) ? -1 : name(left) > name(right) ? 1 : 0);
+const byClicksThenName =
+  <T extends { clicks: number }>(name: (item: T) => string) =>
+  (left: T, right: T) =>
+    right.clicks - left.clicks || (name(left) < name(right) ? -1 : name(left) > name(right) ? 1 : 0);
 
 /** The in-memory adapter; `isLive` tells it which codes exist (the memory link store). */
 export class MemoryClickStore implements ClickStore {
@@ -103,7 +110,10 @@ export class MemoryClickStore implements ClickStore {
     for (const entry of progressOf(batches, new Set(fresh))) {
       const key = `${entry.topic}/${entry.partition}`;
       const previous = this.progress.get(key);
-      const nextOffset = previous && BigInt(previous.nextOffset) > entry.nextOffset ? previous.nextOffset : String(entry.nextOffset);
+      const nextOffset =
+        previous && BigInt(previous.nextOffset) > entry.nextOffset
+          ? previous.nextOffset
+          : String(entry.nextOffset);
       this.progress.set(key, { ...entry, nextOffset, clicks: (previous?.clicks ?? 0) + entry.clicks });
     }
     const clicks = fresh.reduce((sum, batch) => sum + batch.clicks.length, 0);
@@ -125,8 +135,10 @@ export class MemoryClickStore implements ClickStore {
       map.set(minuteMs, (map.get(minuteMs) ?? 0) + clicks);
       this.minutes.set(code, map);
     }
-    for (const { code, key, clicks } of deltas.referrers) if (this.isLive(code)) keyed(this.referrers, code, key, clicks);
-    for (const { code, key, clicks } of deltas.devices) if (this.isLive(code)) keyed(this.devices, code, key, clicks);
+    for (const { code, key, clicks } of deltas.referrers)
+      if (this.isLive(code)) keyed(this.referrers, code, key, clicks);
+    for (const { code, key, clicks } of deltas.devices)
+      if (this.isLive(code)) keyed(this.devices, code, key, clicks);
   }
 
   /** Drops a deleted link's counters. */
@@ -138,7 +150,10 @@ export class MemoryClickStore implements ClickStore {
   }
 
   async stats(code: string, nowMs: number): Promise<ClickStats> {
-    const referrers = [...(this.referrers.get(code) ?? [])].map(([referrer, clicks]) => ({ referrer, clicks }));
+    const referrers = [...(this.referrers.get(code) ?? [])].map(([referrer, clicks]) => ({
+      referrer,
+      clicks,
+    }));
     const devices = [...(this.devices.get(code) ?? [])].map(([device, clicks]) => ({ device, clicks }));
     return {
       total: this.totals.get(code) ?? 0,
@@ -226,7 +241,11 @@ export class PostgresClickStore implements ClickStore {
       'SELECT partition, next_offset, clicks FROM click_checkpoints WHERE topic = $1 ORDER BY partition',
       [topic],
     );
-    return rows.map((row) => ({ partition: row.partition, nextOffset: String(row.next_offset), clicks: Number(row.clicks) }));
+    return rows.map((row) => ({
+      partition: row.partition,
+      nextOffset: String(row.next_offset),
+      clicks: Number(row.clicks),
+    }));
   }
 
   async prune(nowMs: number, policy: RetentionPolicy) {

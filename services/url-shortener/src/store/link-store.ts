@@ -69,7 +69,8 @@ export class MemoryLinkStore implements LinkStore {
   async delete(code: string) {
     const link = this.links.get(code);
     if (!link || link.deletedAt || link.url === undefined) return false;
-    if (this.plain.get(plainKey(link.url, link.owner)) === code) this.plain.delete(plainKey(link.url, link.owner));
+    if (this.plain.get(plainKey(link.url, link.owner)) === code)
+      this.plain.delete(plainKey(link.url, link.owner));
     link.url = undefined;
     link.deletedAt = new Date();
     this.onDelete(code);
@@ -78,7 +79,8 @@ export class MemoryLinkStore implements LinkStore {
 
   async admitRedirect(code: string) {
     const link = this.links.get(code);
-    if (!link || link.deletedAt || link.maxClicks === undefined || link.redirectsUsed >= link.maxClicks) return false;
+    if (!link || link.deletedAt || link.maxClicks === undefined || link.redirectsUsed >= link.maxClicks)
+      return false;
     link.redirectsUsed++;
     return true;
   }
@@ -130,7 +132,9 @@ export class PostgresLinkStore implements LinkStore {
   constructor(private readonly sql: Sql) {}
 
   async find(code: string) {
-    const { rows } = await this.sql.query<LinkRow>(`SELECT ${LINK_COLUMNS} FROM links WHERE code = $1`, [code]);
+    const { rows } = await this.sql.query<LinkRow>(`SELECT ${LINK_COLUMNS} FROM links WHERE code = $1`, [
+      code,
+    ]);
     return rows[0] ? linkOf(rows[0]) : undefined;
   }
 
@@ -200,7 +204,11 @@ export class PostgresLinkStore implements LinkStore {
   }
 }
 
-async function findPlainIn(sql: SqlQueryable, url: string, owner: string | undefined): Promise<Link | undefined> {
+async function findPlainIn(
+  sql: SqlQueryable,
+  url: string,
+  owner: string | undefined,
+): Promise<Link | undefined> {
   const { rows } = await sql.query<LinkRow>(
     `SELECT ${LINK_COLUMNS} FROM links
      WHERE url_hash = $1 AND url = $2 AND COALESCE(owner, '') = $3

@@ -109,7 +109,10 @@ export class ClickAggregator {
     if (!parsed.success) {
       // No retry can make it valid: count it, log it, and let the bus commit past it.
       this.observer.onInvalidMessage?.();
-      this.options.logger.warn({ id: message.id, partition: message.partition, offset: message.offset }, 'invalid url.clicked message skipped');
+      this.options.logger.warn(
+        { id: message.id, partition: message.partition, offset: message.offset },
+        'invalid url.clicked message skipped',
+      );
       return Promise.resolve();
     }
     const existing = this.held.get(message.id);
@@ -177,14 +180,21 @@ export class ClickAggregator {
     } catch (error) {
       if (this.stopped) {
         // Stopping: hand them back to the bus uncommitted rather than hold them again.
-        for (const entry of taken) entry.reject(new AggregatorStoppedError('the aggregator stopped; flush failed'));
+        for (const entry of taken)
+          entry.reject(new AggregatorStoppedError('the aggregator stopped; flush failed'));
         return;
       }
       this.putBack(taken);
       this.failures++;
       this.observer.onFlushFailed?.(error);
-      this.options.logger.warn({ err: error, failures: this.failures }, 'click flush failed; messages stay uncommitted');
-      const delayMs = Math.min(FLUSH_RETRY_MAX_MS, FLUSH_RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 16));
+      this.options.logger.warn(
+        { err: error, failures: this.failures },
+        'click flush failed; messages stay uncommitted',
+      );
+      const delayMs = Math.min(
+        FLUSH_RETRY_MAX_MS,
+        FLUSH_RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 16),
+      );
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.flushSoon();

@@ -95,14 +95,19 @@ export class ClickPublisher {
       } catch (error) {
         this.failures++;
         this.observer.onPublishFailed?.(error);
-        if (this.failures === 1) this.options.logger.warn({ err: error }, 'publishing clicks failed; retrying');
+        if (this.failures === 1)
+          this.options.logger.warn({ err: error }, 'publishing clicks failed; retrying');
         if (this.closed) return;
         await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(PUBLISH_RETRY_MAX_MS, PUBLISH_RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 10))).unref(),
+          setTimeout(
+            resolve,
+            Math.min(PUBLISH_RETRY_MAX_MS, PUBLISH_RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 10)),
+          ).unref(),
         );
         continue;
       }
-      if (this.failures > 0) this.options.logger.info({ failures: this.failures }, 'publishing clicks recovered');
+      if (this.failures > 0)
+        this.options.logger.info({ failures: this.failures }, 'publishing clicks recovered');
       this.failures = 0;
       this.sealed.shift();
       this.sealedClicks -= batch.clicks.length;

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { aliasProblem, RESERVED_ALIASES } from '../../src/domain/alias.js';
 import { decodeBase62, encodeBase62, fixedBase62 } from '../../src/domain/base62.js';
 import { countClicks, MINUTE_MS, minuteSeries } from '../../src/domain/clicks.js';
-import { CODE_PATTERN, HASH_CODE_LENGTH, hashCandidate, hashInput, snowflakeCode } from '../../src/domain/codes.js';
+import {
+  CODE_PATTERN,
+  HASH_CODE_LENGTH,
+  hashCandidate,
+  hashInput,
+  snowflakeCode,
+} from '../../src/domain/codes.js';
 import { LruCache } from '../../src/domain/lru.js';
 import { checkTargetUrl, selfReferenceOf } from '../../src/domain/target-url.js';
 import { deviceClassOf, referrerHostOf } from '../../src/domain/visitor.js';
@@ -83,7 +89,8 @@ describe('aliases', () => {
   });
 
   it('reserves every path segment the service itself serves', () => {
-    for (const word of ['v1', 'docs', 'metrics', 'healthz', 'readyz']) expect(RESERVED_ALIASES.has(word)).toBe(true);
+    for (const word of ['v1', 'docs', 'metrics', 'healthz', 'readyz'])
+      expect(RESERVED_ALIASES.has(word)).toBe(true);
   });
 });
 
@@ -136,7 +143,10 @@ describe('target URL validation', () => {
     // Each non-ASCII character becomes 9 percent-encoded ones: the stored form must fit too.
     const input = `https://example.com/${'é'.repeat(1000)}`;
     expect(input.length).toBeLessThanOrEqual(2048);
-    expect(checkTargetUrl(input, self)).toMatchObject({ ok: false, reason: expect.stringContaining('once normalised') });
+    expect(checkTargetUrl(input, self)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('once normalised'),
+    });
   });
 
   it('treats only the base path as self when PUBLIC_BASE_URL has one', () => {
@@ -209,7 +219,14 @@ describe('counting clicks', () => {
   it('lays the last hour out as 60 minutes, oldest first, zeros included', () => {
     const now = 1_700_000_123_456;
     const current = now - (now % MINUTE_MS);
-    const series = minuteSeries(new Map([[current, 4], [current - 59 * MINUTE_MS, 1], [current - 60 * MINUTE_MS, 9]]), now);
+    const series = minuteSeries(
+      new Map([
+        [current, 4],
+        [current - 59 * MINUTE_MS, 1],
+        [current - 60 * MINUTE_MS, 9],
+      ]),
+      now,
+    );
     expect(series).toHaveLength(60);
     expect(series[0]).toEqual({ minute: new Date(current - 59 * MINUTE_MS).toISOString(), clicks: 1 });
     expect(series[59]).toEqual({ minute: new Date(current).toISOString(), clicks: 4 });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CodeFilter } from '../../src/domain/code-filter.js';
 import { type CodeHash, hashCandidate } from '../../src/domain/codes.js';
-import { AliasTakenError, type CacheLookupResult, Links, type LinksOptions, NoFreeCodeError, NotOwnerError } from '../../src/domain/links.js';
+import {
+  AliasTakenError,
+  type CacheLookupResult,
+  Links,
+  type LinksOptions,
+  NoFreeCodeError,
+  NotOwnerError,
+} from '../../src/domain/links.js';
 import { MemoryLinkCache } from '../../src/store/link-cache.js';
 import { type LinkStore, MemoryLinkStore } from '../../src/store/link-store.js';
 
@@ -68,12 +75,17 @@ describe('creating links with snowflake codes', () => {
     const service = links({ store: new MemoryLinkStore() });
     const anonymous = await service.create({ url: 'https://example.com/' });
     const alice = await service.create({ url: 'https://example.com/', owner: 'alice' });
-    const expiring = await service.create({ url: 'https://example.com/', expiresAt: new Date(Date.now() + 60_000) });
+    const expiring = await service.create({
+      url: 'https://example.com/',
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     const limited = await service.create({ url: 'https://example.com/', maxClicks: 3 });
     const codes = new Set([anonymous, alice, expiring, limited].map((result) => result.link.code));
     expect(codes.size).toBe(4);
     expect([alice, expiring, limited].every((result) => result.created)).toBe(true);
-    expect((await service.create({ url: 'https://example.com/', owner: 'alice' })).link.code).toBe(alice.link.code);
+    expect((await service.create({ url: 'https://example.com/', owner: 'alice' })).link.code).toBe(
+      alice.link.code,
+    );
   });
 
   it('skips a snowflake code that an alias already took', async () => {
@@ -102,7 +114,13 @@ describe('creating links with hashed codes', () => {
   it('resolves forced collisions by salting and rehashing, and finds each URL again at its salted code', async () => {
     // A hash with 3 values: the 1st URL takes candidate 0, later ones walk salted candidates.
     const hash = tinyHash(3);
-    const service = links({ store: new MemoryLinkStore(), strategy: 'hash', filter: newFilter(), hash, hashMaxAttempts: 20 });
+    const service = links({
+      store: new MemoryLinkStore(),
+      strategy: 'hash',
+      filter: newFilter(),
+      hash,
+      hashMaxAttempts: 20,
+    });
     const urls = ['https://a.example/', 'https://b.example/', 'https://c.example/'];
     const created = [];
     for (const url of urls) created.push(await service.create({ url }));
@@ -115,7 +133,13 @@ describe('creating links with hashed codes', () => {
   });
 
   it('answers 503-worthy NoFreeCodeError when every salted candidate is taken', async () => {
-    const service = links({ store: new MemoryLinkStore(), strategy: 'hash', filter: newFilter(), hash: () => 7n, hashMaxAttempts: 4 });
+    const service = links({
+      store: new MemoryLinkStore(),
+      strategy: 'hash',
+      filter: newFilter(),
+      hash: () => 7n,
+      hashMaxAttempts: 4,
+    });
     await service.create({ url: 'https://first.example/' });
     await expect(service.create({ url: 'https://second.example/' })).rejects.toThrow(NoFreeCodeError);
   });
@@ -183,16 +207,25 @@ describe('aliases', () => {
     const service = links({ store: new MemoryLinkStore() });
     const created = await service.create({ url: 'https://example.com/x', alias: 'launch' });
     expect(created).toMatchObject({ created: true, link: { code: 'launch', kind: 'alias' } });
-    expect(await service.create({ url: 'https://example.com/x', alias: 'launch' })).toEqual({ created: false, link: created.link });
-    await expect(service.create({ url: 'https://example.com/other', alias: 'launch' })).rejects.toThrow(AliasTakenError);
-    await expect(service.create({ url: 'https://example.com/x', alias: 'launch', owner: 'mallory' })).rejects.toThrow(AliasTakenError);
+    expect(await service.create({ url: 'https://example.com/x', alias: 'launch' })).toEqual({
+      created: false,
+      link: created.link,
+    });
+    await expect(service.create({ url: 'https://example.com/other', alias: 'launch' })).rejects.toThrow(
+      AliasTakenError,
+    );
+    await expect(
+      service.create({ url: 'https://example.com/x', alias: 'launch', owner: 'mallory' }),
+    ).rejects.toThrow(AliasTakenError);
   });
 
   it('never hands out a deleted alias again', async () => {
     const service = links({ store: new MemoryLinkStore() });
     await service.create({ url: 'https://example.com/x', alias: 'gone-soon', owner: 'alice' });
     await service.delete('gone-soon', 'alice');
-    await expect(service.create({ url: 'https://example.com/x', alias: 'gone-soon', owner: 'alice' })).rejects.toThrow(AliasTakenError);
+    await expect(
+      service.create({ url: 'https://example.com/x', alias: 'gone-soon', owner: 'alice' }),
+    ).rejects.toThrow(AliasTakenError);
   });
 });
 

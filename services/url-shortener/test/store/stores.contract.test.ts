@@ -53,7 +53,10 @@ function linkStoreContract(open: () => { links: LinkStore; clicks: ClickStore })
     const { links } = open();
     const link = newLink({ owner: 'alice', expiresAt: new Date(NOW + 60_000), maxClicks: 5, kind: 'alias' });
     const outcome = await links.insert(link);
-    expect(outcome).toMatchObject({ kind: 'inserted', link: { ...link, redirectsUsed: 0, deletedAt: undefined } });
+    expect(outcome).toMatchObject({
+      kind: 'inserted',
+      link: { ...link, redirectsUsed: 0, deletedAt: undefined },
+    });
     expect(await links.find(link.code)).toEqual(outcome.kind === 'inserted' ? outcome.link : undefined);
     expect(await links.find('no-such-code')).toBeUndefined();
   });
@@ -65,8 +68,12 @@ function linkStoreContract(open: () => { links: LinkStore; clicks: ClickStore })
     expect(await links.insert({ ...newLink(), code: first.code })).toEqual({ kind: 'code-taken' });
     const duplicate = await links.insert({ ...newLink(), url: first.url });
     expect(duplicate).toMatchObject({ kind: 'duplicate', link: { code: first.code } });
-    expect(await links.insert({ ...newLink(), url: first.url, owner: 'bob' })).toMatchObject({ kind: 'inserted' });
-    expect(await links.insert({ ...newLink(), url: first.url, maxClicks: 2 })).toMatchObject({ kind: 'inserted' });
+    expect(await links.insert({ ...newLink(), url: first.url, owner: 'bob' })).toMatchObject({
+      kind: 'inserted',
+    });
+    expect(await links.insert({ ...newLink(), url: first.url, maxClicks: 2 })).toMatchObject({
+      kind: 'inserted',
+    });
     expect((await links.findPlain(first.url, undefined))?.code).toBe(first.code);
   });
 
@@ -110,7 +117,8 @@ function linkStoreContract(open: () => { links: LinkStore; clicks: ClickStore })
   it('pages through codes in byte order', async () => {
     const { links } = open();
     const prefix = `p${Date.now().toString(36)}`;
-    for (const suffix of ['b', 'A', 'a', '_', '-', '0']) await links.insert(newLink({ code: `${prefix}${suffix}` }));
+    for (const suffix of ['b', 'A', 'a', '_', '-', '0'])
+      await links.insert(newLink({ code: `${prefix}${suffix}` }));
     const all: string[] = [];
     let after = prefix;
     for (;;) {
@@ -129,7 +137,12 @@ function clickStoreContract(open: () => { links: LinkStore; clicks: ClickStore }
     const { links, clicks } = open();
     const link = newLink();
     await links.insert(link);
-    const first = batch(`m-${link.code}-1`, [click(link.code), click(link.code, { at: NOW - MINUTE_MS })], 0, 10);
+    const first = batch(
+      `m-${link.code}-1`,
+      [click(link.code), click(link.code, { at: NOW - MINUTE_MS })],
+      0,
+      10,
+    );
     expect(await clicks.apply([first])).toEqual({ applied: 1, duplicates: 0, clicks: 2 });
     expect(await clicks.apply([first, first])).toEqual({ applied: 0, duplicates: 2, clicks: 0 });
     const stats = await clicks.stats(link.code, NOW);
@@ -166,7 +179,9 @@ function clickStoreContract(open: () => { links: LinkStore; clicks: ClickStore }
     const link = newLink();
     await links.insert(link);
     const events = Array.from({ length: 15 }, (_, index) =>
-      Array.from({ length: index + 1 }, () => click(link.code, { referrer: `r${String(index).padStart(2, '0')}.example` })),
+      Array.from({ length: index + 1 }, () =>
+        click(link.code, { referrer: `r${String(index).padStart(2, '0')}.example` }),
+      ),
     ).flat();
     await clicks.apply([batch(`m-${link.code}`, events)]);
     const { topReferrers } = await clicks.stats(link.code, NOW);
@@ -183,7 +198,9 @@ function clickStoreContract(open: () => { links: LinkStore; clicks: ClickStore }
     await clicks.apply([batch(`m-${kept.code}-a`, [click(kept.code), click(deleted.code)])]);
     await links.delete(deleted.code);
     expect((await clicks.stats(deleted.code, NOW)).total).toBe(0);
-    await clicks.apply([batch(`m-${kept.code}-b`, [click(kept.code), click(deleted.code), click('never-existed')])]);
+    await clicks.apply([
+      batch(`m-${kept.code}-b`, [click(kept.code), click(deleted.code), click('never-existed')]),
+    ]);
     expect((await clicks.stats(kept.code, NOW)).total).toBe(2);
     expect((await clicks.stats(deleted.code, NOW)).total).toBe(0);
   });
@@ -195,7 +212,10 @@ function clickStoreContract(open: () => { links: LinkStore; clicks: ClickStore }
     const topic = 'url.clicked';
     const before = new Map((await clicks.checkpoints(topic)).map((entry) => [entry.partition, entry]));
     const base = Number(before.get(3)?.nextOffset ?? 0) + 100;
-    await clicks.apply([batch(`m-${link.code}-7`, [click(link.code)], 3, base + 7), batch(`m-${link.code}-5`, [click(link.code)], 3, base + 5)]);
+    await clicks.apply([
+      batch(`m-${link.code}-7`, [click(link.code)], 3, base + 7),
+      batch(`m-${link.code}-5`, [click(link.code)], 3, base + 5),
+    ]);
     await clicks.apply([batch(`m-${link.code}-2`, [click(link.code)], 3, base + 2)]);
     const after = (await clicks.checkpoints(topic)).find((entry) => entry.partition === 3);
     expect(after?.nextOffset).toBe(String(base + 8));
@@ -217,7 +237,12 @@ function clickStoreContract(open: () => { links: LinkStore; clicks: ClickStore }
 }
 
 function cacheContract(open: () => LinkCache) {
-  const link: CachedLink = { url: 'https://example.com/c', expiresAtMs: undefined, limited: false, gone: false };
+  const link: CachedLink = {
+    url: 'https://example.com/c',
+    expiresAtMs: undefined,
+    limited: false,
+    gone: false,
+  };
 
   it('misses, then holds what was set, until deleted', async () => {
     const cache = open();
@@ -233,7 +258,10 @@ function cacheContract(open: () => LinkCache) {
     await cache.setAbsent('k2', 60_000);
     expect(await cache.get('k2')).toEqual({ kind: 'absent' });
     await cache.set('k2', { ...link, expiresAtMs: 123, limited: true }, 60_000);
-    expect(await cache.get('k2')).toEqual({ kind: 'link', link: { ...link, expiresAtMs: 123, limited: true } });
+    expect(await cache.get('k2')).toEqual({
+      kind: 'link',
+      link: { ...link, expiresAtMs: 123, limited: true },
+    });
   });
 
   it('forgets entries after their TTL', async () => {
@@ -296,7 +324,11 @@ describe('the Redis cache adapter while Redis is down', () => {
       onError: (operation) => failures.push(operation),
     });
     expect(await offline.get('x')).toBeUndefined();
-    await offline.set('x', { url: 'https://e.example/', expiresAtMs: undefined, limited: false, gone: false }, 1_000);
+    await offline.set(
+      'x',
+      { url: 'https://e.example/', expiresAtMs: undefined, limited: false, gone: false },
+      1_000,
+    );
     expect(failures).toEqual(['get', 'set']);
     await expect(offline.delete('x')).rejects.toThrow(/redis is unavailable/);
   });

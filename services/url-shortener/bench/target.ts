@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
+import { configSchema } from '../src/config.js';
+import { buildService } from '../src/service.js';
+
+/**
+ * The service as the load harness runs it, in a child process: request logs off (LOG_LEVEL=warn),
+ * everything else as in production: validation, metrics, the leased snowflake worker, the cache,
+ * and the click pipeline (the durable in-process bus on disk and the aggregator flushing to PGlite
+ * in the same process, so the redirect numbers include what counting clicks costs).
+ *
+ * Two bench-only hooks, both outside the code under test:
+ * - The harness counts any non-2xx answer as a failure, so a request carrying `x-bench-redirect`
+ *   gets its 301/302 rewritten to 200 in `onSend`, after the route did all its work (Location and
+ *   Cache-Control stay). It costs the service one hook call more than production.
+ * - autocannon repeats one body, which would measure dedupe hits; a request carrying
+ *   `x-bench-unique-url` gets a counter appended to its URL before validation, so every creation
+ *   is a real insert.
+ */
+
+function benchHooks(app: ServiceApp): void {
+  let counter = 0;
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.headers['x-bench-unique-url'] !== undefined) {
+      const body = request.body as { url?: string };
+      body.url = `${body.url}?n=${counter++}`;
+    }
+    done();
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.headers['x-bench-redirect'] !== undefined && (reply.statusCode === 301 || reply.statusCode === 302)) {
+      reply.code(200);
+    }
+    done(null, payload);
+  });
+}
+
+async function build(env: Record<string, string | undefined>) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'url-shortener-bench-'));
+  const config = loadConfig(configSchema, {
+    PGLITE_DIR: 'memory',
+    LOG_LEVEL: 'warn',
+    DATA_DIR: dataDir,
+    AUTH_SECRET: 'bench-secret-of-at-least-thirty-two-bytes',
+    ...env,
+  });
+  const app = await buildService(config, { logger: createLogger('warn') });
+  benchHooks(app);
+  return { app, close: async () => rmSync(dataDir, { recursive: true, force: true }) };
+}
+
+/** Embedded: PGlite in memory, the in-process LRU cache, creation rate limit off. */
+export function createBenchTarget() {
+  return build({ RATE_LIMIT_ENABLED: 'false' });
+}
+
+/** As above, with the creation rate limiter on (a limit high enough never to refuse). */
+export function createRateLimitedBenchTarget() {
+  return build({ RATE_LIMIT_ENABLED: 'true', CREATE_RATE_LIMIT: '1000000' });
+}
+
+/** The hash code strategy (bloom filter in front of the inserts). */
+export function createHashBenchTarget() {
+  return build({ RATE_LIMIT_ENABLED: 'false', CODE_STRATEGY: 'hash' });
+}
+
+/** The cache in Redis (BENCH_REDIS_URL): every redirect is one Redis round trip. */
+export function createRedisBenchTarget() {
+  return build({ RATE_LIMIT_ENABLED: 'false', REDIS_URL: process.env.BENCH_REDIS_URL, REDIS_KEY_PREFIX: `bench:${Date.now()}:` });
+}
