@@ -20,7 +20,7 @@ import {
 } from './placement.js';
 import { DEFAULT_VNODES, HashRing } from './ring.js';
 
-/** 25% above the average: the paper shows movement on a join stays O(1/epsilon²) times the ideal. */
+/** 25% above the average. Smaller caps tighter but displaces more keys (the movement bound grows as 1/e²). */
 export const DEFAULT_EPSILON = 0.25;
 export const MAX_EPSILON = 1_000;
 /** Tracked keys take memory (a map entry each): this is the default bound, configurable. */

@@ -2,9 +2,9 @@
  * The simulation from the command line.
  *
  *   pnpm --filter @sysdesign/quorum run simulate                       measure, write the tables
- *   pnpm --filter @sysdesign/quorum run simulate -- --seed 42 --r 1    one run, printed
- *   pnpm --filter @sysdesign/quorum run simulate -- --sweep 200        seeds 1..200, failures listed
- *   pnpm --filter @sysdesign/quorum run simulate -- --replay '{...}'   replay a reported run exactly
+ *   pnpm --filter @sysdesign/quorum run simulate --seed 42 --r 1    one run, printed
+ *   pnpm --filter @sysdesign/quorum run simulate --sweep 200        seeds 1..200, failures listed
+ *   pnpm --filter @sysdesign/quorum run simulate --replay '{...}'   replay a reported run exactly
  *
  * Measuring writes load-tests/results/quorum.md and the same tables into the package README
  * (between the quorum-simulation markers). SIM_SEEDS (default 30) and SIM_OPERATIONS (default 400)
@@ -33,7 +33,10 @@ const END_MARKER = '<!-- quorum-simulation:end -->';
 /** The workload every measured run shares: few hot keys, many clients, so writes collide. */
 const WORKLOAD = { nodes: 5, clients: 8, keys: 4, operations: 400 } as const;
 
+// `pnpm run simulate -- --seed 1` passes the `--` through; parseArgs would take it for a positional.
+const argv = process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--'));
 const { values } = parseArgs({
+  args: argv,
   options: {
     replay: { type: 'string' },
     seed: { type: 'string' },
@@ -73,7 +76,9 @@ function optionsFromFlags(seed: number): SimulationOptions {
 function printReport(report: SimulationReport): void {
   const { options, violations, replay, ...numbers } = report;
   console.log(JSON.stringify(numbers, null, 2));
-  console.log(report.ok ? `seed ${report.seed}: ok` : `seed ${report.seed}: FAILED\n  ${violations.join('\n  ')}`);
+  console.log(
+    report.ok ? `seed ${report.seed}: ok` : `seed ${report.seed}: FAILED\n  ${violations.join('\n  ')}`,
+  );
   console.log(`replay: ${replay}`);
 }
 
@@ -117,7 +122,10 @@ async function measure(): Promise<number> {
     ['hinted handoff only', { antiEntropy: false, hintedHandoff: true }],
     ['neither (read repair only)', { antiEntropy: false, hintedHandoff: false }],
   ] as const) {
-    convergence.push([name, await runBatch({ seeds, base, onRun }, { ...variant, convergenceLimitMs: 20_000 })]);
+    convergence.push([
+      name,
+      await runBatch({ seeds, base, onRun }, { ...variant, convergenceLimitMs: 20_000 }),
+    ]);
   }
   const seconds = (performance.now() - started) / 1000;
   const markdown = render({ seeds, operations, noFaults, sloppy, strict, convergence, runs, seconds });

@@ -190,7 +190,11 @@ export class AntiEntropy {
     }
     const tree = this.#replica.merkle(range);
     const remote = expectResponse(
-      await this.#ask(peer, { type: 'merkle-leaves', range, depth: tree.depth, leaves, maxKeys: budget.maxKeys * 4 }, report),
+      await this.#ask(
+        peer,
+        { type: 'merkle-leaves', range, depth: tree.depth, leaves, maxKeys: budget.maxKeys * 4 },
+        report,
+      ),
       'leaf-entries',
     );
     if (remote.truncated) report.truncated = true;
@@ -218,7 +222,11 @@ export class AntiEntropy {
     let differing = [0];
     while (differing.length > 0) {
       const remote = expectResponse(
-        await this.#ask(peer, { type: 'merkle-hashes', range, depth: tree.depth, level, indexes: differing }, report),
+        await this.#ask(
+          peer,
+          { type: 'merkle-hashes', range, depth: tree.depth, level, indexes: differing },
+          report,
+        ),
         'hashes',
       );
       const local = tree.hashesAt(level, differing);
@@ -242,7 +250,10 @@ export class AntiEntropy {
 
   async #pull(peer: NodeId, keys: readonly string[], maxBytes: number, report: SyncReport): Promise<void> {
     if (keys.length === 0 || maxBytes <= 0) return;
-    const fetched = expectResponse(await this.#ask(peer, { type: 'fetch', keys: [...keys], maxBytes }, report), 'fetched');
+    const fetched = expectResponse(
+      await this.#ask(peer, { type: 'fetch', keys: [...keys], maxBytes }, report),
+      'fetched',
+    );
     if (fetched.truncated) report.truncated = true;
     report.skippedTombstones += fetched.skippedTombstones;
     await this.#replica.store(fetched.items);
@@ -292,7 +303,6 @@ export class AntiEntropy {
     this.#stats.bytesPushed += report.bytesPushed;
     this.#stats.skippedTombstones += report.skippedTombstones;
   }
-
 }
 
 function atLeastOne(name: string, value: number): number {

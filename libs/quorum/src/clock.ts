@@ -164,7 +164,8 @@ export class VirtualClock implements Clock {
     while (!settled) {
       const next = this.#peek();
       if (next === undefined) throw new Error('virtual clock: the promise can never settle (no timers left)');
-      if (next.at > deadline) throw new Error(`virtual clock: the promise did not settle within ${limitMs} ms`);
+      if (next.at > deadline)
+        throw new Error(`virtual clock: the promise did not settle within ${limitMs} ms`);
       await this.#fireNext();
       assert(++events < MAX_EVENTS_PER_RUN, 'virtual clock: too many events in one run');
     }

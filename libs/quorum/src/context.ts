@@ -64,14 +64,17 @@ export function decodeContext(encoded: string, limits: ContextLimits = DEFAULT_C
   const format = reader.byte('format version');
   if (format !== FORMAT_VERSION) throw new InvalidContextError(`has unknown format version ${format}`);
   const count = reader.varint('entry count');
-  if (count > limits.maxEntries) throw new InvalidContextError(`has ${count} entries, more than ${limits.maxEntries}`);
+  if (count > limits.maxEntries)
+    throw new InvalidContextError(`has ${count} entries, more than ${limits.maxEntries}`);
   const entries: ClockEntry[] = [];
   let previousActor: string | undefined;
   for (let index = 0; index < count; index++) {
     const actorBytes = reader.varint(`entry ${index} actor length`);
     if (actorBytes === 0) throw new InvalidContextError(`entry ${index} has an empty actor`);
     if (actorBytes > limits.maxActorBytes) {
-      throw new InvalidContextError(`entry ${index} actor is ${actorBytes} bytes, more than ${limits.maxActorBytes}`);
+      throw new InvalidContextError(
+        `entry ${index} actor is ${actorBytes} bytes, more than ${limits.maxActorBytes}`,
+      );
     }
     const actor = reader.text(actorBytes, `entry ${index} actor`);
     if (previousActor !== undefined && !(previousActor < actor)) {

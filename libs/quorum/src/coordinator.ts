@@ -244,7 +244,17 @@ export class Coordinator {
         timer.cancel();
         this.#stats.quorumFailures++;
         const all = [...failures, ...silent(waitingFor, normalized.timeoutMs)];
-        reject(new QuorumNotMetError('get', key, normalized.r, answers.length, targets.length, all, normalized.timeoutMs));
+        reject(
+          new QuorumNotMetError(
+            'get',
+            key,
+            normalized.r,
+            answers.length,
+            targets.length,
+            all,
+            normalized.timeoutMs,
+          ),
+        );
       };
       const finishedOne = () => {
         outstanding--;
@@ -290,12 +300,22 @@ export class Coordinator {
     const failures: ReplicaFailure[] = [];
     const notMet = (answered: number) => {
       this.#stats.quorumFailures++;
-      return new QuorumNotMetError(operation, key, settings.w, answered, targets.length, failures, settings.timeoutMs);
+      return new QuorumNotMetError(
+        operation,
+        key,
+        settings.w,
+        answered,
+        targets.length,
+        failures,
+        settings.timeoutMs,
+      );
     };
     const writeId = `${this.#self}/${this.#clock.now()}/${++this.#writeSequence}`;
 
     // Mint at this node when it is a target, else at the first target that answers.
-    const candidates = [...targets].sort((a, b) => Number(b.node === this.#self) - Number(a.node === this.#self));
+    const candidates = [...targets].sort(
+      (a, b) => Number(b.node === this.#self) - Number(a.node === this.#self),
+    );
     let minter: Target | undefined;
     let minted: ResponseOf<'minted'> | undefined;
     for (const candidate of candidates) {
@@ -343,7 +363,11 @@ export class Coordinator {
         }
       };
       const replicate = (target: Target) => {
-        const request: PeerRequest = { type: 'store', items: [{ key, versions: siblings }], ...hintField(target) };
+        const request: PeerRequest = {
+          type: 'store',
+          items: [{ key, versions: siblings }],
+          ...hintField(target),
+        };
         waitingFor.add(target.node);
         this.#request(target.node, request, deadline, 'stored').then(
           () => {
@@ -401,7 +425,11 @@ export class Coordinator {
       }
       this.#repairsInFlight++;
       this.#stats.readRepairs++;
-      const request: PeerRequest = { type: 'store', items: [{ key, versions: merged }], ...hintField(target) };
+      const request: PeerRequest = {
+        type: 'store',
+        items: [{ key, versions: merged }],
+        ...hintField(target),
+      };
       this.#request(target.node, request, this.#clock.now() + this.#defaults.timeoutMs, 'stored')
         .catch(() => {
           this.#stats.readRepairFailures++;
@@ -427,14 +455,18 @@ export class Coordinator {
   }
 
   #checkKey(key: string): void {
-    if (typeof key !== 'string' || key.length === 0) throw new InvalidOptionError('key', 'must be a non-empty string');
+    if (typeof key !== 'string' || key.length === 0)
+      throw new InvalidOptionError('key', 'must be a non-empty string');
     if (utf8Length(key) > this.#maxKeyBytes) {
       throw new InvalidOptionError('key', `must be at most ${this.#maxKeyBytes} bytes`);
     }
   }
 }
 
-function readResult(key: string, answers: ReadonlyArray<{ target: Target; versions: Version[] }>): ReadResult {
+function readResult(
+  key: string,
+  answers: ReadonlyArray<{ target: Target; versions: Version[] }>,
+): ReadResult {
   const versions = reconcile(...answers.map((answer) => answer.versions));
   const values = liveValues(versions);
   return {
@@ -450,9 +482,12 @@ function readResult(key: string, answers: ReadonlyArray<{ target: Target; versio
 function normalizeSettings(defaults: Settings, overrides: RequestSettings): Settings {
   const settings = { ...defaults, ...definedSettings(overrides) };
   const { n, r, w, timeoutMs } = settings;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_N) throw new InvalidOptionError('n', `must be an integer in [1, ${MAX_N}], got ${n}`);
-  if (!Number.isInteger(r) || r < 1 || r > n) throw new InvalidOptionError('r', `must be an integer in [1, n=${n}], got ${r}`);
-  if (!Number.isInteger(w) || w < 1 || w > n) throw new InvalidOptionError('w', `must be an integer in [1, n=${n}], got ${w}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_N)
+    throw new InvalidOptionError('n', `must be an integer in [1, ${MAX_N}], got ${n}`);
+  if (!Number.isInteger(r) || r < 1 || r > n)
+    throw new InvalidOptionError('r', `must be an integer in [1, n=${n}], got ${r}`);
+  if (!Number.isInteger(w) || w < 1 || w > n)
+    throw new InvalidOptionError('w', `must be an integer in [1, n=${n}], got ${w}`);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new InvalidOptionError('timeoutMs', `must be a positive number, got ${timeoutMs}`);
   }
@@ -478,7 +513,8 @@ function hintField(target: Target): { hintFor?: NodeId } {
 }
 
 function reasonOf(error: unknown): string {
-  if (error instanceof QuorumError) return error.code === QuorumErrorCode.TIMEOUT ? 'timed out' : error.message;
+  if (error instanceof QuorumError)
+    return error.code === QuorumErrorCode.TIMEOUT ? 'timed out' : error.message;
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -489,7 +525,9 @@ function isQuorumErrorWith(error: unknown, code: QuorumErrorCode): boolean {
 function withTimeout<T>(clock: Clock, promise: Promise<T>, timeoutMs: number, node: NodeId): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = clock.setTimer(timeoutMs, () =>
-      reject(new QuorumError(QuorumErrorCode.TIMEOUT, `${node} (local) did not answer within ${timeoutMs} ms`)),
+      reject(
+        new QuorumError(QuorumErrorCode.TIMEOUT, `${node} (local) did not answer within ${timeoutMs} ms`),
+      ),
     );
     promise.then(
       (value) => {

@@ -164,7 +164,11 @@ export class Gossip implements HealthView {
   }
 
   #digest(): MemberDigest[] {
-    return [...this.#members.values()].map(({ node, incarnation, heartbeat }) => ({ node, incarnation, heartbeat }));
+    return [...this.#members.values()].map(({ node, incarnation, heartbeat }) => ({
+      node,
+      incarnation,
+      heartbeat,
+    }));
   }
 
   #merge(digests: readonly MemberDigest[]): void {
@@ -217,7 +221,8 @@ export class Gossip implements HealthView {
       else live.push(member.node);
     }
     const peers = this.#random.sample(live, this.#fanout);
-    if (dead.length > 0 && this.#random.chance(dead.length / (live.length + 1))) peers.push(this.#random.pick(dead));
+    if (dead.length > 0 && this.#random.chance(dead.length / (live.length + 1)))
+      peers.push(this.#random.pick(dead));
     if (live.length === 0 && this.#seeds.length > 0) {
       const seed = this.#random.pick(this.#seeds);
       if (!peers.includes(seed)) peers.push(seed);

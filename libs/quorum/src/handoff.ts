@@ -59,7 +59,10 @@ export class HintedHandoff {
     this.#transport = options.transport;
     this.#health = options.health ?? allAlive;
     this.#clock = options.clock ?? systemClock;
-    this.#maxKeysPerRound = atLeastOne('maxKeysPerRound', options.maxKeysPerRound ?? DEFAULT_HANDOFF_KEYS_PER_ROUND);
+    this.#maxKeysPerRound = atLeastOne(
+      'maxKeysPerRound',
+      options.maxKeysPerRound ?? DEFAULT_HANDOFF_KEYS_PER_ROUND,
+    );
     this.#batchKeys = atLeastOne('batchKeys', options.batchKeys ?? DEFAULT_HANDOFF_BATCH_KEYS);
     this.#timeoutMs = atLeastOne('timeoutMs', options.timeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS);
     const intervalMs = atLeastOne('intervalMs', options.intervalMs ?? DEFAULT_HANDOFF_INTERVAL_MS);
@@ -80,7 +83,11 @@ export class HintedHandoff {
 
   /** One round: expire old hints, then hand off to every replica that is back, within the round's bound. */
   async runOnce(): Promise<HandoffRound> {
-    const round: HandoffRound = { delivered: 0, failedReplicas: [], expired: await this.#hints.expire(this.#clock.now()) };
+    const round: HandoffRound = {
+      delivered: 0,
+      failedReplicas: [],
+      expired: await this.#hints.expire(this.#clock.now()),
+    };
     this.#stats.rounds++;
     this.#stats.expired += round.expired;
     for (const owner of await this.#hints.owners()) {

@@ -27,7 +27,12 @@ export interface HintStore {
    * Replaces the hinted versions of `key` with `update(current)` and adds `owner` to the replicas
    * owed them. Throws a `QUORUM_ERR_HINTS_FULL` QuorumError when a bound would be exceeded.
    */
-  update(owner: NodeId, key: string, update: (current: readonly Version[]) => Version[], nowMs: number): Promise<Version[]>;
+  update(
+    owner: NodeId,
+    key: string,
+    update: (current: readonly Version[]) => Version[],
+    nowMs: number,
+  ): Promise<Version[]>;
   /** Hinted versions of `key` (for any owner); empty when none. */
   read(key: string): Promise<Version[]>;
   /** Nodes that are owed at least one hint. */
@@ -104,7 +109,8 @@ export class MemoryHintStore implements HintStore {
           `${this.#limits.maxEntries} keys, ${this.#limits.maxBytes} bytes)`,
       );
     }
-    const owners = known === undefined ? [owner] : known.owners.includes(owner) ? known.owners : [...known.owners, owner];
+    const owners =
+      known === undefined ? [owner] : known.owners.includes(owner) ? known.owners : [...known.owners, owner];
     // Re-inserting moves the key to the end of the Map: iteration order is oldest update first.
     this.#entries.delete(key);
     this.#entries.set(key, { key, versions, owners, bytes, updatedAtMs: nowMs });
@@ -156,7 +162,12 @@ export class MemoryHintStore implements HintStore {
   }
 
   stats(): HintStats {
-    return { entries: this.#entries.size, bytes: this.#bytes, refused: this.#refused, expired: this.#expired };
+    return {
+      entries: this.#entries.size,
+      bytes: this.#bytes,
+      refused: this.#refused,
+      expired: this.#expired,
+    };
   }
 
   /** Synchronous view, for tests and the simulation's convergence check. */

@@ -1,7 +1,14 @@
 import type { Clock } from './clock.js';
 import { assert, QuorumError, QuorumErrorCode } from './errors.js';
 import { Random } from './random.js';
-import type { NodeId, PeerHandler, PeerRequest, PeerResponse, RequestOptions, Transport } from './transport.js';
+import type {
+  NodeId,
+  PeerHandler,
+  PeerRequest,
+  PeerResponse,
+  RequestOptions,
+  Transport,
+} from './transport.js';
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './wire.js';
 
 /**
@@ -82,7 +89,11 @@ export class MemoryNetwork {
     this.#random = options.random ?? new Random(1);
     this.#serialize = options.serialize ?? true;
     this.#faults = { latency: DEFAULT_LATENCY, dropRate: 0, duplicateRate: 0 };
-    this.setFaults({ latency: options.latency, dropRate: options.dropRate, duplicateRate: options.duplicateRate });
+    this.setFaults({
+      latency: options.latency,
+      dropRate: options.dropRate,
+      duplicateRate: options.duplicateRate,
+    });
   }
 
   /** Changes latency, drop and duplicate rates from now on (messages in flight keep theirs). */
@@ -189,7 +200,10 @@ export class MemoryNetwork {
         if (!settled) this.#stats.timedOut++;
         finish({
           ok: false,
-          error: new QuorumError(QuorumErrorCode.TIMEOUT, `${to} did not answer within ${options.timeoutMs} ms`),
+          error: new QuorumError(
+            QuorumErrorCode.TIMEOUT,
+            `${to} did not answer within ${options.timeoutMs} ms`,
+          ),
         });
       });
       const payload = this.#serialize ? JSON.stringify(encodeRequest(request)) : request;
@@ -201,7 +215,12 @@ export class MemoryNetwork {
     });
   }
 
-  #deliver(from: NodeId, to: NodeId, payload: string | PeerRequest, onOutcome: (outcome: Outcome) => void): void {
+  #deliver(
+    from: NodeId,
+    to: NodeId,
+    payload: string | PeerRequest,
+    onOutcome: (outcome: Outcome) => void,
+  ): void {
     const handler = this.#handlers.get(to);
     const senderEpoch = this.#epochOf(from);
     if (handler === undefined) {
@@ -236,7 +255,14 @@ export class MemoryNetwork {
       handled.then(
         (response) => this.#reply(from, to, receiverEpoch, senderEpoch, { ok: true, response }, onOutcome),
         (error: unknown) =>
-          this.#reply(from, to, receiverEpoch, senderEpoch, { ok: false, error: remoteError(to, error) }, onOutcome),
+          this.#reply(
+            from,
+            to,
+            receiverEpoch,
+            senderEpoch,
+            { ok: false, error: remoteError(to, error) },
+            onOutcome,
+          ),
       );
     });
   }

@@ -46,7 +46,10 @@ export class MerkleTree {
 
   constructor(depth = DEFAULT_MERKLE_DEPTH) {
     if (!Number.isInteger(depth) || depth < 1 || depth > MAX_MERKLE_DEPTH) {
-      throw new InvalidOptionError('merkleDepth', `must be an integer in [1, ${MAX_MERKLE_DEPTH}], got ${depth}`);
+      throw new InvalidOptionError(
+        'merkleDepth',
+        `must be an integer in [1, ${MAX_MERKLE_DEPTH}], got ${depth}`,
+      );
     }
     this.depth = depth;
     this.leafCount = 2 ** depth;
@@ -117,7 +120,10 @@ export class MerkleTree {
 
   /** Hashes of the nodes at `level` (0 = root, `depth` = leaves) with the given in-level indexes. */
   hashesAt(level: number, indexes: readonly number[]): number[] {
-    assert(Number.isInteger(level) && level >= 0 && level <= this.depth, `level ${level} of a depth-${this.depth} tree`);
+    assert(
+      Number.isInteger(level) && level >= 0 && level <= this.depth,
+      `level ${level} of a depth-${this.depth} tree`,
+    );
     const width = 2 ** level;
     return indexes.map((index) => {
       assert(Number.isInteger(index) && index >= 0 && index < width, `index ${index} at level ${level}`);

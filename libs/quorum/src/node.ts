@@ -1,13 +1,26 @@
 import { AntiEntropy, type AntiEntropyOptions, type RangeReplicas } from './anti-entropy.js';
 import { type Clock, systemClock } from './clock.js';
-import { Coordinator, type CoordinatorOptions, type ReadResult, type RequestSettings, type WriteResult } from './coordinator.js';
+import {
+  Coordinator,
+  type CoordinatorOptions,
+  type ReadResult,
+  type RequestSettings,
+  type WriteResult,
+} from './coordinator.js';
 import { Gossip, type GossipOptions } from './gossip.js';
 import { HintedHandoff, type HintedHandoffOptions } from './handoff.js';
 import { type HintStore, MemoryHintStore } from './hints.js';
 import { Random } from './random.js';
 import { Replica, type ReplicaOptions, SINGLE_RANGE } from './replica.js';
 import type { ReplicaStore } from './store.js';
-import { allAlive, type HealthView, type NodeId, type PeerRequest, type PeerResponse, type Transport } from './transport.js';
+import {
+  allAlive,
+  type HealthView,
+  type NodeId,
+  type PeerRequest,
+  type PeerResponse,
+  type Transport,
+} from './transport.js';
 import type { VectorClock } from './vector-clock.js';
 
 /**
@@ -40,13 +53,28 @@ export interface QuorumNodeOptions {
   random?: Random;
   /** Options of each part; `false` turns a background part off. */
   coordinator?: Partial<
-    Pick<CoordinatorOptions, 'n' | 'r' | 'w' | 'timeoutMs' | 'sloppy' | 'readRepair' | 'maxConcurrentReadRepairs' | 'maxKeyBytes' | 'maxValueBytes'>
+    Pick<
+      CoordinatorOptions,
+      | 'n'
+      | 'r'
+      | 'w'
+      | 'timeoutMs'
+      | 'sloppy'
+      | 'readRepair'
+      | 'maxConcurrentReadRepairs'
+      | 'maxKeyBytes'
+      | 'maxValueBytes'
+    >
   >;
   replica?: Partial<Omit<ReplicaOptions, 'self' | 'incarnation' | 'store' | 'hints' | 'clock' | 'rangeOf'>>;
-  gossip?: Partial<Omit<GossipOptions, 'self' | 'incarnation' | 'transport' | 'seeds' | 'clock' | 'random'>> | false;
+  gossip?:
+    | Partial<Omit<GossipOptions, 'self' | 'incarnation' | 'transport' | 'seeds' | 'clock' | 'random'>>
+    | false;
   handoff?: Partial<Omit<HintedHandoffOptions, 'hints' | 'transport' | 'health' | 'clock'>> | false;
   antiEntropy?:
-    | Partial<Omit<AntiEntropyOptions, 'replica' | 'transport' | 'localRanges' | 'health' | 'clock' | 'random'>>
+    | Partial<
+        Omit<AntiEntropyOptions, 'replica' | 'transport' | 'localRanges' | 'health' | 'clock' | 'random'>
+      >
     | false;
   /** The health view when gossip is off (default: everyone alive). */
   health?: HealthView;
@@ -104,7 +132,13 @@ export class QuorumNode {
     this.handoff =
       options.handoff === false
         ? undefined
-        : new HintedHandoff({ ...options.handoff, hints: this.hints, transport: options.transport, health: this.health, clock });
+        : new HintedHandoff({
+            ...options.handoff,
+            hints: this.hints,
+            transport: options.transport,
+            health: this.health,
+            clock,
+          });
     this.antiEntropy =
       options.antiEntropy === false
         ? undefined
@@ -149,7 +183,12 @@ export class QuorumNode {
     return this.coordinator.get(key, settings);
   }
 
-  put(key: string, value: Uint8Array, context?: VectorClock, settings?: RequestSettings): Promise<WriteResult> {
+  put(
+    key: string,
+    value: Uint8Array,
+    context?: VectorClock,
+    settings?: RequestSettings,
+  ): Promise<WriteResult> {
     return this.coordinator.put(key, value, context, settings);
   }
 

@@ -50,7 +50,10 @@ export class Random {
 
   /** An integer in [0, maxExclusive). */
   int(maxExclusive: number): number {
-    assert(Number.isInteger(maxExclusive) && maxExclusive > 0, `int() needs a positive bound, got ${maxExclusive}`);
+    assert(
+      Number.isInteger(maxExclusive) && maxExclusive > 0,
+      `int() needs a positive bound, got ${maxExclusive}`,
+    );
     return Math.floor(this.next() * maxExclusive);
   }
 

@@ -90,7 +90,10 @@ export class Replica {
 
   constructor(options: ReplicaOptions) {
     if (!Number.isSafeInteger(options.incarnation) || options.incarnation < 0) {
-      throw new InvalidOptionError('incarnation', `must be a non-negative integer, got ${options.incarnation}`);
+      throw new InvalidOptionError(
+        'incarnation',
+        `must be a non-negative integer, got ${options.incarnation}`,
+      );
     }
     this.self = options.self;
     this.actor = `${options.self}#${options.incarnation}`;
@@ -101,7 +104,10 @@ export class Replica {
     this.#merkleDepth = options.merkleDepth ?? DEFAULT_MERKLE_DEPTH;
     this.#maxSiblings = positive('maxSiblings', options.maxSiblings ?? DEFAULT_MAX_SIBLINGS);
     this.#maxClockEntries = positive('maxClockEntries', options.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES);
-    this.#tombstoneGraceMs = positive('tombstoneGraceMs', options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS);
+    this.#tombstoneGraceMs = positive(
+      'tombstoneGraceMs',
+      options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS,
+    );
     this.#maxRecentWrites = positive('maxRecentWrites', options.maxRecentWrites ?? DEFAULT_MAX_RECENT_WRITES);
     new MerkleTree(this.#merkleDepth); // validates the depth now rather than on the first write
   }
@@ -124,15 +130,27 @@ export class Replica {
       case 'read':
         return { type: 'versions', versions: await this.read(request.key) };
       case 'mint': {
-        const minted = await this.mint(request.key, request.value, request.context, request.writeId, request.hintFor);
+        const minted = await this.mint(
+          request.key,
+          request.value,
+          request.context,
+          request.writeId,
+          request.hintFor,
+        );
         return { type: 'minted', ...minted };
       }
       case 'store':
         return { type: 'stored', count: await this.store(request.items, request.hintFor) };
       case 'merkle-hashes':
-        return { type: 'hashes', hashes: this.merkleHashes(request.range, request.depth, request.level, request.indexes) };
+        return {
+          type: 'hashes',
+          hashes: this.merkleHashes(request.range, request.depth, request.level, request.indexes),
+        };
       case 'merkle-leaves':
-        return { type: 'leaf-entries', ...this.merkleLeaves(request.range, request.depth, request.leaves, request.maxKeys) };
+        return {
+          type: 'leaf-entries',
+          ...this.merkleLeaves(request.range, request.depth, request.leaves, request.maxKeys),
+        };
       case 'fetch':
         return { type: 'fetched', ...(await this.fetch(request.keys, request.maxBytes)) };
       case 'gossip':
@@ -172,12 +190,19 @@ export class Replica {
     let minted: Version | undefined;
     const apply = (current: readonly Version[]): Version[] => {
       const version: Version = {
-        dot: { actor: this.actor, counter: this.#nextCounter(context, current), timeMs: Math.floor(this.#clock.now()) },
+        dot: {
+          actor: this.actor,
+          counter: this.#nextCounter(context, current),
+          timeMs: Math.floor(this.#clock.now()),
+        },
         clock: pruneClock(context, this.#maxClockEntries),
         value,
       };
       const siblings = reconcile(current, [version]);
-      assert(siblings.some((sibling) => sameDot(sibling.dot, version.dot)), 'a fresh dot cannot be superseded');
+      assert(
+        siblings.some((sibling) => sameDot(sibling.dot, version.dot)),
+        'a fresh dot cannot be superseded',
+      );
       if (siblings.length > this.#maxSiblings) {
         this.#stats.refusedTooManySiblings++;
         throw new QuorumError(
@@ -244,9 +269,11 @@ export class Replica {
     const tree = this.merkle(range);
     const entries: LeafEntry[] = [];
     for (const [position, leaf] of leaves.entries()) {
-      if (leaf >= tree.leafCount) throw new InvalidMessageError(`leaves[${position}]`, `must be < ${tree.leafCount}`);
+      if (leaf >= tree.leafCount)
+        throw new InvalidMessageError(`leaves[${position}]`, `must be < ${tree.leafCount}`);
       const leafEntries = tree.leafEntries(leaf);
-      if (entries.length + leafEntries.length > maxKeys && entries.length > 0) return { entries, truncated: true };
+      if (entries.length + leafEntries.length > maxKeys && entries.length > 0)
+        return { entries, truncated: true };
       entries.push(...leafEntries);
     }
     return { entries, truncated: false };
@@ -323,7 +350,10 @@ export class Replica {
 
   #checkDepth(depth: number): void {
     if (depth !== this.#merkleDepth) {
-      throw new InvalidMessageError('depth', `is ${depth}, but this replica's trees have depth ${this.#merkleDepth}`);
+      throw new InvalidMessageError(
+        'depth',
+        `is ${depth}, but this replica's trees have depth ${this.#merkleDepth}`,
+      );
     }
   }
 }

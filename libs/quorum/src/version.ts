@@ -100,7 +100,10 @@ export function versionsBytes(versions: readonly Version[]): number {
 
 /** True when every version is a tombstone minted before `beforeMs` (nothing is left to protect). */
 export function onlyTombstonesBefore(versions: readonly Version[], beforeMs: number): boolean {
-  return versions.length > 0 && versions.every((version) => version.value === null && version.dot.timeMs < beforeMs);
+  return (
+    versions.length > 0 &&
+    versions.every((version) => version.value === null && version.dot.timeMs < beforeMs)
+  );
 }
 
 export function dotKey(dot: ClockEntry): string {

@@ -1,11 +1,5 @@
 import { InvalidMessageError } from './errors.js';
-import type {
-  KeyVersions,
-  LeafEntry,
-  MemberDigest,
-  PeerRequest,
-  PeerResponse,
-} from './transport.js';
+import type { KeyVersions, LeafEntry, MemberDigest, PeerRequest, PeerResponse } from './transport.js';
 import { type ClockEntry, clockFrom, type VectorClock } from './vector-clock.js';
 import type { Version } from './version.js';
 
@@ -127,9 +121,9 @@ export function decodeRequest(json: unknown, limits: WireLimits = DEFAULT_WIRE_L
       const hintFor = message.optionalString('hintFor', limits.maxActorBytes);
       return {
         type,
-        items: message.array('items', limits.maxItems).map((item, index) =>
-          decodeKeyVersions(item, `items[${index}]`, limits),
-        ),
+        items: message
+          .array('items', limits.maxItems)
+          .map((item, index) => decodeKeyVersions(item, `items[${index}]`, limits)),
         ...(hintFor === undefined ? {} : { hintFor }),
       };
     }
@@ -152,7 +146,9 @@ export function decodeRequest(json: unknown, limits: WireLimits = DEFAULT_WIRE_L
     case 'fetch':
       return {
         type,
-        keys: message.array('keys', limits.maxItems).map((key, index) => checkKey(key, `keys[${index}]`, limits)),
+        keys: message
+          .array('keys', limits.maxItems)
+          .map((key, index) => checkKey(key, `keys[${index}]`, limits)),
         maxBytes: message.integer('maxBytes', 1, Number.MAX_SAFE_INTEGER),
       };
     case 'gossip':
@@ -185,15 +181,17 @@ export function decodeResponse(json: unknown, limits: WireLimits = DEFAULT_WIRE_
     case 'leaf-entries':
       return {
         type,
-        entries: message.array('entries', limits.maxItems).map((entry, index) => decodeLeafEntry(entry, index, limits)),
+        entries: message
+          .array('entries', limits.maxItems)
+          .map((entry, index) => decodeLeafEntry(entry, index, limits)),
         truncated: message.boolean('truncated'),
       };
     case 'fetched':
       return {
         type,
-        items: message.array('items', limits.maxItems).map((item, index) =>
-          decodeKeyVersions(item, `items[${index}]`, limits),
-        ),
+        items: message
+          .array('items', limits.maxItems)
+          .map((item, index) => decodeKeyVersions(item, `items[${index}]`, limits)),
         skippedTombstones: message.integer('skippedTombstones', 0, Number.MAX_SAFE_INTEGER),
         truncated: message.boolean('truncated'),
       };
@@ -222,7 +220,10 @@ function encodeKeyVersions(item: KeyVersions): WireKeyVersions {
 
 function decodeKeyVersions(json: unknown, path: string, limits: WireLimits): KeyVersions {
   const item = new Fields(json, path);
-  return { key: item.key('key', limits), versions: decodeVersions(item.get('versions'), `${path}.versions`, limits) };
+  return {
+    key: item.key('key', limits),
+    versions: decodeVersions(item.get('versions'), `${path}.versions`, limits),
+  };
 }
 
 function decodeVersions(json: unknown, path: string, limits: WireLimits): Version[] {
@@ -254,7 +255,10 @@ function decodeEntry(json: unknown, path: string, limits: WireLimits): ClockEntr
   if (triple.length !== 3) throw new InvalidMessageError(path, 'must be [actor, counter, timeMs]');
   const [actor, counter, timeMs] = triple;
   if (typeof actor !== 'string' || actor.length === 0 || utf8Length(actor) > limits.maxActorBytes) {
-    throw new InvalidMessageError(`${path}[0]`, `must be a non-empty string of at most ${limits.maxActorBytes} bytes`);
+    throw new InvalidMessageError(
+      `${path}[0]`,
+      `must be a non-empty string of at most ${limits.maxActorBytes} bytes`,
+    );
   }
   return {
     actor,
@@ -280,7 +284,8 @@ function decodeMembers(message: Fields, limits: WireLimits): MemberDigest[] {
 }
 
 function checkKey(json: unknown, path: string, limits: WireLimits): string {
-  if (typeof json !== 'string' || json.length === 0) throw new InvalidMessageError(path, 'must be a non-empty string');
+  if (typeof json !== 'string' || json.length === 0)
+    throw new InvalidMessageError(path, 'must be a non-empty string');
   if (utf8Length(json) > limits.maxKeyBytes) {
     throw new InvalidMessageError(path, `must be at most ${limits.maxKeyBytes} bytes`);
   }
@@ -323,7 +328,10 @@ class Fields {
   string(name: string, maxLength: number): string {
     const value = this.get(name);
     if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
-      throw new InvalidMessageError(this.#at(name), `must be a non-empty string of at most ${maxLength} characters`);
+      throw new InvalidMessageError(
+        this.#at(name),
+        `must be a non-empty string of at most ${maxLength} characters`,
+      );
     }
     return value;
   }
@@ -361,8 +369,16 @@ class Fields {
     const value = this.get(name);
     if (value === null) return null;
     const maxChars = Math.ceil(limits.maxValueBytes / 3) * 4;
-    if (typeof value !== 'string' || value.length % 4 !== 0 || value.length > maxChars || !BASE64.test(value)) {
-      throw new InvalidMessageError(this.#at(name), `must be null or base64 of at most ${limits.maxValueBytes} bytes`);
+    if (
+      typeof value !== 'string' ||
+      value.length % 4 !== 0 ||
+      value.length > maxChars ||
+      !BASE64.test(value)
+    ) {
+      throw new InvalidMessageError(
+        this.#at(name),
+        `must be null or base64 of at most ${limits.maxValueBytes} bytes`,
+      );
     }
     const bytes = Buffer.from(value, 'base64');
     if (bytes.byteLength > limits.maxValueBytes) {

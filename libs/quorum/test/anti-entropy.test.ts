@@ -29,7 +29,10 @@ function sameData(cluster: ReturnType<typeof createTestCluster>, ids: string[], 
   });
 }
 
-async function writeWhilePartitioned(cluster: ReturnType<typeof createTestCluster>, count: number): Promise<string[]> {
+async function writeWhilePartitioned(
+  cluster: ReturnType<typeof createTestCluster>,
+  count: number,
+): Promise<string[]> {
   // node-c is cut off while 'count' keys are written through node-a with W=2 (strict quorum).
   cluster.network.partition(['node-a', 'node-b', 'node-d'], ['node-c']);
   const keys = Array.from({ length: count }, (_, index) => `key-${index}`);
@@ -77,12 +80,23 @@ describe('anti-entropy', () => {
     // node-c alone holds 'mine'; both hold 'both' with different versions: both end with the union.
     const cluster = createTestCluster({ sloppy: false });
     await cluster.replica('node-c').store([
-      { key: 'mine', versions: [{ dot: { actor: 'x#1', counter: 1, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('c') }] },
-      { key: 'both', versions: [{ dot: { actor: 'x#1', counter: 2, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('c') }] },
+      {
+        key: 'mine',
+        versions: [{ dot: { actor: 'x#1', counter: 1, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('c') }],
+      },
+      {
+        key: 'both',
+        versions: [{ dot: { actor: 'x#1', counter: 2, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('c') }],
+      },
     ]);
-    await cluster.replica('node-a').store([
-      { key: 'both', versions: [{ dot: { actor: 'y#1', counter: 1, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('a') }] },
-    ]);
+    await cluster
+      .replica('node-a')
+      .store([
+        {
+          key: 'both',
+          versions: [{ dot: { actor: 'y#1', counter: 1, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('a') }],
+        },
+      ]);
     const report = await cluster.run(antiEntropyFor(cluster, 'node-c').syncRange('node-a', 'all'));
     expect(report).toMatchObject({ differingKeys: 2, keysPulled: 1, keysPushed: 2 });
     expect(cluster.valuesOn('node-a', 'mine')).toEqual(['c']);
@@ -96,7 +110,8 @@ describe('anti-entropy', () => {
     const keys = await writeWhilePartitioned(cluster, 50);
     const syncer = antiEntropyFor(cluster, 'node-c', { maxKeysPerRound: 10 });
     const pulled: number[] = [];
-    for (let round = 0; round < 6; round++) pulled.push((await cluster.run(syncer.syncRange('node-a', 'all'))).keysPulled);
+    for (let round = 0; round < 6; round++)
+      pulled.push((await cluster.run(syncer.syncRange('node-a', 'all'))).keysPulled);
     expect(pulled).toEqual([10, 10, 10, 10, 10, 0]);
     expect(sameData(cluster, ['node-a', 'node-c'], keys)).toBe(true);
   });
@@ -127,18 +142,32 @@ describe('anti-entropy', () => {
   it('skips tombstones older than the grace period, and still repairs young ones', async () => {
     // An old delete on node-a is not sent to node-c; a fresh delete is.
     const cluster = createTestCluster({ sloppy: false });
-    const oldPut = await cluster.run(cluster.coordinator('node-a').put('old', bytes('v'), EMPTY_CLOCK, { w: 3 }));
+    const oldPut = await cluster.run(
+      cluster.coordinator('node-a').put('old', bytes('v'), EMPTY_CLOCK, { w: 3 }),
+    );
     cluster.network.cut('node-a', 'node-c');
     await cluster.run(cluster.coordinator('node-a').delete('old', oldPut.context));
     await cluster.clock.advance(11 * DAY_MS);
-    const youngPut = await cluster.run(cluster.coordinator('node-a').put('young', bytes('v'), EMPTY_CLOCK, { w: 2 }));
+    const youngPut = await cluster.run(
+      cluster.coordinator('node-a').put('young', bytes('v'), EMPTY_CLOCK, { w: 2 }),
+    );
     await cluster.run(cluster.coordinator('node-a').delete('young', youngPut.context));
     await cluster.clock.advance(200);
     cluster.network.heal();
     const report = await cluster.run(antiEntropyFor(cluster, 'node-a').syncRange('node-c', 'all'));
     expect(report.skippedTombstones).toBe(1);
-    expect(cluster.store('node-c').peek('old').map((version) => version.value === null)).toEqual([false]);
-    expect(cluster.store('node-c').peek('young').map((version) => version.value === null)).toEqual([true]);
+    expect(
+      cluster
+        .store('node-c')
+        .peek('old')
+        .map((version) => version.value === null),
+    ).toEqual([false]);
+    expect(
+      cluster
+        .store('node-c')
+        .peek('young')
+        .map((version) => version.value === null),
+    ).toEqual([true]);
   });
 
   it('picks a random live replica of one of its ranges each round, never itself or a dead one', async () => {

@@ -78,7 +78,10 @@ describe('opaque context encoding', () => {
     expectInvalid(rawContext([1, 1, 1, ...actor, 1, 1, 9]), /trailing/);
     expectInvalid(rawContext([1, 1, 1, 0xff, 1, 1]), /UTF-8/);
     expectInvalid(rawContext([1, 2, 1, ...actor, 1, 1, 1, ...actor, 1, 1]), /out of order or duplicated/);
-    expectInvalid(rawContext([1, 1, 1, ...actor, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1]), /too large/);
+    expectInvalid(
+      rawContext([1, 1, 1, ...actor, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1]),
+      /too large/,
+    );
     expectInvalid(rawContext([1, 1, 1, ...actor, 0x80, 0x00, 1]), /minimally/);
   });
 

@@ -12,7 +12,8 @@ describe('coordinator: N, W, R', () => {
     expect(read.found).toBe(true);
     expect(read.values.map(text)).toEqual(['alice']);
     await cluster.clock.advance(50);
-    for (const id of ['node-a', 'node-b', 'node-c']) expect(cluster.valuesOn(id, 'user:1')).toEqual(['alice']);
+    for (const id of ['node-a', 'node-b', 'node-c'])
+      expect(cluster.valuesOn(id, 'user:1')).toEqual(['alice']);
     expect(cluster.valuesOn('node-d', 'user:1')).toEqual([]);
   });
 
@@ -32,7 +33,9 @@ describe('coordinator: N, W, R', () => {
     const ok = await cluster.run(cluster.coordinator('node-a').put('k', bytes('v')));
     expect(ok.acknowledgedBy.sort()).toEqual(['node-a', 'node-b']);
     const startedMs = cluster.clock.now();
-    const error = await cluster.run(rejection(cluster.coordinator('node-a').put('k', bytes('v2'), ok.context, { w: 3 })));
+    const error = await cluster.run(
+      rejection(cluster.coordinator('node-a').put('k', bytes('v2'), ok.context, { w: 3 })),
+    );
     expect(error).toBeInstanceOf(QuorumNotMetError);
     const notMet = error as QuorumNotMetError;
     expect({ required: notMet.required, answered: notMet.answered, contacted: notMet.contacted }).toEqual({
@@ -72,7 +75,9 @@ describe('coordinator: N, W, R', () => {
     expect(left.version.dot).not.toEqual(right.version.dot);
     const conflicted = await cluster.run(cluster.coordinator('node-a').get('cart', { r: 3 }));
     expect(conflicted.values.map(text).sort()).toEqual(['milk,bread', 'milk,eggs']);
-    await cluster.run(cluster.coordinator('node-a').put('cart', bytes('milk,eggs,bread'), conflicted.context));
+    await cluster.run(
+      cluster.coordinator('node-a').put('cart', bytes('milk,eggs,bread'), conflicted.context),
+    );
     const resolved = await cluster.run(cluster.coordinator('node-d').get('cart', { r: 3 }));
     expect(resolved.values.map(text)).toEqual(['milk,eggs,bread']);
   });
@@ -189,7 +194,9 @@ describe('coordinator: sloppy quorum', () => {
     const cluster = createTestCluster({ w: 3, sloppy: false });
     cluster.crash('node-b');
     cluster.markDown('node-b');
-    const error = (await cluster.run(rejection(cluster.coordinator('node-a').put('k', bytes('v'))))) as QuorumNotMetError;
+    const error = (await cluster.run(
+      rejection(cluster.coordinator('node-a').put('k', bytes('v'))),
+    )) as QuorumNotMetError;
     expect(error.answered).toBe(2);
     expect(cluster.hints('node-d').peek()).toHaveLength(0);
   });

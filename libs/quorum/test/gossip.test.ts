@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ClockScope, Gossip, type MemberState, MemoryNetwork, QuorumError, Random, VirtualClock } from '../src/index.js';
+import {
+  ClockScope,
+  Gossip,
+  type MemberState,
+  MemoryNetwork,
+  QuorumError,
+  Random,
+  VirtualClock,
+} from '../src/index.js';
 
 const T_SUSPECT = 500;
 const T_REMOVE = 1500;
@@ -32,7 +40,8 @@ function gossipCluster(size = 5, seed = 1) {
   for (const id of ids) {
     network.register(id, async (request) => {
       const node = nodes.get(id);
-      if (request.type !== 'gossip' || node === undefined) throw new QuorumError('QUORUM_ERR_REMOTE', 'not gossip');
+      if (request.type !== 'gossip' || node === undefined)
+        throw new QuorumError('QUORUM_ERR_REMOTE', 'not gossip');
       return node.gossip.handle(request);
     });
     boot(id, 1);
@@ -119,7 +128,12 @@ describe('gossip membership', () => {
     cluster.network.heal();
     await cluster.clock.advance(2000);
     for (const id of cluster.ids) {
-      expect(cluster.gossip(id).members().every((member) => member.state === 'alive')).toBe(true);
+      expect(
+        cluster
+          .gossip(id)
+          .members()
+          .every((member) => member.state === 'alive'),
+      ).toBe(true);
     }
   });
 
@@ -135,7 +149,9 @@ describe('gossip membership', () => {
     // Someone claims this node is at incarnation 7: it moves to 8 so its fresh heartbeats win.
     const cluster = gossipCluster(2);
     const [a, b] = cluster.ids as [string, string];
-    cluster.gossip(a).handle({ type: 'gossip', from: b, members: [{ node: a, incarnation: 7, heartbeat: 100 }] });
+    cluster
+      .gossip(a)
+      .handle({ type: 'gossip', from: b, members: [{ node: a, incarnation: 7, heartbeat: 100 }] });
     expect(cluster.gossip(a).incarnation).toBe(8);
   });
 

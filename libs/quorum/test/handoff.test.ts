@@ -102,7 +102,9 @@ describe('hinted handoff', () => {
       code: 'QUORUM_ERR_HINTS_FULL',
     });
     const byBytes = new MemoryHintStore({ maxBytes: 1000 });
-    await expect(byBytes.update('b', 'k', () => [version('x#1', 1, 'x'.repeat(2000))], 0)).rejects.toMatchObject({
+    await expect(
+      byBytes.update('b', 'k', () => [version('x#1', 1, 'x'.repeat(2000))], 0),
+    ).rejects.toMatchObject({
       code: 'QUORUM_ERR_HINTS_FULL',
     });
     expect(byBytes.stats()).toMatchObject({ entries: 0, bytes: 0, refused: 1 });

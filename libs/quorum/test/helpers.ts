@@ -39,7 +39,10 @@ export function createTestCluster(options: TestClusterOptions = {}) {
     random: new Random(options.seed ?? 1),
     latency: options.latency ?? { minMs: 1, maxMs: 1 },
   });
-  const ids = Array.from({ length: options.nodes ?? 4 }, (_, index) => `node-${String.fromCharCode(97 + index)}`);
+  const ids = Array.from(
+    { length: options.nodes ?? 4 },
+    (_, index) => `node-${String.fromCharCode(97 + index)}`,
+  );
   const believedDown = new Set<string>();
   const health: HealthView = { isAlive: (node) => !believedDown.has(node) };
   const stores = new Map<string, MemoryReplicaStore>();

@@ -55,7 +55,10 @@ describe('Merkle trees', () => {
       }
       if (step % 500 === 0) tree.root(); // interleave lazy recomputation with updates
     }
-    const rebuilt = MerkleTree.build([...contents].map(([key, digest]) => ({ key, digest })), 6);
+    const rebuilt = MerkleTree.build(
+      [...contents].map(([key, digest]) => ({ key, digest })),
+      6,
+    );
     for (let level = 0; level <= 6; level++) {
       const indexes = Array.from({ length: 2 ** level }, (_, index) => index);
       expect(tree.hashesAt(level, indexes)).toEqual(rebuilt.hashesAt(level, indexes));

@@ -111,9 +111,9 @@ describe('in-memory network', () => {
     network.register('b', async () => {
       throw new QuorumError('QUORUM_ERR_HINTS_FULL', 'full');
     });
-    expect(await clock.run(outcome(network.transport('a').request('nobody', read, { timeoutMs: 1000 })))).toBe(
-      'QUORUM_ERR_UNREACHABLE',
-    );
+    expect(
+      await clock.run(outcome(network.transport('a').request('nobody', read, { timeoutMs: 1000 }))),
+    ).toBe('QUORUM_ERR_UNREACHABLE');
     expect(clock.now()).toBe(5);
     expect(await clock.run(outcome(network.transport('a').request('b', read, { timeoutMs: 1000 })))).toBe(
       'QUORUM_ERR_HINTS_FULL',
@@ -160,7 +160,11 @@ describe('in-memory network', () => {
       return { type: 'stored', count: 1 };
     });
     const results = await clock.run(
-      Promise.all(Array.from({ length: 1000 }, () => outcome(network.transport('a').request('b', read, { timeoutMs: 50 })))),
+      Promise.all(
+        Array.from({ length: 1000 }, () =>
+          outcome(network.transport('a').request('b', read, { timeoutMs: 50 })),
+        ),
+      ),
     );
     const failed = results.filter((result) => result !== 'ok').length;
     expect(failed).toBeGreaterThan(120);
@@ -173,7 +177,12 @@ describe('in-memory network', () => {
     // Same seed, same faults, same request times: the same outcomes in the same order.
     const runOnce = async (seed: number) => {
       const clock = new VirtualClock();
-      const network = new MemoryNetwork({ clock, random: new Random(seed), latency: { minMs: 1, maxMs: 20 }, dropRate: 0.2 });
+      const network = new MemoryNetwork({
+        clock,
+        random: new Random(seed),
+        latency: { minMs: 1, maxMs: 20 },
+        dropRate: 0.2,
+      });
       network.register('b', echo);
       const log: string[] = [];
       await clock.run(

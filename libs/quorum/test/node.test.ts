@@ -45,11 +45,21 @@ describe('QuorumNode: the parts wired together', () => {
     context = (await clock.run(coordinator.put(key, bytes('v2'), context))).context;
     const read = await clock.run(nodes.node(first).get(key));
     expect(read.values.map(text)).toEqual(['v2']);
-    expect(nodes.hints(fallback).peek().map((entry) => entry.owners)).toEqual([[victim]]);
+    expect(
+      nodes
+        .hints(fallback)
+        .peek()
+        .map((entry) => entry.owners),
+    ).toEqual([[victim]]);
 
     await nodes.restart(victim);
     await clock.advance(1000);
-    expect(nodes.store(victim).peek(key).map((version) => text(version.value!))).toEqual(['v2']);
+    expect(
+      nodes
+        .store(victim)
+        .peek(key)
+        .map((version) => text(version.value!)),
+    ).toEqual(['v2']);
     expect(nodes.hints(fallback).peek()).toHaveLength(0);
     nodes.stopAll();
   });
@@ -62,7 +72,12 @@ describe('QuorumNode: the parts wired together', () => {
     const [a, b, c, d] = nodes.nodeIds as [string, string, string, string];
     nodes.network.partition([a, b], [c, d]);
     for (let index = 0; index < 20; index++) {
-      await clock.run(nodes.node(a).put(`key-${index}`, bytes(`v${index}`)).catch(() => undefined));
+      await clock.run(
+        nodes
+          .node(a)
+          .put(`key-${index}`, bytes(`v${index}`))
+          .catch(() => undefined),
+      );
     }
     nodes.network.heal();
     expect(nodes.convergence().converged).toBe(false);

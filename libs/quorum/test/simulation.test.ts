@@ -30,7 +30,8 @@ describe('deterministic simulation', () => {
     // Each run checks: no acknowledged write lost, none missing after convergence, no phantom
     // value, siblings bounded, convergence after the faults stop. A failure prints its replay command.
     const reports = await runAll({ operations: 120 });
-    const total = (pick: (report: SimulationReport) => number) => reports.reduce((sum, report) => sum + pick(report), 0);
+    const total = (pick: (report: SimulationReport) => number) =>
+      reports.reduce((sum, report) => sum + pick(report), 0);
     expect(total((report) => report.faults.crashes)).toBeGreaterThan(5);
     expect(total((report) => report.faults.partitions)).toBeGreaterThan(2);
     expect(total((report) => report.writes.acknowledged)).toBeGreaterThan(500);
@@ -62,7 +63,7 @@ describe('deterministic simulation', () => {
     const other = await simulate({ seed: 8, operations: 80 });
     expect(other.network).not.toEqual(first.network);
     expect(first.replay).toBe(replayCommand({ seed: 7, operations: 80 }));
-    expect(first.replay).toContain('pnpm --filter @sysdesign/quorum run simulate -- --replay');
+    expect(first.replay).toContain('pnpm --filter @sysdesign/quorum run simulate --replay');
   });
 
   it('passes with every message through the JSON wire codec, as over HTTP', async () => {
@@ -125,9 +126,9 @@ describe('history checks', () => {
   it('flags values nobody wrote, and a dot holding another write’s value', () => {
     // Corruption or a mix-up between versions must not pass as a sibling.
     const history = historyWithOneWrite();
-    expect(history.check('k', 11, [version('a#1', 1, 'v1'), version('z#1', 1, 'never written')]).phantoms).toEqual([
-      'never written',
-    ]);
+    expect(
+      history.check('k', 11, [version('a#1', 1, 'v1'), version('z#1', 1, 'never written')]).phantoms,
+    ).toEqual(['never written']);
     history.noteAttempt('v2');
     expect(history.check('k', 11, [version('a#1', 1, 'v2')]).phantoms[0]).toMatch(/holds v2 instead of v1/);
   });

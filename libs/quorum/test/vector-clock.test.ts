@@ -52,7 +52,9 @@ describe('vector clocks', () => {
     const actors = ['a', 'b', 'c', 'd'];
     const randomClock = () =>
       clockFrom(
-        actors.filter(() => random.chance(0.6)).map((actor) => ({ actor, counter: random.between(1, 3), timeMs: 0 })),
+        actors
+          .filter(() => random.chance(0.6))
+          .map((actor) => ({ actor, counter: random.between(1, 3), timeMs: 0 })),
       );
     for (let round = 0; round < 2000; round++) {
       const a = randomClock();

@@ -23,7 +23,12 @@ function version(actor: string, counter: number, clock: VectorClock, value: stri
 }
 
 function replicaFor(actorName = 'a') {
-  return new Replica({ self: actorName, incarnation: 1, store: new MemoryReplicaStore(), clock: new VirtualClock(100) });
+  return new Replica({
+    self: actorName,
+    incarnation: 1,
+    store: new MemoryReplicaStore(),
+    clock: new VirtualClock(100),
+  });
 }
 
 describe('versions and siblings', () => {

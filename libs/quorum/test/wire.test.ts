@@ -46,10 +46,16 @@ describe('wire codec', () => {
       { type: 'stored', count: 2 },
       { type: 'hashes', hashes: [0, 2 ** 52 - 1] },
       { type: 'leaf-entries', entries: [{ key: 'a', digest: 12345 }], truncated: true },
-      { type: 'fetched', items: [{ key: 'a', versions: [tombstone] }], skippedTombstones: 3, truncated: false },
+      {
+        type: 'fetched',
+        items: [{ key: 'a', versions: [tombstone] }],
+        skippedTombstones: 3,
+        truncated: false,
+      },
       { type: 'gossip', members: [] },
     ];
-    for (const response of responses) expect(roundTrip(encodeResponse, decodeResponse, response)).toEqual(response);
+    for (const response of responses)
+      expect(roundTrip(encodeResponse, decodeResponse, response)).toEqual(response);
   });
 
   it('names the offending field of a malformed request', () => {
@@ -61,17 +67,50 @@ describe('wire codec', () => {
       [{ type: 'read' }, /request\.key must be a non-empty string/],
       [{ type: 'read', key: 'k'.repeat(1025) }, /request\.key must be at most 1024 bytes/],
       [{ type: 'read', key: 'é'.repeat(513) }, /at most 1024 bytes/],
-      [{ type: 'mint', key: 'k', value: 'not base64!', context: [], writeId: 'w' }, /request\.value must be null or base64/],
-      [{ type: 'mint', key: 'k', value: null, context: [['a', 0, 1]], writeId: 'w' }, /context\[0\]\[1\] must be an integer/],
-      [{ type: 'mint', key: 'k', value: null, context: [['a', 1, 1], ['a', 2, 1]], writeId: 'w' }, /duplicated actor/],
-      [{ type: 'mint', key: 'k', value: null, context: [['a', 1]], writeId: 'w' }, /must be \[actor, counter, timeMs\]/],
-      [{ type: 'mint', key: 'k', value: null, context: [], writeId: '' }, /writeId must be a non-empty string/],
-      [{ type: 'store', items: [{ key: 'k', versions: [{ dot: ['a', 1, 1], clock: [], value: 5 }] }] }, /items\[0\]\.versions\[0\]\.value/],
+      [
+        { type: 'mint', key: 'k', value: 'not base64!', context: [], writeId: 'w' },
+        /request\.value must be null or base64/,
+      ],
+      [
+        { type: 'mint', key: 'k', value: null, context: [['a', 0, 1]], writeId: 'w' },
+        /context\[0\]\[1\] must be an integer/,
+      ],
+      [
+        {
+          type: 'mint',
+          key: 'k',
+          value: null,
+          context: [
+            ['a', 1, 1],
+            ['a', 2, 1],
+          ],
+          writeId: 'w',
+        },
+        /duplicated actor/,
+      ],
+      [
+        { type: 'mint', key: 'k', value: null, context: [['a', 1]], writeId: 'w' },
+        /must be \[actor, counter, timeMs\]/,
+      ],
+      [
+        { type: 'mint', key: 'k', value: null, context: [], writeId: '' },
+        /writeId must be a non-empty string/,
+      ],
+      [
+        { type: 'store', items: [{ key: 'k', versions: [{ dot: ['a', 1, 1], clock: [], value: 5 }] }] },
+        /items\[0\]\.versions\[0\]\.value/,
+      ],
       [{ type: 'store', items: 'x' }, /request\.items must be an array/],
-      [{ type: 'merkle-hashes', range: 'r', depth: 99, level: 0, indexes: [] }, /depth must be an integer in \[0, 30\]/],
+      [
+        { type: 'merkle-hashes', range: 'r', depth: 99, level: 0, indexes: [] },
+        /depth must be an integer in \[0, 30\]/,
+      ],
       [{ type: 'merkle-hashes', range: 'r', depth: 4, level: 0, indexes: [-1] }, /indexes\[0\]/],
       [{ type: 'fetch', keys: ['a'], maxBytes: 0 }, /maxBytes/],
-      [{ type: 'gossip', from: 'a', members: [{ node: 'b', incarnation: 1.5, heartbeat: 0 }] }, /members\[0\]\.incarnation/],
+      [
+        { type: 'gossip', from: 'a', members: [{ node: 'b', incarnation: 1.5, heartbeat: 0 }] },
+        /members\[0\]\.incarnation/,
+      ],
     ];
     for (const [json, message] of cases) {
       expect(() => decodeRequest(json), JSON.stringify(json).slice(0, 80)).toThrow(message);
@@ -101,15 +140,30 @@ describe('wire codec', () => {
       decodeRequest({ type: 'store', items: [{ key: 'k', versions: [encodedVersion('AAAAAAAA')] }] }, limits),
     ).toThrow(/at most 4 bytes/);
     expect(() =>
-      decodeRequest({ type: 'store', items: [{ key: 'k', versions: [encodedVersion('AA=='), encodedVersion('AA==')] }] }, limits),
+      decodeRequest(
+        { type: 'store', items: [{ key: 'k', versions: [encodedVersion('AA=='), encodedVersion('AA==')] }] },
+        limits,
+      ),
     ).toThrow(/more than 1 items/);
-    expect(() => decodeRequest({ type: 'fetch', keys: ['a', 'b', 'c'], maxBytes: 1 }, limits)).toThrow(/more than 2 items/);
+    expect(() => decodeRequest({ type: 'fetch', keys: ['a', 'b', 'c'], maxBytes: 1 }, limits)).toThrow(
+      /more than 2 items/,
+    );
     expect(() =>
-      decodeRequest({ type: 'mint', key: 'k', value: null, context: [['toolong', 1, 0]], writeId: 'w' }, limits),
+      decodeRequest(
+        { type: 'mint', key: 'k', value: null, context: [['toolong', 1, 0]], writeId: 'w' },
+        limits,
+      ),
     ).toThrow(/at most 4 bytes/);
-    expect(decodeRequest({ type: 'store', items: [{ key: 'k', versions: [encodedVersion('AAAA')] }] }, limits)).toEqual({
+    expect(
+      decodeRequest({ type: 'store', items: [{ key: 'k', versions: [encodedVersion('AAAA')] }] }, limits),
+    ).toEqual({
       type: 'store',
-      items: [{ key: 'k', versions: [{ dot: { actor: 'a', counter: 1, timeMs: 0 }, clock: [], value: new Uint8Array(3) }] }],
+      items: [
+        {
+          key: 'k',
+          versions: [{ dot: { actor: 'a', counter: 1, timeMs: 0 }, clock: [], value: new Uint8Array(3) }],
+        },
+      ],
     });
   });
 

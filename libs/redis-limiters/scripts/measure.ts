@@ -3,13 +3,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import {
-  ALGORITHMS,
-  type Algorithm,
-  MemoryLimiter,
-  MemoryStore,
-  RedisLimiter,
-} from '../src/index.js';
+import { ALGORITHMS, type Algorithm, MemoryLimiter, MemoryStore, RedisLimiter } from '../src/index.js';
 
 /**
  * `pnpm --filter @sysdesign/redis-limiters measure`: the comparison the design discussion only

@@ -1,6 +1,18 @@
 import { fileURLToPath } from 'node:url';
-import { BloomFilter, DEFAULT_ID_EPOCH_MS, EmbeddedPostgres, migrate, SnowflakeGenerator } from '@sysdesign/platform';
-import { type HttpScenario, type MicroResult, runHttpBench, runMicro, writeReport } from '@sysdesign/load-tests';
+import {
+  BloomFilter,
+  DEFAULT_ID_EPOCH_MS,
+  EmbeddedPostgres,
+  migrate,
+  SnowflakeGenerator,
+} from '@sysdesign/platform';
+import {
+  type HttpScenario,
+  type MicroResult,
+  runHttpBench,
+  runMicro,
+  writeReport,
+} from '@sysdesign/load-tests';
 import { countClicks, type ClickEvent } from '../src/domain/clicks.js';
 import { hashCandidate, snowflakeCode } from '../src/domain/codes.js';
 import { LruCache } from '../src/domain/lru.js';
@@ -20,30 +32,54 @@ const FLUSH_CLICKS = 500;
 
 async function microBenchmarks(): Promise<MicroResult[]> {
   const results: MicroResult[] = [];
-  const generator = new SnowflakeGenerator({ node: { datacenterId: 0, workerId: 1 }, epochMs: DEFAULT_ID_EPOCH_MS });
-  results.push(await runMicro('snowflake code: next id + base62', () => snowflakeCode(generator.nextSync()), { note: '10-11 characters' }));
+  const generator = new SnowflakeGenerator({
+    node: { datacenterId: 0, workerId: 1 },
+    epochMs: DEFAULT_ID_EPOCH_MS,
+  });
+  results.push(
+    await runMicro('snowflake code: next id + base62', () => snowflakeCode(generator.nextSync()), {
+      note: '10-11 characters',
+    }),
+  );
   let counter = 0;
   results.push(
-    await runMicro('hash code: sha256 + base62, 7 chars', () => hashCandidate(`https://example.com/article/${counter++}`, 0), {
-      note: 'one candidate',
-    }),
+    await runMicro(
+      'hash code: sha256 + base62, 7 chars',
+      () => hashCandidate(`https://example.com/article/${counter++}`, 0),
+      {
+        note: 'one candidate',
+      },
+    ),
   );
   const self = selfReferenceOf('http://localhost:3004');
   results.push(
-    await runMicro('validate a target URL', () => checkTargetUrl('https://example.com/some/path?utm_source=x&id=42', self), {
-      note: 'WHATWG parse + rules',
-    }),
+    await runMicro(
+      'validate a target URL',
+      () => checkTargetUrl('https://example.com/some/path?utm_source=x&id=42', self),
+      {
+        note: 'WHATWG parse + rules',
+      },
+    ),
   );
-  const userAgent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148';
+  const userAgent =
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148';
   results.push(
-    await runMicro('classify a visitor', () => [deviceClassOf(userAgent), referrerHostOf('https://news.ycombinator.com/item?id=1')], {
-      note: 'device class + referrer host, per redirect',
-    }),
+    await runMicro(
+      'classify a visitor',
+      () => [deviceClassOf(userAgent), referrerHostOf('https://news.ycombinator.com/item?id=1')],
+      {
+        note: 'device class + referrer host, per redirect',
+      },
+    ),
   );
   const lru = new LruCache<string>(100_000);
   for (let index = 0; index < 100_000; index++) lru.set(`code${index}`, 'https://example.com/', 600_000);
   let lookup = 0;
-  results.push(await runMicro('LRU get (100k entries)', () => lru.get(`code${lookup++ % 100_000}`), { note: 'a cache hit' }));
+  results.push(
+    await runMicro('LRU get (100k entries)', () => lru.get(`code${lookup++ % 100_000}`), {
+      note: 'a cache hit',
+    }),
+  );
   const bloom = BloomFilter.create({ expectedKeys: 1_000_000, falsePositiveRate: 0.01 });
   for (let index = 0; index < 1_000_000; index++) bloom.add(`code${index}`);
   let probe = 0;
@@ -68,13 +104,24 @@ async function microBenchmarks(): Promise<MicroResult[]> {
     await migrate(sql, fileURLToPath(new URL('../migrations', import.meta.url)));
     const links = new PostgresLinkStore(sql);
     for (let index = 0; index < 50; index++) {
-      await links.insert({ code: `c${index}`, url: `https://example.com/${index}`, kind: 'alias', owner: undefined, createdAt: new Date(), expiresAt: undefined, maxClicks: undefined });
+      await links.insert({
+        code: `c${index}`,
+        url: `https://example.com/${index}`,
+        kind: 'alias',
+        owner: undefined,
+        createdAt: new Date(),
+        expiresAt: undefined,
+        maxClicks: undefined,
+      });
     }
     const store = new PostgresClickStore(sql);
     let batch = 0;
     const flush = await runMicro(
       `flush ${FLUSH_CLICKS} clicks (50 codes) to PGlite`,
-      () => store.apply([{ id: `bench-${batch++}`, topic: 'url.clicked', partition: 0, offset: String(batch), clicks }]),
+      () =>
+        store.apply([
+          { id: `bench-${batch++}`, topic: 'url.clicked', partition: 0, offset: String(batch), clicks },
+        ]),
       { timeMs: 500 },
     );
     flush.note = `${Math.round(flush.opsPerSecond * FLUSH_CLICKS).toLocaleString('en')} clicks/s into the counters`;
@@ -88,11 +135,19 @@ async function microBenchmarks(): Promise<MicroResult[]> {
 const micro = await microBenchmarks();
 process.env.NODE_ENV = 'production';
 
-const setupLink = (alias: string) => ({ method: 'POST' as const, path: '/v1/urls', body: { url: 'https://example.com/landing-page?utm_source=bench', alias } });
+const setupLink = (alias: string) => ({
+  method: 'POST' as const,
+  path: '/v1/urls',
+  body: { url: 'https://example.com/landing-page?utm_source=bench', alias },
+});
 const redirect = (name: string, alias: string): HttpScenario => ({
   name,
   path: `/${alias}`,
-  headers: { 'x-bench-redirect': '1', 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120', referer: 'https://t.co/x' },
+  headers: {
+    'x-bench-redirect': '1',
+    'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120',
+    referer: 'https://t.co/x',
+  },
   setupRequests: [setupLink(alias)],
 });
 const create = (name: string): HttpScenario => ({
@@ -116,7 +171,8 @@ const extra: [string, HttpScenario[]][] = [
   ['createHashBenchTarget', [create('create (hash code + bloom, PGlite)')]],
   ['createRateLimitedBenchTarget', [create('create with the rate limiter on')]],
 ];
-if (process.env.BENCH_REDIS_URL) extra.push(['createRedisBenchTarget', [redirect('redirect, warm Redis cache', 'bench')]]);
+if (process.env.BENCH_REDIS_URL)
+  extra.push(['createRedisBenchTarget', [redirect('redirect, warm Redis cache', 'bench')]]);
 for (const [exportName, scenarios] of extra) {
   const result = await runHttpBench({
     service: 'url-shortener',
@@ -134,6 +190,8 @@ await writeReport({
     'Service: NODE_ENV=production, embedded PGlite in memory, the durable in-process bus in a temp dir, LOG_LEVEL=warn, validation and metrics on; the click aggregator runs in the same process and is part of every redirect’s cost.',
     'Redirect scenarios: the bench target rewrites the 302 to 200 after the route ran (the harness fails on non-2xx); baseline: bare Fastify answering `{"ok":true}`.',
     'Create scenarios: a counter is appended to the URL per request, so each is a real insert; the dedupe scenario repeats one URL (a read, no insert).',
-    process.env.BENCH_REDIS_URL ? 'Redis: a local Redis 7 (BENCH_REDIS_URL).' : 'Set BENCH_REDIS_URL to add the redirect with the cache in Redis.',
+    process.env.BENCH_REDIS_URL
+      ? 'Redis: a local Redis 7 (BENCH_REDIS_URL).'
+      : 'Set BENCH_REDIS_URL to add the redirect with the cache in Redis.',
   ],
 });

@@ -30,7 +30,10 @@ function benchHooks(app: ServiceApp): void {
     done();
   });
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.headers['x-bench-redirect'] !== undefined && (reply.statusCode === 301 || reply.statusCode === 302)) {
+    if (
+      request.headers['x-bench-redirect'] !== undefined &&
+      (reply.statusCode === 301 || reply.statusCode === 302)
+    ) {
       reply.code(200);
     }
     done(null, payload);
@@ -68,5 +71,9 @@ export function createHashBenchTarget() {
 
 /** The cache in Redis (BENCH_REDIS_URL): every redirect is one Redis round trip. */
 export function createRedisBenchTarget() {
-  return build({ RATE_LIMIT_ENABLED: 'false', REDIS_URL: process.env.BENCH_REDIS_URL, REDIS_KEY_PREFIX: `bench:${Date.now()}:` });
+  return build({
+    RATE_LIMIT_ENABLED: 'false',
+    REDIS_URL: process.env.BENCH_REDIS_URL,
+    REDIS_KEY_PREFIX: `bench:${Date.now()}:`,
+  });
 }

@@ -1,5 +1,7 @@
+import rateLimit, { keyBy } from '@sysdesign/redis-limiters/fastify';
 import {
   createService,
+  type Redis,
   type ServiceApp,
   type ServiceOptions,
   type TokenAuthority,

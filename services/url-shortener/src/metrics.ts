@@ -114,6 +114,14 @@ export function createShortenerMetrics(metrics: ServiceMetrics): ShortenerMetric
       'urlshort_code_generator_available',
       '1 while the snowflake generator may issue ids',
     ),
+    rateLimited: metrics.counter(
+      'urlshort_create_rate_limited_total',
+      'Creations refused with 429 by the rate limiter',
+    ),
+    rateLimiterUnavailable: metrics.counter(
+      'urlshort_rate_limiter_unavailable_total',
+      'Creations admitted without a decision because Redis did not answer (fail open)',
+    ),
   };
 }
 

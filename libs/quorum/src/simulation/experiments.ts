@@ -54,13 +54,18 @@ export interface ConsistencyRow extends QuorumConfig {
   result: Aggregate;
 }
 
-export async function runBatch(options: ExperimentOptions, variant: Omit<SimulationOptions, 'seed'>): Promise<Aggregate> {
+export async function runBatch(
+  options: ExperimentOptions,
+  variant: Omit<SimulationOptions, 'seed'>,
+): Promise<Aggregate> {
   const reports: SimulationReport[] = [];
   for (let seed = 1; seed <= options.seeds; seed++) {
     const report = await simulate({ ...options.base, ...variant, seed });
     options.onRun?.(report);
     if (!report.ok) {
-      throw new Error(`seed ${seed} broke an invariant: ${report.violations.join('; ')}\nreplay: ${report.replay}`);
+      throw new Error(
+        `seed ${seed} broke an invariant: ${report.violations.join('; ')}\nreplay: ${report.replay}`,
+      );
     }
     reports.push(report);
   }
@@ -82,7 +87,8 @@ export async function measureConsistency(
 }
 
 export function aggregate(reports: readonly SimulationReport[]): Aggregate {
-  const sum = (pick: (report: SimulationReport) => number) => reports.reduce((total, report) => total + pick(report), 0);
+  const sum = (pick: (report: SimulationReport) => number) =>
+    reports.reduce((total, report) => total + pick(report), 0);
   const median = (pick: (report: SimulationReport) => number) => percentile(reports.map(pick), 0.5);
   const readsSucceeded = sum((report) => report.reads.succeeded);
   return {
@@ -93,15 +99,20 @@ export function aggregate(reports: readonly SimulationReport[]): Aggregate {
     writes: sum((report) => report.writes.total),
     writesAcknowledged: sum((report) => report.writes.acknowledged),
     meanSiblings:
-      readsSucceeded === 0 ? 0 : sum((report) => report.siblings.mean * report.reads.succeeded) / readsSucceeded,
+      readsSucceeded === 0
+        ? 0
+        : sum((report) => report.siblings.mean * report.reads.succeeded) / readsSucceeded,
     maxSiblings: Math.max(0, ...reports.map((report) => report.siblings.max)),
     readP50Ms: median((report) => report.latency.read.p50Ms),
     readP99Ms: median((report) => report.latency.read.p99Ms),
     writeP50Ms: median((report) => report.latency.write.p50Ms),
     writeP99Ms: median((report) => report.latency.write.p99Ms),
     convergedRuns: reports.filter((report) => report.convergence.converged).length,
-    convergenceMs: reports.filter((report) => report.convergence.converged).map((report) => report.convergence.afterMs),
-    divergentKeysAtStop: sum((report) => report.convergence.divergentKeysAtStop) / Math.max(1, reports.length),
+    convergenceMs: reports
+      .filter((report) => report.convergence.converged)
+      .map((report) => report.convergence.afterMs),
+    divergentKeysAtStop:
+      sum((report) => report.convergence.divergentKeysAtStop) / Math.max(1, reports.length),
   };
 }
 

@@ -161,7 +161,7 @@ export function normalizeSimulationOptions(options: SimulationOptions): Normaliz
 
 /** The command that replays a run: the options as JSON for the package's `simulate` script. */
 export function replayCommand(options: SimulationOptions): string {
-  return `pnpm --filter @sysdesign/quorum run simulate -- --replay '${JSON.stringify(options)}'`;
+  return `pnpm --filter @sysdesign/quorum run simulate --replay '${JSON.stringify(options)}'`;
 }
 
 export async function simulate(input: SimulationOptions): Promise<SimulationReport> {
@@ -291,7 +291,8 @@ class Run {
       }
       const kind = roll < this.options.readFraction + this.options.deleteFraction ? 'delete' : 'put';
       let context: VectorClock | undefined;
-      if (random.chance(this.options.blindWriteFraction)) context = kind === 'put' ? undefined : contexts.get(key);
+      if (random.chance(this.options.blindWriteFraction))
+        context = kind === 'put' ? undefined : contexts.get(key);
       else context = (await this.#read(client, key, random, contexts)) ?? contexts.get(key);
       const value = kind === 'put' ? `c${client}.${++sequence}` : null;
       await this.#write(client, kind, key, value, context, random);
@@ -314,7 +315,12 @@ class Run {
       this.readLatencies.push(endMs - startMs);
       this.history.recordRead({ client, key, startMs, endMs, ok: true, versions: result.versions });
       this.siblingCounts.push(result.values.length);
-      this.#checkRead(key, startMs, result.versions, `read by client ${client} at ${startMs.toFixed(1)} ms via ${coordinator}`);
+      this.#checkRead(
+        key,
+        startMs,
+        result.versions,
+        `read by client ${client} at ${startMs.toFixed(1)} ms via ${coordinator}`,
+      );
       contexts.set(key, result.context);
       return result.context;
     } catch (error) {
@@ -358,7 +364,9 @@ class Run {
     const { missing, phantoms } = this.history.check(key, startMs, versions);
     for (const phantom of phantoms) this.#violation(`${what} returned a value nobody wrote: ${phantom}`);
     if (this.siblingCounts.at(-1)! > this.options.maxSiblings) {
-      this.#violation(`${what} returned ${this.siblingCounts.at(-1)} siblings, more than ${this.options.maxSiblings}`);
+      this.#violation(
+        `${what} returned ${this.siblingCounts.at(-1)} siblings, more than ${this.options.maxSiblings}`,
+      );
     }
     if (missing.length === 0) return;
     this.staleReads++;

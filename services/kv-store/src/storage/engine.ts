@@ -7,7 +7,7 @@ import {
   segmentFileName,
   truncateSegment,
 } from './commit-log.js';
-import { chooseCompaction, mergeTables } from './compaction.js';
+import { chooseCompaction, type MergeResult, mergeTables } from './compaction.js';
 import { Disk } from './disk.js';
 import {
   checkKey,
@@ -21,7 +21,13 @@ import {
 import { corruption, StorageError } from './errors.js';
 import { IoLimiter } from './io-limiter.js';
 import { DirectoryLock } from './lock.js';
-import { emptyManifest, MANIFEST_FORMAT_VERSION, readManifest, writeManifest } from './manifest.js';
+import {
+  emptyManifest,
+  MANIFEST_FORMAT_VERSION,
+  type ManifestState,
+  readManifest,
+  writeManifest,
+} from './manifest.js';
 import { Memtable } from './memtable.js';
 import { type NormalizedOptions, normalizeOptions, type StorageOptions } from './options.js';
 import { BlockCache, parseTableFileName, Table, type TableOrigin, TableWriter } from './sstable.js';
@@ -219,6 +225,8 @@ export class StorageEngine {
   private readonly openTables = new Set<Table>();
   private queue: Array<PendingWrite | PendingSeal> = [];
   private queuedWrites = 0;
+  /** Writes accepted and not yet settled: queued, in the log write, or waiting behind a write of the same key. */
+  private admittedWrites = 0;
   private pumping: Promise<void> | undefined;
   private flushing: Promise<void> | undefined;
   private compacting: Promise<void> | undefined;
@@ -302,16 +310,7 @@ export class StorageEngine {
       recordsReplayed: 0,
       durationMs: 0,
     };
-    const live = new Set(manifest.tables);
-    let nextTableId = manifest.nextTableId;
-    for (const name of names) {
-      const tableId = parseTableFileName(name);
-      if (tableId !== undefined) nextTableId = Math.max(nextTableId, tableId + 1);
-      if (name.endsWith('.tmp') || (tableId !== undefined && !live.has(tableId))) {
-        await disk.unlink(join(disk.dir, name));
-        report.deletedFiles.push(name);
-      }
-    }
+    const nextTableId = await deleteLeftovers(disk, names, manifest, report);
     const cache = new BlockCache(config.blockCacheBytes);
     const tables: Table[] = [];
     for (const id of manifest.tables) tables.push(await Table.open(disk, id, cache));
@@ -320,37 +319,12 @@ export class StorageEngine {
     for (const table of tables) lastSeq = Math.max(lastSeq, table.meta.maxSeq);
 
     const memtable = new Memtable(config.memtableIndex);
-    const segmentIds = names.flatMap((name) => parseSegmentFileName(name) ?? []).sort((a, b) => a - b);
-    const newestSegmentId = segmentIds.at(-1) ?? 0;
-    for (const id of segmentIds) {
-      const name = segmentFileName(id);
-      const path = join(disk.dir, name);
-      if (id <= manifest.flushedLogThrough) {
-        await disk.unlink(path);
-        continue;
-      }
-      const replay = await replaySegment(disk, path, (entry, keyByteLength) =>
-        memtable.apply(entry, keyByteLength),
-      );
-      report.segmentsReplayed++;
-      report.recordsReplayed += replay.records;
-      lastSeq = Math.max(lastSeq, replay.maxSeq);
-      if (replay.corruptAt === undefined) continue;
-      // Only the newest segment can end in a torn write: older ones were fsynced before the next began.
-      if (id !== newestSegmentId)
-        throw corruption(name, replay.corruptAt, 'bad commit log record before the newest segment');
-      await truncateSegment(disk, path, replay.corruptAt);
-      report.truncated = {
-        segment: name,
-        atByte: replay.corruptAt,
-        droppedBytes: replay.fileBytes - replay.corruptAt,
-      };
-      config.logger.warn(
-        { dir: disk.dir, ...report.truncated },
-        'commit log ended in a torn record; truncated it',
-      );
-    }
-    const segment = await LogSegment.create(disk, Math.max(newestSegmentId, manifest.flushedLogThrough) + 1);
+    const replay = await replayLog(disk, names, manifest.flushedLogThrough, memtable, report, config);
+    lastSeq = Math.max(lastSeq, replay.maxSeq);
+    const segment = await LogSegment.create(
+      disk,
+      Math.max(replay.newestSegmentId, manifest.flushedLogThrough) + 1,
+    );
     await disk.syncDir();
     report.durationMs = performance.now() - startedMs;
     return new StorageEngine(
@@ -388,7 +362,7 @@ export class StorageEngine {
       copyValue(value, this.config.maxValueBytes),
       options.timestampMs,
     );
-    return this.withKeyLock(key, () => this.enqueueWrite(entry, keyBytes));
+    return this.admit(key, () => this.enqueueWrite(entry, keyBytes));
   }
 
   /** Writes a tombstone: the key reads as deleted until compaction drops it after the grace period. */
@@ -397,7 +371,7 @@ export class StorageEngine {
     const value =
       options.value === undefined ? EMPTY_VALUE : copyValue(options.value, this.config.maxValueBytes);
     const entry = this.newEntry(key, 'tombstone', value, options.timestampMs);
-    return this.withKeyLock(key, () => this.enqueueWrite(entry, keyBytes));
+    return this.admit(key, () => this.enqueueWrite(entry, keyBytes));
   }
 
   /**
@@ -410,7 +384,7 @@ export class StorageEngine {
     decide: (current: StoredEntry | undefined) => UpdateDecision | Promise<UpdateDecision>,
   ): Promise<UpdateResult> {
     const keyBytes = encodeKey(key);
-    return this.withKeyLock(key, async () => {
+    return this.admit(key, async () => {
       this.assertWritable();
       const current = await this.get(key);
       const decision = await decide(current);
@@ -437,10 +411,30 @@ export class StorageEngine {
     return { key, kind, value, seq: 0, timestampMs: timestampMs ?? this.config.now() };
   }
 
+  /**
+   * Admits one write: counts it against `maxPendingWrites` from now until it settles (including
+   * time spent waiting behind earlier writes of the same key), then runs it under the key's lock.
+   */
+  private admit<T>(key: string, operation: () => Promise<T>): Promise<T> {
+    this.assertWritable();
+    if (this.admittedWrites >= this.config.maxPendingWrites) {
+      throw new StorageError('KV_ERR_OVERLOADED', `${this.admittedWrites} writes in progress`, {
+        maxPendingWrites: this.config.maxPendingWrites,
+      });
+    }
+    this.admittedWrites++;
+    const release = () => {
+      this.admittedWrites--;
+    };
+    const result = this.withKeyLock(key, operation);
+    void result.then(release, release);
+    return result;
+  }
+
   /** Chains `operation` after every earlier write of `key` that is still in flight. */
   private withKeyLock<T>(key: string, operation: () => Promise<T>): Promise<T> {
     const previous = this.keyTails.get(key);
-    const result = previous === undefined ? operation() : previous.then(operation, operation);
+    const result = previous === undefined ? runAsync(operation) : previous.then(operation, operation);
     const tail = result.then(
       () => {},
       () => {},
@@ -454,13 +448,6 @@ export class StorageEngine {
 
   private enqueueWrite(entry: StoredEntry, keyBytes: Buffer): Promise<WriteResult> {
     this.assertWritable();
-    if (this.queuedWrites >= this.config.maxPendingWrites) {
-      return Promise.reject(
-        new StorageError('KV_ERR_OVERLOADED', `${this.queuedWrites} writes queued`, {
-          maxPendingWrites: this.config.maxPendingWrites,
-        }),
-      );
-    }
     return new Promise<WriteResult>((resolve, reject) => {
       this.queue.push({ type: 'write', entry, keyBytes, resolve, reject });
       this.queuedWrites++;
@@ -948,42 +935,7 @@ export class StorageEngine {
     try {
       const inputSet = new Set(inputs);
       const others = version.tables.filter((table) => !inputSet.has(table));
-      const id = this.nextTableId++;
-      let expectedEntries = 0;
-      let bytesRead = 0;
-      for (const table of inputs) {
-        expectedEntries += table.meta.entries;
-        bytesRead += table.fileBytes;
-      }
-      const writer = await TableWriter.create(this.disk, id, {
-        blockBytes: this.config.blockBytes,
-        bloomFalsePositiveRate: this.config.bloomFalsePositiveRate,
-        expectedEntries,
-        origin: reason === 'tombstones' ? 'tombstone-compaction' : 'compaction',
-        createdAtMs: this.config.now(),
-        limiter: this.limiter,
-      });
-      let output: Table | undefined;
-      let merge: Awaited<ReturnType<typeof mergeTables>>;
-      try {
-        merge = await mergeTables({
-          inputs,
-          others,
-          writer,
-          nowMs: this.config.now(),
-          tombstoneGraceMs: this.config.tombstoneGraceMs,
-          limiter: this.limiter,
-          checkContinue: () => {
-            if (this.backgroundStopped) throw closedError();
-          },
-        });
-        if (writer.entryCount > 0) await writer.finish();
-        else await writer.abort();
-      } catch (error) {
-        await writer.abort();
-        throw error;
-      }
-      if (writer.entryCount > 0) output = await this.openTable(id);
+      const { output, merge } = await this.writeMergedTable(inputs, others, reason);
       try {
         await this.commit({
           reason: 'compaction',
@@ -994,6 +946,8 @@ export class StorageEngine {
         if (output !== undefined) this.discardTable(output);
         throw error;
       }
+      let bytesRead = 0;
+      for (const table of inputs) bytesRead += table.fileBytes;
       const bytesWritten = output?.fileBytes ?? 0;
       this.counters.compactions++;
       this.counters.compactionBytesRead += bytesRead;
@@ -1014,6 +968,48 @@ export class StorageEngine {
     } finally {
       version.unref();
     }
+  }
+
+  /** Merges `inputs` into a new, durable, not yet live table (none if nothing survives the merge). */
+  private async writeMergedTable(
+    inputs: readonly Table[],
+    others: readonly Table[],
+    reason: CompactionReport['reason'],
+  ): Promise<{ output: Table | undefined; merge: MergeResult }> {
+    const id = this.nextTableId++;
+    let expectedEntries = 0;
+    for (const table of inputs) expectedEntries += table.meta.entries;
+    const writer = await TableWriter.create(this.disk, id, {
+      blockBytes: this.config.blockBytes,
+      bloomFalsePositiveRate: this.config.bloomFalsePositiveRate,
+      expectedEntries,
+      origin: reason === 'tombstones' ? 'tombstone-compaction' : 'compaction',
+      createdAtMs: this.config.now(),
+      limiter: this.limiter,
+    });
+    let merge: MergeResult;
+    try {
+      merge = await mergeTables({
+        inputs,
+        others,
+        writer,
+        nowMs: this.config.now(),
+        tombstoneGraceMs: this.config.tombstoneGraceMs,
+        limiter: this.limiter,
+        checkContinue: () => {
+          if (this.backgroundStopped) throw closedError();
+        },
+      });
+      if (writer.entryCount === 0) {
+        await writer.abort();
+        return { output: undefined, merge };
+      }
+      await writer.finish();
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    return { output: await this.openTable(id), merge };
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -1098,7 +1094,7 @@ export class StorageEngine {
       })),
       logSegmentId: this.segment.id,
       logSegmentBytes: this.segment.size,
-      pendingWrites: this.queuedWrites,
+      pendingWrites: this.admittedWrites,
       blockCache: { bytes: this.cache.usedBytes, hits: this.cache.hits, misses: this.cache.misses },
       counters: { ...this.counters },
     };
@@ -1168,6 +1164,85 @@ export class StorageEngine {
     const waiters = this.flushWaiters;
     this.flushWaiters = [];
     for (const wake of waiters) wake();
+  }
+}
+
+/**
+ * Deletes what a crash can leave behind: temporary files, and tables the manifest does not list
+ * (a flush or compaction that died before its manifest update). Returns the next free table id.
+ */
+async function deleteLeftovers(
+  disk: Disk,
+  names: readonly string[],
+  manifest: ManifestState,
+  report: RecoveryReport,
+): Promise<number> {
+  const live = new Set(manifest.tables);
+  let nextTableId = manifest.nextTableId;
+  for (const name of names) {
+    const tableId = parseTableFileName(name);
+    if (tableId !== undefined) nextTableId = Math.max(nextTableId, tableId + 1);
+    if (name.endsWith('.tmp') || (tableId !== undefined && !live.has(tableId))) {
+      await disk.unlink(join(disk.dir, name));
+      report.deletedFiles.push(name);
+    }
+  }
+  return nextTableId;
+}
+
+/**
+ * Replays the log segments not yet in tables into `memtable`, oldest first, and deletes the ones
+ * that are. A torn record can only end the newest segment (older ones were fsynced before the
+ * next was created): it is cut off there. A bad record anywhere else is corruption.
+ */
+async function replayLog(
+  disk: Disk,
+  names: readonly string[],
+  flushedLogThrough: number,
+  memtable: Memtable,
+  report: RecoveryReport,
+  config: NormalizedOptions,
+): Promise<{ maxSeq: number; newestSegmentId: number }> {
+  const segmentIds = names.flatMap((name) => parseSegmentFileName(name) ?? []).sort((a, b) => a - b);
+  const newestSegmentId = segmentIds.at(-1) ?? 0;
+  let maxSeq = 0;
+  for (const id of segmentIds) {
+    const name = segmentFileName(id);
+    const path = join(disk.dir, name);
+    if (id <= flushedLogThrough) {
+      await disk.unlink(path);
+      continue;
+    }
+    const replay = await replaySegment(disk, path, (entry, keyByteLength) =>
+      memtable.apply(entry, keyByteLength),
+    );
+    report.segmentsReplayed++;
+    report.recordsReplayed += replay.records;
+    maxSeq = Math.max(maxSeq, replay.maxSeq);
+    if (replay.corruptAt === undefined) continue;
+    if (id !== newestSegmentId) {
+      throw corruption(name, replay.corruptAt, 'bad commit log record before the newest segment');
+    }
+    await truncateSegment(disk, path, replay.corruptAt);
+    report.truncated = {
+      segment: name,
+      atByte: replay.corruptAt,
+      droppedBytes: replay.fileBytes - replay.corruptAt,
+    };
+    config.logger.warn(
+      { dir: disk.dir, ...report.truncated },
+      'commit log ended in a torn record; truncated it',
+    );
+  }
+  return { maxSeq, newestSegmentId };
+}
+
+/** Runs `operation`, turning a synchronous throw into a rejected promise. */
+function runAsync<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return operation();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

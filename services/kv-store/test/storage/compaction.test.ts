@@ -156,7 +156,7 @@ describe('compaction', () => {
   });
 
   it('accepts and keeps concurrent puts while flushes and compactions run', async () => {
-    // 3,000 puts in waves of 300 concurrent writers while major compactions loop; all readable, also after reopen.
+    // 3,000 puts in waves of 300 concurrent writers, with reads of earlier waves, while major compactions loop; all readable, also after reopen.
     const dir = await temp.dir();
     const options = testOptions(dir, { memtableBytes: 8 * 1024, autoCompaction: true });
     const engine = temp.track(await StorageEngine.open(options));
@@ -171,11 +171,17 @@ describe('compaction', () => {
       return runs;
     })();
     for (let wave = 0; wave < 10; wave++) {
-      await Promise.all(
-        Array.from({ length: 300 }, (_, index) =>
+      // Reads of earlier waves run alongside the writes, across flushes and table swaps.
+      const reads = Array.from({ length: wave * 30 }, async (_, index) => {
+        const key = `key-${pad((index % wave) * 300 + index)}`;
+        expect(text(await engine.getValue(key)), key).toBe(`w${index % wave}-${index}`);
+      });
+      await Promise.all([
+        ...reads,
+        ...Array.from({ length: 300 }, (_, index) =>
           engine.put(`key-${pad(wave * 300 + index)}`, bytes(`w${wave}-${index}`)),
         ),
-      );
+      ]);
     }
     compacting = false;
     expect(await compactions).toBeGreaterThan(1);

@@ -222,6 +222,12 @@ describe('limits and typed errors', () => {
     for (const [index, result] of results.entries()) {
       if (result.status === 'fulfilled') expect(text(await engine.getValue(`k${index}`))).toBe(`${index}`);
     }
+    // Writes waiting behind earlier writes of the same hot key count too: the bound holds for one key.
+    const hot = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, index) => engine.put('hot', bytes(`${index}`))),
+    );
+    expect(hot.filter((result) => result.status === 'fulfilled')).toHaveLength(10);
+    expect(engine.stats().pendingWrites).toBe(0);
   });
 
   it('refuses every operation after close with KV_ERR_CLOSED', async () => {

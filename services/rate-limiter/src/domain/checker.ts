@@ -55,7 +55,9 @@ export class HitsExceedLimitError extends Error {
     readonly capacity: number,
     readonly ruleId: string,
   ) {
-    super(`hits (${hits}) exceed the capacity of rule ${ruleId} (${capacity}): such a request can never be admitted`);
+    super(
+      `hits (${hits}) exceed the capacity of rule ${ruleId} (${capacity}): such a request can never be admitted`,
+    );
   }
 }
 
@@ -67,25 +69,41 @@ export interface ActiveRules {
 
 const NO_DECISION = { result: undefined, unavailable: undefined } as const;
 
-export async function check(active: ActiveRules, request: CheckRequest, failMode: FailMode): Promise<CheckOutcome> {
+export async function check(
+  active: ActiveRules,
+  request: CheckRequest,
+  failMode: FailMode,
+): Promise<CheckOutcome> {
   const domain = active.rules.domains.get(request.domain);
   if (domain === undefined) throw new UnknownDomainError(request.domain);
   const rule = matchRule(domain, request.entries);
-  if (rule === undefined) return { allowed: true, reason: 'no_rule', rule: undefined, policy: undefined, ...NO_DECISION };
+  if (rule === undefined)
+    return { allowed: true, reason: 'no_rule', rule: undefined, policy: undefined, ...NO_DECISION };
   const limiter = active.limiterFor(rule.id);
-  if (limiter === undefined) return { allowed: true, reason: 'unlimited', rule, policy: undefined, ...NO_DECISION };
+  if (limiter === undefined)
+    return { allowed: true, reason: 'unlimited', rule, policy: undefined, ...NO_DECISION };
   const policy = limiter.policy;
   let result: LimitResult;
   try {
     result = await limiter.limit(counterKey(request.entries), { cost: request.hits });
   } catch (error) {
-    if (error instanceof CostExceedsLimitError) throw new HitsExceedLimitError(request.hits, error.capacity, rule.id);
+    if (error instanceof CostExceedsLimitError)
+      throw new HitsExceedLimitError(request.hits, error.capacity, rule.id);
     if (!(error instanceof LimiterUnavailableError)) throw error;
     // Shadow mode never blocks, whatever the fail mode says.
     const allowed = failMode === 'open' || rule.shadowMode;
-    return { allowed, reason: allowed ? 'fail_open' : 'fail_closed', rule, policy, result: undefined, unavailable: error };
+    return {
+      allowed,
+      reason: allowed ? 'fail_open' : 'fail_closed',
+      rule,
+      policy,
+      result: undefined,
+      unavailable: error,
+    };
   }
-  if (result.allowed) return { allowed: true, reason: 'within_limit', rule, policy, result, unavailable: undefined };
-  if (rule.shadowMode) return { allowed: true, reason: 'shadow_mode', rule, policy, result, unavailable: undefined };
+  if (result.allowed)
+    return { allowed: true, reason: 'within_limit', rule, policy, result, unavailable: undefined };
+  if (rule.shadowMode)
+    return { allowed: true, reason: 'shadow_mode', rule, policy, result, unavailable: undefined };
   return { allowed: false, reason: 'over_limit', rule, policy, result, unavailable: undefined };
 }

@@ -54,6 +54,8 @@ export interface Rule {
   domain: string;
   /** `rate_limit.name` when given, else the id; announced in the RateLimit headers. */
   name: string;
+  /** The descriptor entries that lead to this rule; a missing value matches any value. */
+  path: { key: string; value?: string }[];
   /** Undefined for `unlimited: true`. */
   policy: RateLimitPolicy | undefined;
   unit: Unit | undefined;
@@ -94,7 +96,9 @@ const algorithm = z.enum(ALGORITHMS, { error: `must be one of ${ALGORITHMS.join(
 const burst = z.number().int().min(1);
 
 const rateLimitSchema = z.strictObject({
-  unit: z.enum(Object.keys(UNITS_MS) as [Unit, ...Unit[]], { error: 'must be one of second, minute, hour, day' }).optional(),
+  unit: z
+    .enum(Object.keys(UNITS_MS) as [Unit, ...Unit[]], { error: 'must be one of second, minute, hour, day' })
+    .optional(),
   requests_per_unit: z.number().int('must be a whole number').min(1).optional(),
   unlimited: z.boolean().optional(),
   name: name.optional(),
@@ -146,11 +150,24 @@ interface BuildContext {
   rules: Rule[];
 }
 
-function ruleOf(input: DescriptorInput, id: string, where: string, context: BuildContext): Rule | undefined {
+function ruleOf(
+  input: DescriptorInput,
+  id: string,
+  path: Rule['path'],
+  where: string,
+  context: BuildContext,
+): Rule | undefined {
   const limit = input.rate_limit;
   if (limit === undefined) return undefined;
   const shadowMode = input.shadow_mode ?? false;
-  const base = { id, domain: context.domain, name: limit.name ?? id, shadowMode, limiterName: limiterNameOf(id) };
+  const base = {
+    id,
+    domain: context.domain,
+    name: limit.name ?? id,
+    path,
+    shadowMode,
+    limiterName: limiterNameOf(id),
+  };
   if (limit.unlimited) {
     if (limit.unit !== undefined || limit.requests_per_unit !== undefined) {
       context.problems.push(`${where}.rate_limit: unlimited excludes unit and requests_per_unit`);
@@ -168,10 +185,15 @@ function ruleOf(input: DescriptorInput, id: string, where: string, context: Buil
     context.problems.push(`${where}: burst is given twice (in rate_limit and beside it)`);
   }
   const chosen = limit.algorithm ?? input.algorithm ?? DEFAULT_ALGORITHM;
-  const policy: RateLimitPolicy = { algorithm: chosen, limit: limit.requests_per_unit, windowMs: UNITS_MS[limit.unit] };
+  const policy: RateLimitPolicy = {
+    algorithm: chosen,
+    limit: limit.requests_per_unit,
+    windowMs: UNITS_MS[limit.unit],
+  };
   const chosenBurst = limit.burst ?? input.burst;
   if (chosenBurst !== undefined) {
-    if (!BURST_ALGORITHMS.includes(chosen)) context.problems.push(`${where}: burst applies to ${BURST_ALGORITHMS.join(', ')} only`);
+    if (!BURST_ALGORITHMS.includes(chosen))
+      context.problems.push(`${where}: burst applies to ${BURST_ALGORITHMS.join(', ')} only`);
     else policy.burst = chosenBurst;
   }
   try {
@@ -185,11 +207,11 @@ function ruleOf(input: DescriptorInput, id: string, where: string, context: Buil
 
 function buildLevel(
   inputs: DescriptorInput[],
-  parentId: string,
-  parentWhere: string,
+  parent: { id: string; path: Rule['path']; where: string },
   depth: number,
   context: BuildContext,
 ): Map<string, RuleNode> {
+  const parentWhere = parent.where;
   const level = new Map<string, RuleNode>();
   if (depth > MAX_DEPTH) {
     context.problems.push(`${parentWhere}: descriptors nest deeper than ${MAX_DEPTH} levels`);
@@ -202,10 +224,14 @@ function buildLevel(
       context.problems.push(`${where}: duplicate descriptor ${key} at this level`);
       return;
     }
-    const id = `${parentId}/${key}`;
-    const rule = ruleOf(input, id, where, context);
+    const id = `${parent.id}/${key}`;
+    const path = [
+      ...parent.path,
+      input.value === undefined ? { key: input.key } : { key: input.key, value: input.value },
+    ];
+    const rule = ruleOf(input, id, path, where, context);
     if (rule !== undefined) context.rules.push(rule);
-    const children = buildLevel(input.descriptors ?? [], id, where, depth + 1, context);
+    const children = buildLevel(input.descriptors ?? [], { id, path, where }, depth + 1, context);
     if (rule === undefined && children.size === 0) {
       context.problems.push(`${where}: has neither rate_limit nor descriptors`);
     }
@@ -225,7 +251,8 @@ function zodProblems(error: z.ZodError, where: string): string[] {
 
 /** Parses and validates a rules file; throws `RulesError` naming every problem it found. */
 export function parseRules(text: string): RuleSet {
-  if (Buffer.byteLength(text) > MAX_RULES_FILE_BYTES) throw new RulesError([`the file exceeds ${MAX_RULES_FILE_BYTES} bytes`]);
+  if (Buffer.byteLength(text) > MAX_RULES_FILE_BYTES)
+    throw new RulesError([`the file exceeds ${MAX_RULES_FILE_BYTES} bytes`]);
   const documents = parseAllDocuments(text);
   if (!Array.isArray(documents)) throw new RulesError(['the file holds no YAML document']);
   const problems: string[] = [];
@@ -248,7 +275,10 @@ export function parseRules(text: string): RuleSet {
       return;
     }
     const context: BuildContext = { domain, problems, rules };
-    domains.set(domain, { domain, root: buildLevel(parsed.data.descriptors, domain, `${where}`, 1, context) });
+    domains.set(domain, {
+      domain,
+      root: buildLevel(parsed.data.descriptors, { id: domain, path: [], where }, 1, context),
+    });
   });
   if (domains.size === 0 && problems.length === 0) problems.push('the file defines no domain');
   if (domains.size > MAX_DOMAINS) problems.push(`more than ${MAX_DOMAINS} domains`);

@@ -21,10 +21,15 @@ import type { Rule, RuleSet } from '../domain/rules.js';
 
 export interface LimiterBackend {
   readonly kind: 'memory' | 'redis';
-  create(rule: Rule & { policy: NonNullable<Rule['policy']> }): Limiter & { readonly policy: NormalizedPolicy };
+  create(
+    rule: Rule & { policy: NonNullable<Rule['policy']> },
+  ): Limiter & { readonly policy: NormalizedPolicy };
 }
 
-export function memoryBackend(options: { maxKeys: number; clock?: () => number }): LimiterBackend & { store: MemoryStore } {
+export function memoryBackend(options: {
+  maxKeys: number;
+  clock?: () => number;
+}): LimiterBackend & { store: MemoryStore } {
   const store = new MemoryStore({ maxKeys: options.maxKeys });
   return {
     kind: 'memory',
@@ -65,7 +70,12 @@ export function redisBackend(redis: RedisClient, options: RedisBackendOptions): 
 type RuleLimiter = ReturnType<LimiterBackend['create']>;
 
 function samePolicy(a: NormalizedPolicy, b: NonNullable<Rule['policy']>): boolean {
-  return a.algorithm === b.algorithm && a.limit === b.limit && a.windowMs === b.windowMs && a.burst === (b.burst ?? b.limit);
+  return (
+    a.algorithm === b.algorithm &&
+    a.limit === b.limit &&
+    a.windowMs === b.windowMs &&
+    a.burst === (b.burst ?? b.limit)
+  );
 }
 
 /** One limiter per limited rule. Rebuilding keeps the limiters whose rule did not change. */
@@ -78,13 +88,48 @@ export class LimiterSet {
       if (rule.policy === undefined) continue;
       const kept = previous?.limiters.get(rule.id);
       const limiter =
-        kept !== undefined && samePolicy(kept.policy, rule.policy) ? kept : backend.create({ ...rule, policy: rule.policy });
+        kept !== undefined && samePolicy(kept.policy, rule.policy)
+          ? kept
+          : backend.create({ ...rule, policy: rule.policy });
       limiters.set(rule.id, limiter);
     }
     return new LimiterSet(limiters);
   }
 
   get(ruleId: string): RuleLimiter | undefined {
+    return this.limiters.get(ruleId);
+  }
+}
+
+/**
+ * The rules in force and their limiters, swapped together on a reload (no await in between, so
+ * a check never sees new rules with old limiters).
+ */
+export class LoadedRules {
+  rules: RuleSet;
+  loadedAt: Date;
+  version = 1;
+  private limiters: LimiterSet;
+
+  constructor(
+    private readonly backend: LimiterBackend,
+    rules: RuleSet,
+    readonly file: string,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.rules = rules;
+    this.limiters = LimiterSet.build(backend, rules);
+    this.loadedAt = new Date(clock());
+  }
+
+  apply(rules: RuleSet): void {
+    this.limiters = LimiterSet.build(this.backend, rules, this.limiters);
+    this.rules = rules;
+    this.loadedAt = new Date(this.clock());
+    this.version++;
+  }
+
+  limiterFor(ruleId: string): RuleLimiter | undefined {
     return this.limiters.get(ruleId);
   }
 }
