@@ -38,6 +38,11 @@ export const DEFAULT_MAX_HASHES_PER_REQUEST = 4096;
 export const DEFAULT_ANTI_ENTROPY_TIMEOUT_MS = 5000;
 /** Keys per push request. */
 const PUSH_BATCH_KEYS = 100;
+/**
+ * (key, digest) pairs asked for per key of budget: differing leaves also list the keys that are
+ * equal, and a list cut short only costs a few extra pushes, so a generous multiple is enough.
+ */
+const LEAF_ENTRIES_PER_KEY_BUDGET = 4;
 
 export interface RangeReplicas {
   range: string;
@@ -192,7 +197,7 @@ export class AntiEntropy {
     const remote = expectResponse(
       await this.#ask(
         peer,
-        { type: 'merkle-leaves', range, depth: tree.depth, leaves, maxKeys: budget.maxKeys * 4 },
+        { type: 'merkle-leaves', range, depth: tree.depth, leaves, maxKeys: budget.maxKeys * LEAF_ENTRIES_PER_KEY_BUDGET },
         report,
       ),
       'leaf-entries',

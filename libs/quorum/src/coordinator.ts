@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from './clock.js';
 import {
+  assert,
   InvalidOptionError,
   type QuorumOperation,
   QuorumError,
@@ -123,6 +124,17 @@ interface Target {
   node: NodeId;
   /** The preferred replica this fallback stands in for. */
   hintFor?: NodeId;
+}
+
+/** One write's state, shared by its mint and replicate steps. */
+interface WriteInFlight {
+  operation: QuorumOperation;
+  key: string;
+  settings: Settings;
+  targets: Target[];
+  spares: NodeId[];
+  deadline: number;
+  failures: ReplicaFailure[];
 }
 
 interface Settings {
@@ -296,57 +308,64 @@ export class Coordinator {
     settings: Settings,
   ): Promise<WriteResult> {
     const { targets, spares } = this.#targets(key, settings.n);
-    const deadline = this.#clock.now() + settings.timeoutMs;
-    const failures: ReplicaFailure[] = [];
-    const notMet = (answered: number) => {
-      this.#stats.quorumFailures++;
-      return new QuorumNotMetError(
-        operation,
-        key,
-        settings.w,
-        answered,
-        targets.length,
-        failures,
-        settings.timeoutMs,
-      );
+    const write: WriteInFlight = {
+      operation,
+      key,
+      settings,
+      targets,
+      spares,
+      deadline: this.#clock.now() + settings.timeoutMs,
+      failures: [],
     };
-    const writeId = `${this.#self}/${this.#clock.now()}/${++this.#writeSequence}`;
+    const minted = await this.#mint(write, value, context);
+    if (minted === undefined) throw this.#notMet(write, 0);
+    return this.#replicate(write, minted.minter, minted.response);
+  }
 
-    // Mint at this node when it is a target, else at the first target that answers.
-    const candidates = [...targets].sort(
-      (a, b) => Number(b.node === this.#self) - Number(a.node === this.#self),
-    );
-    let minter: Target | undefined;
-    let minted: ResponseOf<'minted'> | undefined;
+  /** Step 1: this node when it is a target, else the first target that answers, mints the version. */
+  async #mint(
+    write: WriteInFlight,
+    value: Uint8Array | null,
+    context: VectorClock,
+  ): Promise<{ minter: Target; response: ResponseOf<'minted'> } | undefined> {
+    const writeId = `${this.#self}/${this.#clock.now()}/${++this.#writeSequence}`;
+    const self = this.#self;
+    const candidates = [...write.targets].sort((a, b) => Number(b.node === self) - Number(a.node === self));
     for (const candidate of candidates) {
-      if (this.#clock.now() >= deadline) break;
+      if (this.#clock.now() >= write.deadline) return undefined;
+      const request: PeerRequest = {
+        type: 'mint',
+        key: write.key,
+        value,
+        context,
+        writeId,
+        ...hintField(candidate),
+      };
       try {
-        minted = await this.#request(
-          candidate.node,
-          { type: 'mint', key, value, context, writeId, ...hintField(candidate) },
-          deadline,
-          'minted',
-        );
-        minter = candidate;
-        break;
+        return {
+          minter: candidate,
+          response: await this.#request(candidate.node, request, write.deadline, 'minted'),
+        };
       } catch (error) {
-        failures.push({ node: candidate.node, reason: reasonOf(error) });
+        write.failures.push({ node: candidate.node, reason: reasonOf(error) });
         if (isQuorumErrorWith(error, QuorumErrorCode.TOO_MANY_SIBLINGS)) throw error;
       }
     }
-    if (minter === undefined || minted === undefined) throw notMet(0);
-    const { version, siblings } = minted;
+    return undefined;
+  }
+
+  /** Step 2: the minter's sibling set goes to the other targets; resolves once W hold it. */
+  #replicate(write: WriteInFlight, minter: Target, minted: ResponseOf<'minted'>): Promise<WriteResult> {
+    const { key, settings, deadline, failures } = write;
     const acknowledgedBy: Target[] = [minter];
+    const others = write.targets.filter((target) => target !== minter);
+    if (minter.hintFor !== undefined) this.#stats.hintedWrites++;
     const result = (): WriteResult => ({
-      version,
-      context: fullClock(version),
+      version: minted.version,
+      context: fullClock(minted.version),
       acknowledgedBy: acknowledgedBy.map((target) => target.node),
       hinted: acknowledgedBy.filter((target) => target.hintFor !== undefined).length,
     });
-    if (minter.hintFor !== undefined) this.#stats.hintedWrites++;
-    const others = targets.filter((target) => target !== minter);
-    if (acknowledgedBy.length >= settings.w && others.length === 0) return result();
-
     return new Promise<WriteResult>((resolve, reject) => {
       let settled = false;
       let outstanding = others.length;
@@ -356,16 +375,14 @@ export class Coordinator {
         if (settled) return;
         settled = true;
         timer.cancel();
-        if (ok) resolve(result());
-        else {
-          failures.push(...silent(waitingFor, settings.timeoutMs));
-          reject(notMet(acknowledgedBy.length));
-        }
+        if (ok) return resolve(result());
+        failures.push(...silent(waitingFor, settings.timeoutMs));
+        reject(this.#notMet(write, acknowledgedBy.length));
       };
-      const replicate = (target: Target) => {
+      const send = (target: Target) => {
         const request: PeerRequest = {
           type: 'store',
-          items: [{ key, versions: siblings }],
+          items: [{ key, versions: minted.siblings }],
           ...hintField(target),
         };
         waitingFor.add(target.node);
@@ -381,21 +398,36 @@ export class Coordinator {
             waitingFor.delete(target.node);
             if (settled) return;
             failures.push({ node: target.node, reason: reasonOf(error) });
-            const spare = this.#spareFor(target, spares, deadline);
-            if (spare !== undefined) return replicate(spare);
+            const spare = this.#spareFor(target, write.spares, deadline);
+            if (spare !== undefined) return send(spare);
             outstanding--;
             if (acknowledgedBy.length + outstanding < settings.w) settle(false);
           },
         );
       };
       if (acknowledgedBy.length >= settings.w) settle(true);
-      for (const target of others) replicate(target);
+      for (const target of others) send(target);
     });
+  }
+
+  #notMet(write: WriteInFlight, answered: number): QuorumNotMetError {
+    this.#stats.quorumFailures++;
+    const { operation, key, settings, targets, failures } = write;
+    return new QuorumNotMetError(
+      operation,
+      key,
+      settings.w,
+      answered,
+      targets.length,
+      failures,
+      settings.timeoutMs,
+    );
   }
 
   /** The N targets of a key (fallbacks standing in for replicas believed down) and spare fallbacks. */
   #targets(key: string, n: number): { targets: Target[]; spares: NodeId[] } {
     const list = this.#preferenceList(key);
+    assert(new Set(list).size === list.length, `preferenceList('${key}') named a node twice`);
     const preferred = list.slice(0, n);
     if (!this.#sloppy) return { targets: preferred.map((node) => ({ node })), spares: [] };
     const spares = list.slice(n).filter((node) => this.#health.isAlive(node));

@@ -89,14 +89,12 @@ describe('anti-entropy', () => {
         versions: [{ dot: { actor: 'x#1', counter: 2, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('c') }],
       },
     ]);
-    await cluster
-      .replica('node-a')
-      .store([
-        {
-          key: 'both',
-          versions: [{ dot: { actor: 'y#1', counter: 1, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('a') }],
-        },
-      ]);
+    await cluster.replica('node-a').store([
+      {
+        key: 'both',
+        versions: [{ dot: { actor: 'y#1', counter: 1, timeMs: 0 }, clock: EMPTY_CLOCK, value: bytes('a') }],
+      },
+    ]);
     const report = await cluster.run(antiEntropyFor(cluster, 'node-c').syncRange('node-a', 'all'));
     expect(report).toMatchObject({ differingKeys: 2, keysPulled: 1, keysPushed: 2 });
     expect(cluster.valuesOn('node-a', 'mine')).toEqual(['c']);

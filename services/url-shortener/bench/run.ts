@@ -173,6 +173,12 @@ const extra: [string, HttpScenario[]][] = [
 ];
 if (process.env.BENCH_REDIS_URL)
   extra.push(['createRedisBenchTarget', [redirect('redirect, warm Redis cache', 'bench')]]);
+if (process.env.BENCH_DATABASE_URL) {
+  extra.push([
+    'createPostgresBenchTarget',
+    [create('create (snowflake code, Postgres)'), { ...create('create, dedupe hit (Postgres)'), headers: {} }],
+  ]);
+}
 for (const [exportName, scenarios] of extra) {
   const result = await runHttpBench({
     service: 'url-shortener',
@@ -193,5 +199,8 @@ await writeReport({
     process.env.BENCH_REDIS_URL
       ? 'Redis: a local Redis 7 (BENCH_REDIS_URL).'
       : 'Set BENCH_REDIS_URL to add the redirect with the cache in Redis.',
+    process.env.BENCH_DATABASE_URL
+      ? 'Postgres: a local PostgreSQL 15 (BENCH_DATABASE_URL).'
+      : 'Set BENCH_DATABASE_URL to add creations against a real Postgres.',
   ],
 });

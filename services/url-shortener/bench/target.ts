@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
+import { createLogger, loadConfig, openSql, type ServiceApp } from '@sysdesign/platform';
 import { configSchema } from '../src/config.js';
 import { buildService } from '../src/service.js';
 
@@ -40,7 +40,7 @@ function benchHooks(app: ServiceApp): void {
   });
 }
 
-async function build(env: Record<string, string | undefined>) {
+async function build(env: Record<string, string | undefined>, sqlSchema?: string) {
   const dataDir = mkdtempSync(join(tmpdir(), 'url-shortener-bench-'));
   const config = loadConfig(configSchema, {
     PGLITE_DIR: 'memory',
@@ -49,9 +49,20 @@ async function build(env: Record<string, string | undefined>) {
     AUTH_SECRET: 'bench-secret-of-at-least-thirty-two-bytes',
     ...env,
   });
-  const app = await buildService(config, { logger: createLogger('warn') });
+  const app = await buildService(config, {
+    logger: createLogger('warn'),
+    ...(sqlSchema ? { sqlSchema } : {}),
+  });
   benchHooks(app);
-  return { app, close: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  const close = async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    if (sqlSchema && config.DATABASE_URL) {
+      const sql = await openSql({ schema: 'public', databaseUrl: config.DATABASE_URL });
+      await sql.query(`DROP SCHEMA IF EXISTS ${sqlSchema} CASCADE`);
+      await sql.close();
+    }
+  };
+  return { app, close };
 }
 
 /** Embedded: PGlite in memory, the in-process LRU cache, creation rate limit off. */
@@ -76,4 +87,12 @@ export function createRedisBenchTarget() {
     REDIS_URL: process.env.BENCH_REDIS_URL,
     REDIS_KEY_PREFIX: `bench:${Date.now()}:`,
   });
+}
+
+/** A real Postgres (BENCH_DATABASE_URL), in its own schema: creation as it runs in production. */
+export function createPostgresBenchTarget() {
+  return build(
+    { RATE_LIMIT_ENABLED: 'false', DATABASE_URL: process.env.BENCH_DATABASE_URL },
+    `bench_url_shortener_${Date.now()}`,
+  );
 }

@@ -15,8 +15,8 @@ export const STORAGE_ERROR_CODES = {
   KV_ERR_VALUE_TOO_LARGE: 'value is too large',
   /** An option passed to `StorageEngine.open` is missing, of the wrong type or out of bounds. */
   KV_ERR_INVALID_OPTION: 'invalid storage engine option',
-  /** More writes are queued than `maxPendingWrites`: the caller should shed load and retry later. */
-  KV_ERR_OVERLOADED: 'too many writes queued',
+  /** `maxPendingWrites` writes are already in progress: the caller should shed load and retry later. */
+  KV_ERR_OVERLOADED: 'too many writes in progress',
   /** The engine was closed (or crashed on purpose in a test). */
   KV_ERR_CLOSED: 'storage engine is closed',
   /** A background flush or compaction failed; writes are refused until the node restarts. */

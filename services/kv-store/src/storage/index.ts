@@ -42,7 +42,8 @@
  *   in [start, end) in key order, tombstones included, a page at a time (each page consistent).
  *   Key order is JavaScript string order (UTF-16 code units); `keyAfter(key)` is the next key.
  * - Limits: keys are non-empty well-formed strings of at most 1 KiB of UTF-8; values at most
- *   `maxValueBytes` (1 MiB default, 64 MiB at most); at most `maxPendingWrites` queued writes.
+ *   `maxValueBytes` (1 MiB default, 64 MiB at most); at most `maxPendingWrites` (10,000) writes in
+ *   progress, counting writes that wait behind earlier writes of the same key.
  *   Failures are `StorageError`s with a stable `code` (errors.ts): KV_ERR_KEY_INVALID,
  *   KV_ERR_KEY_TOO_LARGE, KV_ERR_VALUE_INVALID, KV_ERR_VALUE_TOO_LARGE, KV_ERR_INVALID_OPTION,
  *   KV_ERR_OVERLOADED, KV_ERR_CLOSED, KV_ERR_ENGINE_FAILED (a background flush, compaction or log
@@ -51,6 +52,27 @@
  * - `stats()` gives counters for metrics (bloom checks, negatives and false positives, fsyncs,
  *   flushes, compactions, bytes) and the table list; `flush()`, `compact({ major })` and
  *   `idle()` are for operators and tests; `crash()` simulates kill -9 in tests.
+ *
+ * ## Usage
+ *
+ * ```ts
+ * const engine = await StorageEngine.open({ dir: join(DATA_DIR, 'engine'), fsync: 'always' });
+ * await engine.put('user:1', siblingSetBytes);                      // { seq, timestampMs }
+ * await engine.update('user:1', (current) => ({ kind: 'value', value: merge(current, incoming) }));
+ * await engine.delete('user:1', { value: deleteClockBytes });      // a tombstone
+ * const entry = await engine.get('user:1');                         // StoredEntry | undefined
+ * for await (const e of engine.entries({ start: 'a', end: 'b' })) { ... }  // anti-entropy
+ * await engine.close();
+ * ```
+ *
+ * Options (all optional but `dir`; see options.ts for bounds): `fsync` ('always'),
+ * `fsyncIntervalMs` (100), `memtableBytes` (4 MiB), `memtableIndex` ('skiplist' |
+ * 'sorted-array'), `maxImmutableMemtables` (2), `logSegmentBytes` (4 x memtableBytes),
+ * `maxValueBytes` (1 MiB), `maxPendingWrites` (10,000), `maxWriteBatchBytes` (1 MiB),
+ * `blockBytes` (4 KiB), `blockCacheBytes` (8 MiB), `bloomFalsePositiveRate` (0.01),
+ * `tombstoneGraceMs` (10 days), `autoCompaction` (true), `compaction` (size-tiered thresholds),
+ * `compactionBytesPerSecond` (64 MiB/s, 0 = unlimited), `now`, `sleep`, `logger` (pino-shaped),
+ * `hooks` (fault injection for tests).
  *
  * ## On disk (`dir`)
  *

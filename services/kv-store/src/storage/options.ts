@@ -74,7 +74,7 @@ export interface StorageOptions {
   /** A log segment (and its memtable) is sealed past this size. Default: 4 x memtableBytes. */
   logSegmentBytes?: number;
   maxValueBytes?: number;
-  /** Writes queued beyond this are refused with KV_ERR_OVERLOADED. */
+  /** Writes in progress (queued, being logged, or waiting behind a write of the same key) beyond this are refused with KV_ERR_OVERLOADED. */
   maxPendingWrites?: number;
   /** At most this many bytes of records per log write and fsync (group commit). */
   maxWriteBatchBytes?: number;

@@ -102,4 +102,33 @@ describe('kill -9 in the middle of a write loop', () => {
       await again.close();
     });
   }
+
+  it('refuses to open a directory a live process holds, and takes it over once that process is killed', async () => {
+    // The child's LOCK names its live pid: open fails with KV_ERR_LOCKED; after SIGKILL the stale lock is taken over.
+    const dir = await temp.dir();
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=@sysdesign/source', fixture, dir, 'interval'],
+      {
+        cwd: packageRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    const timeout = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('ack ')) resolve();
+      });
+      child.on('close', () => resolve());
+    });
+    const refused = await StorageEngine.open(testOptions(dir)).catch((caught: unknown) => caught);
+    child.kill('SIGKILL');
+    await exited;
+    clearTimeout(timeout);
+    expect(refused).toMatchObject({ code: 'KV_ERR_LOCKED', details: { pid: child.pid } });
+    const engine = temp.track(await StorageEngine.open(testOptions(dir)));
+    expect(engine.recovery.recordsReplayed + engine.recovery.tablesOpened).toBeGreaterThan(0);
+    await engine.close();
+  });
 });

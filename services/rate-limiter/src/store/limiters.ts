@@ -1,5 +1,5 @@
 import {
-  CircuitBreaker,
+  type CircuitBreaker,
   type Limiter,
   type LimiterEvents,
   MemoryLimiter,

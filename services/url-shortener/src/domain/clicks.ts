@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { CODE_PATTERN } from './codes.js';
 import { DEVICE_CLASSES, type DeviceClass } from './visitor.js';
 
@@ -29,18 +28,40 @@ export interface ClickMessageValue {
   clicks: ClickEvent[];
 }
 
-const clickEventSchema = z.object({
-  code: z.string().regex(CODE_PATTERN),
-  at: z.number().int().nonnegative(),
-  referrer: z.string().min(1).max(253),
-  device: z.enum(DEVICE_CLASSES),
-});
+/** Clicks in one message at most: a bound on what one delivery may make the aggregator hold. */
+export const CLICKS_PER_MESSAGE_MAX = 100_000;
+const MAX_REFERRER_LENGTH = 253;
+const DEVICES: ReadonlySet<string> = new Set(DEVICE_CLASSES);
 
-/** A consumed value, validated: the bus carries JSON anyone with access could have written. */
-export const clickMessageSchema = z.object({
-  v: z.literal(1),
-  clicks: z.array(clickEventSchema).max(100_000),
-});
+function isClickEvent(value: unknown): value is ClickEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const click = value as Record<string, unknown>;
+  return (
+    typeof click.code === 'string' &&
+    CODE_PATTERN.test(click.code) &&
+    typeof click.at === 'number' &&
+    Number.isSafeInteger(click.at) &&
+    click.at >= 0 &&
+    typeof click.referrer === 'string' &&
+    click.referrer.length > 0 &&
+    click.referrer.length <= MAX_REFERRER_LENGTH &&
+    typeof click.device === 'string' &&
+    DEVICES.has(click.device)
+  );
+}
+
+/**
+ * The clicks of a consumed `url.clicked` value, or undefined if it is not one: the bus carries
+ * JSON anyone with access could have written. Checked by hand rather than by a schema library,
+ * because it runs for every click.
+ */
+export function parseClickMessage(value: unknown): ClickEvent[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const message = value as Record<string, unknown>;
+  if (message.v !== 1 || !Array.isArray(message.clicks) || message.clicks.length > CLICKS_PER_MESSAGE_MAX) return undefined;
+  for (const click of message.clicks) if (!isClickEvent(click)) return undefined;
+  return message.clicks as ClickEvent[];
+}
 
 /** One delivered message as the aggregator holds it until its flush. */
 export interface ClickBatch {
@@ -79,43 +100,45 @@ export function minuteOf(atMs: number): number {
   return atMs - (atMs % MINUTE_MS);
 }
 
-function bump(map: Map<string, number>, key: string): void {
+interface CodeCounts {
+  total: number;
+  minutes: Map<number, number>;
+  referrers: Map<string, number>;
+  devices: Map<string, number>;
+}
+
+function bump<Key>(map: Map<Key, number>, key: Key): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-/** The unit separator cannot occur in a code, a host or a device class. */
-const SEPARATOR = '\u001f';
-
-function split(key: string): [string, string] {
-  const at = key.indexOf(SEPARATOR);
-  return [key.slice(0, at), key.slice(at + 1)];
-}
-
-/** Counts a set of click events in memory: one row per (code, minute), (code, referrer)... */
+/**
+ * Counts a set of click events in memory: one row per (code, minute), (code, referrer) and
+ * (code, device class), and a total per code. Grouping by code first keeps the per-click work to
+ * a few map updates without building composite keys (this runs for every click).
+ */
 export function countClicks(batches: Iterable<Pick<ClickBatch, 'clicks'>>): ClickDeltas {
-  const totals = new Map<string, number>();
-  const minutes = new Map<string, number>();
-  const referrers = new Map<string, number>();
-  const devices = new Map<string, number>();
+  const byCode = new Map<string, CodeCounts>();
   for (const batch of batches) {
     for (const click of batch.clicks) {
-      bump(totals, click.code);
-      bump(minutes, `${click.code}${SEPARATOR}${minuteOf(click.at)}`);
-      bump(referrers, `${click.code}${SEPARATOR}${click.referrer}`);
-      bump(devices, `${click.code}${SEPARATOR}${click.device}`);
+      let counts = byCode.get(click.code);
+      if (counts === undefined) {
+        counts = { total: 0, minutes: new Map(), referrers: new Map(), devices: new Map() };
+        byCode.set(click.code, counts);
+      }
+      counts.total++;
+      bump(counts.minutes, minuteOf(click.at));
+      bump(counts.referrers, click.referrer);
+      bump(counts.devices, click.device);
     }
   }
-  const keyed = (map: Map<string, number>) =>
-    [...map].map(([key, clicks]) => {
-      const [code, rest] = split(key);
-      return { code, key: rest, clicks };
-    });
-  return {
-    totals: [...totals].map(([code, clicks]) => ({ code, clicks })),
-    minutes: keyed(minutes).map(({ code, key, clicks }) => ({ code, minuteMs: Number(key), clicks })),
-    referrers: keyed(referrers),
-    devices: keyed(devices),
-  };
+  const deltas: ClickDeltas = { totals: [], minutes: [], referrers: [], devices: [] };
+  for (const [code, counts] of byCode) {
+    deltas.totals.push({ code, clicks: counts.total });
+    for (const [minuteMs, clicks] of counts.minutes) deltas.minutes.push({ code, minuteMs, clicks });
+    for (const [key, clicks] of counts.referrers) deltas.referrers.push({ code, key, clicks });
+    for (const [key, clicks] of counts.devices) deltas.devices.push({ code, key, clicks });
+  }
+  return deltas;
 }
 
 export interface ClickStats {

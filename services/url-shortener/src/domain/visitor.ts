@@ -40,3 +40,39 @@ export function referrerHostOf(referer: string | undefined): string {
     return DIRECT_REFERRER;
   }
 }
+
+/** Strings longer than this are classified but not remembered. */
+const MEMO_KEY_MAX_LENGTH = 512;
+export const VISITOR_MEMO_ENTRIES = 1_024;
+
+/**
+ * `deviceClassOf` and `referrerHostOf` with a small memory: real traffic repeats a few hundred
+ * User-Agents and referrers, and a redirect should not parse the same ones again. Bounded: when
+ * full it starts over, so a flood of unique headers costs the plain computation, never memory.
+ */
+export class VisitorClassifier {
+  private readonly devices = new Map<string, DeviceClass>();
+  private readonly referrers = new Map<string, string>();
+
+  deviceClass(userAgent: string | undefined): DeviceClass {
+    if (userAgent === undefined || userAgent.length > MEMO_KEY_MAX_LENGTH) return deviceClassOf(userAgent);
+    let device = this.devices.get(userAgent);
+    if (device === undefined) {
+      device = deviceClassOf(userAgent);
+      if (this.devices.size >= VISITOR_MEMO_ENTRIES) this.devices.clear();
+      this.devices.set(userAgent, device);
+    }
+    return device;
+  }
+
+  referrerHost(referer: string | undefined): string {
+    if (referer === undefined || referer.length > MEMO_KEY_MAX_LENGTH) return referrerHostOf(referer);
+    let host = this.referrers.get(referer);
+    if (host === undefined) {
+      host = referrerHostOf(referer);
+      if (this.referrers.size >= VISITOR_MEMO_ENTRIES) this.referrers.clear();
+      this.referrers.set(referer, host);
+    }
+    return host;
+  }
+}

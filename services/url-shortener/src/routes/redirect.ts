@@ -2,7 +2,7 @@ import type { ServiceApp } from '@sysdesign/platform';
 import { CODE_PATTERN } from '../domain/codes.js';
 import { stateOf } from '../domain/link.js';
 import type { Links } from '../domain/links.js';
-import { deviceClassOf, referrerHostOf } from '../domain/visitor.js';
+import { VisitorClassifier } from '../domain/visitor.js';
 import { errors } from '../errors.js';
 import type { ShortenerMetrics } from '../metrics.js';
 import type { ClickPublisher } from '../workers/click-publisher.js';
@@ -30,6 +30,7 @@ export function registerRedirectRoute(app: ServiceApp, options: RedirectOptions)
     404: metrics.redirects.labels('404'),
     410: metrics.redirects.labels('410'),
   };
+  const visitors = new VisitorClassifier();
   const permanentCacheControl = `public, max-age=${options.permanentMaxAgeSeconds}`;
   const temporaryCacheControl = 'private, no-cache';
 
@@ -69,8 +70,8 @@ export function registerRedirectRoute(app: ServiceApp, options: RedirectOptions)
       publisher.record({
         code,
         at: now,
-        referrer: referrerHostOf(request.headers.referer),
-        device: deviceClassOf(request.headers['user-agent']),
+        referrer: visitors.referrerHost(request.headers.referer),
+        device: visitors.deviceClass(request.headers['user-agent']),
       });
       const permanent = options.status === 301 && !link.limited && link.expiresAtMs === undefined;
       const status = permanent ? 301 : 302;

@@ -1,5 +1,5 @@
 import type { BusLogger, BusMessage, EventBus, Subscription } from '@sysdesign/platform';
-import { CLICKS_TOPIC, type ClickBatch, clickMessageSchema } from '../domain/clicks.js';
+import { CLICKS_TOPIC, type ClickBatch, parseClickMessage } from '../domain/clicks.js';
 import type { ApplyResult, ClickStore, RetentionPolicy } from '../store/click-store.js';
 
 /**
@@ -105,8 +105,8 @@ export class ClickAggregator {
 
   private handle(message: BusMessage<unknown>): Promise<void> {
     if (this.stopped) return Promise.reject(new AggregatorStoppedError('the aggregator is stopping'));
-    const parsed = clickMessageSchema.safeParse(message.value);
-    if (!parsed.success) {
+    const clicks = parseClickMessage(message.value);
+    if (clicks === undefined) {
       // No retry can make it valid: count it, log it, and let the bus commit past it.
       this.observer.onInvalidMessage?.();
       this.options.logger.warn(
@@ -128,7 +128,7 @@ export class ClickAggregator {
       topic: message.topic,
       partition: message.partition,
       offset: message.offset,
-      clicks: parsed.data.clicks,
+      clicks,
     };
     this.held.set(message.id, { batch, done, resolve, reject });
     this.heldClicks += batch.clicks.length;

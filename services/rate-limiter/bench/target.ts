@@ -1,0 +1,28 @@
+import { fileURLToPath } from 'node:url';
+import { createLogger, loadConfig } from '@sysdesign/platform';
+import { configSchema } from '../src/config.js';
+import { buildService } from '../src/service.js';
+
+/**
+ * The service as the load harness runs it, in a child process: request logs off (LOG_LEVEL=warn),
+ * every other part (validation, metrics, headers, the rules watcher) as in production.
+ */
+
+const RULES_FILE = fileURLToPath(new URL('./rules.yaml', import.meta.url));
+
+/** In-memory counters (the embedded mode). */
+export async function createBenchTarget() {
+  const config = loadConfig(configSchema, { RULES_FILE, LOG_LEVEL: 'warn' });
+  return { app: await buildService(config, { logger: createLogger('warn') }) };
+}
+
+/** Counters in the Redis at BENCH_REDIS_URL, under a prefix of its own. */
+export async function createRedisBenchTarget() {
+  const config = loadConfig(configSchema, {
+    RULES_FILE,
+    LOG_LEVEL: 'warn',
+    REDIS_URL: process.env.BENCH_REDIS_URL,
+    REDIS_KEY_PREFIX: `bench:rate-limiter:${Date.now().toString(36)}:`,
+  });
+  return { app: await buildService(config, { logger: createLogger('warn') }) };
+}
