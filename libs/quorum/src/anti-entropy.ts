@@ -197,7 +197,13 @@ export class AntiEntropy {
     const remote = expectResponse(
       await this.#ask(
         peer,
-        { type: 'merkle-leaves', range, depth: tree.depth, leaves, maxKeys: budget.maxKeys * LEAF_ENTRIES_PER_KEY_BUDGET },
+        {
+          type: 'merkle-leaves',
+          range,
+          depth: tree.depth,
+          leaves,
+          maxKeys: budget.maxKeys * LEAF_ENTRIES_PER_KEY_BUDGET,
+        },
         report,
       ),
       'leaf-entries',

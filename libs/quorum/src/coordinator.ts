@@ -229,7 +229,13 @@ export class Coordinator {
     let covered = context;
     if (covered === undefined) {
       const startedMs = this.#clock.now();
-      covered = (await this.get(key, normalized)).context;
+      try {
+        covered = (await this.get(key, normalized)).context;
+      } catch (error) {
+        if (!(error instanceof QuorumNotMetError)) throw error;
+        const { required, answered, contacted, failures, timeoutMs } = error;
+        throw new QuorumNotMetError('delete', key, required, answered, contacted, failures, timeoutMs);
+      }
       normalized.timeoutMs = Math.max(1, normalized.timeoutMs - (this.#clock.now() - startedMs));
     }
     return this.#write('delete', key, null, covered, normalized);

@@ -111,6 +111,18 @@ describe('coordinator: N, W, R', () => {
     expect((await cluster.run(cluster.coordinator('node-a').get('a'))).values.map(text)).toEqual(['again']);
   });
 
+  it('reports a delete whose preliminary read fails as a failed delete', async () => {
+    // delete(k) without a context must read first; with two replicas gone that read cannot succeed.
+    const cluster = createTestCluster({ sloppy: false });
+    cluster.crash('node-b');
+    cluster.crash('node-c');
+    const error = (await cluster.run(
+      rejection(cluster.coordinator('node-a').delete('k')),
+    )) as QuorumNotMetError;
+    expect(error.operation).toBe('delete');
+    expect(error.message).toMatch(/^delete needs 2 of 3 replicas; 1 answered/);
+  });
+
   it('repairs a stale replica after a read, in the background', async () => {
     // node-c missed the write (its link from node-a was cut); a read through node-a sends it the value.
     const cluster = createTestCluster({ w: 2 });

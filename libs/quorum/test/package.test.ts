@@ -99,7 +99,7 @@ describe('the published package', () => {
     expect(JSON.stringify(manifest.exports)).not.toContain('@sysdesign/source');
     expect(manifest.dependencies ?? {}).toEqual({});
     const shipped = readdirSync(join(project, 'node_modules/@sysdesign/quorum'));
-    expect(shipped.sort()).toEqual(['README.md', 'dist', 'package.json']);
+    expect(shipped.sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
   });
 
   it('runs from plain node with no export conditions', () => {

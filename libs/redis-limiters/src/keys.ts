@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from './errors.js';
 import type { Algorithm } from './policy.js';
 
@@ -7,14 +8,17 @@ import type { Algorithm } from './policy.js';
  * - The braces are a Redis Cluster hash tag: only the part inside them picks the slot, so every
  *   key that belongs to one limited identity lives in one slot (a multi-key script over them is
  *   legal on a cluster), while different identities spread over all slots.
- * - The user's key is percent-escaped (`%`, `{`, `}`), so a key containing braces cannot end the
- *   tag early or open another one, and distinct keys stay distinct.
+ * - The user's key is percent-escaped (`%`, `{`, `}`, `#`), so a key containing braces cannot end
+ *   the tag early or open another one, and distinct keys stay distinct.
  * - The algorithm is part of the name: switching a limiter's algorithm starts from a clean state
  *   instead of misreading another algorithm's, while changing its numbers keeps the state.
+ * - A key longer than MAX_KEY_LENGTH (a hostile header, a long descriptor) is replaced by its
+ *   SHA-256, so no input can make keys huge or a decision fail.
  */
 
 export const DEFAULT_PREFIX = 'rl:';
-export const MAX_KEY_LENGTH = 1_024;
+/** Keys longer than this are stored as `#<sha256 hex>`; escaped short keys never start with `#`. */
+export const MAX_KEY_LENGTH = 256;
 const MAX_NAME_LENGTH = 128;
 
 const ALGORITHM_CODES: Record<Algorithm, string> = {
@@ -41,11 +45,11 @@ export function checkKeyPart(what: 'name' | 'prefix', value: string): void {
   }
 }
 
-/** `%` first, so the escape is reversible and no two keys collide. */
+const ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D', '#': '%23' };
+
+/** Percent-escapes `%`, `{`, `}` and `#`: reversible, so no two keys collide, and no short key starts with `#`. */
 export function escapeKey(key: string): string {
-  return key.replace(/[%{}]/g, (character) =>
-    character === '%' ? '%25' : character === '{' ? '%7B' : '%7D',
-  );
+  return key.replace(/[%{}#]/g, (character) => ESCAPES[character]!);
 }
 
 /** The part of every key of one limiter that precedes the tag: `<prefix><name>:<algorithm>:`. */
@@ -55,8 +59,9 @@ export function keyBase(prefix: string, name: string, algorithm: Algorithm): str
 
 /** The Redis key of one identity under one limiter. */
 export function limiterKey(base: string, key: string): string {
-  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    throw new InvalidArgumentError(`rate-limit key must be a string of 1 to ${MAX_KEY_LENGTH} characters`);
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidArgumentError('rate-limit key must be a non-empty string');
   }
+  if (key.length > MAX_KEY_LENGTH) return `${base}{#${createHash('sha256').update(key).digest('hex')}}`;
   return `${base}{${escapeKey(key)}}`;
 }

@@ -149,7 +149,13 @@ export class RedisLimiter implements Limiter {
     try {
       const pending = this.command(redisKey, now, cost, ...this.policyArgs);
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new LimiterUnavailableError('timeout')), this.timeoutMs);
+        // Timers run before the event loop reads sockets: a process busy for longer than the
+        // timeout would time out replies already waiting in its socket buffer (and open the
+        // breaker under load). setImmediate runs after the socket reads, so an arrived reply wins.
+        timer = setTimeout(
+          () => setImmediate(() => reject(new LimiterUnavailableError('timeout'))),
+          this.timeoutMs,
+        );
       });
       // The command may still settle after the timeout; its outcome no longer matters.
       pending.catch(() => undefined);

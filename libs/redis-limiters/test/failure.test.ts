@@ -1,6 +1,6 @@
 import { deleteRedisPrefix, describeWith, freshRedisPrefix, redisBackend, waitFor } from '@sysdesign/testkit';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, expect, it, onTestFinished } from 'vitest';
 import { CircuitBreaker, LimiterUnavailableError, type RateLimitPolicy, RedisLimiter } from '../src/index.js';
 import { uniqueName } from './helpers.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -40,15 +40,17 @@ describeWith(await redisBackend(), 'Redis failing mid-run', ({ url }) => {
   let replies: number;
   let cacheHits: number;
 
-  function limiter(options: { cooldownMs?: number; cache?: boolean } = {}): RedisLimiter {
+  function limiter(
+    options: { cooldownMs?: number; cache?: boolean; timeoutMs?: number; client?: Redis } = {},
+  ): RedisLimiter {
     breaker = new CircuitBreaker({
       failureThreshold: FAILURE_THRESHOLD,
       cooldownMs: options.cooldownMs ?? 60_000,
     });
-    return new RedisLimiter(redis, policy, {
+    return new RedisLimiter(options.client ?? redis, policy, {
       name: uniqueName('failure'),
       prefix,
-      timeoutMs: TIMEOUT_MS,
+      timeoutMs: options.timeoutMs ?? TIMEOUT_MS,
       breaker,
       overLimitCache: options.cache ? { maxTtlMs: 1_000 } : false,
       events: { onRedisReply: () => replies++, onCacheHit: () => cacheHits++ },
@@ -122,9 +124,35 @@ describeWith(await redisBackend(), 'Redis failing mid-run', ({ url }) => {
     expect(breaker.state).toBe('closed');
   });
 
+  it('does not time out a reply that arrived while the event loop was busy (regression: breaker opened under load)', async () => {
+    // The loop is hogged for 3 × the timeout after each command is written; the reply waits in
+    // the socket buffer. Timers run before socket reads, so a naive timeout would win every time.
+    // A direct connection: the in-process proxy could not forward while the loop is blocked.
+    const direct = new Redis(url, { enableAutoPipelining: true });
+    onTestFinished(() => direct.disconnect());
+    await new RedisLimiter(direct, policy, { name: 'warm', prefix }).limit('busy');
+    const subject = limiter({ client: direct });
+    let answered = 0;
+    for (let round = 0; round < 10; round++) {
+      const pending = subject.limit('busy').then(
+        () => answered++,
+        () => undefined,
+      );
+      setImmediate(() => {
+        const until = Date.now() + TIMEOUT_MS * 3;
+        while (Date.now() < until) {
+          // Busy: a long synchronous task, a GC pause, or a starved CPU.
+        }
+      });
+      await pending;
+    }
+    expect(answered).toBe(10);
+    expect(breaker.state).toBe('closed');
+  });
+
   it('answers a flood from a client over its limit locally: one refusal from Redis, then the cache', async () => {
     // 5 admitted, then 500 more requests: Redis sees 1 refusal, the cache answers 499, all refused.
-    const subject = limiter({ cache: true });
+    const subject = limiter({ cache: true, timeoutMs: 5_000 });
     const results = [];
     for (let request = 0; request < 505; request++) results.push(await subject.limit('flood'));
     expect(results.filter((result) => result.allowed)).toHaveLength(5);

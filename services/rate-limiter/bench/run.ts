@@ -111,7 +111,7 @@ await writeReport({
     'Service: NODE_ENV=production, LOG_LEVEL=warn (no per-request logs), validation, metrics and rate-limit headers on; rules from bench/rules.yaml.',
     'Baseline: bare Fastify answering `{"ok":true}` to the same POST with the same JSON body.',
     redisUrl
-      ? 'Redis scenarios: the local Redis 7 (BENCH_REDIS_URL or REDIS_URL), one connection with auto-pipelining, over-limit cache on.'
+      ? 'Redis scenarios: the local Redis 7 (BENCH_REDIS_URL or REDIS_URL), one connection with auto-pipelining, over-limit cache on, FAIL_MODE=closed (a check Redis did not decide would be a 429 and fail the run).'
       : 'Set BENCH_REDIS_URL (or REDIS_URL) to add the Redis-backed scenarios and the Lua scripts.',
     `Micro-benchmarks: the Lua rows run ${PIPELINE_BATCH} decisions in flight per sample (ops/s is batches/s).`,
     `Rules file of the HTTP runs: ${fileURLToPath(new URL('./rules.yaml', import.meta.url))}.`,

@@ -103,6 +103,13 @@ function apiContract(open: () => Promise<ServiceApp>) {
     expect((await check(app, 'test', [['ip', second]])).status).toBe(200);
   });
 
+  it('counts a hostile 1 KB value like any other, without a server error', async () => {
+    // 1,024 ampersands escape to 3 KB: the limiter stores such keys by hash instead of failing.
+    const value = `${fresh('ip')}${'&'.repeat(1_000)}`;
+    expect((await check(app, 'test', [['ip', value]], 3)).status).toBe(200);
+    expect((await check(app, 'test', [['ip', value]])).status).toBe(429);
+  });
+
   it('allows what no rule matches, and says so', async () => {
     // No rule: no counter, no headers, reason no_rule.
     const { status, headers, body } = await check(app, 'test', [['nothing', 'here']]);

@@ -176,7 +176,10 @@ if (process.env.BENCH_REDIS_URL)
 if (process.env.BENCH_DATABASE_URL) {
   extra.push([
     'createPostgresBenchTarget',
-    [create('create (snowflake code, Postgres)'), { ...create('create, dedupe hit (Postgres)'), headers: {} }],
+    [
+      create('create (snowflake code, Postgres)'),
+      { ...create('create, dedupe hit (Postgres)'), headers: {} },
+    ],
   ]);
 }
 for (const [exportName, scenarios] of extra) {

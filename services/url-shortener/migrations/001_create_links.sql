@@ -4,8 +4,10 @@
 CREATE TABLE links (
   code text PRIMARY KEY,
   url text,
-  -- sha256 of url in hex: the dedupe lookup, indexed without indexing 2 KB URLs.
-  url_hash text,
+  -- Set only on a live plain link (no alias, expiry or click limit): sha256 of its owner and URL.
+  -- A URL is stored once per owner: creations of the same plain URL, even concurrent ones on
+  -- several instances, meet on this unique key (NULLs never conflict).
+  plain_key text UNIQUE,
   kind text NOT NULL CHECK (kind IN ('snowflake', 'hash', 'alias')),
   owner text,
   created_at timestamptz NOT NULL,
@@ -14,8 +16,3 @@ CREATE TABLE links (
   redirects_used integer NOT NULL DEFAULT 0,
   deleted_at timestamptz
 );
-
--- A URL is stored once per owner: creations of the same plain URL (no alias, expiry or click
--- limit), even concurrent ones on several instances, meet on this index.
-CREATE UNIQUE INDEX links_plain_url ON links (url_hash, COALESCE(owner, ''))
-  WHERE kind <> 'alias' AND expires_at IS NULL AND max_clicks IS NULL AND deleted_at IS NULL;

@@ -162,6 +162,10 @@ function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
     .send(JSON.stringify(problem));
 }
 
+function windowText(windowMs: number): string {
+  return windowMs % 1_000 === 0 ? `${windowMs / 1_000} s` : `${windowMs} ms`;
+}
+
 function pathOf(url: string): string {
   const queryStart = url.indexOf('?');
   return queryStart === -1 ? url : url.slice(0, queryStart);
@@ -252,7 +256,7 @@ const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) 
         type: problemType,
         title: 'Too many requests',
         status: 429,
-        detail: `rate limit "${route.name}" exceeded: ${route.limiter.policy.limit} per ${route.limiter.policy.windowMs} ms; retry in ${seconds} s`,
+        detail: `rate limit "${route.name}" exceeded: ${route.limiter.policy.limit} per ${windowText(route.limiter.policy.windowMs)}; retry in ${seconds} s`,
         instance: pathOf(request.url),
         code: 'RATE_LIMITED',
         policy: route.name,

@@ -58,7 +58,8 @@ function isClickEvent(value: unknown): value is ClickEvent {
 export function parseClickMessage(value: unknown): ClickEvent[] | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const message = value as Record<string, unknown>;
-  if (message.v !== 1 || !Array.isArray(message.clicks) || message.clicks.length > CLICKS_PER_MESSAGE_MAX) return undefined;
+  if (message.v !== 1 || !Array.isArray(message.clicks) || message.clicks.length > CLICKS_PER_MESSAGE_MAX)
+    return undefined;
   for (const click of message.clicks) if (!isClickEvent(click)) return undefined;
   return message.clicks as ClickEvent[];
 }

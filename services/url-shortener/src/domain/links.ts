@@ -142,12 +142,11 @@ export class Links {
     throw new AliasTakenError(`alias "${alias}" is already taken`);
   }
 
+  /**
+   * A new code for each request; the insert itself finds an existing plain link of the same URL
+   * (the store's unique key), so a new URL costs one write and no read.
+   */
   private async createSnowflake(request: CreateLinkRequest): Promise<CreateLinkResult> {
-    const plain = isPlain({ kind: 'snowflake', expiresAt: request.expiresAt, maxClicks: request.maxClicks });
-    if (plain) {
-      const existing = await this.options.store.findPlain(request.url, request.owner);
-      if (existing) return { created: false, link: existing };
-    }
     for (let attempt = 0; attempt < SNOWFLAKE_MAX_ATTEMPTS; attempt++) {
       const code = snowflakeCode(this.options.nextId!());
       const outcome = await this.options.store.insert(this.newLink(request, code, 'snowflake'));
