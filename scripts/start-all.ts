@@ -5,6 +5,7 @@ import {
   createEventBus,
   createLogger,
   EmbeddedPostgres,
+  type EmbeddedInstance,
   type RunningService,
   type ServiceDefinition,
 } from '@sysdesign/platform';
@@ -49,21 +50,29 @@ const bus = await createEventBus({ clientId: 'sysdesign', kafkaBrokers: launcher
 const running: RunningService[] = [];
 const listed: { name: string; url: string; startError?: string }[] = [];
 
-async function start(definition: ServiceDefinition): Promise<void> {
-  const url = `http://${publicHost}:${definition.defaultPort}`;
+async function start(definition: ServiceDefinition, instance: EmbeddedInstance): Promise<void> {
+  const url = `http://${publicHost}:${instance.port}`;
   try {
-    const config = configOrExit(definition.configSchema, definition.name, environmentFor());
+    const env = { ...environmentFor(), ...instance.env, PORT: String(instance.port) };
+    const config = configOrExit(definition.configSchema, instance.name, env);
     const app = await definition.build(config, { logger, bus, ...(embedded ? { embedded } : {}) });
-    await app.listen({ host: launcher.HOST, port: definition.defaultPort });
-    running.push({ name: definition.name, app, url });
-    listed.push({ name: definition.name, url });
+    await app.listen({ host: launcher.HOST, port: instance.port });
+    running.push({ name: instance.name, app, url });
+    listed.push({ name: instance.name, url });
   } catch (error) {
-    logger.error({ err: error, service: definition.name }, `${definition.name} failed to start`);
-    listed.push({ name: definition.name, url, startError: (error as Error).message });
+    logger.error({ err: error, service: instance.name }, `${instance.name} failed to start`);
+    listed.push({ name: instance.name, url, startError: (error as Error).message });
   }
 }
 
-for (const definition of SERVICES) await start(definition);
+function instancesOf(definition: ServiceDefinition): EmbeddedInstance[] {
+  return definition.embeddedInstances ?? [{ name: definition.name, port: definition.defaultPort, env: {} }];
+}
+
+for (const definition of SERVICES) {
+  for (const instance of instancesOf(definition)) await start(definition, instance);
+}
+const instanceCount = SERVICES.reduce((count, definition) => count + instancesOf(definition).length, 0);
 
 const consoleConfig = configOrExit(CONSOLE.configSchema, CONSOLE.name, environmentFor());
 const consoleApp = await CONSOLE.build({ ...consoleConfig, CONSOLE_SERVICES: listed }, { logger });
@@ -71,7 +80,7 @@ await consoleApp.listen({ host: launcher.HOST, port: CONSOLE.defaultPort });
 
 logger.info(
   { console: `http://${publicHost}:${CONSOLE.defaultPort}`, services: Object.fromEntries(listed.map((s) => [s.name, s.url])) },
-  `sysdesign is up: ${running.length} of ${SERVICES.length} services running; open http://${publicHost}:${CONSOLE.defaultPort}`,
+  `sysdesign is up: ${running.length} of ${instanceCount} service instances running; open http://${publicHost}:${CONSOLE.defaultPort}`,
 );
 
 closeOnSignals(

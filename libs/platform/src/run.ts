@@ -27,10 +27,22 @@ export interface ServiceContext {
   bus?: EventBus;
 }
 
+/** One instance `pnpm start` runs: its name, port and the environment it adds. */
+export interface EmbeddedInstance {
+  name: string;
+  port: number;
+  env: Record<string, string>;
+}
+
 export interface ServiceDefinition<Schema extends z.ZodObject = z.ZodObject> {
   name: string;
   defaultPort: number;
   configSchema: Schema;
+  /**
+   * What `pnpm start` runs: by default one instance on `defaultPort`. A design that is about
+   * several nodes (the kv-store's three) lists them, each with its own port and environment.
+   */
+  embeddedInstances?: EmbeddedInstance[];
   /** Builds the app and its backends; closing the app closes them. Never listens. */
   build(config: z.infer<Schema>, context: ServiceContext): Promise<ServiceApp>;
 }
