@@ -97,7 +97,7 @@ if (redisUrl) {
     target: { modulePath: targetPath, exportName: 'createRedisBenchTarget' },
     scenarios: [
       { name: 'check, Redis (token bucket)', ...check('hot') },
-      { name: 'check, Redis (sliding log)', ...check('log') },
+      { name: 'check, Redis (GCRA)', ...check('gcra') },
       { name: 'check, shadow mode over limit, Redis', ...check('over') },
     ],
   });

@@ -89,7 +89,9 @@ const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 function startProcess(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', '--conditions=@sysdesign/source', MAIN], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // The embedded mode whatever the test run has: CI's DATABASE_URL would put the child in the
+    // service's default schema of a shared server. Empty means unset.
+    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', KAFKA_BROKERS: '', LOG_LEVEL: 'warn', ...env },
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -1,0 +1,146 @@
+import { boolVar, ConfigError, intVar, serviceVars } from '@sysdesign/platform';
+import { z } from 'zod';
+import { majority } from './domain/consistency.js';
+
+export const SERVICE_NAME = 'kv-store';
+export const DEFAULT_PORT = 3002;
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SECOND_MS = 1000;
+const DAY_MS = 24 * 60 * 60 * SECOND_MS;
+
+/** Keys are at most this many bytes of UTF-8 (the storage engine stores a 16-bit length). */
+export const MAX_KEY_BYTES = 1024;
+/** Most replicas per key: the coordinator's fan-out bound. */
+export const MAX_REPLICATION_FACTOR = 16;
+export const DEFAULT_REPLICATION_FACTOR = 3;
+/** Seeds only bootstrap gossip: a handful is plenty, and the list is bounded. */
+export const MAX_SEEDS = 64;
+
+/** An http(s) origin: the address peers use, and the node's identity on the ring. */
+const originVar = z
+  .string()
+  .refine(isHttpOrigin, 'must be an http(s) URL without a path, query or fragment (e.g. http://kv-1:3002)')
+  .transform(normalizeOrigin);
+
+export const configSchema = z.object({
+  ...serviceVars({ name: SERVICE_NAME, port: DEFAULT_PORT }),
+  /** A readable name for logs, metrics and GET /v1/cluster. Default `kv-<PORT>`. */
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, dots, dashes or underscores')
+    .optional(),
+  /** The base URL other nodes reach this one at; it is the node's identity on the ring. Default http://127.0.0.1:<PORT>. */
+  ADVERTISE_URL: originVar.optional(),
+  /** Base URLs of other nodes (their ADVERTISE_URL), comma-separated. Empty: a cluster of one. */
+  SEEDS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    )
+    .pipe(z.array(originVar).max(MAX_SEEDS, `must list at most ${MAX_SEEDS} nodes`))
+    .optional(),
+  /** Replicas per key. Default 3, or 1 for a node without SEEDS. */
+  N: z.coerce.number().int().min(1).max(MAX_REPLICATION_FACTOR).optional(),
+  /** Replicas that must acknowledge a write, unless the request says otherwise. Default: a majority of N. */
+  W: z.coerce.number().int().min(1).max(MAX_REPLICATION_FACTOR).optional(),
+  /** Replicas that must answer a read, unless the request says otherwise. Default: a majority of N. */
+  R: z.coerce.number().int().min(1).max(MAX_REPLICATION_FACTOR).optional(),
+  /** Deadline of one client request across all its replica round trips. */
+  REQUEST_TIMEOUT_MS: intVar(1_000, 10, 60_000),
+  /** Replace replicas believed down by the next healthy nodes, which keep the write as a hint (Dynamo's sloppy quorum). */
+  SLOPPY_QUORUM: boolVar(true),
+  /** Keep writes a replica missed as hints and hand them back when it returns. Sloppy quorum needs it. */
+  HINTED_HANDOFF: boolVar(true),
+  READ_REPAIR: boolVar(true),
+  HANDOFF_INTERVAL_MS: intVar(1_000, 10, 600_000),
+  HINTS_MAX_KEYS: intVar(100_000, 1, 10_000_000),
+  HINTS_MAX_BYTES: intVar(256 * MiB, 1 * KiB, 16 * 1024 * MiB),
+  /** Hints older than this are dropped (Cassandra's max_hint_window): anti-entropy repairs the rest. */
+  HINTS_MAX_AGE_MS: intVar(3 * 60 * 60 * SECOND_MS, 1_000, 30 * DAY_MS),
+  /** One Merkle-tree comparison with one replica every interval; 0 turns anti-entropy off. */
+  ANTI_ENTROPY_INTERVAL_MS: intVar(10_000, 0, 24 * 60 * 60 * SECOND_MS),
+  /** Bandwidth bound of anti-entropy: bytes moved per round are at most this × the interval. */
+  ANTI_ENTROPY_BYTES_PER_SECOND: intVar(1 * MiB, 1 * KiB, 1024 * MiB),
+  ANTI_ENTROPY_MAX_KEYS_PER_ROUND: intVar(1_000, 1, 100_000),
+  GOSSIP_INTERVAL_MS: intVar(1_000, 10, 60_000),
+  /** A node whose heartbeat has not risen for this long is suspect. */
+  GOSSIP_SUSPECT_AFTER_MS: intVar(5_000, 20, 600_000),
+  /** ...and dead after this long: out of the health view (it stays on the ring). */
+  GOSSIP_DEAD_AFTER_MS: intVar(15_000, 40, 3_600_000),
+  /** Tombstones are kept (and repaired) this long, then compaction drops them. */
+  TOMBSTONE_GRACE_MS: intVar(10 * DAY_MS, 0, 365 * DAY_MS),
+  /** `always`: fsync before acknowledging (grouped). `interval`: acknowledge after write(2), fsync every FSYNC_INTERVAL_MS. */
+  FSYNC: z.enum(['always', 'interval']).default('always'),
+  FSYNC_INTERVAL_MS: intVar(100, 1, 60_000),
+  MEMTABLE_BYTES: intVar(4 * MiB, 64 * KiB, 1024 * MiB),
+  /** Largest value a client may write (413 beyond). */
+  MAX_VALUE_BYTES: intVar(1 * MiB, 1, 16 * MiB),
+  /** New writes that would leave more concurrent versions of a key are refused (409). */
+  MAX_SIBLINGS: intVar(64, 1, 64),
+  /** Virtual nodes per node on the consistent-hashing ring. */
+  VNODES: intVar(256, 1, 4_096),
+  /** When set, peer requests must carry it (header x-cluster-secret). */
+  CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Largest peer message (a batch of sibling sets in JSON, values in base64). */
+  PEER_BODY_LIMIT_BYTES: intVar(128 * MiB, 1 * MiB, 1024 * MiB),
+  /** Keep-alive connections to each peer. */
+  PEER_CONNECTIONS: intVar(32, 1, 1_024),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Replication numbers: N replicas per key, W acknowledgements per write, R answers per read. */
+export interface Replication {
+  n: number;
+  w: number;
+  r: number;
+}
+
+/** The cluster part of the configuration, resolved: defaults that depend on other variables filled in. */
+export interface ClusterSettings {
+  nodeId: string;
+  /** This node's identity on the ring and in vector clocks: its advertised base URL. */
+  url: string;
+  /** Other nodes' base URLs, without this node's. */
+  seeds: string[];
+  replication: Replication;
+}
+
+/** Resolves NODE_ID, ADVERTISE_URL and N/W/R; throws a ConfigError naming each bad variable. */
+export function clusterSettings(config: Config): ClusterSettings {
+  const url = config.ADVERTISE_URL ?? `http://127.0.0.1:${config.PORT}`;
+  const seeds = [...new Set(config.SEEDS ?? [])].filter((seed) => seed !== url);
+  const n = config.N ?? (seeds.length === 0 ? 1 : DEFAULT_REPLICATION_FACTOR);
+  const replication = { n, w: config.W ?? majority(n), r: config.R ?? majority(n) };
+  const problems: string[] = [];
+  if (replication.w > n) problems.push(`W: must be at most N (${n}), got ${replication.w}`);
+  if (replication.r > n) problems.push(`R: must be at most N (${n}), got ${replication.r}`);
+  if (config.SLOPPY_QUORUM && !config.HINTED_HANDOFF) {
+    problems.push('HINTED_HANDOFF: sloppy quorum needs hinted handoff (set SLOPPY_QUORUM=false to turn both off)');
+  }
+  if (config.GOSSIP_DEAD_AFTER_MS <= config.GOSSIP_SUSPECT_AFTER_MS) {
+    problems.push('GOSSIP_DEAD_AFTER_MS: must be greater than GOSSIP_SUSPECT_AFTER_MS');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { nodeId: config.NODE_ID ?? `kv-${config.PORT}`, url, seeds, replication };
+}
+
+function isHttpOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    const bare = url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+    return (url.protocol === 'http:' || url.protocol === 'https:') && bare;
+  } catch {
+    return false;
+  }
+}
+
+/** `http://Kv-1:3002/` -> `http://kv-1:3002`: one spelling per node, since it is the node's id. */
+export function normalizeOrigin(value: string): string {
+  return new URL(value).origin;
+}
