@@ -35,6 +35,11 @@ export interface HttpRequestSpec {
 export interface HttpScenario extends HttpRequestSpec {
   /** Unique within the run; the first column of the table. */
   name: string;
+  /**
+   * The status every service response must have, for routes whose success is not a 2xx (a
+   * redirect answers 302). Default: any 2xx. The baseline always answers 200.
+   */
+  expectStatus?: number;
   /** Which baseline route to compare with: `small` (`{"ok":true}`, default) or `large` (~22 KB of ids). */
   baseline?: 'small' | 'large';
   /** Overrides the run's connection count for this scenario (both sides). */
@@ -68,7 +73,8 @@ export interface RunStats {
   cpuMicrosPerRequest?: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
-  non2xx: number;
+  /** Responses without the expected status (any 2xx, or the scenario's `expectStatus`). */
+  unexpected: number;
   errors: number;
 }
 
@@ -112,6 +118,7 @@ interface PreparedRequest {
 
 interface PreparedScenario {
   name: string;
+  expectStatus: number | undefined;
   request: PreparedRequest;
   baselineRequest: PreparedRequest;
   connections: number;
@@ -237,13 +244,24 @@ async function measure(
       : {}),
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
-    non2xx: result.non2xx,
+    ...countExpected(result, role === 'service' ? scenario.expectStatus : undefined),
     errors: result.errors,
   };
-  if (stats.non2xx > 0 || stats.errors > 0 || result['2xx'] === 0) {
+  if (stats.unexpected > 0 || stats.errors > 0 || expectedCount(result, role === 'service' ? scenario.expectStatus : undefined) === 0) {
     throw new BenchFailureError(await failureMessage(params, scenario, role, target, request, result));
   }
   return stats;
+}
+
+/** Responses with the expected status: the given one, or any 2xx. */
+function expectedCount(result: autocannon.Result, expectStatus: number | undefined): number {
+  if (expectStatus === undefined) return result['2xx'];
+  return result.statusCodeStats?.[String(expectStatus) as keyof typeof result.statusCodeStats]?.count ?? 0;
+}
+
+function countExpected(result: autocannon.Result, expectStatus: number | undefined): { unexpected: number } {
+  const responses = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
+  return { unexpected: responses - expectedCount(result, expectStatus) };
 }
 
 async function failureMessage(
@@ -254,13 +272,14 @@ async function failureMessage(
   request: PreparedRequest,
   result: autocannon.Result,
 ): Promise<string> {
+  const expected = role === 'service' ? scenario.expectStatus : undefined;
   const statuses = Object.entries(result.statusCodeStats ?? {})
-    .filter(([status]) => !status.startsWith('2'))
+    .filter(([status]) => (expected === undefined ? !status.startsWith('2') : Number(status) !== expected))
     .map(([status, { count }]) => `${status} ×${count ?? 0}`)
     .join(', ');
   const lines = [
     `${params.service}: scenario "${scenario.name}" (${request.method} ${request.path}) failed against the ${role}:`,
-    `  ${result['2xx']} 2xx, ${result.non2xx} non-2xx${statuses ? ` (${statuses})` : ''}, ` +
+    `  ${expectedCount(result, expected)} ${expected ?? '2xx'}, ${countExpected(result, expected).unexpected} unexpected${statuses ? ` (${statuses})` : ''}, ` +
       `${result.errors} errors (${result.timeouts} timeouts)`,
   ];
   if (target.exited) lines.push(`  the ${role} process has exited`);
@@ -310,7 +329,7 @@ function medianStats(runs: RunStats[]): RunStats {
     ...(cpu.length === runs.length ? { cpuMicrosPerRequest: median(cpu) } : {}),
     latencyP50Ms: median(runs.map((run) => run.latencyP50Ms)),
     latencyP99Ms: median(runs.map((run) => run.latencyP99Ms)),
-    non2xx: median(runs.map((run) => run.non2xx)),
+    unexpected: median(runs.map((run) => run.unexpected)),
     errors: median(runs.map((run) => run.errors)),
   };
 }
@@ -367,8 +386,12 @@ function prepareScenario(scenario: HttpScenario, defaultConnections: number): Pr
   }
   const request = prepareRequest(scenario);
   const baselinePath = scenario.baseline === 'large' ? BASELINE_LARGE_PATH : BASELINE_SMALL_PATH;
+  if (scenario.expectStatus !== undefined) {
+    assertInRange(`scenario "${scenario.name}" expectStatus`, scenario.expectStatus, 100, 599, { integer: true });
+  }
   return {
     name: scenario.name,
+    expectStatus: scenario.expectStatus,
     request,
     // The same method, headers and body, so the baseline also pays for parsing what the service parses.
     baselineRequest: { ...request, path: baselinePath },

@@ -84,6 +84,22 @@ describe('runHttpBench', () => {
     expect(childPids()).toEqual(before);
   });
 
+  it('measures a redirecting route when the scenario expects 302, and rejects it when it does not', async () => {
+    // A redirect is a success for a URL shortener; without expectStatus it must count as a failure.
+    const target = { modulePath: failingTarget.modulePath, exportName: 'createRedirectTarget' };
+    const result = await runHttpBench({
+      service: 'harness-self-test',
+      target,
+      scenarios: [{ name: 'redirect', path: '/abc', expectStatus: 302 }],
+      ...quick,
+    });
+    expect(result.scenarios[0]!.service.unexpected).toBe(0);
+    expect(result.scenarios[0]!.service.requestsPerSecond).toBeGreaterThan(0);
+    await expect(
+      runHttpBench({ service: 'harness-self-test', target, scenarios: [{ name: 'redirect', path: '/abc' }], ...quick }),
+    ).rejects.toThrow(/302 ×/);
+  });
+
   it('rejects when the target module has no such factory, and leaves no child behind', async () => {
     const before = childPids();
     const run = runHttpBench({

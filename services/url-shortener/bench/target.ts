@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, loadConfig, openSql, type ServiceApp } from '@sysdesign/platform';
@@ -12,14 +11,10 @@ import { buildService } from '../src/service.js';
  * and the click pipeline (the durable in-process bus on disk and the aggregator flushing to PGlite
  * in the same process, so the redirect numbers include what counting clicks costs).
  *
- * Two bench-only adjustments, both outside the code under test:
- * - The harness counts any non-2xx answer as a failure, so a request carrying `x-bench-redirect`
- *   has its 301/302 status rewritten to 200 at the Node level (`res.writeHead`), after the route
- *   did all its work; Location and Cache-Control stay. No Fastify hook is added, so other requests
- *   pay nothing for it.
- * - autocannon repeats one body, which would measure dedupe hits; a request carrying
- *   `x-bench-unique-url` gets a counter appended to its URL before validation, so every creation
- *   is a real insert (a preValidation hook: creations only are measured with it).
+ * One bench-only adjustment, outside the code under test: autocannon repeats one body, which
+ * would measure dedupe hits, so a request carrying `x-bench-unique-url` gets a counter appended to
+ * its URL before validation and every creation is a real insert (a preValidation hook; only the
+ * creation scenarios send the header).
  */
 
 function benchHooks(app: ServiceApp): void {
@@ -30,14 +25,6 @@ function benchHooks(app: ServiceApp): void {
       body.url = `${body.url}?n=${counter++}`;
     }
     done();
-  });
-  app.server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (request.headers['x-bench-redirect'] === undefined) return;
-    const writeHead = response.writeHead;
-    response.writeHead = function writeHeadAs200(this: ServerResponse, status: number, ...rest: unknown[]) {
-      const rewritten = status === 301 || status === 302 ? 200 : status;
-      return (writeHead as (...args: unknown[]) => ServerResponse).call(this, rewritten, ...rest);
-    } as typeof response.writeHead;
   });
 }
 

@@ -1,0 +1,22 @@
+import { defineProblems } from '@sysdesign/platform';
+
+/**
+ * The kv-store's stable error codes; each maps to a problem+json `type`. Bad keys, counts and
+ * contexts are the platform's ERR_VALIDATION (400, naming the field).
+ */
+export const errors = defineProblems({
+  /** Fewer than W (writes) or R (reads) replicas answered within REQUEST_TIMEOUT_MS. */
+  KV_ERR_QUORUM_NOT_MET: { status: 503, title: 'Quorum not reached' },
+  /** The value is larger than MAX_VALUE_BYTES. */
+  KV_ERR_VALUE_TOO_LARGE: { status: 413, title: 'Value too large' },
+  /** The write would leave more concurrent versions than a replica keeps: read, merge, write with the context. */
+  KV_ERR_TOO_MANY_SIBLINGS: { status: 409, title: 'Too many siblings' },
+  /** This node cannot serve the request (its storage failed, or it is shutting down). */
+  KV_ERR_NODE_UNAVAILABLE: { status: 503, title: 'Node unavailable' },
+  /** A peer request without the right x-cluster-secret. */
+  KV_ERR_PEER_UNAUTHORIZED: { status: 401, title: 'Not a member of this cluster' },
+  /** A peer message that does not parse or breaks a limit. */
+  KV_ERR_PEER_MESSAGE_INVALID: { status: 400, title: 'Invalid peer message' },
+  /** A peer request this replica refused (hint store full, engine overloaded...): `quorumCode` says why. */
+  KV_ERR_PEER_REQUEST_FAILED: { status: 503, title: 'Peer request failed' },
+});

@@ -1,0 +1,48 @@
+import { open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { nextIncarnation } from '../domain/incarnation.js';
+
+/**
+ * The node's incarnation, persisted in DATA_DIR/GENERATION so it rises on every restart
+ * (domain/incarnation.ts says why it must). Written before the node serves anything, atomically
+ * (temporary file, fsync, rename, directory fsync): a crash leaves the old number or the new one.
+ */
+
+export const GENERATION_FILE = 'GENERATION';
+
+export async function advanceGeneration(dataDir: string, nowMs: number = Date.now()): Promise<number> {
+  const path = join(dataDir, GENERATION_FILE);
+  const previous = await readGeneration(path);
+  const next = nextIncarnation(previous, nowMs);
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, 'w');
+  try {
+    await file.writeFile(`${next}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+  const directory = await open(dataDir, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+  return next;
+}
+
+async function readGeneration(path: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const value = Number(text.trim());
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Error(`${path} holds ${JSON.stringify(text.slice(0, 40))}, not a generation number: fix or remove it`);
+  }
+  return value;
+}

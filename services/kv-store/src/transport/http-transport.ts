@@ -1,0 +1,155 @@
+import {
+  decodeResponse,
+  encodeRequest,
+  type NodeId,
+  type PeerRequest,
+  type PeerResponse,
+  QuorumError,
+  QuorumErrorCode,
+  type RequestOptions,
+  type Transport,
+  type WireLimits,
+} from '@sysdesign/quorum';
+import { Pool } from 'undici';
+
+/**
+ * Node-to-node messages over HTTP: every peer request is a POST of the library's JSON codec to
+ * `${peer}/internal/v1/peer` (routes/peer.ts), on one keep-alive undici Pool per peer, with the
+ * request's deadline as an abort signal. Failures become the library's `QuorumError`s: a deadline
+ * is TIMEOUT, a refused or reset connection UNREACHABLE, and an error answer keeps the peer's
+ * library code (HINTS_FULL, TOO_MANY_SIBLINGS...) from its problem+json `quorumCode`.
+ */
+
+export const PEER_PATH = '/internal/v1/peer';
+export const CLUSTER_SECRET_HEADER = 'x-cluster-secret';
+/** The sender's advertised URL and readable name, so a peer can tell who called. */
+export const FROM_HEADER = 'x-kv-from';
+export const NODE_ID_HEADER = 'x-kv-node-id';
+/** Pools are closed gracefully on shutdown, then destroyed if requests still hang after this. */
+const CLOSE_GRACE_MS = 2_000;
+/** Idle keep-alive sockets are kept this long. */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+
+const quorumCodes = new Set<string>(Object.values(QuorumErrorCode));
+
+/** Which links are up; tests cut them to partition in-process nodes. Absent: every link is up. */
+export type LinkFilter = (from: NodeId, to: NodeId) => boolean;
+
+export interface HttpTransportOptions {
+  self: NodeId;
+  nodeId: string;
+  clusterSecret?: string | undefined;
+  connectionsPerPeer: number;
+  wireLimits: WireLimits;
+  links?: LinkFilter | undefined;
+  /** Called with each peer's readable name when it answers (GET /v1/cluster shows it). */
+  onPeerName?: (peer: NodeId, name: string) => void;
+}
+
+export class HttpTransport implements Transport {
+  readonly #options: HttpTransportOptions;
+  readonly #pools = new Map<NodeId, Pool>();
+  readonly #headers: Record<string, string>;
+  #closed = false;
+
+  constructor(options: HttpTransportOptions) {
+    this.#options = options;
+    this.#headers = {
+      'content-type': 'application/json',
+      [FROM_HEADER]: options.self,
+      [NODE_ID_HEADER]: options.nodeId,
+      ...(options.clusterSecret === undefined ? {} : { [CLUSTER_SECRET_HEADER]: options.clusterSecret }),
+    };
+  }
+
+  async request(to: NodeId, message: PeerRequest, { timeoutMs }: RequestOptions): Promise<PeerResponse> {
+    if (this.#options.links !== undefined && !this.#options.links(this.#options.self, to)) {
+      throw new QuorumError(QuorumErrorCode.UNREACHABLE, `${to}: link cut`);
+    }
+    const pool = this.#poolFor(to);
+    const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
+    let statusCode: number;
+    let text: string;
+    let name: string | string[] | undefined;
+    try {
+      const response = await pool.request({
+        path: PEER_PATH,
+        method: 'POST',
+        headers: this.#headers,
+        body: JSON.stringify(encodeRequest(message)),
+        signal,
+      });
+      statusCode = response.statusCode;
+      name = response.headers[NODE_ID_HEADER];
+      text = await response.body.text();
+    } catch (error) {
+      if (signal.aborted) throw new QuorumError(QuorumErrorCode.TIMEOUT, `${to}: no answer within ${timeoutMs} ms`);
+      throw new QuorumError(QuorumErrorCode.UNREACHABLE, `${to}: ${describe(error)}`);
+    }
+    if (typeof name === 'string') this.#options.onPeerName?.(to, name);
+    if (statusCode !== 200) throw remoteError(to, statusCode, text);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new QuorumError(QuorumErrorCode.REMOTE, `${to}: answered with a body that is not JSON`);
+    }
+    return decodeResponse(json, this.#options.wireLimits);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(
+      pools.map(async (pool) => {
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS);
+        });
+        const outcome = await Promise.race([pool.close().then(() => 'closed' as const), graceOver]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') await pool.destroy();
+      }),
+    );
+  }
+
+  #poolFor(to: NodeId): Pool {
+    let pool = this.#pools.get(to);
+    if (pool !== undefined) return pool;
+    if (this.#closed) throw new QuorumError(QuorumErrorCode.STOPPED, 'the transport is closed');
+    let origin: string;
+    try {
+      origin = new URL(to).origin;
+    } catch {
+      throw new QuorumError(QuorumErrorCode.UNREACHABLE, `${JSON.stringify(to.slice(0, 80))} is not a node URL`);
+    }
+    pool = new Pool(origin, {
+      connections: this.#options.connectionsPerPeer,
+      pipelining: 1,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    });
+    this.#pools.set(to, pool);
+    return pool;
+  }
+}
+
+function remoteError(to: NodeId, statusCode: number, text: string): QuorumError {
+  let body: { quorumCode?: unknown; detail?: unknown } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // Not a problem document (a proxy's error page): the status says enough.
+  }
+  const code = typeof body.quorumCode === 'string' && quorumCodes.has(body.quorumCode) ? body.quorumCode : QuorumErrorCode.REMOTE;
+  const detail = typeof body.detail === 'string' ? `: ${body.detail}` : '';
+  return new QuorumError(code as QuorumErrorCode, `${to} answered ${statusCode}${detail}`);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === undefined ? error.message : `${code} ${error.message}`;
+  }
+  return String(error);
+}
