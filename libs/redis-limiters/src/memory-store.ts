@@ -3,10 +3,13 @@ import type { AlgorithmState } from './algorithms/index.js';
 /**
  * Where the in-memory limiters keep their state: one map shared by every limiter that should
  * see the same counters (a service rebuilding its limiters on a rules reload keeps its store).
- * Bounded: entries expired for more than SWEEP_GRACE_MS are dropped a few at a time on every
- * write (the grace keeps a clock that steps back a little from seeing a different state than
- * Redis would), and when `maxKeys` entries exist the least recently written one is forgotten
- * (that identity starts over with a full quota; `evictions` counts how often it happened).
+ *
+ * Bounded, at O(1) per write: a cursor walks the map a couple of entries per write, dropping those
+ * expired for more than SWEEP_GRACE_MS (the grace keeps a clock that steps back a little from
+ * seeing a different state than Redis would); when `maxKeys` entries exist, the entry under the
+ * cursor is forgotten (the oldest first; that identity starts over with a full quota, and
+ * `evictions` counts it). Entries are updated in place, never deleted and re-inserted: a Map
+ * keeps deleted slots until it rehashes, and walking over them would cost every write.
  */
 
 export interface MemoryStoreOptions {
@@ -16,7 +19,7 @@ export interface MemoryStoreOptions {
 
 export const DEFAULT_MEMORY_MAX_KEYS = 100_000;
 const MAX_MEMORY_KEYS = 10_000_000;
-/** Entries looked at (from the least recently written end) per write. */
+/** Entries the cursor looks at per write. */
 const SWEEP_PER_WRITE = 2;
 const SWEEP_GRACE_MS = 10_000;
 
@@ -28,6 +31,8 @@ interface Entry {
 export class MemoryStore {
   private readonly entries = new Map<string, Entry>();
   private readonly maxKeys: number;
+  /** A live iterator: Map iterators stay valid while entries are added and deleted. */
+  private cursor: Iterator<[string, Entry]> | undefined;
   /** Live entries forgotten because the store was full. */
   evictions = 0;
 
@@ -48,14 +53,21 @@ export class MemoryStore {
 
   /** Stores a state that matters until `expiresAtMs`; one already expired at `nowMs` is deleted. */
   set(key: string, state: AlgorithmState, nowMs: number, expiresAtMs: number): void {
-    // Re-inserting moves the key to the most recently written end.
-    this.entries.delete(key);
+    if (expiresAtMs <= nowMs) {
+      this.entries.delete(key);
+      return;
+    }
     this.sweep(nowMs);
-    if (expiresAtMs <= nowMs) return;
+    const existing = this.entries.get(key);
+    if (existing !== undefined) {
+      existing.state = state;
+      existing.expiresAtMs = expiresAtMs;
+      return;
+    }
     if (this.entries.size >= this.maxKeys) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) {
-        this.entries.delete(oldest.value);
+      const victim = this.advance();
+      if (victim !== undefined) {
+        this.entries.delete(victim[0]);
         this.evictions++;
       }
     }
@@ -71,10 +83,21 @@ export class MemoryStore {
   }
 
   private sweep(nowMs: number): void {
-    let looked = 0;
-    for (const [key, entry] of this.entries) {
-      if (looked++ >= SWEEP_PER_WRITE) break;
-      if (entry.expiresAtMs + SWEEP_GRACE_MS <= nowMs) this.entries.delete(key);
+    for (let looked = 0; looked < SWEEP_PER_WRITE; looked++) {
+      const next = this.advance();
+      if (next === undefined) return;
+      if (next[1].expiresAtMs + SWEEP_GRACE_MS <= nowMs) this.entries.delete(next[0]);
     }
+  }
+
+  /** The next entry under the cursor, starting over at the end of the map. */
+  private advance(): [string, Entry] | undefined {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      this.cursor ??= this.entries.entries();
+      const step = this.cursor.next();
+      if (!step.done) return step.value;
+      this.cursor = undefined;
+    }
+    return undefined;
   }
 }

@@ -32,6 +32,8 @@ export class OverLimitCache {
   private readonly refusals = new Map<string, Refusal>();
   private readonly maxKeys: number;
   private readonly maxTtlMs: number;
+  /** A live iterator over the map, for eviction in O(1) (see MemoryStore for why not `keys().next()`). */
+  private cursor: Iterator<string> | undefined;
 
   constructor(options: OverLimitCacheOptions = {}) {
     this.maxKeys = options.maxKeys ?? DEFAULT_CACHE_MAX_KEYS;
@@ -70,22 +72,36 @@ export class OverLimitCache {
 
   remember(key: string, cost: number, result: LimitResult, nowMs: number): void {
     if (result.allowed || result.retryAfterMs <= 0) return;
-    this.refusals.delete(key);
-    if (this.refusals.size >= this.maxKeys) {
-      const oldest = this.refusals.keys().next();
-      if (!oldest.done) this.refusals.delete(oldest.value);
-    }
-    this.refusals.set(key, {
+    const refusal: Refusal = {
       cost,
       untilMs: nowMs + Math.min(result.retryAfterMs, this.maxTtlMs),
       retryAtMs: nowMs + result.retryAfterMs,
       resetAtMs: nowMs + result.resetAfterMs,
       limit: result.limit,
       remaining: result.remaining,
-    });
+    };
+    const existing = this.refusals.get(key);
+    if (existing !== undefined) {
+      Object.assign(existing, refusal);
+      return;
+    }
+    if (this.refusals.size >= this.maxKeys) this.evictOne();
+    this.refusals.set(key, refusal);
   }
 
   delete(key: string): void {
     this.refusals.delete(key);
+  }
+
+  private evictOne(): void {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      this.cursor ??= this.refusals.keys();
+      const step = this.cursor.next();
+      if (!step.done) {
+        this.refusals.delete(step.value);
+        return;
+      }
+      this.cursor = undefined;
+    }
   }
 }

@@ -104,11 +104,6 @@ export function normalizePolicy(policy: RateLimitPolicy): NormalizedPolicy {
   });
 }
 
-/** The number of units a single decision can ever admit: costs above it are refused outright. */
-export function capacityOf(policy: NormalizedPolicy): number {
-  return policy.burst;
-}
-
 /** Checks one decision's cost against the policy: a whole number from 0 to the capacity. */
 export function checkCost(cost: number, policy: NormalizedPolicy): number {
   if (!Number.isSafeInteger(cost) || cost < 0) {

@@ -56,8 +56,3 @@ export function limiterScript(algorithm: Algorithm): LimiterScript {
   }
   return script;
 }
-
-/** The file name of each algorithm's script, for documentation and tests. */
-export function scriptFileOf(algorithm: Algorithm): string {
-  return `${SCRIPT_FILES[algorithm]}.lua`;
-}

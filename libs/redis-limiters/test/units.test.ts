@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CircuitBreaker,
   CostExceedsLimitError,
+  createLimiter,
   InvalidArgumentError,
   InvalidPolicyError,
   MemoryLimiter,
@@ -101,6 +102,16 @@ describe('policy validation', () => {
     expect(() => new MemoryLimiter(valid, { name: 'a{b}' })).toThrow(InvalidArgumentError);
     expect(() => new MemoryLimiter(valid, { name: 'ok', prefix: '{all}:' })).toThrow(InvalidArgumentError);
     expect(() => new MemoryLimiter(valid, { name: '' })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('createLimiter', () => {
+  it('makes the in-memory twin without a Redis client', async () => {
+    // The embedded default: same call, same result shape.
+    const limiter = createLimiter({ algorithm: 'fixed_window', limit: 1, windowMs: 1_000 }, { name: 'made' });
+    expect(limiter).toBeInstanceOf(MemoryLimiter);
+    expect((await limiter.limit('k', { now: T0 })).allowed).toBe(true);
+    expect((await limiter.limit('k', { now: T0 })).allowed).toBe(false);
   });
 });
 
@@ -247,19 +258,29 @@ describe('over-limit cache', () => {
 });
 
 describe('in-memory store', () => {
-  it('holds at most maxKeys identities, forgetting the least recently written and counting it', () => {
+  it('holds at most maxKeys identities, forgetting the oldest and counting it', () => {
     // A flood of distinct keys cannot grow memory without bound.
     const store = new MemoryStore({ maxKeys: 3 });
-    const limiter = new MemoryLimiter(
-      { algorithm: 'gcra', limit: 1, windowMs: 60_000 },
-      { name: 'bounded', store },
-    );
+    const policy = { algorithm: 'gcra', limit: 1, windowMs: 60_000 } as const;
+    const limiter = new MemoryLimiter(policy, { name: 'bounded', store });
     for (const key of ['a', 'b', 'c', 'd']) limiter.limitNow(key, { now: T0 });
     expect(store.size).toBe(3);
     expect(store.evictions).toBe(1);
-    // `a` was forgotten: it starts over with a full quota.
-    expect(limiter.limitNow('a', { now: T0 }).allowed).toBe(true);
-    expect(limiter.limitNow('d', { now: T0 }).allowed).toBe(false);
+    // One of the first three was forgotten (it would start over with a full quota); `d` is kept.
+    const kept = ['a', 'b', 'c', 'd'].filter((key) => store.get(`rl:bounded:gc:{${key}}`) !== undefined);
+    expect(kept).toHaveLength(3);
+    expect(kept).toContain('d');
+  });
+
+  it('stays fast when keys are rewritten in a cycle (regression: sweeping over deleted Map slots)', () => {
+    // 10,000 identities written round-robin: each decision must stay within a few microseconds.
+    const policy = { algorithm: 'token_bucket', limit: 1_000, windowMs: 1_000 } as const;
+    const limiter = new MemoryLimiter(policy, { name: 'cycle' });
+    for (let call = 0; call < 20_000; call++) limiter.limitNow(`k${call % 10_000}`, { now: T0 });
+    const started = performance.now();
+    for (let call = 0; call < 100_000; call++) limiter.limitNow(`k${call % 10_000}`, { now: T0 });
+    const microsPerDecision = ((performance.now() - started) * 1_000) / 100_000;
+    expect(microsPerDecision).toBeLessThan(4);
   });
 
   it('drops expired identities as it writes, without being full', () => {

@@ -121,7 +121,9 @@ export function clusterSettings(config: Config): ClusterSettings {
   if (replication.w > n) problems.push(`W: must be at most N (${n}), got ${replication.w}`);
   if (replication.r > n) problems.push(`R: must be at most N (${n}), got ${replication.r}`);
   if (config.SLOPPY_QUORUM && !config.HINTED_HANDOFF) {
-    problems.push('HINTED_HANDOFF: sloppy quorum needs hinted handoff (set SLOPPY_QUORUM=false to turn both off)');
+    problems.push(
+      'HINTED_HANDOFF: sloppy quorum needs hinted handoff (set SLOPPY_QUORUM=false to turn both off)',
+    );
   }
   if (config.GOSSIP_DEAD_AFTER_MS <= config.GOSSIP_SUSPECT_AFTER_MS) {
     problems.push('GOSSIP_DEAD_AFTER_MS: must be greater than GOSSIP_SUSPECT_AFTER_MS');
@@ -133,7 +135,12 @@ export function clusterSettings(config: Config): ClusterSettings {
 function isHttpOrigin(value: string): boolean {
   try {
     const url = new URL(value);
-    const bare = url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+    const bare =
+      url.pathname === '/' &&
+      url.search === '' &&
+      url.hash === '' &&
+      url.username === '' &&
+      url.password === '';
     return (url.protocol === 'http:' || url.protocol === 'https:') && bare;
   } catch {
     return false;

@@ -7,6 +7,8 @@ import { defineProblems } from '@sysdesign/platform';
 export const errors = defineProblems({
   /** Fewer than W (writes) or R (reads) replicas answered within REQUEST_TIMEOUT_MS. */
   KV_ERR_QUORUM_NOT_MET: { status: 503, title: 'Quorum not reached' },
+  /** No live version of the key (never written, or deleted). */
+  KV_ERR_KEY_NOT_FOUND: { status: 404, title: 'Key not found' },
   /** The value is larger than MAX_VALUE_BYTES. */
   KV_ERR_VALUE_TOO_LARGE: { status: 413, title: 'Value too large' },
   /** The write would leave more concurrent versions than a replica keeps: read, merge, write with the context. */

@@ -327,8 +327,18 @@ export class KvNode {
     const metrics = this.#metrics;
     const coordinator = this.quorum.coordinator.stats();
     this.#deltas.add(metrics.readRepairs, { result: 'sent' }, coordinator.readRepairs, 'repairs:sent');
-    this.#deltas.add(metrics.readRepairs, { result: 'skipped' }, coordinator.readRepairsSkipped, 'repairs:skipped');
-    this.#deltas.add(metrics.readRepairs, { result: 'failed' }, coordinator.readRepairFailures, 'repairs:failed');
+    this.#deltas.add(
+      metrics.readRepairs,
+      { result: 'skipped' },
+      coordinator.readRepairsSkipped,
+      'repairs:skipped',
+    );
+    this.#deltas.add(
+      metrics.readRepairs,
+      { result: 'failed' },
+      coordinator.readRepairFailures,
+      'repairs:failed',
+    );
     const hints = this.hints.stats();
     this.#deltas.add(metrics.hintsStored, {}, hints.stored, 'hints:stored');
     this.#deltas.add(metrics.hintsDropped, { reason: 'store_full' }, hints.refused, 'hints:refused');

@@ -86,6 +86,7 @@ const http = await runHttpBench({
   service: 'rate-limiter',
   target: { modulePath: targetPath },
   scenarios: [
+    { name: 'platform floor: no-op POST in the same app', ...check('hot'), path: '/bench/noop' },
     { name: 'check, in-memory', ...check('hot') },
     { name: 'check, shadow mode over limit, in-memory', ...check('over') },
   ],
@@ -111,7 +112,7 @@ await writeReport({
     'Service: NODE_ENV=production, LOG_LEVEL=warn (no per-request logs), validation, metrics and rate-limit headers on; rules from bench/rules.yaml.',
     'Baseline: bare Fastify answering `{"ok":true}` to the same POST with the same JSON body.',
     redisUrl
-      ? 'Redis scenarios: the local Redis 7 (BENCH_REDIS_URL or REDIS_URL), one connection with auto-pipelining, over-limit cache on, FAIL_MODE=closed (a check Redis did not decide would be a 429 and fail the run).'
+      ? 'Redis scenarios: the local Redis 7 (BENCH_REDIS_URL or REDIS_URL), one connection with auto-pipelining, over-limit cache on, FAIL_MODE=closed (a check Redis did not decide would be a 429 and fail the run) and REDIS_TIMEOUT_MS=2000 (a Redis starved of CPU shows as latency, not as a fallback).'
       : 'Set BENCH_REDIS_URL (or REDIS_URL) to add the Redis-backed scenarios and the Lua scripts.',
     `Micro-benchmarks: the Lua rows run ${PIPELINE_BATCH} decisions in flight per sample (ops/s is batches/s).`,
     `Rules file of the HTTP runs: ${fileURLToPath(new URL('./rules.yaml', import.meta.url))}.`,

@@ -147,7 +147,8 @@ function apiContract(open: () => Promise<ServiceApp>) {
     // 10 a minute, queue of 3: the k-th queued request leaves (k − 1) × 6 s later (less the few ms the checks take).
     const value = fresh('queue');
     const delays = [];
-    for (let call = 0; call < 3; call++) delays.push((await check(app, 'test', [['queue', value]])).body.delayMs!);
+    for (let call = 0; call < 3; call++)
+      delays.push((await check(app, 'test', [['queue', value]])).body.delayMs!);
     expect(delays[0]).toBe(0);
     expect(delays[1]).toBeGreaterThan(5_500);
     expect(delays[1]).toBeLessThanOrEqual(6_000);

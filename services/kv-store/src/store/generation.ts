@@ -42,7 +42,9 @@ async function readGeneration(path: string): Promise<number | undefined> {
   }
   const value = Number(text.trim());
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new Error(`${path} holds ${JSON.stringify(text.slice(0, 40))}, not a generation number: fix or remove it`);
+    throw new Error(
+      `${path} holds ${JSON.stringify(text.slice(0, 40))}, not a generation number: fix or remove it`,
+    );
   }
   return value;
 }

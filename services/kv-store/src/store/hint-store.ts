@@ -86,7 +86,12 @@ export class EngineHintStore implements HintStore {
             `${this.#limits.maxEntries} keys, ${this.#limits.maxBytes} bytes)`,
         );
       }
-      const owners = record === undefined ? [owner] : record.owners.includes(owner) ? record.owners : [...record.owners, owner];
+      const owners =
+        record === undefined
+          ? [owner]
+          : record.owners.includes(owner)
+            ? record.owners
+            : [...record.owners, owner];
       next = { owners, updatedAtMs: Math.floor(nowMs), versions };
       return { kind: 'value', value: encodeHint(next) };
     });

@@ -77,7 +77,10 @@ function decisionFor(current: StoredEntry | undefined, next: readonly Version[])
     return current === undefined || current.value.byteLength === 0 ? undefined : { kind: 'tombstone' };
   }
   const bytes = encodeVersions(next);
-  if (current !== undefined && Buffer.from(current.value.buffer, current.value.byteOffset, current.value.byteLength).equals(bytes)) {
+  if (
+    current !== undefined &&
+    Buffer.from(current.value.buffer, current.value.byteOffset, current.value.byteLength).equals(bytes)
+  ) {
     return undefined;
   }
   let newestDeleteMs = 0;

@@ -223,7 +223,8 @@ function readSet(reader: Reader): Version[] {
     const clock: ClockEntry[] = [];
     for (let entry = 0; entry < clockLength; entry++) clock.push(readEntry());
     const kind = reader.byte();
-    if (kind !== KIND_TOMBSTONE && kind !== KIND_VALUE) throw new CorruptRecordError(`unknown version kind ${kind}`);
+    if (kind !== KIND_TOMBSTONE && kind !== KIND_VALUE)
+      throw new CorruptRecordError(`unknown version kind ${kind}`);
     versions.push({ dot, clock, value: kind === KIND_VALUE ? reader.bytes() : null });
   }
   return versions;

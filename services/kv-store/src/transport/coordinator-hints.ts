@@ -58,7 +58,12 @@ export class HintingTransport implements Transport {
   async #remember(replica: NodeId, items: Extract<PeerRequest, { type: 'store' }>['items']): Promise<void> {
     try {
       for (const item of items) {
-        await this.#hints.update(replica, item.key, (current) => reconcile(current, item.versions), this.#now());
+        await this.#hints.update(
+          replica,
+          item.key,
+          (current) => reconcile(current, item.versions),
+          this.#now(),
+        );
       }
       this.#events.onHinted?.(replica, items.length);
     } catch (error) {

@@ -83,7 +83,8 @@ export class HttpTransport implements Transport {
       name = response.headers[NODE_ID_HEADER];
       text = await response.body.text();
     } catch (error) {
-      if (signal.aborted) throw new QuorumError(QuorumErrorCode.TIMEOUT, `${to}: no answer within ${timeoutMs} ms`);
+      if (signal.aborted)
+        throw new QuorumError(QuorumErrorCode.TIMEOUT, `${to}: no answer within ${timeoutMs} ms`);
       throw new QuorumError(QuorumErrorCode.UNREACHABLE, `${to}: ${describe(error)}`);
     }
     if (typeof name === 'string') this.#options.onPeerName?.(to, name);
@@ -122,7 +123,10 @@ export class HttpTransport implements Transport {
     try {
       origin = new URL(to).origin;
     } catch {
-      throw new QuorumError(QuorumErrorCode.UNREACHABLE, `${JSON.stringify(to.slice(0, 80))} is not a node URL`);
+      throw new QuorumError(
+        QuorumErrorCode.UNREACHABLE,
+        `${JSON.stringify(to.slice(0, 80))} is not a node URL`,
+      );
     }
     pool = new Pool(origin, {
       connections: this.#options.connectionsPerPeer,
@@ -141,7 +145,10 @@ function remoteError(to: NodeId, statusCode: number, text: string): QuorumError 
   } catch {
     // Not a problem document (a proxy's error page): the status says enough.
   }
-  const code = typeof body.quorumCode === 'string' && quorumCodes.has(body.quorumCode) ? body.quorumCode : QuorumErrorCode.REMOTE;
+  const code =
+    typeof body.quorumCode === 'string' && quorumCodes.has(body.quorumCode)
+      ? body.quorumCode
+      : QuorumErrorCode.REMOTE;
   const detail = typeof body.detail === 'string' ? `: ${body.detail}` : '';
   return new QuorumError(code as QuorumErrorCode, `${to} answered ${statusCode}${detail}`);
 }

@@ -37,10 +37,14 @@ export class AntiEntropyWorker {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#tombstonesDroppedSeen = options.engine.stats().counters.tombstonesDropped;
-    this.#loop = new BackgroundLoop(options.intervalMs, () => this.runOnce(), (error) => {
-      this.#metrics.antiEntropyRounds.inc({ result: 'failed' });
-      this.#logger.warn({ err: error }, 'anti-entropy round failed');
-    });
+    this.#loop = new BackgroundLoop(
+      options.intervalMs,
+      () => this.runOnce(),
+      (error) => {
+        this.#metrics.antiEntropyRounds.inc({ result: 'failed' });
+        this.#logger.warn({ err: error }, 'anti-entropy round failed');
+      },
+    );
   }
 
   start(intervalMs: number): void {

@@ -14,12 +14,19 @@ export class HandoffWorker {
   readonly #metrics: KvMetrics;
   readonly #loop: BackgroundLoop;
 
-  constructor(options: { handoff: HintedHandoff; logger: ServiceLogger; metrics: KvMetrics; intervalMs: number }) {
+  constructor(options: {
+    handoff: HintedHandoff;
+    logger: ServiceLogger;
+    metrics: KvMetrics;
+    intervalMs: number;
+  }) {
     this.#handoff = options.handoff;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
-    this.#loop = new BackgroundLoop(options.intervalMs, () => this.runOnce(), (error) =>
-      this.#logger.warn({ err: error }, 'hinted handoff round failed'),
+    this.#loop = new BackgroundLoop(
+      options.intervalMs,
+      () => this.runOnce(),
+      (error) => this.#logger.warn({ err: error }, 'hinted handoff round failed'),
     );
   }
 
@@ -41,10 +48,16 @@ export class HandoffWorker {
     if (round.delivered > 0) this.#metrics.hintsHandedOff.inc(round.delivered);
     if (round.expired > 0) {
       this.#metrics.hintsDropped.inc({ reason: 'expired' }, round.expired);
-      this.#logger.warn({ expired: round.expired }, 'hints expired before their replica returned: anti-entropy will repair it');
+      this.#logger.warn(
+        { expired: round.expired },
+        'hints expired before their replica returned: anti-entropy will repair it',
+      );
     }
     if (round.delivered > 0 || round.failedReplicas.length > 0) {
-      this.#logger.info({ delivered: round.delivered, failedReplicas: round.failedReplicas }, 'hinted handoff round');
+      this.#logger.info(
+        { delivered: round.delivered, failedReplicas: round.failedReplicas },
+        'hinted handoff round',
+      );
     }
   }
 }

@@ -34,8 +34,10 @@ export class MembershipWorker {
     this.#replica = options.replica;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
-    this.#loop = new BackgroundLoop(options.intervalMs, () => this.reconcile(), (error) =>
-      this.#logger.warn({ err: error }, 'membership round failed'),
+    this.#loop = new BackgroundLoop(
+      options.intervalMs,
+      () => this.reconcile(),
+      (error) => this.#logger.warn({ err: error }, 'membership round failed'),
     );
     this.#gossip.onChange((node, from, to) => this.#onChange(node, from, to));
   }
@@ -53,14 +55,22 @@ export class MembershipWorker {
   async reconcile(): Promise<void> {
     const joined: string[] = [];
     for (const member of this.#gossip.members()) {
-      if (member.incarnation > 0 && member.state === 'alive' && isNodeUrl(member.node) && this.#ring.add(member.node)) {
+      if (
+        member.incarnation > 0 &&
+        member.state === 'alive' &&
+        isNodeUrl(member.node) &&
+        this.#ring.add(member.node)
+      ) {
         joined.push(member.node);
       }
     }
     this.#metrics.ringNodes.set(this.#ring.size);
     this.#refreshGauges();
     if (joined.length === 0) return;
-    this.#logger.info({ joined, ringNodes: this.#ring.size }, 'nodes joined the ring: rebuilding Merkle trees');
+    this.#logger.info(
+      { joined, ringNodes: this.#ring.size },
+      'nodes joined the ring: rebuilding Merkle trees',
+    );
     this.#rebuild = this.#rebuild.then(async () => {
       await this.#replica.rebuildMerkle();
       this.#metrics.merkleRebuilds.inc({ reason: 'ring_changed' });

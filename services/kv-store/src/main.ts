@@ -1,0 +1,4 @@
+import { runStandalone } from '@sysdesign/platform';
+import { kvStore } from './service.js';
+
+await runStandalone(kvStore);

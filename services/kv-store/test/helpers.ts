@@ -1,0 +1,242 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
+import { decodeResponse, encodeRequest, type Version } from '@sysdesign/quorum';
+import { afterEach } from 'vitest';
+import { configSchema } from '../src/config.js';
+import type { KvNode } from '../src/node.js';
+import { buildService, kvNodeOf } from '../src/service.js';
+import type { LinkFilter } from '../src/transport/http-transport.js';
+
+/** Fast timers for tests: gossip rounds of 50 ms, suspicion after 400 ms, handoff every 50 ms. */
+export const FAST_CLUSTER_ENV: Record<string, string> = {
+  LOG_LEVEL: 'silent',
+  FSYNC: 'interval',
+  FSYNC_INTERVAL_MS: '20',
+  GOSSIP_INTERVAL_MS: '50',
+  GOSSIP_SUSPECT_AFTER_MS: '400',
+  GOSSIP_DEAD_AFTER_MS: '1200',
+  HANDOFF_INTERVAL_MS: '50',
+  ANTI_ENTROPY_INTERVAL_MS: '0',
+  REQUEST_TIMEOUT_MS: '2000',
+};
+
+/** A free TCP port on 127.0.0.1 (the kernel's choice; released before the caller binds it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+/** Temporary directories removed after each test. */
+export function useTempDirs(): () => Promise<string> {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kv-store-'));
+    dirs.push(dir);
+    return dir;
+  };
+}
+
+/** Links between in-process nodes that a test can cut (both directions) and heal. */
+export class NetworkSwitch {
+  readonly #cut = new Set<string>();
+
+  readonly filter: LinkFilter = (from, to) => !this.#cut.has(`${from} ${to}`);
+
+  /** Cuts every link between a node of `left` and a node of `right`. */
+  partition(left: readonly TestNode[], right: readonly TestNode[]): void {
+    for (const a of left) {
+      for (const b of right) {
+        this.#cut.add(`${a.url} ${b.url}`);
+        this.#cut.add(`${b.url} ${a.url}`);
+      }
+    }
+  }
+
+  heal(): void {
+    this.#cut.clear();
+  }
+}
+
+export interface TestNodeSpec {
+  name: string;
+  port: number;
+  dataDir: string;
+  seeds: string[];
+  env: Record<string, string>;
+  links?: LinkFilter | undefined;
+}
+
+/** One in-process node listening on 127.0.0.1; `stop` closes it cleanly, `restart` opens it again on its data. */
+export class TestNode {
+  app: ServiceApp | undefined;
+  readonly spec: TestNodeSpec;
+
+  constructor(spec: TestNodeSpec) {
+    this.spec = spec;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.spec.port}`;
+  }
+
+  get running(): boolean {
+    return this.app !== undefined;
+  }
+
+  get node(): KvNode {
+    if (this.app === undefined) throw new Error(`${this.spec.name} is stopped`);
+    return kvNodeOf(this.app);
+  }
+
+  async start(): Promise<void> {
+    const config = loadConfig(configSchema, {
+      ...FAST_CLUSTER_ENV,
+      ...this.spec.env,
+      NODE_ID: this.spec.name,
+      PORT: String(this.spec.port),
+      DATA_DIR: this.spec.dataDir,
+      SEEDS: this.spec.seeds.join(','),
+    });
+    const app = await buildService(
+      config,
+      { logger: createLogger(config.LOG_LEVEL) },
+      { links: this.spec.links },
+    );
+    await app.listen({ host: '127.0.0.1', port: this.spec.port });
+    this.app = app;
+  }
+
+  async stop(): Promise<void> {
+    const app = this.app;
+    this.app = undefined;
+    await app?.close();
+  }
+
+  /** The client API of this node (fetch over the real socket). */
+  request(
+    method: string,
+    path: string,
+    init: { body?: string | Uint8Array; headers?: Record<string, string> } = {},
+  ) {
+    return fetch(this.url + path, { method, ...init, signal: AbortSignal.timeout(10_000) });
+  }
+
+  put(key: string, value: string, options: { context?: string | null; query?: string } = {}) {
+    const headers: Record<string, string> = {};
+    if (options.context) headers['x-context'] = options.context;
+    return this.request('PUT', `/v1/kv/${encodeURIComponent(key)}${options.query ?? ''}`, {
+      body: value,
+      headers,
+    });
+  }
+
+  get(key: string, query = '') {
+    return this.request('GET', `/v1/kv/${encodeURIComponent(key)}${query}`);
+  }
+
+  /** What this node's own disk (and hint store) holds for `key`, through the peer protocol. */
+  async localVersions(key: string): Promise<Version[]> {
+    const response = await this.request('POST', '/internal/v1/peer', {
+      body: JSON.stringify(encodeRequest({ type: 'read', key })),
+      headers: { 'content-type': 'application/json' },
+    });
+    if (response.status !== 200)
+      throw new Error(`peer read answered ${response.status}: ${await response.text()}`);
+    const decoded = decodeResponse(await response.json());
+    if (decoded.type !== 'versions') throw new Error(`unexpected ${decoded.type}`);
+    return decoded.versions;
+  }
+
+  /** Live values in this node's own store (not hints) for `key`. */
+  async storedValues(key: string): Promise<string[]> {
+    const versions = await this.node.quorum.replica.read(key);
+    return liveTexts(versions);
+  }
+}
+
+export function liveTexts(versions: readonly Version[]): string[] {
+  return versions
+    .filter((version) => version.value !== null)
+    .map((version) => Buffer.from(version.value!).toString('utf8'))
+    .sort();
+}
+
+export interface TestCluster {
+  nodes: TestNode[];
+  stop(): Promise<void>;
+}
+
+/**
+ * `size` in-process nodes on free ports, each with its own data directory and the others as
+ * seeds, started in parallel. Stop them with `cluster.stop()` (tests register it in afterEach).
+ */
+export async function startCluster(
+  size: number,
+  options: { tempDir: () => Promise<string>; env?: Record<string, string>; links?: NetworkSwitch },
+): Promise<TestCluster> {
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+  const nodes: TestNode[] = [];
+  for (const [index, port] of ports.entries()) {
+    nodes.push(
+      new TestNode({
+        name: `kv-${index + 1}`,
+        port,
+        dataDir: await options.tempDir(),
+        seeds: urls.filter((_, other) => other !== index),
+        env: options.env ?? {},
+        links: options.links?.filter,
+      }),
+    );
+  }
+  await Promise.all(nodes.map((node) => node.start()));
+  return {
+    nodes,
+    stop: async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+  };
+}
+
+/**
+ * The writes the cluster acknowledged, per key, for the check after each fault: every key must
+ * still read back its last acknowledged value (keys are written one writer at a time, so the last
+ * acknowledgement is the value).
+ */
+export class History {
+  readonly #latest = new Map<string, string>();
+
+  acknowledged(key: string, value: string): void {
+    this.#latest.set(key, value);
+  }
+
+  get size(): number {
+    return this.#latest.size;
+  }
+
+  entries(): Array<[string, string]> {
+    return [...this.#latest.entries()];
+  }
+
+  /** Keys whose value on `read` is not the acknowledged one, as messages (empty when all match). */
+  async missing(read: (key: string) => Promise<string[]>): Promise<string[]> {
+    const problems: string[] = [];
+    for (const [key, value] of this.#latest) {
+      const values = await read(key);
+      if (!values.includes(value)) problems.push(`${key}: expected ${value}, found [${values.join(', ')}]`);
+    }
+    return problems;
+  }
+}
