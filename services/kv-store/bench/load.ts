@@ -90,14 +90,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadStats> {
   const cpuAfter = cpuTimeMs(options.pids);
   await pool.close();
   if (unexpected > 0 || errors > 0) {
-    throw new Error(`${unexpected} unexpected answers and ${errors} errors of ${completed}; first: ${firstFailure}`);
+    throw new Error(
+      `${unexpected} unexpected answers and ${errors} errors of ${completed}; first: ${firstFailure}`,
+    );
   }
   latencies.sort((a, b) => a - b);
   return {
     requestsPerSecond: (completed * 1000) / elapsedMs,
     latencyP50Ms: percentile(latencies, 0.5),
     latencyP99Ms: percentile(latencies, 0.99),
-    cpuMicrosPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && completed > 0 ? ((cpuAfter - cpuBefore) * 1000) / completed : undefined,
+    cpuMicrosPerRequest:
+      cpuBefore !== undefined && cpuAfter !== undefined && completed > 0
+        ? ((cpuAfter - cpuBefore) * 1000) / completed
+        : undefined,
     unexpected,
     errors,
     requests: completed,

@@ -53,14 +53,20 @@ const nodeModule = new URL('./target.ts', import.meta.url);
 
 function runEngineBench(): void {
   if (process.env.BENCH_SKIP_ENGINE === '1') {
-    progress('BENCH_SKIP_ENGINE=1: engine benchmarks skipped (load-tests/results/kv-store-engine.md keeps the last run)');
+    progress(
+      'BENCH_SKIP_ENGINE=1: engine benchmarks skipped (load-tests/results/kv-store-engine.md keeps the last run)',
+    );
     return;
   }
   progress('engine benchmarks (bench/engine.ts) ...');
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@sysdesign/source', 'bench/engine.ts'], {
-    cwd: packageRoot,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@sysdesign/source', 'bench/engine.ts'],
+    {
+      cwd: packageRoot,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   if (result.status !== 0) throw new Error(`bench/engine.ts failed (exit ${result.status})`);
 }
 
@@ -70,7 +76,11 @@ function version(node: number, counter: number, value: string): Version {
   const actor = `http://kv-${node}:3002#1795000000`;
   return {
     dot: { actor, counter, timeMs: 1_795_000_000_000 },
-    clock: [1, 2, 3].map((other) => ({ actor: `http://kv-${other}:3002#1795000000`, counter: counter - 1 || 1, timeMs: 1_795_000_000_000 })),
+    clock: [1, 2, 3].map((other) => ({
+      actor: `http://kv-${other}:3002#1795000000`,
+      counter: counter - 1 || 1,
+      timeMs: 1_795_000_000_000,
+    })),
     value: Buffer.from(value),
   };
 }
@@ -81,18 +91,49 @@ async function microBenchmarks(): Promise<MicroResult[]> {
   const three = [version(1, 7, VALUE), version(2, 9, VALUE), version(3, 4, VALUE)];
   const encodedOne = encodeVersions(one);
   const encodedThree = encodeVersions(three);
-  results.push(await runMicro('encode sibling set (1 version, 100 B)', () => encodeVersions(one), { note: `${encodedOne.byteLength} bytes on disk` }));
+  results.push(
+    await runMicro('encode sibling set (1 version, 100 B)', () => encodeVersions(one), {
+      note: `${encodedOne.byteLength} bytes on disk`,
+    }),
+  );
   results.push(await runMicro('decode sibling set (1 version, 100 B)', () => decodeVersions(encodedOne)));
-  results.push(await runMicro('encode sibling set (3 siblings)', () => encodeVersions(three), { note: `${encodedThree.byteLength} bytes on disk` }));
-  results.push(await runMicro('reconcile 3 siblings with 1 new version', () => reconcile(three, [version(1, 8, VALUE)])));
+  results.push(
+    await runMicro('encode sibling set (3 siblings)', () => encodeVersions(three), {
+      note: `${encodedThree.byteLength} bytes on disk`,
+    }),
+  );
+  results.push(
+    await runMicro('reconcile 3 siblings with 1 new version', () => reconcile(three, [version(1, 8, VALUE)])),
+  );
   const context = encodeContext(three.map((item) => item.dot).sort((a, b) => (a.actor < b.actor ? -1 : 1)));
-  results.push(await runMicro('decode X-Context (3 entries)', () => decodeContext(context), { note: `${context.length} characters` }));
+  results.push(
+    await runMicro('decode X-Context (3 entries)', () => decodeContext(context), {
+      note: `${context.length} characters`,
+    }),
+  );
 
-  const ring = new ClusterRing({ nodes: ['http://kv-1:3002', 'http://kv-2:3002', 'http://kv-3:3002'], n: 3, vnodes: 256 });
+  const ring = new ClusterRing({
+    nodes: ['http://kv-1:3002', 'http://kv-2:3002', 'http://kv-3:3002'],
+    n: 3,
+    vnodes: 256,
+  });
   let index = 0;
-  results.push(await runMicro('preference list + Merkle range of a key (3 nodes)', () => ring.rangeOf(`key-${index++}`), { note: 'per request: placement and the replica group' }));
-  const big = new HashRing({ vnodes: 256, nodes: Array.from({ length: 30 }, (_, node) => `http://kv-${node}:3002`) });
-  results.push(await runMicro('preferenceList(key, 6) on 30 nodes', () => big.preferenceList(`key-${index++}`, 6), { note: 'N=3 replicas + 3 fallbacks' }));
+  results.push(
+    await runMicro(
+      'preference list + Merkle range of a key (3 nodes)',
+      () => ring.rangeOf(`key-${index++}`),
+      { note: 'per request: placement and the replica group' },
+    ),
+  );
+  const big = new HashRing({
+    vnodes: 256,
+    nodes: Array.from({ length: 30 }, (_, node) => `http://kv-${node}:3002`),
+  });
+  results.push(
+    await runMicro('preferenceList(key, 6) on 30 nodes', () => big.preferenceList(`key-${index++}`, 6), {
+      note: 'N=3 replicas + 3 fallbacks',
+    }),
+  );
 
   const dir = await mkdtemp(join(tmpdir(), 'kv-bench-store-'));
   const engine = await StorageEngine.open({ dir, fsync: 'interval' });
@@ -100,16 +141,24 @@ async function microBenchmarks(): Promise<MicroResult[]> {
     const store = new EngineReplicaStore(engine);
     let key = 0;
     results.push(
-      await runMicro('replica store: merge a new version (engine write)', () => store.update(`k-${key++ % 10_000}`, (current) => reconcile(current, [version(1, key, VALUE)])), {
-        timeMs: 500,
-        note: 'read, merge, encode, log write (fsync interval)',
-      }),
+      await runMicro(
+        'replica store: merge a new version (engine write)',
+        () => store.update(`k-${key++ % 10_000}`, (current) => reconcile(current, [version(1, key, VALUE)])),
+        {
+          timeMs: 500,
+          note: 'read, merge, encode, log write (fsync interval)',
+        },
+      ),
     );
     await store.update('same', () => one);
     results.push(
-      await runMicro('replica store: merge a set it already holds', () => store.update('same', (current) => reconcile(current, one)), {
-        note: 'replication/repair of an in-sync key: a read, no write',
-      }),
+      await runMicro(
+        'replica store: merge a set it already holds',
+        () => store.update('same', (current) => reconcile(current, one)),
+        {
+          note: 'replication/repair of an in-sync key: a read, no write',
+        },
+      ),
     );
   } finally {
     await engine.close();
@@ -160,12 +209,19 @@ async function waitReady(group: Group, size: number): Promise<void> {
   for (const node of group.nodes) {
     for (;;) {
       try {
-        const body = (await (await fetch(`${node.url}/v1/cluster`)).json()) as { members: Array<{ heartbeat: number; state: string }> };
-        if (body.members.length === size && body.members.every((member) => member.state === 'alive' && member.heartbeat > 0)) break;
+        const body = (await (await fetch(`${node.url}/v1/cluster`)).json()) as {
+          members: Array<{ heartbeat: number; state: string }>;
+        };
+        if (
+          body.members.length === size &&
+          body.members.every((member) => member.state === 'alive' && member.heartbeat > 0)
+        )
+          break;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`${group.name}: ${node.url} did not see ${size} live members`);
+      if (Date.now() > deadline)
+        throw new Error(`${group.name}: ${node.url} did not see ${size} live members`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -175,7 +231,10 @@ async function preload(group: Group): Promise<void> {
   for (let start = 0; start < PRELOADED_KEYS; start += 100) {
     await Promise.all(
       Array.from({ length: 100 }, async (_, offset) => {
-        const response = await fetch(`${group.entry}/v1/kv/get-${start + offset}`, { method: 'PUT', body: VALUE });
+        const response = await fetch(`${group.entry}/v1/kv/get-${start + offset}`, {
+          method: 'PUT',
+          body: VALUE,
+        });
         if (response.status !== 204) throw new Error(`${group.name}: preload answered ${response.status}`);
       }),
     );
@@ -193,13 +252,21 @@ const scenarios: Scenario[] = [
   {
     name: 'PUT 100 B, a new key each',
     method: 'PUT',
-    service: (run) => (sequence) => ({ method: 'PUT', path: `/v1/kv/put-${run}-${sequence}`, body: VALUE, headers: { 'content-type': 'text/plain' } }),
+    service: (run) => (sequence) => ({
+      method: 'PUT',
+      path: `/v1/kv/put-${run}-${sequence}`,
+      body: VALUE,
+      headers: { 'content-type': 'text/plain' },
+    }),
     serviceStatus: 204,
   },
   {
     name: 'GET 100 B, a random written key',
     method: 'GET',
-    service: () => (sequence) => ({ method: 'GET', path: `/v1/kv/get-${(sequence * 7919) % PRELOADED_KEYS}` }),
+    service: () => (sequence) => ({
+      method: 'GET',
+      path: `/v1/kv/get-${(sequence * 7919) % PRELOADED_KEYS}`,
+    }),
     serviceStatus: 200,
   },
 ];
@@ -229,7 +296,9 @@ function median(values: number[]): number {
 }
 
 function medianStats(runs: RunStats[]): RunStats {
-  const cpu = runs.map((run) => run.cpuMicrosPerRequest).filter((value): value is number => value !== undefined);
+  const cpu = runs
+    .map((run) => run.cpuMicrosPerRequest)
+    .filter((value): value is number => value !== undefined);
   return {
     requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
     ...(cpu.length === runs.length ? { cpuMicrosPerRequest: median(cpu) } : {}),
@@ -242,7 +311,11 @@ function medianStats(runs: RunStats[]): RunStats {
 
 let runCounter = 0;
 
-async function measureScenario(scenario: Scenario, group: Group, baseline: RunningTarget): Promise<ScenarioResult> {
+async function measureScenario(
+  scenario: Scenario,
+  group: Group,
+  baseline: RunningTarget,
+): Promise<ScenarioResult> {
   const service = (durationMs: number) =>
     runLoad({
       url: group.entry,
@@ -253,7 +326,14 @@ async function measureScenario(scenario: Scenario, group: Group, baseline: Runni
       pids: group.nodes.map((node) => node.pid),
     });
   const base = (durationMs: number) =>
-    runLoad({ url: baseline.url, connections: CONNECTIONS, durationMs, request: baselineRequest(scenario.method), expectStatus: 200, pids: [baseline.pid] });
+    runLoad({
+      url: baseline.url,
+      connections: CONNECTIONS,
+      durationMs,
+      request: baselineRequest(scenario.method),
+      expectStatus: 200,
+      pids: [baseline.pid],
+    });
   if (WARMUP_MS > 0) {
     await base(WARMUP_MS);
     await service(WARMUP_MS);
@@ -325,16 +405,21 @@ await writeReport({
   service: 'kv-store',
   http: {
     service: 'kv-store',
-    settings: { durationSeconds: DURATION_MS / 1000, rounds: ROUNDS, warmupSeconds: WARMUP_MS / 1000, connections: CONNECTIONS },
+    settings: {
+      durationSeconds: DURATION_MS / 1000,
+      rounds: ROUNDS,
+      warmupSeconds: WARMUP_MS / 1000,
+      connections: CONNECTIONS,
+    },
     scenarios: scenarioResults,
   },
   micro,
   notes: [
     'Load: bench/load.ts (undici, closed loop, pipelining 1), because every PUT must write a new key: blind PUTs of one fixed key ' +
-      'would pile up siblings, which a Dynamo store keeps. The baseline is the harness\'s bare Fastify (`/baseline`) under the same generator.',
+      "would pile up siblings, which a Dynamo store keeps. The baseline is the harness's bare Fastify (`/baseline`) under the same generator.",
     'Every node is its own process (LOG_LEVEL=warn, NODE_ENV=production, gossip and anti-entropy running); clients talk to node 1, ' +
       'which coordinates every request. On this 2-core machine the three nodes share the cores with the load generator, so a cluster ' +
-      'request pays for three replicas\' work on the CPUs of one: the CPU column sums all three processes.',
+      "request pays for three replicas' work on the CPUs of one: the CPU column sums all three processes.",
     'Engine alone (no HTTP, no replication): [kv-store-engine.md](kv-store-engine.md). Stale reads per (N, R, W) under concurrent writes and faults: ' +
       '[quorum.md](quorum.md), from `pnpm --filter @sysdesign/quorum run simulate`.',
   ],

@@ -1,9 +1,4 @@
-import type {
-  EmbeddedInstance,
-  ServiceApp,
-  ServiceContext,
-  ServiceDefinition,
-} from '@sysdesign/platform';
+import type { EmbeddedInstance, ServiceApp, ServiceContext, ServiceDefinition } from '@sysdesign/platform';
 import { createApp, registerApp } from './app.js';
 import { type Config, clusterSettings, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.js';
 import { createKvMetrics } from './metrics.js';
