@@ -1,5 +1,5 @@
 import type { ServiceLogger } from '@sysdesign/platform';
-import type { AntiEntropy, Replica } from '@sysdesign/quorum';
+import { type AntiEntropy, isQuorumError, QuorumErrorCode, type Replica } from '@sysdesign/quorum';
 import type { KvMetrics } from '../metrics.js';
 import type { StorageEngine } from '../storage/index.js';
 import { BackgroundLoop } from './loop.js';
@@ -42,7 +42,9 @@ export class AntiEntropyWorker {
       () => this.runOnce(),
       (error) => {
         this.#metrics.antiEntropyRounds.inc({ result: 'failed' });
-        this.#logger.warn({ err: error }, 'anti-entropy round failed');
+        // A replica that is down or slow is routine (the next round picks another); anything else is not.
+        if (isUnreachable(error)) this.#logger.info({ reason: (error as Error).message }, 'anti-entropy round skipped');
+        else this.#logger.warn({ err: error }, 'anti-entropy round failed');
       },
     );
   }
@@ -92,4 +94,8 @@ export class AntiEntropyWorker {
       'anti-entropy repaired a range',
     );
   }
+}
+
+export function isUnreachable(error: unknown): boolean {
+  return isQuorumError(error, QuorumErrorCode.UNREACHABLE) || isQuorumError(error, QuorumErrorCode.TIMEOUT);
 }
