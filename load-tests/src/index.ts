@@ -17,6 +17,7 @@ export {
 } from './http-bench.js';
 export { type MicroOptions, type MicroResult, runMicro } from './micro.js';
 export { repoRoot, resultsPath } from './paths.js';
+export { cpuTimeMs } from './process-cpu.js';
 export {
   type BenchEnvironment,
   type BenchReport,
