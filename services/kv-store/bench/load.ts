@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpuTimeMs as processCpuTimeMs } from '@sysdesign/load-tests';
 import { Pool } from 'undici';
 
 /**
@@ -119,27 +118,9 @@ function percentile(sorted: readonly number[], fraction: number): number {
 function cpuTimeMs(pids: readonly number[]): number | undefined {
   let total = 0;
   for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Field 2 (the command) may hold spaces; the fields after its closing parenthesis are fixed.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return undefined;
-    }
+    const ms = processCpuTimeMs(pid);
+    if (ms === undefined) return undefined;
+    total += ms;
   }
-  return (total * 1000) / clockTicksPerSecond();
-}
-
-let ticksPerSecond: number | undefined;
-
-function clockTicksPerSecond(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
+  return total;
 }

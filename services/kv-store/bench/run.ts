@@ -415,7 +415,7 @@ await writeReport({
   },
   micro,
   notes: [
-    'Load: bench/load.ts (undici, closed loop, pipelining 1), because every PUT must write a new key: blind PUTs of one fixed key ' +
+    "Load: not autocannon (the line above is the harness's wording) but bench/load.ts (undici, closed loop, pipelining 1, the same connections and rounds), because every PUT must write a new key: blind PUTs of one fixed key " +
       "would pile up siblings, which a Dynamo store keeps. The baseline is the harness's bare Fastify (`/baseline`) under the same generator.",
     'Every node is its own process (LOG_LEVEL=warn, NODE_ENV=production, gossip and anti-entropy running); clients talk to node 1, ' +
       'which coordinates every request. On this 2-core machine the three nodes share the cores with the load generator, so a cluster ' +

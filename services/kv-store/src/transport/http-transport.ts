@@ -64,7 +64,7 @@ export class HttpTransport implements Transport {
 
   async request(to: NodeId, message: PeerRequest, { timeoutMs }: RequestOptions): Promise<PeerResponse> {
     if (this.#options.links !== undefined && !this.#options.links(this.#options.self, to)) {
-      throw new QuorumError(QuorumErrorCode.UNREACHABLE, `${to}: link cut`);
+      throw new QuorumError(QuorumErrorCode.UNREACHABLE, `link to ${to} cut`);
     }
     const pool = this.#poolFor(to);
     const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
@@ -84,8 +84,8 @@ export class HttpTransport implements Transport {
       text = await response.body.text();
     } catch (error) {
       if (signal.aborted)
-        throw new QuorumError(QuorumErrorCode.TIMEOUT, `${to}: no answer within ${timeoutMs} ms`);
-      throw new QuorumError(QuorumErrorCode.UNREACHABLE, `${to}: ${describe(error)}`);
+        throw new QuorumError(QuorumErrorCode.TIMEOUT, `${to} gave no answer within ${timeoutMs} ms`);
+      throw new QuorumError(QuorumErrorCode.UNREACHABLE, describe(error));
     }
     if (typeof name === 'string') this.#options.onPeerName?.(to, name);
     if (statusCode !== 200) throw remoteError(to, statusCode, text);
@@ -93,7 +93,7 @@ export class HttpTransport implements Transport {
     try {
       json = JSON.parse(text);
     } catch {
-      throw new QuorumError(QuorumErrorCode.REMOTE, `${to}: answered with a body that is not JSON`);
+      throw new QuorumError(QuorumErrorCode.REMOTE, `${to} answered with a body that is not JSON`);
     }
     return decodeResponse(json, this.#options.wireLimits);
   }
@@ -156,7 +156,8 @@ function remoteError(to: NodeId, statusCode: number, text: string): QuorumError 
 function describe(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === undefined ? error.message : `${code} ${error.message}`;
+    // Node's connection errors already name the code and the address ("connect ECONNREFUSED 10.0.0.2:3002").
+    return code === undefined || error.message.includes(code) ? error.message : `${code}: ${error.message}`;
   }
   return String(error);
 }

@@ -43,7 +43,8 @@ export class AntiEntropyWorker {
       (error) => {
         this.#metrics.antiEntropyRounds.inc({ result: 'failed' });
         // A replica that is down or slow is routine (the next round picks another); anything else is not.
-        if (isUnreachable(error)) this.#logger.info({ reason: (error as Error).message }, 'anti-entropy round skipped');
+        if (isUnreachable(error))
+          this.#logger.info({ reason: (error as Error).message }, 'anti-entropy round skipped');
         else this.#logger.warn({ err: error }, 'anti-entropy round failed');
       },
     );
