@@ -14,7 +14,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { installProblemHandlers } from './errors.js';
+import { installProblemHandlers, sendProblem, toProblem } from './errors.js';
 import { installHealthRoutes, Readiness } from './health.js';
 import { createLogger, requestIdOf } from './logging.js';
 import { installHttpMetrics, ServiceMetrics } from './metrics.js';
@@ -68,6 +68,11 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
     // Idle keep-alive sockets are closed on shutdown so `close()` does not wait on them.
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
+    // Errors raised before routing (a URL that does not decode) skip the error handler; answer
+    // them as problems too.
+    frameworkErrors: (error, request, reply) => {
+      sendProblem(reply, toProblem(error), request);
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -104,6 +104,13 @@ describe('createService', () => {
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
   });
 
+  it('answers a URL that does not decode with a 400 problem, before any route runs', async () => {
+    const response = await app.inject({ url: '/v1/items/%ZZ' });
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.json().code).toBe('ERR_MALFORMED_URL');
+  });
+
   it('answers an unknown route with a 404 problem whose instance has no query string', async () => {
     const response = await app.inject({ url: '/v1/nothing?signature=abc' });
     expect(response.statusCode).toBe(404);
