@@ -168,6 +168,7 @@ const http = await runHttpBench({
   ],
 });
 const extra: [string, HttpScenario[]][] = [
+  ['createRedirectOnlyBenchTarget', [redirect('redirect, warm LRU cache, aggregator in another instance', 'bench')]],
   ['createHashBenchTarget', [create('create (hash code + bloom, PGlite)')]],
   ['createRateLimitedBenchTarget', [create('create with the rate limiter on')]],
 ];

@@ -58,6 +58,14 @@ export function createBenchTarget() {
   return build({ RATE_LIMIT_ENABLED: 'false' });
 }
 
+/**
+ * A redirect instance as docker-compose runs it: it serves redirects and publishes clicks, and a
+ * separate aggregator instance counts them (AGGREGATOR_ENABLED=false here).
+ */
+export function createRedirectOnlyBenchTarget() {
+  return build({ RATE_LIMIT_ENABLED: 'false', AGGREGATOR_ENABLED: 'false' });
+}
+
 /** As above, with the creation rate limiter on (a limit high enough never to refuse). */
 export function createRateLimitedBenchTarget() {
   return build({ RATE_LIMIT_ENABLED: 'true', CREATE_RATE_LIMIT: '1000000' });

@@ -66,8 +66,14 @@ export const configSchema = z.object({
   FLUSH_INTERVAL_MS: intVar(2_000, 50, 60_000),
   /** ...or sooner, once it holds this many clicks... */
   FLUSH_MAX_CLICKS: intVar(10_000, 1, 1_000_000),
-  /** ...or once no new message arrived for this long (every partition it owns waits on the flush). */
-  FLUSH_IDLE_MS: intVar(250, 1, 60_000),
+  /**
+   * ...or once no new message arrived for this long. The aggregator holds each message until the
+   * flush that counted it commits, so a partition it owns sends nothing more meanwhile: a long
+   * idle wait caps throughput (250 ms let one instance count only ~15,000 clicks/s, and the backlog
+   * grew without bound beyond that), a short one costs more flushes. 20 ms keeps up with a
+   * saturated instance (~30,000 clicks/s) at about 20 flushes a second.
+   */
+  FLUSH_IDLE_MS: intVar(20, 1, 60_000),
   /** Ids of applied click messages are kept this long to recognise redeliveries. */
   DEDUPE_RETENTION_HOURS: intVar(168, 1, 8_760),
   /** Per-minute click counts older than this are deleted (totals, referrers and devices stay). */
