@@ -76,6 +76,28 @@ export const DEFAULT_HINT_LIMITS: HintLimits = Object.freeze({
   maxAgeMs: 3 * 60 * 60 * 1000,
 });
 
+/**
+ * Throws HINTS_FULL when replacing `previousBytes` (undefined for a new key) with `bytes` would
+ * take a store holding `entries` keys and `totalBytes` bytes past its bounds. Every HintStore
+ * adapter checks the same bounds the same way.
+ */
+export function assertHintCapacity(
+  limits: HintLimits,
+  held: { entries: number; totalBytes: number },
+  previousBytes: number | undefined,
+  bytes: number,
+): void {
+  const entries = held.entries + (previousBytes === undefined ? 1 : 0);
+  const totalBytes = held.totalBytes - (previousBytes ?? 0) + bytes;
+  if (entries > limits.maxEntries || totalBytes > limits.maxBytes) {
+    throw new QuorumError(
+      QuorumErrorCode.HINTS_FULL,
+      `hint store full (${held.entries} keys, ${held.totalBytes} bytes; bounds ` +
+        `${limits.maxEntries} keys, ${limits.maxBytes} bytes)`,
+    );
+  }
+}
+
 export class MemoryHintStore implements HintStore {
   readonly #limits: HintLimits;
   readonly #entries = new Map<string, HintEntry>();
@@ -99,22 +121,18 @@ export class MemoryHintStore implements HintStore {
     const known = this.#entries.get(key);
     const versions = update(known?.versions ?? []);
     const bytes = versionsBytes(versions);
-    const entries = this.#entries.size + (known === undefined ? 1 : 0);
-    const totalBytes = this.#bytes - (known?.bytes ?? 0) + bytes;
-    if (entries > this.#limits.maxEntries || totalBytes > this.#limits.maxBytes) {
+    try {
+      assertHintCapacity(this.#limits, { entries: this.#entries.size, totalBytes: this.#bytes }, known?.bytes, bytes);
+    } catch (error) {
       this.#refused++;
-      throw new QuorumError(
-        QuorumErrorCode.HINTS_FULL,
-        `hint store full (${this.#entries.size} keys, ${this.#bytes} bytes; bounds ` +
-          `${this.#limits.maxEntries} keys, ${this.#limits.maxBytes} bytes)`,
-      );
+      throw error;
     }
     const owners =
       known === undefined ? [owner] : known.owners.includes(owner) ? known.owners : [...known.owners, owner];
     // Re-inserting moves the key to the end of the Map: iteration order is oldest update first.
     this.#entries.delete(key);
     this.#entries.set(key, { key, versions, owners, bytes, updatedAtMs: nowMs });
-    this.#bytes = totalBytes;
+    this.#bytes += bytes - (known?.bytes ?? 0);
     return versions;
   }
 

@@ -1,4 +1,5 @@
 import {
+  assertHintCapacity,
   DEFAULT_HINT_LIMITS,
   digestVersions,
   type HintEntry,
@@ -6,8 +7,6 @@ import {
   type HintStats,
   type HintStore,
   type NodeId,
-  QuorumError,
-  QuorumErrorCode,
   type Version,
   versionsBytes,
 } from '@sysdesign/quorum';
@@ -76,15 +75,11 @@ export class EngineHintStore implements HintStore {
       const versions = update(record?.versions ?? []);
       const bytes = versionsBytes(versions);
       const known = this.#index.get(key);
-      const entries = this.#index.size + (known === undefined ? 1 : 0);
-      const totalBytes = this.#bytes - (known?.bytes ?? 0) + bytes;
-      if (entries > this.#limits.maxEntries || totalBytes > this.#limits.maxBytes) {
+      try {
+        assertHintCapacity(this.#limits, { entries: this.#index.size, totalBytes: this.#bytes }, known?.bytes, bytes);
+      } catch (error) {
         this.#refused++;
-        throw new QuorumError(
-          QuorumErrorCode.HINTS_FULL,
-          `hint store full (${this.#index.size} keys, ${this.#bytes} bytes; bounds ` +
-            `${this.#limits.maxEntries} keys, ${this.#limits.maxBytes} bytes)`,
-        );
+        throw error;
       }
       const owners =
         record === undefined
