@@ -24,12 +24,19 @@ function packageProjects(group: string) {
 /** The load harness is one package, not a folder of packages. */
 function loadTestsProject() {
   if (!existsSync('load-tests/test')) return [];
-  return [{ extends: true as const, test: { name: 'load-tests', root: 'load-tests', include: ['test/**/*.test.ts'] } }];
+  return [
+    {
+      extends: true as const,
+      test: { name: 'load-tests', root: 'load-tests', include: ['test/**/*.test.ts'] },
+    },
+  ];
 }
 
 export default defineConfig({
   resolve: { conditions: [sourceCondition, 'module', 'node', 'default'] },
-  ssr: { resolve: { conditions: [sourceCondition, 'node', 'default'], externalConditions: [sourceCondition] } },
+  ssr: {
+    resolve: { conditions: [sourceCondition, 'node', 'default'], externalConditions: [sourceCondition] },
+  },
   test: {
     pool: 'forks',
     // CI asks for a JSON report to print its closing `tests: N passed, ...` line from.

@@ -4,8 +4,8 @@ import {
   configOrExit,
   createEventBus,
   createLogger,
-  EmbeddedPostgres,
   type EmbeddedInstance,
+  EmbeddedPostgres,
   type RunningService,
   type ServiceDefinition,
 } from '@sysdesign/platform';
@@ -46,7 +46,12 @@ function environmentFor(): NodeJS.ProcessEnv {
 const embedded = launcher.DATABASE_URL ? undefined : await EmbeddedPostgres.open(launcher.PGLITE_DIR);
 // One bus for every service, so one service's events reach another's consumers: Kafka when
 // KAFKA_BROKERS is set, else in-process with durable logs under ./data/bus.
-const bus = await createEventBus({ clientId: 'sysdesign', kafkaBrokers: launcher.KAFKA_BROKERS, dir: launcher.BUS_DIR, logger });
+const bus = await createEventBus({
+  clientId: 'sysdesign',
+  kafkaBrokers: launcher.KAFKA_BROKERS,
+  dir: launcher.BUS_DIR,
+  logger,
+});
 const running: RunningService[] = [];
 const listed: { name: string; url: string; startError?: string }[] = [];
 
@@ -79,7 +84,10 @@ const consoleApp = await CONSOLE.build({ ...consoleConfig, CONSOLE_SERVICES: lis
 await consoleApp.listen({ host: launcher.HOST, port: CONSOLE.defaultPort });
 
 logger.info(
-  { console: `http://${publicHost}:${CONSOLE.defaultPort}`, services: Object.fromEntries(listed.map((s) => [s.name, s.url])) },
+  {
+    console: `http://${publicHost}:${CONSOLE.defaultPort}`,
+    services: Object.fromEntries(listed.map((s) => [s.name, s.url])),
+  },
   `sysdesign is up: ${running.length} of ${instanceCount} service instances running; open http://${publicHost}:${CONSOLE.defaultPort}`,
 );
 

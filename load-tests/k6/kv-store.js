@@ -30,7 +30,8 @@ const VALUE_BYTES = positiveInteger('VALUE_BYTES', 256);
 const CONSISTENCY = __ENV.CONSISTENCY || 'quorum';
 
 if (NODES.length === 0) fail('NODES must name at least one node');
-if (!['one', 'quorum', 'all'].includes(CONSISTENCY)) fail(`CONSISTENCY must be one, quorum or all, got ${CONSISTENCY}`);
+if (!['one', 'quorum', 'all'].includes(CONSISTENCY))
+  fail(`CONSISTENCY must be one, quorum or all, got ${CONSISTENCY}`);
 
 /** @type {import('k6/options').Options} */
 export const options = {
@@ -63,7 +64,9 @@ export function readModifyWrite() {
     tags: { name: 'GET /v1/kv/{key}' },
     responseCallback: http.expectedStatuses(200, 300, 404),
   });
-  check(read, { 'read answered (200, 300 or 404)': (r) => r.status === 200 || r.status === 300 || r.status === 404 });
+  check(read, {
+    'read answered (200, 300 or 404)': (r) => r.status === 200 || r.status === 300 || r.status === 404,
+  });
   const context = read.headers['X-Context'];
   /** @type {Record<string, string>} */
   const headers = { 'content-type': 'application/octet-stream' };

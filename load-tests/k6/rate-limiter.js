@@ -51,7 +51,10 @@ export const options = {
 
 export function decide() {
   const client = exec.scenario.iterationInTest % CLIENTS;
-  const body = JSON.stringify({ domain: DOMAIN, descriptors: [{ key: 'remote_address', value: `10.0.${client >> 8}.${client & 255}` }] });
+  const body = JSON.stringify({
+    domain: DOMAIN,
+    descriptors: [{ key: 'remote_address', value: `10.0.${client >> 8}.${client & 255}` }],
+  });
   const response = http.post(`${BASE_URL}/v1/check`, body, {
     headers: { 'content-type': 'application/json' },
     tags: { name: 'POST /v1/check' },
@@ -61,7 +64,8 @@ export function decide() {
   if (response.status === 429) refused.add(1);
   check(response, {
     'a decision (200 or 429)': (r) => r.status === 200 || r.status === 429,
-    'rate-limit headers': (r) => r.headers['X-Ratelimit-Limit'] !== undefined && r.headers.Ratelimit !== undefined,
+    'rate-limit headers': (r) =>
+      r.headers['X-Ratelimit-Limit'] !== undefined && r.headers.Ratelimit !== undefined,
   });
 }
 

@@ -18,8 +18,8 @@
  * creations start answering 429.
  */
 import { check, fail } from 'k6';
-import http from 'k6/http';
 import exec from 'k6/execution';
+import http from 'k6/http';
 
 const BASE_URL = (__ENV.BASE_URL || 'http://localhost:3004').replace(/\/+$/, '');
 const DURATION = __ENV.DURATION || '30s';

@@ -1,7 +1,7 @@
-import { cpuTimeMs } from './process-cpu.js';
 import autocannon from 'autocannon';
 import { BASELINE_LARGE_PATH, BASELINE_SMALL_PATH } from './baseline-target.js';
 import { assertServiceName } from './paths.js';
+import { cpuTimeMs } from './process-cpu.js';
 import { median, numberFromEnv } from './stats.js';
 import { type RunningTarget, startTarget, type TargetSpec } from './target.js';
 
@@ -247,7 +247,11 @@ async function measure(
     ...countExpected(result, role === 'service' ? scenario.expectStatus : undefined),
     errors: result.errors,
   };
-  if (stats.unexpected > 0 || stats.errors > 0 || expectedCount(result, role === 'service' ? scenario.expectStatus : undefined) === 0) {
+  if (
+    stats.unexpected > 0 ||
+    stats.errors > 0 ||
+    expectedCount(result, role === 'service' ? scenario.expectStatus : undefined) === 0
+  ) {
     throw new BenchFailureError(await failureMessage(params, scenario, role, target, request, result));
   }
   return stats;
@@ -323,7 +327,9 @@ function sendRequest(target: RunningTarget, request: PreparedRequest): Promise<R
 }
 
 function medianStats(runs: RunStats[]): RunStats {
-  const cpu = runs.map((run) => run.cpuMicrosPerRequest).filter((value): value is number => value !== undefined);
+  const cpu = runs
+    .map((run) => run.cpuMicrosPerRequest)
+    .filter((value): value is number => value !== undefined);
   return {
     requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
     ...(cpu.length === runs.length ? { cpuMicrosPerRequest: median(cpu) } : {}),
@@ -335,7 +341,8 @@ function medianStats(runs: RunStats[]): RunStats {
 }
 
 function describe(stats: RunStats): string {
-  const cpu = stats.cpuMicrosPerRequest === undefined ? '' : `, ${stats.cpuMicrosPerRequest.toFixed(1)} µs CPU/req`;
+  const cpu =
+    stats.cpuMicrosPerRequest === undefined ? '' : `, ${stats.cpuMicrosPerRequest.toFixed(1)} µs CPU/req`;
   return `${Math.round(stats.requestsPerSecond)} req/s, p50 ${stats.latencyP50Ms} ms, p99 ${stats.latencyP99Ms} ms${cpu}`;
 }
 
@@ -387,7 +394,9 @@ function prepareScenario(scenario: HttpScenario, defaultConnections: number): Pr
   const request = prepareRequest(scenario);
   const baselinePath = scenario.baseline === 'large' ? BASELINE_LARGE_PATH : BASELINE_SMALL_PATH;
   if (scenario.expectStatus !== undefined) {
-    assertInRange(`scenario "${scenario.name}" expectStatus`, scenario.expectStatus, 100, 599, { integer: true });
+    assertInRange(`scenario "${scenario.name}" expectStatus`, scenario.expectStatus, 100, 599, {
+      integer: true,
+    });
   }
   return {
     name: scenario.name,

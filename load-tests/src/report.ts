@@ -84,7 +84,7 @@ function renderHttpSection(scenarios: ScenarioResult[]): string[] {
     'Medians over the rounds. **ratio** = service req/s ÷ baseline req/s: 1.00 is as fast as a bare Fastify ' +
       'app (no logging, no hooks, no schemas) answering the same method and body from its own process, ' +
       'measured in the same run, alternating with the service round by round. Latencies have 1 ms resolution. ' +
-      '**CPU µs/req** is the server process\'s CPU time over the run divided by the requests it served, and ' +
+      "**CPU µs/req** is the server process's CPU time over the run divided by the requests it served, and " +
       '**CPU cost ×** = service CPU µs/req ÷ baseline CPU µs/req: on a shared machine req/s swings with whatever ' +
       'else runs (the load generator shares the cores), while CPU per request stays put, so this is the steadier ' +
       'comparison.',

@@ -96,7 +96,12 @@ describe('runHttpBench', () => {
     expect(result.scenarios[0]!.service.unexpected).toBe(0);
     expect(result.scenarios[0]!.service.requestsPerSecond).toBeGreaterThan(0);
     await expect(
-      runHttpBench({ service: 'harness-self-test', target, scenarios: [{ name: 'redirect', path: '/abc' }], ...quick }),
+      runHttpBench({
+        service: 'harness-self-test',
+        target,
+        scenarios: [{ name: 'redirect', path: '/abc' }],
+        ...quick,
+      }),
     ).rejects.toThrow(/302 ×/);
   });
 

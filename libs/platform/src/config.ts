@@ -15,7 +15,10 @@ export class ConfigError extends Error {
 
 export type Env = Record<string, string | undefined>;
 
-export function loadConfig<Schema extends z.ZodObject>(schema: Schema, env: Env = process.env): z.infer<Schema> {
+export function loadConfig<Schema extends z.ZodObject>(
+  schema: Schema,
+  env: Env = process.env,
+): z.infer<Schema> {
   // An empty string means "unset" (compose files often write `VAR=`), so defaults apply.
   const present: Env = {};
   for (const key of Object.keys(schema.shape)) {
@@ -35,7 +38,8 @@ export function loadConfig<Schema extends z.ZodObject>(schema: Schema, env: Env 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** A TCP port given as a string in the environment. */
-export const portVar = (defaultPort: number) => z.coerce.number().int().min(0).max(65_535).default(defaultPort);
+export const portVar = (defaultPort: number) =>
+  z.coerce.number().int().min(0).max(65_535).default(defaultPort);
 
 /** A whole number with bounds, given as a string in the environment. */
 export const intVar = (defaultValue: number, min: number, max: number) =>
@@ -63,13 +67,16 @@ export const listVar = () =>
 const urlVar = (protocols: string[]) =>
   z
     .string()
-    .refine((value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL with scheme ${protocols.join(' or ')}`)
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL with scheme ${protocols.join(' or ')}`,
+    )
     .optional();
 
 /**

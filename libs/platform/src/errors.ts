@@ -118,7 +118,9 @@ function fieldErrorsOf(error: FastifyError): FieldError[] {
   const where = validationLocation[error.validationContext ?? 'body'] ?? 'body';
   return ((error.validation ?? []) as ValidationIssue[]).map((issue) => {
     const path = issue.params?.issue?.path;
-    const field = path ? path.map(String).join('.') : (issue.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+    const field = path
+      ? path.map(String).join('.')
+      : (issue.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
     return { in: where, field, message: issue.params?.issue?.message ?? issue.message ?? 'invalid' };
   });
 }
@@ -126,9 +128,12 @@ function fieldErrorsOf(error: FastifyError): FieldError[] {
 /** Builds a 400 problem naming each bad field, for validation done outside the route schema. */
 export function validationProblem(errors: FieldError[]): Problem {
   const names = errors.map((error) => (error.field ? `${error.in}.${error.field}` : error.in));
-  return platformProblems.ERR_VALIDATION(`invalid ${[...new Set(names)].join(', ')}: ${errors[0]?.message ?? ''}`, {
-    errors,
-  });
+  return platformProblems.ERR_VALIDATION(
+    `invalid ${[...new Set(names)].join(', ')}: ${errors[0]?.message ?? ''}`,
+    {
+      errors,
+    },
+  );
 }
 
 /**
@@ -149,7 +154,11 @@ export class BackendUnavailableError extends Error {
 export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
   if (error instanceof BackendUnavailableError) {
-    return platformProblems.ERR_SERVICE_UNAVAILABLE(`${error.backend} is unavailable; retry shortly`, {}, { 'retry-after': '1' });
+    return platformProblems.ERR_SERVICE_UNAVAILABLE(
+      `${error.backend} is unavailable; retry shortly`,
+      {},
+      { 'retry-after': '1' },
+    );
   }
   const fastifyError = error as FastifyError;
   if (fastifyError?.validation) return validationProblem(fieldErrorsOf(fastifyError));
@@ -168,7 +177,12 @@ export function toProblem(error: unknown): Problem {
   const status = fastifyError?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // Other client errors raised by Fastify or a plugin (e.g. invalid JSON): keep their status.
-    return new Problem(fastifyError.code ?? `ERR_HTTP_${status}`, status, STATUS_CODES[status] ?? 'Client error', fastifyError.message);
+    return new Problem(
+      fastifyError.code ?? `ERR_HTTP_${status}`,
+      status,
+      STATUS_CODES[status] ?? 'Client error',
+      fastifyError.message,
+    );
   }
   return platformProblems.ERR_INTERNAL('the server failed to handle this request; it has been logged');
 }
@@ -181,7 +195,10 @@ function pathOf(url: string): string {
 
 export function sendProblem(reply: FastifyReply, problem: Problem, request: FastifyRequest): FastifyReply {
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value);
-  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem.toBody(pathOf(request.url)));
+  return reply
+    .code(problem.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problem.toBody(pathOf(request.url)));
 }
 
 export function installProblemHandlers(app: FastifyInstance): void {
@@ -197,6 +214,10 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return sendProblem(reply, problem, request);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, platformProblems.ERR_NOT_FOUND(`no route for ${request.method} ${request.url}`), request),
+    sendProblem(
+      reply,
+      platformProblems.ERR_NOT_FOUND(`no route for ${request.method} ${request.url}`),
+      request,
+    ),
   );
 }

@@ -24,7 +24,9 @@ export class Readiness {
     this.checks.set(name, check);
   }
 
-  async run(timeoutMs = READINESS_TIMEOUT_MS): Promise<{ ready: boolean; checks: Record<string, CheckResult> }> {
+  async run(
+    timeoutMs = READINESS_TIMEOUT_MS,
+  ): Promise<{ ready: boolean; checks: Record<string, CheckResult> }> {
     const entries = [...this.checks.entries()];
     const results = await Promise.all(entries.map(([, check]) => runCheck(check, timeoutMs)));
     const checks: Record<string, CheckResult> = {};

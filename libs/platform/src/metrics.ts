@@ -30,7 +30,13 @@ export class ServiceMetrics {
     labelNames: readonly Label[] = [],
     buckets?: number[],
   ) {
-    return new Histogram<Label>({ name, help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) });
+    return new Histogram<Label>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(buckets ? { buckets } : {}),
+    });
   }
 }
 

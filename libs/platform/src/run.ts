@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { EventBus } from './bus/port.js';
 import { ConfigError, type Env, loadConfig } from './config.js';
 import { createLogger } from './logging.js';
 import type { ServiceApp } from './service.js';
-import type { EventBus } from './bus/port.js';
 import type { EmbeddedPostgres } from './sql/pglite.js';
 
 /**
@@ -92,7 +92,11 @@ export function closeOnSignals(close: () => Promise<void>, logger: Logger, timeo
 }
 
 /** Parses config or exits with one message naming every bad variable. */
-export function configOrExit<Schema extends z.ZodObject>(schema: Schema, service: string, env: Env = process.env): z.infer<Schema> {
+export function configOrExit<Schema extends z.ZodObject>(
+  schema: Schema,
+  service: string,
+  env: Env = process.env,
+): z.infer<Schema> {
   try {
     return loadConfig(schema, env);
   } catch (error) {
@@ -105,7 +109,9 @@ export function configOrExit<Schema extends z.ZodObject>(schema: Schema, service
 }
 
 /** `main.ts` of every service: one service in this process, configured by the environment. */
-export async function runStandalone<Schema extends z.ZodObject>(definition: ServiceDefinition<Schema>): Promise<void> {
+export async function runStandalone<Schema extends z.ZodObject>(
+  definition: ServiceDefinition<Schema>,
+): Promise<void> {
   const config = configOrExit(definition.configSchema, definition.name);
   const { LOG_LEVEL, SHUTDOWN_TIMEOUT_MS } = config as { LOG_LEVEL: string; SHUTDOWN_TIMEOUT_MS: number };
   const logger = createLogger(LOG_LEVEL);

@@ -59,7 +59,9 @@ export interface ServiceOptions {
 export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
 
 export async function createService(options: ServiceOptions): Promise<ServiceApp> {
-  const logger = (options.logger ?? createLogger(options.logLevel ?? 'info')).child({ service: options.name });
+  const logger = (options.logger ?? createLogger(options.logLevel ?? 'info')).child({
+    service: options.name,
+  });
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdOf,

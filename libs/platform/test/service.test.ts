@@ -2,7 +2,13 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BackendUnavailableError, createService, defineProblems, loggerOptions, type ServiceApp } from '../src/index.js';
+import {
+  BackendUnavailableError,
+  createService,
+  defineProblems,
+  loggerOptions,
+  type ServiceApp,
+} from '../src/index.js';
 
 const problems = defineProblems({ PROBE_ERR_CONFLICT: { status: 409, title: 'Conflict' } });
 
@@ -28,20 +34,33 @@ describe('createService', () => {
     app.readiness.add('database', () => {
       if (!backendUp) throw new Error('connection refused');
     });
-    app.readiness.add('slow-cache', () => new Promise((resolve) => setTimeout(resolve, backendUp ? 0 : 5_000)));
+    app.readiness.add(
+      'slow-cache',
+      () => new Promise((resolve) => setTimeout(resolve, backendUp ? 0 : 5_000)),
+    );
     app.get(
       '/v1/items/:id',
-      { schema: { params: z.object({ id: z.coerce.number().int().min(1) }), querystring: z.object({ view: z.enum(['full', 'short']).default('short') }) } },
+      {
+        schema: {
+          params: z.object({ id: z.coerce.number().int().min(1) }),
+          querystring: z.object({ view: z.enum(['full', 'short']).default('short') }),
+        },
+      },
       async (request) => {
-        if (request.params.id === 409) throw problems.PROBE_ERR_CONFLICT('item 409 is taken', { itemId: 409 }, { 'retry-after': '3' });
+        if (request.params.id === 409)
+          throw problems.PROBE_ERR_CONFLICT('item 409 is taken', { itemId: 409 }, { 'retry-after': '3' });
         if (request.params.id === 500) throw new Error('secret database password is hunter2');
         if (request.params.id === 503) throw new BackendUnavailableError('postgres');
         return { id: request.params.id, view: request.query.view };
       },
     );
-    app.post('/v1/items', { schema: { body: z.object({ name: z.string().min(1).max(20), tags: z.array(z.string()).max(3) }) } }, async (request) => ({
-      created: request.body.name,
-    }));
+    app.post(
+      '/v1/items',
+      { schema: { body: z.object({ name: z.string().min(1).max(20), tags: z.array(z.string()).max(3) }) } },
+      async (request) => ({
+        created: request.body.name,
+      }),
+    );
   });
   afterAll(async () => app.close());
 
@@ -65,17 +84,35 @@ describe('createService', () => {
     expect(response.statusCode).toBe(400);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     const body = response.json();
-    expect(body).toMatchObject({ type: 'urn:sysdesign:problem:err-validation', status: 400, code: 'ERR_VALIDATION', instance: '/v1/items/abc' });
+    expect(body).toMatchObject({
+      type: 'urn:sysdesign:problem:err-validation',
+      status: 400,
+      code: 'ERR_VALIDATION',
+      instance: '/v1/items/abc',
+    });
     expect(body.errors[0]).toMatchObject({ in: 'params', field: 'id' });
-    const bodyErrors = await app.inject({ method: 'POST', url: '/v1/items', payload: { name: '', tags: ['a', 'b', 'c', 'd'] } });
-    expect(bodyErrors.json().errors.map((error: { field: string }) => error.field).sort()).toEqual(['name', 'tags']);
+    const bodyErrors = await app.inject({
+      method: 'POST',
+      url: '/v1/items',
+      payload: { name: '', tags: ['a', 'b', 'c', 'd'] },
+    });
+    expect(
+      bodyErrors
+        .json()
+        .errors.map((error: { field: string }) => error.field)
+        .sort(),
+    ).toEqual(['name', 'tags']);
   });
 
   it('renders a service problem with its code, extensions and headers', async () => {
     const response = await app.inject({ url: '/v1/items/409' });
     expect(response.statusCode).toBe(409);
     expect(response.headers['retry-after']).toBe('3');
-    expect(response.json()).toMatchObject({ code: 'PROBE_ERR_CONFLICT', detail: 'item 409 is taken', itemId: 409 });
+    expect(response.json()).toMatchObject({
+      code: 'PROBE_ERR_CONFLICT',
+      detail: 'item 409 is taken',
+      itemId: 409,
+    });
   });
 
   it('hides the internals of an unexpected error behind a 500 and logs it', async () => {
@@ -94,9 +131,20 @@ describe('createService', () => {
   });
 
   it.each([
-    ['a body over the limit', { payload: JSON.stringify({ name: 'x'.repeat(2_000), tags: [] }), headers: { 'content-type': 'application/json' } }, 413],
+    [
+      'a body over the limit',
+      {
+        payload: JSON.stringify({ name: 'x'.repeat(2_000), tags: [] }),
+        headers: { 'content-type': 'application/json' },
+      },
+      413,
+    ],
     ['malformed JSON', { payload: '{"name": ', headers: { 'content-type': 'application/json' } }, 400],
-    ['an unsupported media type', { payload: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415],
+    [
+      'an unsupported media type',
+      { payload: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      415,
+    ],
     ['an empty JSON body', { payload: '', headers: { 'content-type': 'application/json' } }, 400],
   ])('answers %s with a problem, not a 500', async (_name, request, status) => {
     const response = await app.inject({ method: 'POST', url: '/v1/items', ...request });
@@ -137,7 +185,9 @@ describe('createService', () => {
   it('exposes request durations by route pattern in /metrics', async () => {
     await app.inject({ url: '/v1/items/7' });
     const metrics = (await app.inject({ url: '/metrics' })).body;
-    expect(metrics).toMatch(/http_request_duration_seconds_count\{[^}]*route="\/v1\/items\/:id",status="200"[^}]*\} \d+/);
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{[^}]*route="\/v1\/items\/:id",status="200"[^}]*\} \d+/,
+    );
     expect(metrics).toContain('service="probe"');
     expect(metrics).toContain('process_cpu_user_seconds_total');
   });

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from './clock.js';
 import { InvalidOptionError } from './errors.js';
-import { diffLeafEntries } from './merkle.js';
 import { Loop } from './loop.js';
+import { diffLeafEntries } from './merkle.js';
 import { Random } from './random.js';
 import type { Replica } from './replica.js';
 import {

@@ -2,10 +2,10 @@ import { type Clock, systemClock } from './clock.js';
 import {
   assert,
   InvalidOptionError,
-  type QuorumOperation,
   QuorumError,
   QuorumErrorCode,
   QuorumNotMetError,
+  type QuorumOperation,
   type ReplicaFailure,
 } from './errors.js';
 import {

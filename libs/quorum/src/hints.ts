@@ -122,7 +122,12 @@ export class MemoryHintStore implements HintStore {
     const versions = update(known?.versions ?? []);
     const bytes = versionsBytes(versions);
     try {
-      assertHintCapacity(this.#limits, { entries: this.#entries.size, totalBytes: this.#bytes }, known?.bytes, bytes);
+      assertHintCapacity(
+        this.#limits,
+        { entries: this.#entries.size, totalBytes: this.#bytes },
+        known?.bytes,
+        bytes,
+      );
     } catch (error) {
       this.#refused++;
       throw error;

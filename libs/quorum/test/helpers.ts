@@ -1,8 +1,8 @@
 import {
   Coordinator,
   type HealthView,
-  MemoryHintStore,
   type HintLimits,
+  MemoryHintStore,
   MemoryNetwork,
   MemoryReplicaStore,
   QuorumError,

@@ -3,7 +3,7 @@
  * an in-memory twin of identical semantics, behind one call: `limiter.limit(key, { cost })`.
  * The Fastify plugin is at `@sysdesign/redis-limiters/fastify`.
  */
-export { DECIDERS } from './algorithms/index.js';
+
 export type {
   AlgorithmState,
   Decide,
@@ -15,8 +15,9 @@ export type {
   SlidingWindowLogState,
   TokenBucketState,
 } from './algorithms/index.js';
+export { DECIDERS } from './algorithms/index.js';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
-export { createLimiter, type CreateLimiterOptions } from './create.js';
+export { type CreateLimiterOptions, createLimiter } from './create.js';
 export {
   CostExceedsLimitError,
   errorFromScriptCode,
@@ -28,6 +29,14 @@ export {
   ScriptErrorCode,
   type UnavailableReason,
 } from './errors.js';
+export {
+  HEADER_NAMES,
+  type HeaderOptions,
+  policyHeaderValue,
+  secondsCeil,
+  structuredString,
+  writeRateLimitHeaders,
+} from './headers.js';
 export { DEFAULT_PREFIX, escapeKey, MAX_KEY_LENGTH } from './keys.js';
 export { MemoryLimiter, type MemoryLimiterOptions } from './memory-limiter.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
@@ -51,11 +60,3 @@ export {
   type RedisLimiterOptions,
 } from './redis-limiter.js';
 export type { Limiter, LimitOptions, LimitResult } from './result.js';
-export {
-  HEADER_NAMES,
-  type HeaderOptions,
-  policyHeaderValue,
-  secondsCeil,
-  structuredString,
-  writeRateLimitHeaders,
-} from './headers.js';

@@ -1,4 +1,4 @@
-import { DECIDERS, type Decide, type AlgorithmState } from './algorithms/index.js';
+import { type AlgorithmState, DECIDERS, type Decide } from './algorithms/index.js';
 import { checkKeyPart, DEFAULT_PREFIX, keyBase, limiterKey } from './keys.js';
 import { MemoryStore } from './memory-store.js';
 import {

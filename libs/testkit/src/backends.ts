@@ -4,7 +4,9 @@
  * suite is skipped with the reason printed, never silently.
  */
 
-export type Backend<Value> = { available: true; value: Value; source: 'env' | 'container' } | { available: false; reason: string };
+export type Backend<Value> =
+  | { available: true; value: Value; source: 'env' | 'container' }
+  | { available: false; reason: string };
 
 export interface PostgresBackend {
   url: string;
@@ -47,16 +49,16 @@ function dockerUnavailableReason(): Promise<string | undefined> {
   return dockerAnswer;
 }
 
-async function fromContainer<Value>(
-  envName: string,
-  start: () => Promise<Value>,
-): Promise<Backend<Value>> {
+async function fromContainer<Value>(envName: string, start: () => Promise<Value>): Promise<Backend<Value>> {
   const reason = await dockerUnavailableReason();
   if (reason) return { available: false, reason: `${envName} is not set and ${reason}` };
   try {
     return { available: true, value: await start(), source: 'container' };
   } catch (error) {
-    return { available: false, reason: `${envName} is not set and its container failed: ${(error as Error).message}` };
+    return {
+      available: false,
+      reason: `${envName} is not set and its container failed: ${(error as Error).message}`,
+    };
   }
 }
 
@@ -71,7 +73,9 @@ export function postgresBackend(): Promise<Backend<PostgresBackend>> {
         .withExposedPorts(5432)
         .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
         .start();
-      return { url: `postgres://postgres:postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres` };
+      return {
+        url: `postgres://postgres:postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres`,
+      };
     });
   });
 }
@@ -94,7 +98,12 @@ export function redisBackend(): Promise<Backend<RedisBackend>> {
 export function kafkaBackend(): Promise<Backend<KafkaBackend>> {
   return once('kafka', async () => {
     const brokers = process.env.KAFKA_BROKERS;
-    if (brokers) return { available: true, value: { brokers: brokers.split(',').map((broker) => broker.trim()) }, source: 'env' };
+    if (brokers)
+      return {
+        available: true,
+        value: { brokers: brokers.split(',').map((broker) => broker.trim()) },
+        source: 'env',
+      };
     return fromContainer('KAFKA_BROKERS', async () => {
       const { GenericContainer, Wait } = await import('testcontainers');
       // KRaft single node. The advertised listener must be the port the host sees, which is only
@@ -126,7 +135,11 @@ export function cassandraBackend(): Promise<Backend<CassandraBackend>> {
   return once('cassandra', async () => {
     const points = process.env.CASSANDRA_CONTACT_POINTS;
     if (points) {
-      return { available: true, value: { contactPoints: points.split(',').map((point) => point.trim()) }, source: 'env' };
+      return {
+        available: true,
+        value: { contactPoints: points.split(',').map((point) => point.trim()) },
+        source: 'env',
+      };
     }
     return fromContainer('CASSANDRA_CONTACT_POINTS', async () => {
       const { GenericContainer, Wait } = await import('testcontainers');

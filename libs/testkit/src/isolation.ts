@@ -13,7 +13,10 @@ function uniqueSuffix(): string {
 
 /** A schema name no other test uses: `t_<label>_<time>_<random>`. */
 export function freshSchemaName(label = 'test'): string {
-  const safe = label.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 20);
+  const safe = label
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 20);
   return `t_${safe}_${uniqueSuffix()}`;
 }
 

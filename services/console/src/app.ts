@@ -16,14 +16,23 @@ const serviceStatus = z.object({
 export async function buildConsole(
   options: Omit<ServiceOptions, 'name'> & { services: () => ListedService[]; healthTimeoutMs: number },
 ): Promise<ServiceApp> {
-  const app = await createService({ name: SERVICE_NAME, description: 'Every service of this deployment and its health.', ...options });
+  const app = await createService({
+    name: SERVICE_NAME,
+    description: 'Every service of this deployment and its health.',
+    ...options,
+  });
   app.get('/', { schema: { hide: true } }, async (_request, reply) => {
     const statuses = await statusesOf(options.services(), options.healthTimeoutMs);
     return reply.type('text/html; charset=utf-8').send(renderPage(statuses, new Date()));
   });
   app.get(
     '/v1/services',
-    { schema: { summary: 'Every service and its health', response: { 200: z.object({ services: z.array(serviceStatus) }) } } },
+    {
+      schema: {
+        summary: 'Every service and its health',
+        response: { 200: z.object({ services: z.array(serviceStatus) }) },
+      },
+    },
     async () => ({ services: await statusesOf(options.services(), options.healthTimeoutMs) }),
   );
   return app;

@@ -9,12 +9,18 @@ const servicesVar = z
   .string()
   .transform((value, context) => {
     const services: { name: string; url: string }[] = [];
-    for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    for (const entry of value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)) {
       const separator = entry.indexOf('=');
       const name = entry.slice(0, separator);
       const url = entry.slice(separator + 1);
       if (separator <= 0 || !/^[a-z0-9-]{1,64}$/.test(name) || !/^https?:\/\/[^\s]+$/.test(url)) {
-        context.addIssue({ code: 'custom', message: `entry ${JSON.stringify(entry)} must look like name=http://host:port` });
+        context.addIssue({
+          code: 'custom',
+          message: `entry ${JSON.stringify(entry)} must look like name=http://host:port`,
+        });
         return z.NEVER;
       }
       services.push({ name, url: url.replace(/\/+$/, '') });

@@ -19,7 +19,8 @@ export function renderPage(statuses: ServiceStatus[], generatedAt: Date): string
       const name = escapeHtml(service.name);
       const url = escapeHtml(service.url);
       const detail = service.detail ? `<div class="detail">${escapeHtml(service.detail)}</div>` : '';
-      const latency = service.latencyMs === undefined ? '' : ` <span class="latency">${service.latencyMs} ms</span>`;
+      const latency =
+        service.latencyMs === undefined ? '' : ` <span class="latency">${service.latencyMs} ms</span>`;
       return `<tr class="${service.state}">
   <td><a href="${url}/docs">${name}</a></td>
   <td><code>${url}</code></td>
@@ -28,7 +29,10 @@ export function renderPage(statuses: ServiceStatus[], generatedAt: Date): string
 </tr>`;
     })
     .join('\n');
-  const empty = statuses.length === 0 ? '<tr><td colspan="4">No services are configured (CONSOLE_SERVICES).</td></tr>' : '';
+  const empty =
+    statuses.length === 0
+      ? '<tr><td colspan="4">No services are configured (CONSOLE_SERVICES).</td></tr>'
+      : '';
   return `<!doctype html>
 <html lang="en">
 <head>

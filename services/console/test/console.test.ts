@@ -29,7 +29,11 @@ describe('console', () => {
     // The console asks every service's /readyz; each outcome must be told apart.
     backendUp = true;
     const ready = (await consoleApp.inject({ url: '/v1/services' })).json().services;
-    expect(ready.map((service: { state: string }) => service.state)).toEqual(['ready', 'failed-to-start', 'down']);
+    expect(ready.map((service: { state: string }) => service.state)).toEqual([
+      'ready',
+      'failed-to-start',
+      'down',
+    ]);
     expect(ready[0].docsUrl).toBe(`${targetUrl}/docs`);
     backendUp = false;
     const degraded = (await consoleApp.inject({ url: '/v1/services' })).json().services;

@@ -1,11 +1,6 @@
-import {
-  EmbeddedPostgres,
-  LAYOUTS,
-  migrate,
-  SnowflakeGenerator,
-} from '@sysdesign/platform';
-import { type MicroResult, runHttpBench, runMicro, writeReport } from '@sysdesign/load-tests';
 import { fileURLToPath } from 'node:url';
+import { type MicroResult, runHttpBench, runMicro, writeReport } from '@sysdesign/load-tests';
+import { EmbeddedPostgres, LAYOUTS, migrate, SnowflakeGenerator } from '@sysdesign/platform';
 import { DEFAULT_EPOCH_MS } from '../src/config.js';
 import { UlidGenerator } from '../src/domain/ulid.js';
 import { UuidV7Generator } from '../src/domain/uuid.js';
@@ -26,12 +21,19 @@ function percent(value: number): string {
 
 async function microBenchmarks(): Promise<MicroResult[]> {
   const results: MicroResult[] = [];
-  const snowflake = new SnowflakeGenerator({ node: { datacenterId: 1, workerId: 1 }, epochMs: DEFAULT_EPOCH_MS });
+  const snowflake = new SnowflakeGenerator({
+    node: { datacenterId: 1, workerId: 1 },
+    epochMs: DEFAULT_EPOCH_MS,
+  });
   const snowflakeResult = await runMicro('snowflake nextSync()', () => snowflake.nextSync(), { timeMs: 500 });
   snowflakeResult.note = `ids/s on one worker; ${percent(snowflakeResult.opsPerSecond / SNOWFLAKE_CEILING_PER_SECOND)} of the 4,096/ms ceiling`;
   results.push(snowflakeResult);
 
-  const sonyflake = new SnowflakeGenerator({ layout: LAYOUTS.sonyflake, node: { machineId: 1 }, epochMs: DEFAULT_EPOCH_MS });
+  const sonyflake = new SnowflakeGenerator({
+    layout: LAYOUTS.sonyflake,
+    node: { machineId: 1 },
+    epochMs: DEFAULT_EPOCH_MS,
+  });
   const sonyflakeResult = await runMicro('sonyflake nextSync()', () => sonyflake.nextSync(), { timeMs: 300 });
   sonyflakeResult.note = `ids/s; ${percent(sonyflakeResult.opsPerSecond / SONYFLAKE_CEILING_PER_SECOND)} of the 256 per 10 ms ceiling`;
   results.push(sonyflakeResult);
@@ -40,7 +42,9 @@ async function microBenchmarks(): Promise<MicroResult[]> {
   results.push(await runMicro('uuidv7 next()', () => uuidV7.next(), { note: 'monotonic, 42-bit counter' }));
   const ulid = new UlidGenerator();
   results.push(await runMicro('ulid next()', () => ulid.next(), { note: 'monotonic factory' }));
-  results.push(await runMicro('uuidv4 crypto.randomUUID()', () => crypto.randomUUID(), { note: 'Node built-in' }));
+  results.push(
+    await runMicro('uuidv4 crypto.randomUUID()', () => crypto.randomUUID(), { note: 'Node built-in' }),
+  );
   const id = snowflake.nextSync();
   results.push(await runMicro('snowflake decode()', () => snowflake.decode(id), { note: 'layout module' }));
 
@@ -49,7 +53,9 @@ async function microBenchmarks(): Promise<MicroResult[]> {
     const sql = await embedded.forSchema('bench');
     await migrate(sql, fileURLToPath(new URL('../migrations', import.meta.url)));
     const tickets = await PostgresTicketStore.open(sql, 2);
-    const ticketResult = await runMicro('ticket nextTickets(100) on PGlite', () => tickets.nextTickets(100), { timeMs: 500 });
+    const ticketResult = await runMicro('ticket nextTickets(100) on PGlite', () => tickets.nextTickets(100), {
+      timeMs: 500,
+    });
     ticketResult.note = `requests/s; ${Math.round(ticketResult.opsPerSecond * 100).toLocaleString('en')} ids/s from one sequence`;
     results.push(ticketResult);
   } finally {
@@ -78,7 +84,10 @@ const postgres = postgresUrl
       process.env.BENCH_DATABASE_URL = postgresUrl;
       return runHttpBench({
         service: 'id-generator',
-        target: { modulePath: new URL('./target.ts', import.meta.url), exportName: 'createPostgresBenchTarget' },
+        target: {
+          modulePath: new URL('./target.ts', import.meta.url),
+          exportName: 'createPostgresBenchTarget',
+        },
         scenarios: [
           { name: 'ticket count=1 (Postgres)', path: '/v1/ids?count=1&strategy=ticket' },
           { name: 'multi-master count=1 (Postgres)', path: '/v1/ids?count=1&strategy=multi-master' },

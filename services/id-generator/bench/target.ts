@@ -17,7 +17,10 @@ export async function createBenchTarget() {
 
 /** A real Postgres from BENCH_DATABASE_URL, in its own schema. */
 export async function createPostgresBenchTarget() {
-  const config = loadConfig(configSchema, { DATABASE_URL: process.env.BENCH_DATABASE_URL, LOG_LEVEL: 'warn' });
+  const config = loadConfig(configSchema, {
+    DATABASE_URL: process.env.BENCH_DATABASE_URL,
+    LOG_LEVEL: 'warn',
+  });
   const app = await buildService(config, { logger: createLogger('warn'), sqlSchema: 'bench_id_generator' });
   return { app };
 }

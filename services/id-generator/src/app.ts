@@ -1,9 +1,14 @@
-import { createService, type ServiceApp, type ServiceOptions, type SnowflakeGenerator } from '@sysdesign/platform';
+import {
+  createService,
+  type ServiceApp,
+  type ServiceOptions,
+  type SnowflakeGenerator,
+} from '@sysdesign/platform';
+import { SERVICE_NAME } from './config.js';
 import { createStrategies } from './domain/strategy-registry.js';
 import type { IdMetrics } from './metrics.js';
 import { registerIdRoutes } from './routes/ids.js';
 import type { TicketStore } from './store/ticket-store.js';
-import { SERVICE_NAME } from './config.js';
 
 export interface AppDeps {
   snowflake: SnowflakeGenerator;
@@ -21,7 +26,8 @@ export function registerApp(app: ServiceApp, deps: AppDeps): ServiceApp {
 export async function createApp(options: Omit<ServiceOptions, 'name'>): Promise<ServiceApp> {
   return createService({
     name: SERVICE_NAME,
-    description: 'Unique, numeric, time-sortable 64-bit ids: Snowflake, Sonyflake, UUIDv4/v7, ULID, ticket server, multi-master.',
+    description:
+      'Unique, numeric, time-sortable 64-bit ids: Snowflake, Sonyflake, UUIDv4/v7, ULID, ticket server, multi-master.',
     ...options,
   });
 }

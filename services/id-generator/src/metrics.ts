@@ -13,14 +13,22 @@ export interface IdMetrics {
 export function createIdMetrics(metrics: ServiceMetrics): IdMetrics {
   return {
     idsIssued: metrics.counter('idgen_ids_issued_total', 'Ids issued, by strategy', ['strategy']),
-    clockRollbackWaits: metrics.counter('idgen_clock_rollback_waits_total', 'Clock rollbacks small enough to wait out'),
+    clockRollbackWaits: metrics.counter(
+      'idgen_clock_rollback_waits_total',
+      'Clock rollbacks small enough to wait out',
+    ),
     clockRollbackRefusals: metrics.counter(
       'idgen_clock_rollback_refusals_total',
       'Clock rollbacks too large to wait out: requests refused',
     ),
-    leaseRenewals: metrics.counter('idgen_worker_lease_renewals_total', 'Worker lease renewals, by result', ['result']),
+    leaseRenewals: metrics.counter('idgen_worker_lease_renewals_total', 'Worker lease renewals, by result', [
+      'result',
+    ]),
     workerId: metrics.gauge('idgen_worker_id', 'The worker (machine) id this instance holds', ['datacenter']),
-    generatorAvailable: metrics.gauge('idgen_generator_available', '1 while the snowflake generator may issue ids'),
+    generatorAvailable: metrics.gauge(
+      'idgen_generator_available',
+      '1 while the snowflake generator may issue ids',
+    ),
   };
 }
 

@@ -27,7 +27,11 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
  */
 export async function buildService(config: Config, context: ServiceContext): Promise<ServiceApp> {
   checkSnowflakeConfig(config);
-  const app = await createApp({ logger: context.logger, logLevel: config.LOG_LEVEL, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+  const app = await createApp({
+    logger: context.logger,
+    logLevel: config.LOG_LEVEL,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  });
   const metrics = createIdMetrics(app.metrics);
   const sql = await openSql({
     schema: context.sqlSchema ?? schemaForService(SERVICE_NAME),

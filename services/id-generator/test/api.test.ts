@@ -42,17 +42,20 @@ function apiContract(open: (env?: Record<string, string>) => Promise<ServiceApp>
     ['uuidv4', UUID_V4, 'none'],
     ['uuidv7', UUID_V7, 'text'],
     ['ulid', ULID, 'text'],
-  ] as const)('issues %s ids: right format, unique, ordered where the design promises', async (strategy, format, order) => {
-    // Each strategy's claim: format, uniqueness across requests, and (where promised) order.
-    const first = await getIds(app, `strategy=${strategy}&count=200`);
-    const second = await getIds(app, `strategy=${strategy}&count=200`);
-    const all = [...first.ids, ...second.ids];
-    expect(first.strategy).toBe(strategy);
-    for (const id of all) expect(id).toMatch(format);
-    expect(new Set(all).size).toBe(400);
-    if (order === 'numeric') expect(strictlyIncreasing(all.map(BigInt))).toBe(true);
-    if (order === 'text') expect(strictlyIncreasing(all)).toBe(true);
-  });
+  ] as const)(
+    'issues %s ids: right format, unique, ordered where the design promises',
+    async (strategy, format, order) => {
+      // Each strategy's claim: format, uniqueness across requests, and (where promised) order.
+      const first = await getIds(app, `strategy=${strategy}&count=200`);
+      const second = await getIds(app, `strategy=${strategy}&count=200`);
+      const all = [...first.ids, ...second.ids];
+      expect(first.strategy).toBe(strategy);
+      for (const id of all) expect(id).toMatch(format);
+      expect(new Set(all).size).toBe(400);
+      if (order === 'numeric') expect(strictlyIncreasing(all.map(BigInt))).toBe(true);
+      if (order === 'text') expect(strictlyIncreasing(all)).toBe(true);
+    },
+  );
 
   it('serves 10,000 snowflake ids in one request, strictly increasing', async () => {
     const { ids } = await getIds(app, 'count=10000');
@@ -126,7 +129,9 @@ function apiContract(open: (env?: Record<string, string>) => Promise<ServiceApp>
     await getIds(app, 'strategy=ulid&count=7');
     const metrics = (await app.inject({ url: '/metrics' })).body;
     expect(metrics).toMatch(/idgen_ids_issued_total\{strategy="ulid",service="id-generator"\} \d+/);
-    expect(metrics).toMatch(/http_request_duration_seconds_count\{[^}]*method="GET",route="\/v1\/ids",status="200"/);
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{[^}]*method="GET",route="\/v1\/ids",status="200"/,
+    );
     const ready = await app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json().checks['worker-lease'].ok).toBe(true);
@@ -198,7 +203,10 @@ describeWith(await redisBackend(), 'worker leases in Redis', ({ url }) => {
     // WORKER_LEASE_STORE=redis: the same lease semantics through Lua scripts instead of SQL.
     const env = { REDIS_URL: url, WORKER_LEASE_STORE: 'redis', REDIS_KEY_PREFIX: prefix };
     const schema = freshSchemaName('redislease');
-    const [a, b] = [await buildFromEnv(env, { embedded, schema }), await buildFromEnv(env, { embedded, schema })];
+    const [a, b] = [
+      await buildFromEnv(env, { embedded, schema }),
+      await buildFromEnv(env, { embedded, schema }),
+    ];
     try {
       expect(await workerIdOf(a)).not.toBe(await workerIdOf(b));
       expect((await a.inject({ url: '/readyz' })).json().checks.redis.ok).toBe(true);

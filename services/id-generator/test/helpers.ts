@@ -22,7 +22,8 @@ export interface IdsBody {
 
 export async function getIds(app: ServiceApp, query: string): Promise<IdsBody> {
   const response = await app.inject({ url: `/v1/ids?${query}` });
-  if (response.statusCode !== 200) throw new Error(`GET /v1/ids?${query}: ${response.statusCode} ${response.body}`);
+  if (response.statusCode !== 200)
+    throw new Error(`GET /v1/ids?${query}: ${response.statusCode} ${response.body}`);
   return response.json<IdsBody>();
 }
 

@@ -7,8 +7,8 @@ import {
   PostgresWorkerLeaseStore,
   ServiceMetrics,
   SnowflakeGenerator,
-  startLeasedSnowflake,
   type Sql,
+  startLeasedSnowflake,
   WORKER_LEASE_MIGRATIONS,
   WorkerLease,
 } from '@sysdesign/platform';
@@ -47,15 +47,24 @@ describe('restarting a worker on a clock that is behind its last id', () => {
 
   it('refuses ids after a clean restart 2 s behind, instead of duplicating (known failure of public generators)', async () => {
     // First life: real clock; ids issued, then a clean stop records the last id's time.
-    const first = await startLeasedSnowflake({ ...baseConfig, WORKER_ID: 5 }, { sql, logger, observer, redisKeyPrefix });
+    const first = await startLeasedSnowflake(
+      { ...baseConfig, WORKER_ID: 5 },
+      { sql, logger, observer, redisKeyPrefix },
+    );
     const issued = await first.generator.nextBatch(5_000);
     await first.stop();
     // Second life on the same worker id, clock 2 s slow: every id would collide with the first life's.
-    const second = await startLeasedSnowflake({ ...baseConfig, WORKER_ID: 5 }, { sql, logger, observer, redisKeyPrefix, clock: offsetClock(-2_000) });
+    const second = await startLeasedSnowflake(
+      { ...baseConfig, WORKER_ID: 5 },
+      { sql, logger, observer, redisKeyPrefix, clock: offsetClock(-2_000) },
+    );
     expect(() => second.generator.tryNext()).toThrow(ClockMovedBackwardsError);
     await second.stop();
     // Third life, only 3 ms slow: within the bound, so it waits and then issues larger ids.
-    const third = await startLeasedSnowflake({ ...baseConfig, WORKER_ID: 5 }, { sql, logger, observer, redisKeyPrefix, clock: offsetClock(-3) });
+    const third = await startLeasedSnowflake(
+      { ...baseConfig, WORKER_ID: 5 },
+      { sql, logger, observer, redisKeyPrefix, clock: offsetClock(-3) },
+    );
     const [next] = await third.generator.nextBatch(1);
     expect(next! > issued.at(-1)!).toBe(true);
     await third.stop();
@@ -71,7 +80,10 @@ describe('restarting a worker on a clock that is behind its last id', () => {
     await store.renew(slot, 'crashed-holder', baseConfig.WORKER_LEASE_TTL_MS, reach);
     const crashed = new SnowflakeGenerator({ node: slot, epochMs: DEFAULT_EPOCH_MS });
     const crashedIds = await crashed.nextBatch(100);
-    const successor = await startLeasedSnowflake({ ...baseConfig, WORKER_ID: 6 }, { sql, logger, observer, redisKeyPrefix });
+    const successor = await startLeasedSnowflake(
+      { ...baseConfig, WORKER_ID: 6 },
+      { sql, logger, observer, redisKeyPrefix },
+    );
     try {
       const [first] = await successor.generator.nextBatch(1);
       expect(first! > crashedIds.at(-1)!).toBe(true);
@@ -99,16 +111,27 @@ describe('clock rollback over HTTP', () => {
     const refused = await app.inject({ url: '/v1/ids' });
     expect(refused.statusCode).toBe(503);
     expect(refused.headers['retry-after']).toBe('4');
-    expect(refused.json()).toMatchObject({ code: 'IDGEN_ERR_CLOCK_MOVED_BACKWARDS', rollbackMs: 3_500, maxRollbackMs: 5 });
+    expect(refused.json()).toMatchObject({
+      code: 'IDGEN_ERR_CLOCK_MOVED_BACKWARDS',
+      rollbackMs: 3_500,
+      maxRollbackMs: 5,
+    });
     now += 3_501;
     expect((await app.inject({ url: '/v1/ids' })).statusCode).toBe(200);
     await app.close();
   });
 
   it('answers 503 while the worker lease is lost', async () => {
-    const generator = new SnowflakeGenerator({ node: { datacenterId: 0, workerId: 1 }, epochMs: DEFAULT_EPOCH_MS });
+    const generator = new SnowflakeGenerator({
+      node: { datacenterId: 0, workerId: 1 },
+      epochMs: DEFAULT_EPOCH_MS,
+    });
     const app = await createApp({ logLevel: 'silent' });
-    registerApp(app, { snowflake: generator, tickets: new MemoryTicketStore(2), metrics: createIdMetrics(app.metrics) });
+    registerApp(app, {
+      snowflake: generator,
+      tickets: new MemoryTicketStore(2),
+      metrics: createIdMetrics(app.metrics),
+    });
     generator.suspend('worker id 1 was taken over by another instance');
     const response = await app.inject({ url: '/v1/ids' });
     expect(response.statusCode).toBe(503);
@@ -131,8 +154,15 @@ describe('lease renewal keeps the generator within reach', () => {
     };
     let outage = false;
     const lease = await WorkerLease.acquire({ store: failing, datacenterId: 0, candidates: [1], ttlMs: 300 });
-    const generator = new SnowflakeGenerator({ node: { datacenterId: 0, workerId: 1 }, epochMs: DEFAULT_EPOCH_MS });
-    lease.start({ reachExtended: (ms) => generator.setCeiling(ms), lost: () => undefined, regained: () => undefined });
+    const generator = new SnowflakeGenerator({
+      node: { datacenterId: 0, workerId: 1 },
+      epochMs: DEFAULT_EPOCH_MS,
+    });
+    lease.start({
+      reachExtended: (ms) => generator.setCeiling(ms),
+      lost: () => undefined,
+      regained: () => undefined,
+    });
     outage = true;
     const deadline = Date.now() + 3_000;
     let refused = false;

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
-import { createLogger, loadConfig } from '@sysdesign/platform';
 import type { BenchTarget } from '@sysdesign/load-tests';
+import { createLogger, loadConfig } from '@sysdesign/platform';
 import { configSchema } from '../src/config.js';
 import { buildService } from '../src/service.js';
 

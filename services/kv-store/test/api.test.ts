@@ -163,7 +163,9 @@ describe('bad input, field by field', () => {
     }
     // Malformed escapes, a lone surrogate and an overlong encoding never reach a handler.
     for (const raw of ['/v1/kv/%ZZ', '/v1/kv/%ED%A0%80', '/v1/kv/%C0%AF', '/v1/kv/%']) {
-      expect(expectProblem(await app.inject({ method: 'GET', url: raw }), 400).code, raw).toBe('ERR_MALFORMED_URL');
+      expect(expectProblem(await app.inject({ method: 'GET', url: raw }), 400).code, raw).toBe(
+        'ERR_MALFORMED_URL',
+      );
     }
   });
 

@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { createRedis } from '@sysdesign/platform';
 import {
   type HttpScenario,
   type MicroResult,
@@ -7,6 +6,7 @@ import {
   runMicro,
   writeReport,
 } from '@sysdesign/load-tests';
+import { createRedis } from '@sysdesign/platform';
 import { ALGORITHMS, MemoryLimiter, RedisLimiter } from '@sysdesign/redis-limiters';
 import { DEFAULT_RULES_FILE } from '../src/config.js';
 import { matchRule } from '../src/domain/rules.js';

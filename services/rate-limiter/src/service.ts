@@ -9,7 +9,7 @@ import {
 import { CircuitBreaker, type LimiterUnavailableError } from '@sysdesign/redis-limiters';
 import { createApp, registerApp } from './app.js';
 import { type Config, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.js';
-import type { RulesError, RuleSet } from './domain/rules.js';
+import type { RuleSet, RulesError } from './domain/rules.js';
 import { createRateLimiterMetrics, type RateLimiterMetrics } from './metrics.js';
 import type { RejectedReload } from './routes/rules.js';
 import { type LimiterBackend, LoadedRules, memoryBackend, redisBackend } from './store/limiters.js';

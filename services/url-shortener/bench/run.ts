@@ -1,19 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import {
-  BloomFilter,
-  DEFAULT_ID_EPOCH_MS,
-  EmbeddedPostgres,
-  migrate,
-  SnowflakeGenerator,
-} from '@sysdesign/platform';
-import {
   type HttpScenario,
   type MicroResult,
   runHttpBench,
   runMicro,
   writeReport,
 } from '@sysdesign/load-tests';
-import { countClicks, type ClickEvent } from '../src/domain/clicks.js';
+import {
+  BloomFilter,
+  DEFAULT_ID_EPOCH_MS,
+  EmbeddedPostgres,
+  migrate,
+  SnowflakeGenerator,
+} from '@sysdesign/platform';
+import { type ClickEvent, countClicks } from '../src/domain/clicks.js';
 import { hashCandidate, snowflakeCode } from '../src/domain/codes.js';
 import { LruCache } from '../src/domain/lru.js';
 import { checkTargetUrl, selfReferenceOf } from '../src/domain/target-url.js';
@@ -168,7 +168,10 @@ const http = await runHttpBench({
   ],
 });
 const extra: [string, HttpScenario[]][] = [
-  ['createRedirectOnlyBenchTarget', [redirect('redirect, warm LRU cache, aggregator in another instance', 'bench')]],
+  [
+    'createRedirectOnlyBenchTarget',
+    [redirect('redirect, warm LRU cache, aggregator in another instance', 'bench')],
+  ],
   ['createHashBenchTarget', [create('create (hash code + bloom, PGlite)')]],
   ['createRateLimitedBenchTarget', [create('create with the rate limiter on')]],
 ];

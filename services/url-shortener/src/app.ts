@@ -1,4 +1,3 @@
-import rateLimit, { keyBy } from '@sysdesign/redis-limiters/fastify';
 import {
   createService,
   type Redis,
@@ -6,6 +5,7 @@ import {
   type ServiceOptions,
   type TokenAuthority,
 } from '@sysdesign/platform';
+import rateLimit, { keyBy } from '@sysdesign/redis-limiters/fastify';
 import { SERVICE_NAME } from './config.js';
 import type { Links } from './domain/links.js';
 import { selfReferenceOf } from './domain/target-url.js';

@@ -1,5 +1,5 @@
 export * from './layout.js';
 export * from './lease-stores.js';
+export * from './leased-snowflake.js';
 export * from './snowflake.js';
 export * from './worker-lease.js';
-export * from './leased-snowflake.js';

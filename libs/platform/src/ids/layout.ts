@@ -87,7 +87,9 @@ export class CompiledLayout {
 
   /** The names of the fields that identify the generating node (all but time and sequence). */
   get nodeFieldNames(): FieldName[] {
-    return this.positions.map((position) => position.name).filter((name) => name !== 'time' && name !== 'sequence');
+    return this.positions
+      .map((position) => position.name)
+      .filter((name) => name !== 'time' && name !== 'sequence');
   }
 
   encode(values: Partial<Record<FieldName, number>>): bigint {
@@ -95,7 +97,9 @@ export class CompiledLayout {
     for (const position of this.positions) {
       const value = values[position.name] ?? 0;
       if (!Number.isInteger(value) || value < 0 || value > position.max) {
-        throw new RangeError(`${position.name} ${value} does not fit in ${position.bits} bits (0..${position.max})`);
+        throw new RangeError(
+          `${position.name} ${value} does not fit in ${position.bits} bits (0..${position.max})`,
+        );
       }
       id |= BigInt(value) << BigInt(position.shift);
     }

@@ -98,8 +98,19 @@ return 1
 
 interface LeaseCommands {
   workerLeaseAcquire(leaseKey: string, stateKey: string, owner: string, ttlMs: number): Promise<number>;
-  workerLeaseRenew(leaseKey: string, stateKey: string, owner: string, ttlMs: number, reachMs: number): Promise<number>;
-  workerLeaseRelease(leaseKey: string, stateKey: string, owner: string, lastIssuedMs: number): Promise<number>;
+  workerLeaseRenew(
+    leaseKey: string,
+    stateKey: string,
+    owner: string,
+    ttlMs: number,
+    reachMs: number,
+  ): Promise<number>;
+  workerLeaseRelease(
+    leaseKey: string,
+    stateKey: string,
+    owner: string,
+    lastIssuedMs: number,
+  ): Promise<number>;
 }
 
 export class RedisWorkerLeaseStore implements WorkerLeaseStore {

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, intVar } from '../config.js';
 import type { Sql } from '../sql/port.js';
@@ -75,14 +75,20 @@ export function checkSnowflakeConfig(config: SnowflakeConfig, now = Date.now()):
   const problems: string[] = [];
   const maxWorkerId = config.ID_LAYOUT === 'sonyflake' ? 65_535 : 31;
   if (config.WORKER_ID !== 'auto' && config.WORKER_ID > maxWorkerId) {
-    problems.push(`WORKER_ID: must be at most ${maxWorkerId} with ID_LAYOUT=${config.ID_LAYOUT} (got ${config.WORKER_ID})`);
+    problems.push(
+      `WORKER_ID: must be at most ${maxWorkerId} with ID_LAYOUT=${config.ID_LAYOUT} (got ${config.WORKER_ID})`,
+    );
   }
-  if (config.WORKER_LEASE_STORE === 'redis' && !config.REDIS_URL) problems.push('WORKER_LEASE_STORE: redis needs REDIS_URL');
+  if (config.WORKER_LEASE_STORE === 'redis' && !config.REDIS_URL)
+    problems.push('WORKER_LEASE_STORE: redis needs REDIS_URL');
   if (config.ID_EPOCH_MS > now) problems.push(`ID_EPOCH_MS: ${config.ID_EPOCH_MS} is in the future`);
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-export async function startLeasedSnowflake(config: SnowflakeConfig, deps: LeasedSnowflakeDeps): Promise<LeasedSnowflake> {
+export async function startLeasedSnowflake(
+  config: SnowflakeConfig,
+  deps: LeasedSnowflakeDeps,
+): Promise<LeasedSnowflake> {
   const layout = LAYOUTS[config.ID_LAYOUT];
   const sonyflake = config.ID_LAYOUT === 'sonyflake';
   // Sonyflake has no datacenter field: its 16-bit machine id is the whole node identity.
@@ -134,7 +140,10 @@ export async function startLeasedSnowflake(config: SnowflakeConfig, deps: Leased
   });
   observer.onLeased?.(lease.slot);
   observer.onAvailability?.(true);
-  deps.logger.info({ datacenterId, workerId, layout: layout.name, floorMs: lease.floorMs, owner: lease.owner }, 'worker id leased');
+  deps.logger.info(
+    { datacenterId, workerId, layout: layout.name, floorMs: lease.floorMs, owner: lease.owner },
+    'worker id leased',
+  );
   return {
     generator,
     lease,

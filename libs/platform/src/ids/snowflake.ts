@@ -33,7 +33,9 @@ export class ClockMovedBackwardsError extends Error {
     readonly rollbackMs: number,
     readonly maxRollbackMs: number,
   ) {
-    super(`clock is ${rollbackMs} ms behind the last issued id; refusing (waits at most ${maxRollbackMs} ms)`);
+    super(
+      `clock is ${rollbackMs} ms behind the last issued id; refusing (waits at most ${maxRollbackMs} ms)`,
+    );
   }
 }
 
@@ -99,7 +101,8 @@ export class SnowflakeGenerator {
     this.maxSequence = this.layout.sequenceField.max;
     this.maxUnit = this.layout.timeField.max;
     for (const name of this.layout.nodeFieldNames) {
-      if (options.node[name] === undefined) throw new Error(`layout ${this.layout.layout.name} needs node field ${name}`);
+      if (options.node[name] === undefined)
+        throw new Error(`layout ${this.layout.layout.name} needs node field ${name}`);
     }
     this.nodeBits = this.layout.encode({ ...options.node, time: 0, sequence: 0 });
     if (this.clock.nowMs() < this.epochMs) throw new Error(`epoch ${this.epochMs} is in the future`);
@@ -157,7 +160,8 @@ export class SnowflakeGenerator {
     if (unit > this.ceilingUnit) {
       throw new GeneratorUnavailableError('worker lease not renewed in time; refusing ids beyond its reach');
     }
-    if (unit > this.maxUnit) throw new EpochExhaustedError(`time field exhausted: epoch ${this.epochMs} is too old`);
+    if (unit > this.maxUnit)
+      throw new EpochExhaustedError(`time field exhausted: epoch ${this.epochMs} is too old`);
     this.lastUnit = unit;
     this.sequence = 0;
     this.unitBase = (BigInt(unit) << this.timeShift) | this.nodeBits;

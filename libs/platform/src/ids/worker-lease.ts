@@ -1,5 +1,5 @@
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Clock } from './snowflake.js';
 
 /**
@@ -99,7 +99,11 @@ export class WorkerLease {
 
   /** Takes the first free candidate and records an initial reach. */
   static async acquire(options: WorkerLeaseOptions): Promise<WorkerLease> {
-    const resolved = { ...options, clock: options.clock ?? { nowMs: Date.now }, owner: options.owner ?? leaseOwnerName() };
+    const resolved = {
+      ...options,
+      clock: options.clock ?? { nowMs: Date.now },
+      owner: options.owner ?? leaseOwnerName(),
+    };
     const deadline = resolved.clock.nowMs() + (options.acquireTimeoutMs ?? options.ttlMs + 1_000);
     for (;;) {
       for (const workerId of options.candidates) {
@@ -113,7 +117,9 @@ export class WorkerLease {
       if (resolved.clock.nowMs() >= deadline) {
         throw new NoFreeWorkerIdError(
           `no free worker id among ${options.candidates.length} candidate(s) in datacenter ${options.datacenterId}` +
-            (options.candidates.length === 1 ? ` (worker id ${options.candidates[0]} is held by another live instance)` : ''),
+            (options.candidates.length === 1
+              ? ` (worker id ${options.candidates[0]} is held by another live instance)`
+              : ''),
         );
       }
       await new Promise((resolve) => setTimeout(resolve, ACQUIRE_RETRY_MS));

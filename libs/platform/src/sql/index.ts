@@ -1,6 +1,6 @@
-import { createPostgresSql } from './postgres.js';
 import { EmbeddedPostgres } from './pglite.js';
 import type { Sql } from './port.js';
+import { createPostgresSql } from './postgres.js';
 
 export * from './migrate.js';
 export { EmbeddedPostgres } from './pglite.js';

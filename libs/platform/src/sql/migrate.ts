@@ -33,9 +33,14 @@ export function readMigrations(source: MigrationSource | string): Migration[] {
     .filter((name) => name.endsWith('.sql'))
     .sort();
   return files.map((name) => {
-    if (!MIGRATION_FILE.test(name)) throw new Error(`migration ${name} in ${dir} must be named like 001_create_things.sql`);
+    if (!MIGRATION_FILE.test(name))
+      throw new Error(`migration ${name} in ${dir} must be named like 001_create_things.sql`);
     const text = readFileSync(join(dir, name), 'utf8');
-    return { version: `${namespace ? `${namespace}/` : ''}${name.replace(/\.sql$/, '')}`, text, checksum: createHash('sha256').update(text).digest('hex') };
+    return {
+      version: `${namespace ? `${namespace}/` : ''}${name.replace(/\.sql$/, '')}`,
+      text,
+      checksum: createHash('sha256').update(text).digest('hex'),
+    };
   });
 }
 
@@ -54,21 +59,28 @@ export async function migrate(sql: Sql, ...sources: (MigrationSource | string)[]
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
     const applied = new Map(
-      (await tx.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows.map(
-        (row) => [row.version, row.checksum],
-      ),
+      (
+        await tx.query<{ version: string; checksum: string }>(
+          'SELECT version, checksum FROM schema_migrations',
+        )
+      ).rows.map((row) => [row.version, row.checksum]),
     );
     const appliedNow: string[] = [];
     for (const migration of migrations) {
       const checksum = applied.get(migration.version);
       if (checksum !== undefined) {
         if (checksum !== migration.checksum) {
-          throw new MigrationError(`migration ${migration.version} changed after it was applied; add a new migration instead`);
+          throw new MigrationError(
+            `migration ${migration.version} changed after it was applied; add a new migration instead`,
+          );
         }
         continue;
       }
       await tx.script(migration.text);
-      await tx.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [migration.version, migration.checksum]);
+      await tx.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [
+        migration.version,
+        migration.checksum,
+      ]);
       appliedNow.push(migration.version);
     }
     return appliedNow;

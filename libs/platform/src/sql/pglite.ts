@@ -74,7 +74,9 @@ export class EmbeddedPostgres {
         scope.assertOutside(sql);
         return this.exclusive(async () => {
           await this.use(schema);
-          return this.db.transaction((transaction) => scope.run(sql, () => work(transactionQueryable(transaction))));
+          return this.db.transaction((transaction) =>
+            scope.run(sql, () => work(transactionQueryable(transaction))),
+          );
         });
       },
       ping: async () => {
@@ -95,7 +97,10 @@ export class EmbeddedPostgres {
 }
 
 function resultOf<Row>(result: { rows: Row[]; affectedRows?: number }): QueryResult<Row> {
-  return { rows: result.rows, rowCount: result.rows.length > 0 ? result.rows.length : (result.affectedRows ?? 0) };
+  return {
+    rows: result.rows,
+    rowCount: result.rows.length > 0 ? result.rows.length : (result.affectedRows ?? 0),
+  };
 }
 
 function transactionQueryable(transaction: Transaction): SqlQueryable {

@@ -1,6 +1,13 @@
 import pg from 'pg';
 import { BackendUnavailableError } from '../errors.js';
-import { assertSchemaName, type QueryResult, type Sql, type SqlQueryable, SqlState, sqlStateOf } from './port.js';
+import {
+  assertSchemaName,
+  type QueryResult,
+  type Sql,
+  type SqlQueryable,
+  SqlState,
+  sqlStateOf,
+} from './port.js';
 import { TransactionScope } from './reentrancy.js';
 
 export interface PostgresSqlOptions {
@@ -31,7 +38,10 @@ const typeParsers = {
 } as pg.CustomTypesConfig;
 
 async function ensureSchema(options: PostgresSqlOptions): Promise<void> {
-  const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000 });
+  const client = new pg.Client({
+    connectionString: options.url,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+  });
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
@@ -44,9 +54,28 @@ async function ensureSchema(options: PostgresSqlOptions): Promise<void> {
   }
 }
 
-const UNAVAILABLE_STATES = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300']);
-const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
-const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/;
+const UNAVAILABLE_STATES = new Set([
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+]);
+const CONNECTION_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/;
 
 /**
  * Connection failures (refused, reset, timed out, the server shutting down or full) become
@@ -71,7 +100,10 @@ function queryableOf(client: pg.ClientBase | pg.Pool): SqlQueryable {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
       try {
         const result = await client.query(text, params as unknown[] | undefined);
-        return { rows: result.rows as Row[], rowCount: result.rows.length > 0 ? result.rows.length : (result.rowCount ?? 0) };
+        return {
+          rows: result.rows as Row[],
+          rowCount: result.rows.length > 0 ? result.rows.length : (result.rowCount ?? 0),
+        };
       } catch (error) {
         throw unavailableOrSame(error);
       }

@@ -20,7 +20,9 @@ export class TransactionScope {
 
   assertOutside(owner: object): void {
     if (this.storage?.getStore() === owner) {
-      throw new Error('query on the Sql handle inside tx(): use the transaction handle passed to the callback');
+      throw new Error(
+        'query on the Sql handle inside tx(): use the transaction handle passed to the callback',
+      );
     }
   }
 }

@@ -26,9 +26,14 @@ export class BloomFilter {
   ) {}
 
   static create({ expectedKeys, falsePositiveRate }: BloomSizing): BloomFilter {
-    if (!Number.isInteger(expectedKeys) || expectedKeys < 1) throw new RangeError('expectedKeys must be a positive integer');
-    if (!(falsePositiveRate > 0 && falsePositiveRate < 1)) throw new RangeError('falsePositiveRate must be in (0, 1)');
-    const bitCount = Math.min(MAX_BITS, Math.max(8, Math.ceil((-expectedKeys * Math.log(falsePositiveRate)) / Math.LN2 ** 2)));
+    if (!Number.isInteger(expectedKeys) || expectedKeys < 1)
+      throw new RangeError('expectedKeys must be a positive integer');
+    if (!(falsePositiveRate > 0 && falsePositiveRate < 1))
+      throw new RangeError('falsePositiveRate must be in (0, 1)');
+    const bitCount = Math.min(
+      MAX_BITS,
+      Math.max(8, Math.ceil((-expectedKeys * Math.log(falsePositiveRate)) / Math.LN2 ** 2)),
+    );
     const hashCount = Math.max(1, Math.round((bitCount / expectedKeys) * Math.LN2));
     return new BloomFilter(new Uint8Array(Math.ceil(bitCount / 8)), bitCount, hashCount, 0);
   }

@@ -10,8 +10,7 @@ export function murmur3(input: string | Uint8Array, seed = 0): number {
   let hash = seed >>> 0;
   const blocks = bytes.length - (bytes.length % 4);
   for (let index = 0; index < blocks; index += 4) {
-    let k =
-      bytes[index]! | (bytes[index + 1]! << 8) | (bytes[index + 2]! << 16) | (bytes[index + 3]! << 24);
+    let k = bytes[index]! | (bytes[index + 1]! << 8) | (bytes[index + 2]! << 16) | (bytes[index + 3]! << 24);
     k = Math.imul(k, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
     k = Math.imul(k, 0x1b873593);

@@ -1,4 +1,12 @@
-import { deleteRedisPrefix, describeWith, dropSchema, freshRedisPrefix, freshSchemaName, postgresBackend, redisBackend } from '@sysdesign/testkit';
+import {
+  deleteRedisPrefix,
+  describeWith,
+  dropSchema,
+  freshRedisPrefix,
+  freshSchemaName,
+  postgresBackend,
+  redisBackend,
+} from '@sysdesign/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -66,7 +74,9 @@ function leaseStoreContract(open: () => Promise<WorkerLeaseStore>) {
 
   it('gives a contested slot to exactly one of 20 racing owners', async () => {
     const s = { ...slot, workerId: 6 };
-    const results = await Promise.all(Array.from({ length: 20 }, (_, index) => store.tryAcquire(s, `owner-${index}`, 60_000)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => store.tryAcquire(s, `owner-${index}`, 60_000)),
+    );
     expect(results.filter((result) => result !== null)).toHaveLength(1);
   });
 }

@@ -4,8 +4,8 @@ import {
   CompiledLayout,
   GeneratorUnavailableError,
   SNOWFLAKE_LAYOUT,
-  SONYFLAKE_LAYOUT,
   SnowflakeGenerator,
+  SONYFLAKE_LAYOUT,
   type Wait,
 } from '../../src/index.js';
 
@@ -79,7 +79,11 @@ describe('SnowflakeGenerator', () => {
   it('waits for the next millisecond when the 4,096 sequences of one are used up', () => {
     // Sequence exhaustion inside one unit: the 4,097th call must ask to wait, not wrap to 0.
     const clock = new ManualClock();
-    const generator = new SnowflakeGenerator({ node: { datacenterId: 0, workerId: 0 }, epochMs: EPOCH_MS, clock });
+    const generator = new SnowflakeGenerator({
+      node: { datacenterId: 0, workerId: 0 },
+      epochMs: EPOCH_MS,
+      clock,
+    });
     const ids: bigint[] = [];
     for (let index = 0; index < 4096; index += 1) {
       const result = generator.tryNext();
@@ -135,7 +139,11 @@ describe('SnowflakeGenerator', () => {
   it('never uses a time unit at or below a raised floor', () => {
     // A previous holder of this worker id may have used times up to the floor.
     const clock = new ManualClock();
-    const generator = new SnowflakeGenerator({ node: { datacenterId: 0, workerId: 2 }, epochMs: EPOCH_MS, clock });
+    const generator = new SnowflakeGenerator({
+      node: { datacenterId: 0, workerId: 2 },
+      epochMs: EPOCH_MS,
+      clock,
+    });
     generator.raiseFloor(clock.now + 2);
     expect(generator.tryNext()).toEqual({ waitMs: 2, reason: 'clock-rollback' });
     clock.now += 2;
@@ -147,7 +155,11 @@ describe('SnowflakeGenerator', () => {
 
   it('refuses ids past the lease ceiling and while suspended', () => {
     const clock = new ManualClock();
-    const generator = new SnowflakeGenerator({ node: { datacenterId: 0, workerId: 2 }, epochMs: EPOCH_MS, clock });
+    const generator = new SnowflakeGenerator({
+      node: { datacenterId: 0, workerId: 2 },
+      epochMs: EPOCH_MS,
+      clock,
+    });
     generator.setCeiling(clock.now + 10);
     expect(typeof generator.tryNext()).toBe('bigint');
     clock.now += 11;
@@ -161,7 +173,12 @@ describe('SnowflakeGenerator', () => {
 
   it('gives Sonyflake 256 ids per 10 ms unit and decodes its machine id', () => {
     const clock = new ManualClock();
-    const generator = new SnowflakeGenerator({ layout: SONYFLAKE_LAYOUT, node: { machineId: 40_000 }, epochMs: EPOCH_MS, clock });
+    const generator = new SnowflakeGenerator({
+      layout: SONYFLAKE_LAYOUT,
+      node: { machineId: 40_000 },
+      epochMs: EPOCH_MS,
+      clock,
+    });
     let last = -1n;
     for (let index = 0; index < 256; index += 1) {
       const id = generator.tryNext() as bigint;
@@ -176,12 +193,17 @@ describe('SnowflakeGenerator', () => {
 
   it('produces strictly increasing ids from concurrent async batches', async () => {
     // Batches of many requests interleave at await points; each id is still taken atomically.
-    const generator = new SnowflakeGenerator({ layout: SONYFLAKE_LAYOUT, node: { machineId: 1 }, epochMs: EPOCH_MS });
+    const generator = new SnowflakeGenerator({
+      layout: SONYFLAKE_LAYOUT,
+      node: { machineId: 1 },
+      epochMs: EPOCH_MS,
+    });
     const batches = await Promise.all(Array.from({ length: 8 }, () => generator.nextBatch(300)));
     const all = batches.flat();
     expect(new Set(all).size).toBe(2_400);
     for (const batch of batches) {
-      for (let index = 1; index < batch.length; index += 1) expect(batch[index]! > batch[index - 1]!).toBe(true);
+      for (let index = 1; index < batch.length; index += 1)
+        expect(batch[index]! > batch[index - 1]!).toBe(true);
     }
   });
 });

@@ -42,7 +42,16 @@ function sqlContract(factory: () => SqlFactory) {
               '{"a":[1,2]}'::jsonb AS doc, true AS flag, NULL::text AS nothing, 42::int4 AS small`,
       [123456789012345678n],
     );
-    expect(rows[0]).toMatchObject({ big: 123456789012345678n, max: 9223372036854775807n, five: 5n, list: [1n, 2n], num: '1.50', flag: true, nothing: null, small: 42 });
+    expect(rows[0]).toMatchObject({
+      big: 123456789012345678n,
+      max: 9223372036854775807n,
+      five: 5n,
+      list: [1n, 2n],
+      num: '1.50',
+      flag: true,
+      nothing: null,
+      small: 42,
+    });
     expect(rows[0]!.at).toBeInstanceOf(Date);
     expect(rows[0]!.doc).toEqual({ a: [1, 2] });
   });
@@ -83,7 +92,10 @@ function sqlContract(factory: () => SqlFactory) {
     await open('migrate');
     const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
     writeFileSync(join(dir, '001_create_items.sql'), 'CREATE TABLE items (id int PRIMARY KEY);');
-    writeFileSync(join(dir, '002_seed_items.sql'), 'INSERT INTO items VALUES (1); INSERT INTO items VALUES (2);');
+    writeFileSync(
+      join(dir, '002_seed_items.sql'),
+      'INSERT INTO items VALUES (1); INSERT INTO items VALUES (2);',
+    );
     const second = await factory().open(schema);
     try {
       const [first, other] = await Promise.all([migrate(sql, dir), migrate(second, dir)]);

@@ -24,7 +24,8 @@ describe('BloomFilter', () => {
     const filter = BloomFilter.create({ expectedKeys: 20_000, falsePositiveRate: rate });
     for (let index = 0; index < 20_000; index += 1) filter.add(`present-${index}`);
     let falsePositives = 0;
-    for (let index = 0; index < 100_000; index += 1) if (filter.mightContain(`absent-${index}`)) falsePositives += 1;
+    for (let index = 0; index < 100_000; index += 1)
+      if (filter.mightContain(`absent-${index}`)) falsePositives += 1;
     expect(falsePositives / 100_000).toBeLessThan(rate * 1.5);
     expect(filter.expectedFalsePositiveRate).toBeLessThan(rate * 1.1);
   });

@@ -326,7 +326,7 @@ const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) 
 /** The plugin, wrapped so it applies to the scope it is registered in. */
 const rateLimit = fp(plugin, { fastify: '5.x', name: '@sysdesign/redis-limiters' });
 export default rateLimit;
-export { rateLimit };
 export type { LimiterUnavailableError } from '../errors.js';
 export type { RateLimitPolicy } from '../policy.js';
 export type { LimitResult } from '../result.js';
+export { rateLimit };

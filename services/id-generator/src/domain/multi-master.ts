@@ -8,7 +8,11 @@
  */
 
 /** The 1-based server of each of `count` ids, continuing round-robin from `next` (0-based). */
-export function assignServers(count: number, servers: number, next: number): { perId: number[]; counts: number[]; next: number } {
+export function assignServers(
+  count: number,
+  servers: number,
+  next: number,
+): { perId: number[]; counts: number[]; next: number } {
   const perId = new Array<number>(count);
   const counts = new Array<number>(servers).fill(0);
   let cursor = next;

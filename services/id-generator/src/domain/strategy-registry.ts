@@ -6,7 +6,10 @@ import { UlidGenerator } from './ulid.js';
 import { UuidV7Generator } from './uuid.js';
 
 /** Builds every strategy from the parts it needs: a snowflake generator and a ticket store. */
-export function createStrategies(parts: { snowflake: SnowflakeGenerator; tickets: TicketStore }): Record<StrategyName, IdStrategy> {
+export function createStrategies(parts: {
+  snowflake: SnowflakeGenerator;
+  tickets: TicketStore;
+}): Record<StrategyName, IdStrategy> {
   const uuidV7 = new UuidV7Generator();
   const ulid = new UlidGenerator();
   let nextServer = 0;

@@ -48,7 +48,14 @@ export class UuidV7Generator {
   private seedCounter(): number {
     const seed = this.random(6);
     // 41 random bits: the counter's top bit starts clear so it can count 2^41 times in a millisecond.
-    return (seed[0]! & 0x01) * 2 ** 40 + seed[1]! * 2 ** 32 + ((seed[2]! << 24) >>> 0) + (seed[3]! << 16) + (seed[4]! << 8) + seed[5]!;
+    return (
+      (seed[0]! & 0x01) * 2 ** 40 +
+      seed[1]! * 2 ** 32 +
+      ((seed[2]! << 24) >>> 0) +
+      (seed[3]! << 16) +
+      (seed[4]! << 8) +
+      seed[5]!
+    );
   }
 
   private format(ms: number): string {

@@ -7,7 +7,7 @@ import {
   type SnowflakeGenerator,
 } from '@sysdesign/platform';
 import { z } from 'zod';
-import { MAX_IDS_PER_REQUEST, STRATEGIES, type IdStrategy, type StrategyName } from '../domain/strategies.js';
+import { type IdStrategy, MAX_IDS_PER_REQUEST, STRATEGIES, type StrategyName } from '../domain/strategies.js';
 import { UlidOverflowError } from '../domain/ulid.js';
 import { errors } from '../errors.js';
 import type { IdMetrics } from '../metrics.js';
@@ -28,7 +28,9 @@ const idsQuery = z.object({
 
 const idsResponse = z.object({
   strategy: z.enum(STRATEGIES),
-  ids: z.array(z.string()).describe('Numeric ids as decimal strings (they exceed 2^53); UUIDs and ULIDs as text'),
+  ids: z
+    .array(z.string())
+    .describe('Numeric ids as decimal strings (they exceed 2^53); UUIDs and ULIDs as text'),
 });
 
 const decodeParams = z.object({
@@ -73,7 +75,9 @@ export function registerIdRoutes(
   deps: { strategies: Record<StrategyName, IdStrategy>; snowflake: SnowflakeGenerator; metrics: IdMetrics },
 ): void {
   // One labelled counter per strategy, made once: prom-client hashes labels on every inc() otherwise.
-  const issuedCounters = Object.fromEntries(STRATEGIES.map((name) => [name, deps.metrics.idsIssued.labels(name)]));
+  const issuedCounters = Object.fromEntries(
+    STRATEGIES.map((name) => [name, deps.metrics.idsIssued.labels(name)]),
+  );
   app.get(
     '/v1/ids',
     {
@@ -114,7 +118,12 @@ export function registerIdRoutes(
         deps.snowflake.layout.field('machineId') !== undefined
           ? { machineId: fields.machineId }
           : { datacenterId: fields.datacenterId, workerId: fields.workerId };
-      return { id: request.params.id, timestamp: timestamp.toISOString(), ...node, sequence: fields.sequence };
+      return {
+        id: request.params.id,
+        timestamp: timestamp.toISOString(),
+        ...node,
+        sequence: fields.sequence,
+      };
     },
   );
 }

@@ -38,7 +38,8 @@ export class PostgresTicketStore implements TicketStore {
   static async open(sql: Sql, servers: number): Promise<PostgresTicketStore> {
     await sql.tx(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock(hashtext('multi_master_layout'))");
-      const stored = (await tx.query<{ servers: number }>('SELECT servers FROM multi_master_layout')).rows[0]?.servers;
+      const stored = (await tx.query<{ servers: number }>('SELECT servers FROM multi_master_layout')).rows[0]
+        ?.servers;
       if (stored === servers) return;
       const high = stored === undefined ? 0n : await highestIssued(tx, stored);
       for (let server = 1; server <= Math.max(servers, stored ?? 0); server += 1) {
@@ -46,7 +47,9 @@ export class PostgresTicketStore implements TicketStore {
       }
       for (let server = 1; server <= servers; server += 1) {
         const start = firstIdAbove(high, server, servers);
-        await tx.query(`CREATE SEQUENCE ${serverSequence(server)} START WITH ${start} INCREMENT BY ${servers}`);
+        await tx.query(
+          `CREATE SEQUENCE ${serverSequence(server)} START WITH ${start} INCREMENT BY ${servers}`,
+        );
       }
       await tx.query(
         `INSERT INTO multi_master_layout (singleton, servers) VALUES (true, $1)
@@ -66,7 +69,8 @@ export class PostgresTicketStore implements TicketStore {
   }
 
   async nextFromServer(server: number, count: number): Promise<bigint[]> {
-    if (!Number.isInteger(server) || server < 1 || server > this.servers) throw new RangeError(`no server ${server}`);
+    if (!Number.isInteger(server) || server < 1 || server > this.servers)
+      throw new RangeError(`no server ${server}`);
     const { rows } = await this.sql.query<{ id: bigint }>(
       `SELECT nextval('${serverSequence(server)}') AS id FROM generate_series(1, $1::int) ORDER BY id`,
       [count],
@@ -78,7 +82,9 @@ export class PostgresTicketStore implements TicketStore {
 async function highestIssued(tx: SqlQueryable, servers: number): Promise<bigint> {
   let high = 0n;
   for (let server = 1; server <= servers; server += 1) {
-    const exists = await tx.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [serverSequence(server)]);
+    const exists = await tx.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
+      serverSequence(server),
+    ]);
     if (!exists.rows[0]?.present) continue;
     const { rows } = await tx.query<{ last_value: bigint; is_called: boolean }>(
       `SELECT last_value, is_called FROM ${serverSequence(server)}`,
@@ -106,7 +112,8 @@ export class MemoryTicketStore implements TicketStore {
   }
 
   async nextFromServer(server: number, count: number): Promise<bigint[]> {
-    if (!Number.isInteger(server) || server < 1 || server > this.servers) throw new RangeError(`no server ${server}`);
+    if (!Number.isInteger(server) || server < 1 || server > this.servers)
+      throw new RangeError(`no server ${server}`);
     return Array.from({ length: count }, () => {
       this.lastByServer[server - 1]! += BigInt(this.servers);
       return this.lastByServer[server - 1]!;

@@ -13,7 +13,12 @@ describe('multi-master balancer', () => {
 
   it('interleaves per-server ids back into hand-out order', () => {
     const { perId } = assignServers(5, 2, 0);
-    expect(interleave(perId, [[1n, 3n, 5n], [2n, 4n]])).toEqual([1n, 2n, 3n, 4n, 5n]);
+    expect(
+      interleave(perId, [
+        [1n, 3n, 5n],
+        [2n, 4n],
+      ]),
+    ).toEqual([1n, 2n, 3n, 4n, 5n]);
     expect(() => interleave(perId, [[1n], [2n, 4n]])).toThrow(/too few/);
   });
 

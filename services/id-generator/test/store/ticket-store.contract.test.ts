@@ -1,6 +1,6 @@
-import { describeWith, dropSchema, freshSchemaName, postgresBackend } from '@sysdesign/testkit';
-import { createPostgresSql, EmbeddedPostgres, migrate, type Sql } from '@sysdesign/platform';
 import { fileURLToPath } from 'node:url';
+import { createPostgresSql, EmbeddedPostgres, migrate, type Sql } from '@sysdesign/platform';
+import { describeWith, dropSchema, freshSchemaName, postgresBackend } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryTicketStore, PostgresTicketStore, type TicketStore } from '../../src/store/ticket-store.js';
 

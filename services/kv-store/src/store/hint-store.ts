@@ -76,7 +76,12 @@ export class EngineHintStore implements HintStore {
       const bytes = versionsBytes(versions);
       const known = this.#index.get(key);
       try {
-        assertHintCapacity(this.#limits, { entries: this.#index.size, totalBytes: this.#bytes }, known?.bytes, bytes);
+        assertHintCapacity(
+          this.#limits,
+          { entries: this.#index.size, totalBytes: this.#bytes },
+          known?.bytes,
+          bytes,
+        );
       } catch (error) {
         this.#refused++;
         throw error;

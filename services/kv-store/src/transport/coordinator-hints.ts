@@ -5,8 +5,8 @@ import {
   type PeerRequest,
   type PeerResponse,
   QuorumErrorCode,
-  reconcile,
   type RequestOptions,
+  reconcile,
   type Transport,
 } from '@sysdesign/quorum';
 

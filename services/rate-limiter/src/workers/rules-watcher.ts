@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { MAX_RULES_FILE_BYTES, parseRules, RulesError, type RuleSet } from '../domain/rules.js';
+import { MAX_RULES_FILE_BYTES, parseRules, type RuleSet, RulesError } from '../domain/rules.js';
 
 /**
  * Reads the rules file, and watches it: on a change the file is read and parsed again, and only

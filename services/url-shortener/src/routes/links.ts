@@ -10,13 +10,13 @@ import {
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { aliasProblem } from '../domain/alias.js';
-import type { ClickStore } from '../store/click-store.js';
 import { CODE_PATTERN } from '../domain/codes.js';
 import { type Link, stateOf, toCached } from '../domain/link.js';
 import type { Links } from '../domain/links.js';
 import { LruCache } from '../domain/lru.js';
 import { checkTargetUrl, MAX_URL_LENGTH, type SelfReference } from '../domain/target-url.js';
 import { errors } from '../errors.js';
+import type { ClickStore } from '../store/click-store.js';
 import { toProblem } from './problems.js';
 
 export const MAX_CLICKS_LIMIT = 1_000_000_000;

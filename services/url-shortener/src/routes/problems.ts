@@ -1,7 +1,7 @@
 import {
-  GeneratorUnavailableError,
   ClockMovedBackwardsError,
   EpochExhaustedError,
+  GeneratorUnavailableError,
 } from '@sysdesign/platform';
 import { AliasTakenError, LinkNotFoundError, NoFreeCodeError, NotOwnerError } from '../domain/links.js';
 import { errors } from '../errors.js';
