@@ -2,12 +2,17 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
+// Paths are resolved from this file, not the working directory: `pnpm --filter <package> test` runs
+// vitest from the package's folder with `--root ../..`.
+const repositoryRoot = import.meta.dirname;
+
 // Workspace packages resolve to their TypeScript sources through this export condition, so tests
 // never need a build step. Published consumers do not set it and get dist/.
 const sourceCondition = '@sysdesign/source';
 
 /** One vitest project per package folder that has a test/ directory. */
-function packageProjects(group: string) {
+function packageProjects(groupName: string) {
+  const group = join(repositoryRoot, groupName);
   if (!existsSync(group)) return [];
   return readdirSync(group)
     .filter((name) => existsSync(join(group, name, 'test')))
@@ -23,11 +28,12 @@ function packageProjects(group: string) {
 
 /** The load harness is one package, not a folder of packages. */
 function loadTestsProject() {
-  if (!existsSync('load-tests/test')) return [];
+  const root = join(repositoryRoot, 'load-tests');
+  if (!existsSync(join(root, 'test'))) return [];
   return [
     {
       extends: true as const,
-      test: { name: 'load-tests', root: 'load-tests', include: ['test/**/*.test.ts'] },
+      test: { name: 'load-tests', root, include: ['test/**/*.test.ts'] },
     },
   ];
 }
