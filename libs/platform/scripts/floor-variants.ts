@@ -9,7 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { installProblemHandlers, sendProblem, toProblem } from '../src/errors.js';
-import { createLogger, requestIdOf } from '../src/logging.js';
+import { createLogger, requestIdOf, requestLoggerFactory } from '../src/logging.js';
 import { installHttpMetrics, ServiceMetrics } from '../src/metrics.js';
 import { DEFAULT_BODY_LIMIT_BYTES, type ServiceApp } from '../src/service.js';
 import { addFloorRoutes } from './floor-target.js';
@@ -26,7 +26,9 @@ export type PlatformPart =
 function serverOptions(without: PlatformPart | undefined): FastifyServerOptions {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn').child({ service: 'platform-floor' });
   return {
-    ...(without === 'logger child' ? {} : { loggerInstance: logger as FastifyBaseLogger }),
+    ...(without === 'logger child'
+      ? {}
+      : { loggerInstance: logger as FastifyBaseLogger, childLoggerFactory: requestLoggerFactory }),
     ...(without === 'request ids' ? {} : { genReqId: requestIdOf }),
     ...(without === 'server options'
       ? {}

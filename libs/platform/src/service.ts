@@ -16,7 +16,7 @@ import {
 import type { Logger } from 'pino';
 import { installProblemHandlers, sendProblem, toProblem } from './errors.js';
 import { installHealthRoutes, Readiness } from './health.js';
-import { createLogger, requestIdOf } from './logging.js';
+import { createLogger, requestIdOf, requestLoggerFactory } from './logging.js';
 import { installHttpMetrics, ServiceMetrics } from './metrics.js';
 
 /**
@@ -65,6 +65,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdOf,
+    childLoggerFactory: requestLoggerFactory,
     bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     // Idle keep-alive sockets are closed on shutdown so `close()` does not wait on them.
