@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type ComparedResult, type ComparedTarget, runComparison } from './compare.js';
 import { repoRoot, resultsPath } from './paths.js';
+import { PLATFORM_FLOOR_TARGET } from './platform-floor.js';
 import { describeEnvironment } from './report.js';
 import { numberFromEnv } from './stats.js';
 
-const floorTarget = pathToFileURL(join(repoRoot, 'libs/platform/scripts/floor-target.ts'));
+const floorTarget = PLATFORM_FLOOR_TARGET.modulePath;
 const variants = pathToFileURL(join(repoRoot, 'libs/platform/scripts/floor-variants.ts'));
 const FLOOR_PATH = '/floor?name=bench';
 
@@ -76,7 +77,8 @@ function selectedRows(): Row[] {
 
 function renderReport(rows: Row[], results: ComparedResult[], settings: string): string {
   const bare = results.find((result) => result.name === 'bare')!.stats;
-  const service = results.find((result) => result.name === 'service')?.stats;
+  // The variants are composed by the bench, so each one's cost is read against the composed row.
+  const composed = results.find((result) => result.name === 'composed')?.stats;
   const lines = [
     '# platform floor benchmarks',
     '',
@@ -89,8 +91,8 @@ function renderReport(rows: Row[], results: ComparedResult[], settings: string):
     const stats = results[index]!.stats;
     const cpu = stats.cpuMicrosPerRequest;
     const partCost =
-      row.name.startsWith('- ') && cpu !== undefined && service?.cpuMicrosPerRequest !== undefined
-        ? (service.cpuMicrosPerRequest - cpu).toFixed(1)
+      row.name.startsWith('- ') && cpu !== undefined && composed?.cpuMicrosPerRequest !== undefined
+        ? (composed.cpuMicrosPerRequest - cpu).toFixed(1)
         : '';
     const cells = [
       row.name,
@@ -108,7 +110,7 @@ function renderReport(rows: Row[], results: ComparedResult[], settings: string):
   lines.push(
     '',
     'Medians over the rounds. **ratio** = req/s ÷ bare req/s; **CPU cost ×** = CPU µs/req ÷ bare CPU µs/req ' +
-      "(the steadier figure on a shared machine). **part's CPU µs/req** = `service` minus the row: what that " +
+      "(the steadier figure on a shared machine). **part's CPU µs/req** = `composed` minus the row: what that " +
       'one part costs a request. Every row answers `{"ok":true}`; the service rows on `GET ' +
       FLOOR_PATH +
       '`, bare Fastify on `GET /baseline`.',

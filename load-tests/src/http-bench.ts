@@ -13,6 +13,7 @@ import {
   runLoad,
 } from './load-run.js';
 import { assertServiceName } from './paths.js';
+import { floorScenario, PLATFORM_FLOOR_TARGET } from './platform-floor.js';
 import { numberFromEnv } from './stats.js';
 import { type RunningTarget, startTarget, type TargetSpec } from './target.js';
 
@@ -61,6 +62,11 @@ export interface HttpBenchOptions {
   connections?: number;
   /** Progress lines (one per run). Default: written to stderr, keeping stdout for the report. */
   log?: (line: string) => void;
+  /**
+   * Measures the platform floor (a no-op route in a `createService` app, see `platform-floor.ts`) beside
+   * the baseline first, with the first scenario's method and body. Default true.
+   */
+  platformFloor?: boolean;
 }
 
 export interface ScenarioResult {
@@ -86,6 +92,8 @@ export interface ScenarioResult {
 export interface HttpBenchResult {
   service: string;
   settings: { durationSeconds: number; rounds: number; warmupSeconds: number; connections: number };
+  /** The platform floor measured in the same run, unless `platformFloor: false`. */
+  floor?: ScenarioResult;
   scenarios: ScenarioResult[];
 }
 
@@ -112,6 +120,7 @@ interface BenchParams {
   warmupSeconds: number;
   connections: number;
   log: (line: string) => void;
+  floor: PreparedScenario | undefined;
 }
 
 interface Targets {
@@ -131,16 +140,28 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
   const params = normalizeOptions(options);
   const targets = await startTargets(params.target);
   try {
+    const floor = params.floor && (await runFloor(params, params.floor, targets.baseline));
     const scenarios: ScenarioResult[] = [];
     for (const scenario of params.scenarios) scenarios.push(await runScenario(params, scenario, targets));
     const { durationSeconds, rounds, warmupSeconds, connections } = params;
     return {
       service: params.service,
       settings: { durationSeconds, rounds, warmupSeconds, connections },
+      ...(floor ? { floor } : {}),
       scenarios,
     };
   } finally {
     await Promise.all([targets.baseline.stop(), targets.service.stop()]);
+  }
+}
+
+/** The floor target runs only while its scenario does, so it never idles beside the service's runs. */
+async function runFloor(params: BenchParams, scenario: PreparedScenario, baseline: RunningTarget) {
+  const floor = await startTarget(PLATFORM_FLOOR_TARGET);
+  try {
+    return await runScenario(params, scenario, { baseline, service: floor });
+  } finally {
+    await floor.stop();
   }
 }
 
@@ -306,6 +327,10 @@ function normalizeOptions(options: HttpBenchOptions): BenchParams {
     warmupSeconds,
     connections,
     log,
+    floor:
+      options.platformFloor === false
+        ? undefined
+        : prepareScenario(floorScenario(options.scenarios[0]!), connections),
   };
 }
 
