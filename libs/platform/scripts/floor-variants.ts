@@ -7,10 +7,11 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import { installProblemHandlers, sendProblem, toProblem } from '../src/errors.js';
 import { createLogger, requestIdOf, requestLoggerFactory } from '../src/logging.js';
 import { installHttpMetrics, ServiceMetrics } from '../src/metrics.js';
+import { serializerCompiler } from '../src/serializer.js';
 import { DEFAULT_BODY_LIMIT_BYTES, type ServiceApp } from '../src/service.js';
 import { addFloorRoutes } from './floor-target.js';
 

@@ -7,17 +7,13 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { installProblemHandlers, sendProblem, toProblem } from './errors.js';
 import { installHealthRoutes, Readiness } from './health.js';
 import { createLogger, requestIdOf, requestLoggerFactory } from './logging.js';
 import { installHttpMetrics, ServiceMetrics } from './metrics.js';
+import { serializerCompiler } from './serializer.js';
 
 /**
  * `createService` builds the Fastify instance every service starts from: logging with request
