@@ -1,8 +1,20 @@
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { BASELINE_LARGE_PATH, BASELINE_SMALL_PATH } from './baseline-target.js';
+import {
+  countExpected,
+  describeStats,
+  expectedCount,
+  type HttpMethod,
+  type HttpRequestSpec,
+  medianStats,
+  type PreparedRequest,
+  prepareRequest,
+  type RunStats,
+  runLoad,
+} from './load-run.js';
 import { assertServiceName } from './paths.js';
-import { cpuTimeMs } from './process-cpu.js';
-import { median, numberFromEnv } from './stats.js';
+import { floorScenario, PLATFORM_FLOOR_TARGET } from './platform-floor.js';
+import { numberFromEnv } from './stats.js';
 import { type RunningTarget, startTarget, type TargetSpec } from './target.js';
 
 const DEFAULT_DURATION_SECONDS = 5;
@@ -13,24 +25,10 @@ const MAX_DURATION_SECONDS = 600;
 const MAX_ROUNDS = 50;
 const MAX_CONNECTIONS = 5_000;
 const MAX_SETUP_REQUESTS = 1_000;
-/** A request slower than this counts as an error (autocannon's timeout), which fails the bench. */
-const REQUEST_TIMEOUT_SECONDS = 10;
 const SETUP_REQUEST_TIMEOUT_MS = 10_000;
 const FAILURE_BODY_PREVIEW_CHARS = 300;
 
 const baselineTargetUrl = new URL('./baseline-target.ts', import.meta.url);
-
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-/** A string is sent as is; anything else is sent as JSON with `content-type: application/json`. */
-export type RequestBody = string | Record<string, unknown> | unknown[];
-
-export interface HttpRequestSpec {
-  method?: HttpMethod;
-  /** Path and query, starting with `/`. */
-  path: string;
-  body?: RequestBody;
-  headers?: Record<string, string>;
-}
 
 export interface HttpScenario extends HttpRequestSpec {
   /** Unique within the run; the first column of the table. */
@@ -64,18 +62,11 @@ export interface HttpBenchOptions {
   connections?: number;
   /** Progress lines (one per run). Default: written to stderr, keeping stdout for the report. */
   log?: (line: string) => void;
-}
-
-/** One autocannon run, or the median of several (each field separately). */
-export interface RunStats {
-  requestsPerSecond: number;
-  /** The target process's CPU time per completed request, in microseconds (Linux only). */
-  cpuMicrosPerRequest?: number;
-  latencyP50Ms: number;
-  latencyP99Ms: number;
-  /** Responses without the expected status (any 2xx, or the scenario's `expectStatus`). */
-  unexpected: number;
-  errors: number;
+  /**
+   * Measures the platform floor (a no-op route in a `createService` app, see `platform-floor.ts`) beside
+   * the baseline first, with the first scenario's method and body. Default true.
+   */
+  platformFloor?: boolean;
 }
 
 export interface ScenarioResult {
@@ -101,19 +92,14 @@ export interface ScenarioResult {
 export interface HttpBenchResult {
   service: string;
   settings: { durationSeconds: number; rounds: number; warmupSeconds: number; connections: number };
+  /** The platform floor measured in the same run, unless `platformFloor: false`. */
+  floor?: ScenarioResult;
   scenarios: ScenarioResult[];
 }
 
 /** Thrown when a run saw non-2xx responses or errors: a broken bench must never print a table. */
 export class BenchFailureError extends Error {
   override name = 'BenchFailureError';
-}
-
-interface PreparedRequest {
-  method: HttpMethod;
-  path: string;
-  body: string | undefined;
-  headers: Record<string, string>;
 }
 
 interface PreparedScenario {
@@ -134,6 +120,7 @@ interface BenchParams {
   warmupSeconds: number;
   connections: number;
   log: (line: string) => void;
+  floor: PreparedScenario | undefined;
 }
 
 interface Targets {
@@ -153,16 +140,28 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
   const params = normalizeOptions(options);
   const targets = await startTargets(params.target);
   try {
+    const floor = params.floor && (await runFloor(params, params.floor, targets.baseline));
     const scenarios: ScenarioResult[] = [];
     for (const scenario of params.scenarios) scenarios.push(await runScenario(params, scenario, targets));
     const { durationSeconds, rounds, warmupSeconds, connections } = params;
     return {
       service: params.service,
       settings: { durationSeconds, rounds, warmupSeconds, connections },
+      ...(floor ? { floor } : {}),
       scenarios,
     };
   } finally {
     await Promise.all([targets.baseline.stop(), targets.service.stop()]);
+  }
+}
+
+/** The floor target runs only while its scenario does, so it never idles beside the service's runs. */
+async function runFloor(params: BenchParams, scenario: PreparedScenario, baseline: RunningTarget) {
+  const floor = await startTarget(PLATFORM_FLOOR_TARGET);
+  try {
+    return await runScenario(params, scenario, { baseline, service: floor });
+  } finally {
+    await floor.stop();
   }
 }
 
@@ -194,7 +193,7 @@ async function runScenario(params: BenchParams, scenario: PreparedScenario, targ
       const stats = await measure(params, scenario, targets, role, params.durationSeconds);
       runs[role].push(stats);
       params.log(
-        `[${params.service}] ${scenario.name} round ${round}/${params.rounds} ${role}: ${describe(stats)}`,
+        `[${params.service}] ${scenario.name} round ${round}/${params.rounds} ${role}: ${describeStats(stats)}`,
       );
     }
   }
@@ -225,47 +224,16 @@ async function measure(
 ): Promise<RunStats> {
   const target = targets[role];
   const request = role === 'service' ? scenario.request : scenario.baselineRequest;
-  const cpuBeforeMs = cpuTimeMs(target.pid);
-  const result = await autocannon({
-    url: target.url + request.path,
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
+  const expectStatus = role === 'service' ? scenario.expectStatus : undefined;
+  const run = await runLoad(target, request, {
     connections: scenario.connections,
-    pipelining: 1,
-    duration: durationSeconds,
-    timeout: REQUEST_TIMEOUT_SECONDS,
+    durationSeconds,
+    expectStatus,
   });
-  const cpuAfterMs = cpuTimeMs(target.pid);
-  const stats: RunStats = {
-    requestsPerSecond: result.requests.average,
-    ...(cpuBeforeMs !== undefined && cpuAfterMs !== undefined && result.requests.total > 0
-      ? { cpuMicrosPerRequest: ((cpuAfterMs - cpuBeforeMs) * 1000) / result.requests.total }
-      : {}),
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
-    ...countExpected(result, role === 'service' ? scenario.expectStatus : undefined),
-    errors: result.errors,
-  };
-  if (
-    stats.unexpected > 0 ||
-    stats.errors > 0 ||
-    expectedCount(result, role === 'service' ? scenario.expectStatus : undefined) === 0
-  ) {
-    throw new BenchFailureError(await failureMessage(params, scenario, role, target, request, result));
+  if (!run.passed) {
+    throw new BenchFailureError(await failureMessage(params, scenario, role, target, request, run.result));
   }
-  return stats;
-}
-
-/** Responses with the expected status: the given one, or any 2xx. */
-function expectedCount(result: autocannon.Result, expectStatus: number | undefined): number {
-  if (expectStatus === undefined) return result['2xx'];
-  return result.statusCodeStats?.[String(expectStatus) as keyof typeof result.statusCodeStats]?.count ?? 0;
-}
-
-function countExpected(result: autocannon.Result, expectStatus: number | undefined): { unexpected: number } {
-  const responses = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
-  return { unexpected: responses - expectedCount(result, expectStatus) };
+  return run.stats;
 }
 
 async function failureMessage(
@@ -326,26 +294,6 @@ function sendRequest(target: RunningTarget, request: PreparedRequest): Promise<R
   });
 }
 
-function medianStats(runs: RunStats[]): RunStats {
-  const cpu = runs
-    .map((run) => run.cpuMicrosPerRequest)
-    .filter((value): value is number => value !== undefined);
-  return {
-    requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
-    ...(cpu.length === runs.length ? { cpuMicrosPerRequest: median(cpu) } : {}),
-    latencyP50Ms: median(runs.map((run) => run.latencyP50Ms)),
-    latencyP99Ms: median(runs.map((run) => run.latencyP99Ms)),
-    unexpected: median(runs.map((run) => run.unexpected)),
-    errors: median(runs.map((run) => run.errors)),
-  };
-}
-
-function describe(stats: RunStats): string {
-  const cpu =
-    stats.cpuMicrosPerRequest === undefined ? '' : `, ${stats.cpuMicrosPerRequest.toFixed(1)} µs CPU/req`;
-  return `${Math.round(stats.requestsPerSecond)} req/s, p50 ${stats.latencyP50Ms} ms, p99 ${stats.latencyP99Ms} ms${cpu}`;
-}
-
 function normalizeOptions(options: HttpBenchOptions): BenchParams {
   assertServiceName(options.service);
   const durationSeconds =
@@ -379,6 +327,10 @@ function normalizeOptions(options: HttpBenchOptions): BenchParams {
     warmupSeconds,
     connections,
     log,
+    floor:
+      options.platformFloor === false
+        ? undefined
+        : prepareScenario(floorScenario(options.scenarios[0]!), connections),
   };
 }
 
@@ -407,19 +359,6 @@ function prepareScenario(scenario: HttpScenario, defaultConnections: number): Pr
     connections,
     setupRequests: setupRequests.map(prepareRequest),
   };
-}
-
-function prepareRequest(spec: HttpRequestSpec): PreparedRequest {
-  if (!spec.path.startsWith('/')) throw new Error(`request path must start with "/": ${spec.path}`);
-  const headers = { ...spec.headers };
-  let body: string | undefined;
-  if (typeof spec.body === 'string') body = spec.body;
-  else if (spec.body !== undefined) {
-    body = JSON.stringify(spec.body);
-    const hasContentType = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
-    if (!hasContentType) headers['content-type'] = 'application/json';
-  }
-  return { method: spec.method ?? 'GET', path: spec.path, body, headers };
 }
 
 function assertInRange(

@@ -7,14 +7,16 @@ export {
   BenchFailureError,
   type HttpBenchOptions,
   type HttpBenchResult,
-  type HttpMethod,
-  type HttpRequestSpec,
   type HttpScenario,
-  type RequestBody,
-  type RunStats,
   runHttpBench,
   type ScenarioResult,
 } from './http-bench.js';
+export type {
+  HttpMethod,
+  HttpRequestSpec,
+  RequestBody,
+  RunStats,
+} from './load-run.js';
 export { type MicroOptions, type MicroResult, runMicro } from './micro.js';
 export { repoRoot, resultsPath } from './paths.js';
 export { cpuTimeMs } from './process-cpu.js';

@@ -50,7 +50,10 @@ export function renderMarkdown(
     );
   }
   for (const note of report.notes ?? []) lines.push('', note);
-  if (report.http) lines.push('', ...renderHttpSection(report.http.scenarios));
+  if (report.http) {
+    const { floor, scenarios } = report.http;
+    lines.push('', ...renderHttpSection(floor ? [floor, ...scenarios] : scenarios));
+  }
   if (report.micro && report.micro.length > 0) lines.push('', ...renderMicroSection(report.micro));
   return `${lines.join('\n')}\n`;
 }

@@ -7,7 +7,14 @@ const failingTarget = {
   modulePath: new URL('./fixtures/failing-target.ts', import.meta.url),
   exportName: 'createFailingTarget',
 };
-const quick = { durationSeconds: 1, rounds: 1, warmupSeconds: 0, connections: 5, log: () => {} };
+const quick = {
+  durationSeconds: 1,
+  rounds: 1,
+  warmupSeconds: 0,
+  connections: 5,
+  log: () => {},
+  platformFloor: false,
+};
 
 /** The pids whose parent is this process, read from /proc (Linux; null elsewhere). */
 function childPids(): number[] | null {
@@ -44,12 +51,19 @@ describe('runHttpBench', () => {
         { name: 'large', path: '/baseline/large', baseline: 'large' },
       ],
       ...quick,
+      platformFloor: true,
     });
     const micro = [await runMicro('add', () => 1 + 1, { timeMs: 20, samples: 3, note: 'trivial' })];
     const markdown = renderMarkdown({ service: 'harness-self-test', http, micro });
 
     expect(childPids()).toEqual(before);
     expect(http.scenarios.map((scenario) => scenario.name)).toEqual(['small', 'large']);
+    // The platform floor is measured in the same run and leads the table, whatever the service.
+    expect(http.floor?.path).toBe('/floor?name=bench');
+    expect(http.floor?.service.requestsPerSecond).toBeGreaterThan(0);
+    expect(markdown).toMatch(
+      /\| platform floor: no-op GET in a createService app \| [\d,]+ \|[^\n]*\n\| small \|/,
+    );
     for (const scenario of http.scenarios) {
       expect(scenario.service.requestsPerSecond).toBeGreaterThan(0);
       expect(scenario.baseline.requestsPerSecond).toBeGreaterThan(0);

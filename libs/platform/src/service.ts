@@ -7,17 +7,13 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { installProblemHandlers, sendProblem, toProblem } from './errors.js';
 import { installHealthRoutes, Readiness } from './health.js';
-import { createLogger, requestIdOf } from './logging.js';
+import { createLogger, requestIdOf, requestLoggerFactory } from './logging.js';
 import { installHttpMetrics, ServiceMetrics } from './metrics.js';
+import { serializerCompiler } from './serializer.js';
 
 /**
  * `createService` builds the Fastify instance every service starts from: logging with request
@@ -65,6 +61,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestIdOf,
+    childLoggerFactory: requestLoggerFactory,
     bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     // Idle keep-alive sockets are closed on shutdown so `close()` does not wait on them.

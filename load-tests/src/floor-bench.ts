@@ -1,0 +1,140 @@
+/**
+ * `pnpm --filter @sysdesign/load-tests run bench:floor`: what the platform costs a request. Bare Fastify
+ * (logger off) beside a `createService` app answering a no-op route (validated query, zod response
+ * schema) at LOG_LEVEL=warn and at info, and beside the same app composed with one platform part left
+ * out at a time. Alternated rounds, medians; written to `load-tests/results/platform-floor.md`.
+ * `FLOOR_TARGETS=bare,service` measures only the named rows.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type ComparedResult, type ComparedTarget, runComparison } from './compare.js';
+import { repoRoot, resultsPath } from './paths.js';
+import { PLATFORM_FLOOR_TARGET } from './platform-floor.js';
+import { describeEnvironment } from './report.js';
+import { numberFromEnv } from './stats.js';
+
+const floorTarget = PLATFORM_FLOOR_TARGET.modulePath;
+const variants = pathToFileURL(join(repoRoot, 'libs/platform/scripts/floor-variants.ts'));
+const FLOOR_PATH = '/floor?name=bench';
+
+interface Row extends ComparedTarget {
+  /** What the row leaves out of the service app, or what it is. */
+  description: string;
+}
+
+const variant = (name: string, exportName: string, description: string): Row => ({
+  name,
+  target: { modulePath: variants, exportName },
+  path: FLOOR_PATH,
+  description,
+});
+
+const ROWS: Row[] = [
+  {
+    name: 'bare',
+    target: { modulePath: new URL('./baseline-target.ts', import.meta.url) },
+    path: '/baseline',
+    description: 'bare Fastify, logger off, no hooks, no schemas',
+  },
+  {
+    name: 'service',
+    target: { modulePath: floorTarget },
+    path: FLOOR_PATH,
+    description: '`createService`, every platform part on, LOG_LEVEL=warn: **the floor**',
+  },
+  {
+    name: 'service, info',
+    target: { modulePath: floorTarget, exportName: 'createInfoBenchTarget' },
+    path: FLOOR_PATH,
+    description: 'the same at LOG_LEVEL=info (two log lines a request, to /dev/null)',
+  },
+  variant('composed', 'createComposedTarget', 'the same parts composed by the bench: must match `service`'),
+  variant(
+    '- request ids',
+    'createWithoutRequestIdsTarget',
+    'without `genReqId` and the `x-request-id` header',
+  ),
+  variant('- logger', 'createWithoutLoggerChildTarget', 'without a logger (no per-request child)'),
+  variant('- metrics', 'createWithoutMetricsTarget', 'without the duration histogram and `/metrics`'),
+  variant('- zod', 'createWithoutZodTarget', 'without zod validation and serialisation (no schemas)'),
+  variant('- problems', 'createWithoutProblemHandlerTarget', 'without the problem error and 404 handlers'),
+  variant('- swagger', 'createWithoutSwaggerTarget', 'without swagger and swagger-ui registered'),
+  variant(
+    '- server options',
+    'createWithoutServerOptionsTarget',
+    'without body limit, timeouts, trailing slash',
+  ),
+];
+
+function selectedRows(): Row[] {
+  const only = process.env.FLOOR_TARGETS?.split(',').map((name) => name.trim());
+  if (!only) return ROWS;
+  const rows = ROWS.filter((row) => only.includes(row.name));
+  if (!rows.some((row) => row.name === 'bare')) rows.unshift(ROWS[0]!);
+  return rows;
+}
+
+function renderReport(rows: Row[], results: ComparedResult[], settings: string): string {
+  const bare = results.find((result) => result.name === 'bare')!.stats;
+  // The variants are composed by the bench, so each one's cost is read against the composed row.
+  const composed = results.find((result) => result.name === 'composed')?.stats;
+  const lines = [
+    '# platform floor benchmarks',
+    '',
+    `Measured ${describeEnvironment().date} on Node ${process.version}. ${settings}`,
+    '',
+    "| row | what it is | req/s | CPU µs/req | ratio | CPU cost × | part's CPU µs/req |",
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  rows.forEach((row, index) => {
+    const stats = results[index]!.stats;
+    const cpu = stats.cpuMicrosPerRequest;
+    const partCost =
+      row.name.startsWith('- ') && cpu !== undefined && composed?.cpuMicrosPerRequest !== undefined
+        ? (composed.cpuMicrosPerRequest - cpu).toFixed(1)
+        : '';
+    const cells = [
+      row.name,
+      row.description,
+      Math.round(stats.requestsPerSecond).toLocaleString('en-US'),
+      cpu === undefined ? '-' : cpu.toFixed(1),
+      (stats.requestsPerSecond / bare.requestsPerSecond).toFixed(2),
+      cpu === undefined || bare.cpuMicrosPerRequest === undefined
+        ? '-'
+        : (cpu / bare.cpuMicrosPerRequest).toFixed(2),
+      partCost,
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  });
+  lines.push(
+    '',
+    'Medians over the rounds. **ratio** = req/s ÷ bare req/s; **CPU cost ×** = CPU µs/req ÷ bare CPU µs/req ' +
+      "(the steadier figure on a shared machine). **part's CPU µs/req** = `composed` minus the row: what that " +
+      'one part costs a request. Every row answers `{"ok":true}`; the service rows on `GET ' +
+      FLOOR_PATH +
+      '`, bare Fastify on `GET /baseline`.',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+const rows = selectedRows();
+const durationSeconds = numberFromEnv('BENCH_DURATION_SECONDS', 5);
+const rounds = numberFromEnv('BENCH_ROUNDS', 5, { integer: true });
+const warmupSeconds = numberFromEnv('BENCH_WARMUP_SECONDS', 1, { allowZero: true });
+const connections = numberFromEnv('BENCH_CONNECTIONS', 50, { integer: true });
+const results = await runComparison({
+  targets: rows,
+  request: { method: 'GET' },
+  durationSeconds,
+  rounds,
+  warmupSeconds,
+  connections,
+  log: (line) => process.stderr.write(`[floor] ${line}\n`),
+});
+const settings =
+  `autocannon, ${connections} connections, pipelining 1, ${rounds} rounds of ${durationSeconds} s per row ` +
+  `after ${warmupSeconds} s of warmup; each row in its own process, LOG_LEVEL=warn unless the row says otherwise.`;
+const markdown = renderReport(rows, results, settings);
+process.stdout.write(markdown);
+await writeFile(resultsPath('platform-floor'), markdown);
