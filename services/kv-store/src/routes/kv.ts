@@ -80,16 +80,47 @@ export interface KvRouteDeps {
   config: Config;
 }
 
+/** What the three key routes share. */
+interface KvRouteContext {
+  node: KvNode;
+  replication: Replication;
+  defaults: QuorumSizes;
+  querystring: ReturnType<typeof quorumQuery>;
+  outcomes: Record<Operation, OutcomeCounters>;
+  /** Maps the coordinator's failures to problems, counting the outcome. */
+  fail(op: Operation, error: unknown): never;
+}
+
 export async function registerKvRoutes(app: ServiceApp, deps: KvRouteDeps): Promise<void> {
   const { node, metrics, config } = deps;
   const { replication } = node.settings;
-  const defaults: QuorumSizes = { r: replication.r, w: replication.w };
-  const querystring = quorumQuery(replication);
   const outcomes = outcomeCounters(metrics);
-  const quorumFailures = Object.fromEntries(OPERATIONS.map((op) => [op, metrics.quorumFailures.labels(op)]));
+  const routes: KvRouteContext = {
+    node,
+    replication,
+    defaults: { r: replication.r, w: replication.w },
+    querystring: quorumQuery(replication),
+    outcomes,
+    fail: failureMapper(metrics, config, outcomes),
+  };
+  await app.register(async (instance) => {
+    // The plugin scope keeps the app's zod type provider at runtime; its static type drops it.
+    const scope = instance as unknown as ServiceApp;
+    acceptRawValues(scope, config, outcomes);
+    registerPutRoute(scope, routes, config);
+    registerGetRoute(scope, routes);
+    registerDeleteRoute(scope, routes);
+    registerEmptyKeyRoutes(scope);
+  });
+}
 
-  /** Maps the coordinator's failures to problems, counting the outcome. */
-  const fail = (op: Operation, error: unknown): never => {
+function failureMapper(
+  metrics: KvMetrics,
+  config: Config,
+  outcomes: Record<Operation, OutcomeCounters>,
+): (op: Operation, error: unknown) => never {
+  const quorumFailures = Object.fromEntries(OPERATIONS.map((op) => [op, metrics.quorumFailures.labels(op)]));
+  return (op, error) => {
     if (error instanceof QuorumNotMetError) {
       outcomes[op].quorum_not_met.inc();
       quorumFailures[op]!.inc();
@@ -115,128 +146,141 @@ export async function registerKvRoutes(app: ServiceApp, deps: KvRouteDeps): Prom
     outcomes[op].error.inc();
     throw error;
   };
+}
 
-  await app.register(async (instance) => {
-    // The plugin scope keeps the app's zod type provider at runtime; its static type drops it.
-    const scope = instance as unknown as ServiceApp;
-    // Values are raw bytes of any type: one parser takes every body as a Buffer, JSON included.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(
-      '*',
-      { parseAs: 'buffer', bodyLimit: config.MAX_VALUE_BYTES },
-      (_request, body, done) => done(null, body),
-    );
-    // A child's error handler passes what it throws to the platform's: only the 413 is ours.
-    scope.setErrorHandler((error, request) => {
-      const { code, validation } = error as { code?: string; validation?: unknown };
-      const op = operationOf(request.method);
-      if (op !== undefined && (validation !== undefined || code === 'FST_ERR_CTP_BODY_TOO_LARGE')) {
-        outcomes[op].invalid.inc();
-      }
-      if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        throw errors.KV_ERR_VALUE_TOO_LARGE(`values are at most ${config.MAX_VALUE_BYTES} bytes`, {
-          maxBytes: config.MAX_VALUE_BYTES,
-        });
-      }
-      throw error;
-    });
-
-    scope.put(
-      '/v1/kv/*',
-      {
-        bodyLimit: config.MAX_VALUE_BYTES,
-        schema: {
-          summary: 'Write a value',
-          description:
-            'The body is the value (any bytes, any content type). With the X-Context of an earlier read the write ' +
-            'replaces what that read returned; without one it is a blind write, a sibling of whatever exists. ' +
-            'Answers once W replicas hold it, with the new X-Context.',
-          params: keyParams,
-          querystring,
-          headers: contextHeaders,
-        },
-      },
-      async (request, reply) => {
-        const key = keyOf(request.params['*'], outcomes.put);
-        const context = contextOf(request.headers[CONTEXT_HEADER], outcomes.put);
-        const { w } = quorumFor(request.query, replication.n, defaults);
-        const value = request.body instanceof Uint8Array ? request.body : EMPTY_VALUE;
-        const result = await node.quorum
-          .put(key, value, context ?? EMPTY_CLOCK, { w })
-          .catch((error) => fail('put', error));
-        outcomes.put.ok.inc();
-        return reply.code(204).header(CONTEXT_HEADER, encodeContext(result.context)).send();
-      },
-    );
-
-    scope.get(
-      '/v1/kv/*',
-      {
-        schema: {
-          summary: 'Read a value',
-          description:
-            '200 with the value bytes and its X-Context; 300 with every sibling (JSON) when writes were concurrent; ' +
-            '404 when there is no live version. Answers once R replicas answered; stale replicas are repaired.',
-          params: keyParams,
-          querystring,
-          response: { 300: siblingsBody },
-        },
-      },
-      async (request, reply) => {
-        const key = keyOf(request.params['*'], outcomes.get);
-        const { r } = quorumFor(request.query, replication.n, defaults);
-        const result = await node.quorum.get(key, { r }).catch((error) => fail('get', error));
-        const answer = readAnswer(result, outcomes.get);
-        if (answer.status === 300)
-          return reply.code(300).header(CONTEXT_HEADER, answer.context).send(answer.body);
-        // The response map types JSON answers only; the 200 is the raw value bytes.
-        const bytesReply = reply as unknown as BytesReply;
-        bytesReply
-          .code(200)
-          .header(CONTEXT_HEADER, answer.context)
-          .type('application/octet-stream')
-          .send(answer.body);
-        return reply;
-      },
-    );
-
-    scope.delete(
-      '/v1/kv/*',
-      {
-        schema: {
-          summary: 'Delete a value',
-          description:
-            'Writes a tombstone over what the X-Context covers; without one, reads with R first and deletes what ' +
-            'that read saw. Answers 204 once W replicas hold the tombstone.',
-          params: keyParams,
-          querystring,
-          headers: contextHeaders,
-        },
-      },
-      async (request, reply) => {
-        const key = keyOf(request.params['*'], outcomes.delete);
-        const context = contextOf(request.headers[CONTEXT_HEADER], outcomes.delete);
-        const { r, w } = quorumFor(request.query, replication.n, defaults);
-        const result = await node.quorum
-          .delete(key, context, { r, w })
-          .catch((error) => fail('delete', error));
-        outcomes.delete.ok.inc();
-        return reply.code(204).header(CONTEXT_HEADER, encodeContext(result.context)).send();
-      },
-    );
-
-    // `/v1/kv/` names no key: a 400 saying so, rather than the router's 404.
-    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
-      scope.route({
-        method,
-        url: '/v1/kv',
-        schema: { hide: true },
-        handler: async () => {
-          throw validationProblem([{ in: 'params', field: 'key', message: 'must not be empty' }]);
-        },
+/** Values are raw bytes of any type: one parser takes every body as a Buffer, JSON included. */
+function acceptRawValues(
+  scope: ServiceApp,
+  config: Config,
+  outcomes: Record<Operation, OutcomeCounters>,
+): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: config.MAX_VALUE_BYTES },
+    (_request, body, done) => done(null, body),
+  );
+  // A child's error handler passes what it throws to the platform's: only the 413 is ours.
+  scope.setErrorHandler((error, request) => {
+    const { code, validation } = error as { code?: string; validation?: unknown };
+    const op = operationOf(request.method);
+    if (op !== undefined && (validation !== undefined || code === 'FST_ERR_CTP_BODY_TOO_LARGE')) {
+      outcomes[op].invalid.inc();
+    }
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      throw errors.KV_ERR_VALUE_TOO_LARGE(`values are at most ${config.MAX_VALUE_BYTES} bytes`, {
+        maxBytes: config.MAX_VALUE_BYTES,
       });
     }
+    throw error;
   });
+}
+
+function registerPutRoute(scope: ServiceApp, routes: KvRouteContext, config: Config): void {
+  const { node, replication, defaults, outcomes } = routes;
+  scope.put(
+    '/v1/kv/*',
+    {
+      bodyLimit: config.MAX_VALUE_BYTES,
+      schema: {
+        summary: 'Write a value',
+        description:
+          'The body is the value (any bytes, any content type). With the X-Context of an earlier read the write ' +
+          'replaces what that read returned; without one it is a blind write, a sibling of whatever exists. ' +
+          'Answers once W replicas hold it, with the new X-Context.',
+        params: keyParams,
+        querystring: routes.querystring,
+        headers: contextHeaders,
+      },
+    },
+    async (request, reply) => {
+      const key = keyOf(request.params['*'], outcomes.put);
+      const context = contextOf(request.headers[CONTEXT_HEADER], outcomes.put);
+      const { w } = quorumFor(request.query, replication.n, defaults);
+      const value = request.body instanceof Uint8Array ? request.body : EMPTY_VALUE;
+      const result = await node.quorum
+        .put(key, value, context ?? EMPTY_CLOCK, { w })
+        .catch((error) => routes.fail('put', error));
+      outcomes.put.ok.inc();
+      return reply.code(204).header(CONTEXT_HEADER, encodeContext(result.context)).send();
+    },
+  );
+}
+
+function registerGetRoute(scope: ServiceApp, routes: KvRouteContext): void {
+  const { node, replication, defaults, outcomes } = routes;
+  scope.get(
+    '/v1/kv/*',
+    {
+      schema: {
+        summary: 'Read a value',
+        description:
+          '200 with the value bytes and its X-Context; 300 with every sibling (JSON) when writes were concurrent; ' +
+          '404 when there is no live version. Answers once R replicas answered; stale replicas are repaired.',
+        params: keyParams,
+        querystring: routes.querystring,
+        response: { 300: siblingsBody },
+      },
+    },
+    async (request, reply) => {
+      const key = keyOf(request.params['*'], outcomes.get);
+      const { r } = quorumFor(request.query, replication.n, defaults);
+      const result = await node.quorum.get(key, { r }).catch((error) => routes.fail('get', error));
+      const answer = readAnswer(result, outcomes.get);
+      if (answer.status === 300)
+        return reply.code(300).header(CONTEXT_HEADER, answer.context).send(answer.body);
+      // The response map types JSON answers only; the 200 is the raw value bytes.
+      const bytesReply = reply as unknown as BytesReply;
+      bytesReply
+        .code(200)
+        .header(CONTEXT_HEADER, answer.context)
+        .type('application/octet-stream')
+        .send(answer.body);
+      return reply;
+    },
+  );
+}
+
+function registerDeleteRoute(scope: ServiceApp, routes: KvRouteContext): void {
+  const { node, replication, defaults, outcomes } = routes;
+  scope.delete(
+    '/v1/kv/*',
+    {
+      schema: {
+        summary: 'Delete a value',
+        description:
+          'Writes a tombstone over what the X-Context covers; without one, reads with R first and deletes what ' +
+          'that read saw. Answers 204 once W replicas hold the tombstone.',
+        params: keyParams,
+        querystring: routes.querystring,
+        headers: contextHeaders,
+      },
+    },
+    async (request, reply) => {
+      const key = keyOf(request.params['*'], outcomes.delete);
+      const context = contextOf(request.headers[CONTEXT_HEADER], outcomes.delete);
+      const { r, w } = quorumFor(request.query, replication.n, defaults);
+      const result = await node.quorum
+        .delete(key, context, { r, w })
+        .catch((error) => routes.fail('delete', error));
+      outcomes.delete.ok.inc();
+      return reply.code(204).header(CONTEXT_HEADER, encodeContext(result.context)).send();
+    },
+  );
+}
+
+/** `/v1/kv/` names no key: a 400 saying so, rather than the router's 404. */
+function registerEmptyKeyRoutes(scope: ServiceApp): void {
+  for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+    scope.route({
+      method,
+      url: '/v1/kv',
+      schema: { hide: true },
+      handler: async () => {
+        throw validationProblem([{ in: 'params', field: 'key', message: 'must not be empty' }]);
+      },
+    });
+  }
 }
 
 type OutcomeCounters = Record<Outcome, { inc(): void }>;
