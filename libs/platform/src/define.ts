@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ErrorMapper } from './errors.js';
+import type { Problem } from './errors.js';
 import type { EmbeddedInstance, ServiceContext, ServiceDefinition } from './run.js';
 import { createService, type ServiceApp, type SharedServiceConfig } from './service.js';
 
@@ -20,8 +20,11 @@ export interface ServiceSpec<Schema extends z.ZodObject, Options extends object>
   defaultPort: number;
   configSchema: Schema;
   embeddedInstances?: EmbeddedInstance[];
-  /** The service's domain errors as problems; routes throw them, the problem handler maps them. */
-  mapError?: ErrorMapper;
+  /**
+   * The service's domain errors as problems; routes throw them, the problem handler maps them.
+   * The configuration is given for problems that quote it (a limit the request went over).
+   */
+  mapError?(error: unknown, config: z.infer<Schema>): Problem | undefined;
   /** Fields bound to every log line besides the service's name. */
   logBindings?(config: z.infer<Schema>): Record<string, unknown>;
   /** Opens the backends, adds readiness checks and routes. `options` are test seams (clocks, links). */
@@ -64,7 +67,9 @@ export async function buildServiceApp<Schema extends z.ZodObject, Options extend
       name: spec.name,
       description: spec.description,
       ...(spec.version === undefined ? {} : { version: spec.version }),
-      ...(spec.mapError === undefined ? {} : { mapError: spec.mapError }),
+      ...(spec.mapError === undefined
+        ? {}
+        : { mapError: (error: unknown) => spec.mapError?.(error, config) }),
       ...(spec.logBindings === undefined ? {} : { logBindings: spec.logBindings(config) }),
     },
     config as SharedServiceConfig,

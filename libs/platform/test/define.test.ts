@@ -159,9 +159,13 @@ describe('defineService: errors', () => {
       description: 'A probe.',
       defaultPort: 3099,
       configSchema,
-      mapError: (candidate) => {
+      mapError: (candidate, config) => {
         if (candidate instanceof ItemTakenError)
-          return problems.PROBE_ERR_TAKEN(candidate.message, {}, { 'retry-after': '7' });
+          return problems.PROBE_ERR_TAKEN(
+            candidate.message,
+            { bodyLimitBytes: config.BODY_LIMIT_BYTES },
+            { 'retry-after': '7' },
+          );
         return undefined;
       },
       setup(app) {
@@ -177,12 +181,16 @@ describe('defineService: errors', () => {
     return app.inject({ url: '/fail' });
   }
 
-  it('maps a domain error thrown by a route through the service’s mapper', async () => {
+  it('maps a domain error thrown by a route through the service’s mapper, which may quote the config', async () => {
     const response = await failWith(new ItemTakenError('item 7 is taken'));
     expect(response.statusCode).toBe(409);
     expect(response.headers['retry-after']).toBe('7');
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(response.json()).toMatchObject({ code: 'PROBE_ERR_TAKEN', detail: 'item 7 is taken' });
+    expect(response.json()).toMatchObject({
+      code: 'PROBE_ERR_TAKEN',
+      detail: 'item 7 is taken',
+      bodyLimitBytes: 1_048_576,
+    });
   });
 
   it('answers an error no mapper knows with a 500 that says nothing internal', async () => {
