@@ -1,26 +1,21 @@
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  checkSnowflakeConfig,
-  createEventBus,
-  createRedis,
+  defineService,
   type EventBus,
   type LeasedSnowflake,
-  migrate,
-  openSql,
-  pingRedis,
+  openServiceBus,
+  openServiceRedis,
+  openServiceSql,
   type Redis,
   resolveAuthSecret,
   type ServiceApp,
   type ServiceContext,
-  type ServiceDefinition,
   type Sql,
-  schemaForService,
-  startLeasedSnowflake,
+  startServiceSnowflake,
   TokenAuthority,
   WORKER_LEASE_MIGRATIONS,
 } from '@sysdesign/platform';
-import { type AppDeps, createApp, registerApp } from './app.js';
+import { type AppDeps, registerApp } from './app.js';
 import { type Config, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.js';
 import { CodeFilter } from './domain/code-filter.js';
 import { Links } from './domain/links.js';
@@ -32,6 +27,7 @@ import {
   type ShortenerMetrics,
   snowflakeObserver,
 } from './metrics.js';
+import { linkProblemOf } from './routes/problems.js';
 import { PostgresClickStore } from './store/click-store.js';
 import { type LinkCache, MemoryLinkCache, RedisLinkCache } from './store/link-cache.js';
 import { PostgresLinkStore } from './store/link-store.js';
@@ -42,26 +38,6 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 const GAUGE_REFRESH_MS = 5_000;
 const HOUR_MS = 3_600_000;
 
-/** Everything `buildService` opened, closed in reverse on shutdown (or on a failed start). */
-class Resources {
-  private readonly closers: { name: string; close: () => Promise<void> | void }[] = [];
-
-  add(name: string, close: () => Promise<void> | void): void {
-    this.closers.push({ name, close });
-  }
-
-  async closeAll(log: { warn(fields: object, message: string): void }): Promise<void> {
-    for (const { name, close } of this.closers.reverse()) {
-      try {
-        await close();
-      } catch (error) {
-        log.warn({ err: error, resource: name }, 'closing failed');
-      }
-    }
-    this.closers.length = 0;
-  }
-}
-
 function createCache(config: Config, redis: Redis | undefined, metrics: ShortenerMetrics): LinkCache {
   if (!redis) return new MemoryLinkCache(config.CACHE_MAX_ENTRIES);
   return new RedisLinkCache(redis, {
@@ -70,78 +46,10 @@ function createCache(config: Config, redis: Redis | undefined, metrics: Shortene
   });
 }
 
-/** The clock for expiry, click times and stats (tests move it); defaults to Date.now. */
+/** Test seams that configuration cannot express. */
 export interface BuildOptions {
-  nowMs?: () => number;
-}
-
-interface Backends {
-  sql: Sql;
-  redis: Redis | undefined;
-  bus: EventBus;
-}
-
-async function openBackends(
-  app: ServiceApp,
-  config: Config,
-  context: ServiceContext,
-  resources: Resources,
-): Promise<Backends> {
-  const sql: Sql = await openSql({
-    schema: context.sqlSchema ?? schemaForService(SERVICE_NAME),
-    databaseUrl: config.DATABASE_URL,
-    ...(context.embedded ? { embedded: context.embedded } : {}),
-    pgliteDir: config.PGLITE_DIR,
-    applicationName: SERVICE_NAME,
-    onIdleError: (error) => app.log.warn({ err: error }, 'idle postgres connection failed'),
-  });
-  resources.add('postgres', () => sql.close());
-  await migrate(sql, WORKER_LEASE_MIGRATIONS, MIGRATIONS_DIR);
-  app.readiness.add('postgres', () => sql.ping());
-
-  let redis: Redis | undefined;
-  if (config.REDIS_URL) {
-    const connection = await createRedis({ url: config.REDIS_URL, connectionName: SERVICE_NAME });
-    redis = connection;
-    resources.add('redis', () => connection.disconnect());
-    app.readiness.add('redis', () => pingRedis(connection));
-  }
-
-  let bus: EventBus;
-  if (context.bus) bus = context.bus;
-  else {
-    const own = await createEventBus({
-      clientId: SERVICE_NAME,
-      kafkaBrokers: config.KAFKA_BROKERS,
-      dir: join(config.DATA_DIR, 'bus'),
-      logger: app.log,
-    });
-    resources.add('event bus', () => own.close());
-    bus = own;
-  }
-  app.readiness.add('event-bus', () => bus.ping());
-  return { sql, redis, bus };
-}
-
-async function startSnowflake(
-  app: ServiceApp,
-  config: Config,
-  backends: Backends,
-  metrics: ShortenerMetrics,
-  resources: Resources,
-): Promise<LeasedSnowflake> {
-  const leased = await startLeasedSnowflake(config, {
-    sql: backends.sql,
-    ...(backends.redis ? { redis: backends.redis } : {}),
-    redisKeyPrefix: config.REDIS_KEY_PREFIX,
-    logger: app.log,
-    observer: snowflakeObserver(metrics),
-  });
-  resources.add('snowflake worker', () => leased.stop());
-  app.readiness.add('worker-lease', () => {
-    if (!leased.ready) throw new Error('worker id lease not held');
-  });
-  return leased;
+  /** The clock for expiry, click times and stats (tests move it); defaults to Date.now. */
+  nowMs: () => number;
 }
 
 /** The hash strategy's filter of codes in use, filled from the store. */
@@ -188,7 +96,6 @@ async function startClickPipeline(
   app: ServiceApp,
   config: Config,
   parts: { bus: EventBus; clicks: PostgresClickStore; metrics: ShortenerMetrics; nowMs: () => number },
-  resources: Resources,
 ): Promise<ClickPublisher> {
   const { bus, metrics } = parts;
   if (config.AGGREGATOR_ENABLED) {
@@ -206,7 +113,7 @@ async function startClickPipeline(
       observer: aggregatorObserver(metrics),
       nowMs: parts.nowMs,
     });
-    resources.add('click aggregator', () => aggregator.stop());
+    app.lifecycle.defer('click aggregator', () => aggregator.stop());
   }
   const publisher = new ClickPublisher({
     bus,
@@ -216,16 +123,16 @@ async function startClickPipeline(
     logger: app.log,
     observer: publisherObserver(metrics),
   });
-  resources.add('click publisher', () => publisher.close());
+  app.lifecycle.defer('click publisher', () => publisher.close());
   return publisher;
 }
 
 /** Gauges sampled rather than counted: cache entries and the bloom filter's fill. */
 function startGauges(
+  app: ServiceApp,
   cache: LinkCache,
   filter: CodeFilter | undefined,
   metrics: ShortenerMetrics,
-  resources: Resources,
 ): void {
   const gauges = setInterval(() => {
     const entries = cache.size();
@@ -236,7 +143,7 @@ function startGauges(
     }
   }, GAUGE_REFRESH_MS);
   gauges.unref();
-  resources.add('gauges', () => clearInterval(gauges));
+  app.lifecycle.defer('gauges', () => clearInterval(gauges));
 }
 
 function createRateLimitOf(config: Config, redis: Redis | undefined): Pick<AppDeps, 'createRateLimit'> {
@@ -251,36 +158,44 @@ function createRateLimitOf(config: Config, redis: Redis | undefined): Pick<AppDe
   };
 }
 
-/** Opens the backends and parts in dependency order; each registers its close on `resources`. */
-async function assemble(
+/**
+ * Opens the URL shortener's parts in dependency order, each closed in reverse by the app's
+ * lifecycle: Sql (Postgres or PGlite) with migrations, Redis when configured (cache, worker
+ * leases, rate limits), the event bus (Kafka, the process's shared bus, or its own durable
+ * in-process bus under DATA_DIR), the code generator of the chosen strategy, the click
+ * aggregator and publisher, and the routes. Closing the app stops the click pipeline
+ * (publishing and flushing what it holds) before the backends close.
+ */
+async function setup(
   app: ServiceApp,
   config: Config,
   context: ServiceContext,
   options: BuildOptions,
-  resources: Resources,
-): Promise<ServiceApp> {
+): Promise<void> {
   const nowMs = options.nowMs ?? Date.now;
   const metrics = createShortenerMetrics(app.metrics);
-  const backends = await openBackends(app, config, context, resources);
-  const { sql, redis, bus } = backends;
+  const sql = await openServiceSql(app, config, context, {
+    migrations: [WORKER_LEASE_MIGRATIONS, MIGRATIONS_DIR],
+  });
+  const redis = await openServiceRedis(app, config);
+  const bus = await openServiceBus(app, config, context);
   const worker =
     config.CODE_STRATEGY === 'snowflake'
-      ? await startSnowflake(app, config, backends, metrics, resources)
+      ? await startServiceSnowflake(app, config, { sql, redis, observer: snowflakeObserver(metrics) })
       : undefined;
   const filter = config.CODE_STRATEGY === 'hash' ? await rebuildCodeFilter(app, config, sql) : undefined;
   const cache = createCache(config, redis, metrics);
   const links = createLinks(config, sql, { cache, worker, filter, metrics, nowMs });
-  resources.add('links', () => links.close());
+  app.lifecycle.defer('links', () => links.close());
   const clicks = new PostgresClickStore(sql);
-  const publisher = await startClickPipeline(app, config, { bus, clicks, metrics, nowMs }, resources);
-  startGauges(cache, filter, metrics, resources);
+  const publisher = await startClickPipeline(app, config, { bus, clicks, metrics, nowMs });
+  startGauges(app, cache, filter, metrics);
   const secret = await resolveAuthSecret({
     configured: config.AUTH_SECRET,
     dataDir: config.DATA_DIR,
     log: app.log,
   });
-  app.addHook('onClose', () => resources.closeAll(app.log));
-  return await registerApp(app, {
+  await registerApp(app, {
     links,
     clicks,
     publisher,
@@ -294,37 +209,15 @@ async function assemble(
   });
 }
 
-/**
- * Builds the URL shortener from its configuration: Sql (Postgres or PGlite) with migrations,
- * Redis when configured (cache, worker leases), the event bus (Kafka, the process's shared bus,
- * or its own durable in-process bus under DATA_DIR), the code generator of the chosen strategy,
- * the click publisher and aggregator, and the routes. Closing the app stops the click pipeline
- * (publishing and flushing what it holds) before the backends close.
- */
-export async function buildService(
-  config: Config,
-  context: ServiceContext,
-  options: BuildOptions = {},
-): Promise<ServiceApp> {
-  if (config.CODE_STRATEGY === 'snowflake') checkSnowflakeConfig(config);
-  const app = await createApp({
-    logger: context.logger,
-    logLevel: config.LOG_LEVEL,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-  });
-  const resources = new Resources();
-  try {
-    return await assemble(app, config, context, options, resources);
-  } catch (error) {
-    await resources.closeAll(app.log);
-    await app.close();
-    throw error;
-  }
-}
-
-export const urlShortener: ServiceDefinition<typeof configSchema> = {
+export const urlShortener = defineService<typeof configSchema, BuildOptions>({
   name: SERVICE_NAME,
+  description:
+    'Short codes for long URLs: base62 snowflake or hashed codes, cache-aside redirects, click analytics as a stream.',
   defaultPort: DEFAULT_PORT,
   configSchema,
-  build: buildService,
-};
+  mapError: linkProblemOf,
+  setup,
+});
+
+/** Builds the app from its configuration (tests pass `nowMs`); closing it closes everything it opened. */
+export const buildService = urlShortener.build;

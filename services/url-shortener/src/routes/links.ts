@@ -17,7 +17,6 @@ import { LruCache } from '../domain/lru.js';
 import { checkTargetUrl, MAX_URL_LENGTH, type SelfReference } from '../domain/target-url.js';
 import { errors } from '../errors.js';
 import type { ClickStore } from '../store/click-store.js';
-import { toProblem } from './problems.js';
 
 export const MAX_CLICKS_LIMIT = 1_000_000_000;
 /** Expiry at most this far ahead: a typo'd year 29999 is an error, not a plan. */
@@ -221,19 +220,15 @@ function registerCreateRoute(app: ServiceApp, routes: LinkRouteContext, options:
     },
     async (request, reply) => {
       const { url, expiresAt } = checkCreateRequest(request.body, options.self, routes.nowMs());
-      try {
-        const { created, link } = await routes.links.create({
-          url,
-          alias: request.body.alias,
-          expiresAt,
-          maxClicks: request.body.maxClicks,
-          owner: request.user?.id,
-        });
-        if (created) reply.header('location', `/v1/urls/${link.code}`);
-        return reply.code(created ? 201 : 200).send(routes.bodyOf(link));
-      } catch (error) {
-        throw toProblem(error);
-      }
+      const { created, link } = await routes.links.create({
+        url,
+        alias: request.body.alias,
+        expiresAt,
+        maxClicks: request.body.maxClicks,
+        owner: request.user?.id,
+      });
+      if (created) reply.header('location', `/v1/urls/${link.code}`);
+      return reply.code(created ? 201 : 200).send(routes.bodyOf(link));
     },
   );
 }
@@ -281,11 +276,7 @@ function registerDeleteRoute(app: ServiceApp, routes: LinkRouteContext, authorit
       preHandler: requireUser(authority),
     },
     async (request, reply) => {
-      try {
-        await routes.links.delete(request.params.code, userOf(request).id);
-      } catch (error) {
-        throw toProblem(error);
-      }
+      await routes.links.delete(request.params.code, userOf(request).id);
       return reply.code(204).send();
     },
   );
