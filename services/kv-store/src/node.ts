@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ServiceLogger } from '@sysdesign/platform';
 import {
   AntiEntropy,
@@ -14,9 +12,9 @@ import {
 import { type ClusterSettings, type Config, MAX_KEY_BYTES } from './config.js';
 import { ClusterRing, type NodeShare } from './domain/ring.js';
 import { DeltaTracker, type KvMetrics, refreshEngineMetrics } from './metrics.js';
-import { MAX_VALUE_BYTES_LIMIT, StorageEngine } from './storage/index.js';
-import { advanceGeneration } from './store/generation.js';
-import { EngineHintStore } from './store/hint-store.js';
+import type { NodeStorage } from './node-storage.js';
+import type { StorageEngine } from './storage/index.js';
+import type { EngineHintStore } from './store/hint-store.js';
 import { EngineReplicaStore } from './store/replica-store.js';
 import { HintingTransport } from './transport/coordinator-hints.js';
 import { HttpTransport, type LinkFilter } from './transport/http-transport.js';
@@ -36,9 +34,6 @@ import { MembershipWorker } from './workers/membership.js';
  * The ring is @sysdesign/consistent-hashing's, grown by the membership worker as gossip finds nodes.
  */
 
-/** Hints engine: small memtable; deleted hints need no grace period (they are never repaired). */
-const HINTS_MEMTABLE_BYTES = 1024 * 1024;
-const HINTS_TOMBSTONE_GRACE_MS = 0;
 /** Keys per hand-off request: a batch of 1 MiB values stays well under the peer body limit. */
 const HANDOFF_BATCH_KEYS = 16;
 /** Anti-entropy and hand-off requests may take longer than client requests: they move batches. */
@@ -69,12 +64,8 @@ export interface MemberView {
   share: NodeShare | undefined;
 }
 
-interface NodeParts {
+interface NodeParts extends NodeStorage {
   options: KvNodeOptions;
-  incarnation: number;
-  engine: StorageEngine;
-  hintEngine: StorageEngine;
-  hints: EngineHintStore;
 }
 
 function wireLimitsOf(config: Config): WireLimits {
@@ -198,10 +189,12 @@ export class KvNode {
   private readonly metrics: KvMetrics;
   private readonly deltas = new DeltaTracker();
   private readonly config: Config;
-  private closing: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
 
-  private constructor(parts: NodeParts) {
-    const { config, cluster, logger, metrics } = parts.options;
+  /** Wires the node's parts over its opened storage (see node-storage.ts); `start` runs them. */
+  constructor(options: KvNodeOptions, storage: NodeStorage) {
+    const parts: NodeParts = { options, ...storage };
+    const { config, cluster, logger, metrics } = options;
     this.settings = cluster;
     this.incarnation = parts.incarnation;
     this.engine = parts.engine;
@@ -238,49 +231,6 @@ export class KvNode {
     this.antiEntropy = createAntiEntropyWorker(parts, this.transport, this.quorum, this.ring);
   }
 
-  /** Opens the node's storage (recovering what a crash left) and wires its parts; `start` runs them. */
-  static async open(options: KvNodeOptions): Promise<KvNode> {
-    const { config, logger } = options;
-    await mkdir(config.DATA_DIR, { recursive: true });
-    const incarnation = await advanceGeneration(config.DATA_DIR);
-    const engine = await StorageEngine.open({
-      dir: join(config.DATA_DIR, 'engine'),
-      fsync: config.FSYNC,
-      fsyncIntervalMs: config.FSYNC_INTERVAL_MS,
-      memtableBytes: config.MEMTABLE_BYTES,
-      // A record holds a key's whole sibling set, so it may be several values long.
-      maxValueBytes: MAX_VALUE_BYTES_LIMIT,
-      tombstoneGraceMs: config.TOMBSTONE_GRACE_MS,
-      logger: logger.child({ engine: 'data' }),
-    });
-    let hintEngine: StorageEngine | undefined;
-    try {
-      hintEngine = await StorageEngine.open({
-        dir: join(config.DATA_DIR, 'hints'),
-        fsync: config.FSYNC,
-        fsyncIntervalMs: config.FSYNC_INTERVAL_MS,
-        memtableBytes: HINTS_MEMTABLE_BYTES,
-        maxValueBytes: MAX_VALUE_BYTES_LIMIT,
-        tombstoneGraceMs: HINTS_TOMBSTONE_GRACE_MS,
-        logger: logger.child({ engine: 'hints' }),
-      });
-      const hints = await EngineHintStore.open(hintEngine, {
-        maxEntries: config.HINTS_MAX_KEYS,
-        maxBytes: config.HINTS_MAX_BYTES,
-        maxAgeMs: config.HINTS_MAX_AGE_MS,
-      });
-      logger.info(
-        { incarnation, recovery: engine.recovery, hints: hints.stats().entries },
-        'storage recovered',
-      );
-      return new KvNode({ options, incarnation, engine, hintEngine, hints });
-    } catch (error) {
-      await hintEngine?.close().catch(() => {});
-      await engine.close().catch(() => {});
-      throw error;
-    }
-  }
-
   get url(): NodeId {
     return this.settings.url;
   }
@@ -298,15 +248,17 @@ export class KvNode {
     this.antiEntropy?.start(this.config.ANTI_ENTROPY_INTERVAL_MS);
   }
 
-  /** Stops the workers (waiting for their rounds), gossip and the peer connections, then the storage. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
+  /**
+   * Stops the workers (waiting for their rounds), gossip and the peer connections. The storage
+   * stays open: its owner closes it after this (the service's lifecycle does).
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
       await Promise.all([this.membership.stop(), this.handoff?.stop(), this.antiEntropy?.stop()]);
       this.quorum.stop();
       await this.transport.close();
-      await Promise.allSettled([this.hintEngine.close(), this.engine.close()]);
     })();
-    return this.closing;
+    return this.stopping;
   }
 
   rememberName(peer: NodeId, name: string): void {
