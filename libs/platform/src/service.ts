@@ -83,6 +83,29 @@ function serviceLogger(service: ServiceIdentity, config: SharedServiceConfig, so
   return source.logger.child(bindings, config.LOG_LEVEL === undefined ? {} : { level });
 }
 
+/** How often, while closing, connections whose last response has gone out are closed. */
+const DRAIN_SWEEP_MS = 50;
+
+/**
+ * The one close hook. Fastify closes the server (draining in-flight requests) before it runs
+ * hooks registered before `ready`, so backends close only once no request can use them. Node
+ * closes idle keep-alive connections when the server starts closing, but not those that become
+ * idle after (a request in flight at that moment): they would hold the close for the keep-alive
+ * timeout, past any shutdown timeout, so they are swept while the server drains.
+ */
+function installDrain(app: FastifyInstance, lifecycle: Lifecycle): void {
+  let sweep: NodeJS.Timeout | undefined;
+  app.addHook('preClose', (done) => {
+    sweep = setInterval(() => app.server.closeIdleConnections(), DRAIN_SWEEP_MS);
+    sweep.unref();
+    done();
+  });
+  app.addHook('onClose', () => {
+    clearInterval(sweep);
+    return lifecycle.closeAll();
+  });
+}
+
 export async function createService(
   service: ServiceIdentity,
   config: SharedServiceConfig = {},
@@ -110,9 +133,7 @@ export async function createService(
   app.decorate('serviceName', service.name);
   const lifecycle = new Lifecycle(app.log);
   app.decorate('lifecycle', lifecycle);
-  // The one close hook. Fastify closes the server (draining in-flight requests) before it runs
-  // hooks registered before `ready`, so backends close only once no request can use them.
-  app.addHook('onClose', () => lifecycle.closeAll());
+  installDrain(app, lifecycle);
 
   // Callback-style hooks: an async hook costs every request an extra promise.
   app.addHook('onRequest', (request, reply, done) => {
