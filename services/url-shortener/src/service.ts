@@ -38,18 +38,18 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 const GAUGE_REFRESH_MS = 5_000;
 const HOUR_MS = 3_600_000;
 
+/** Test seams that configuration cannot express. */
+export interface BuildOptions {
+  /** The clock for expiry, click times and stats (tests move it); defaults to Date.now. */
+  nowMs: () => number;
+}
+
 function createCache(config: Config, redis: Redis | undefined, metrics: ShortenerMetrics): LinkCache {
   if (!redis) return new MemoryLinkCache(config.CACHE_MAX_ENTRIES);
   return new RedisLinkCache(redis, {
     keyPrefix: config.REDIS_KEY_PREFIX,
     onError: (operation) => metrics.cacheErrors.inc({ operation }),
   });
-}
-
-/** Test seams that configuration cannot express. */
-export interface BuildOptions {
-  /** The clock for expiry, click times and stats (tests move it); defaults to Date.now. */
-  nowMs: () => number;
 }
 
 /** The hash strategy's filter of codes in use, filled from the store. */
