@@ -17,7 +17,7 @@ const answer = { ok: true };
 
 /** The one place the floor calls `createService`: its options are the platform's to change. */
 export function createFloorService(logger: Logger): Promise<ServiceApp> {
-  return createService({ name: 'platform-floor', logger });
+  return createService({ name: 'platform-floor' }, {}, { logger });
 }
 
 /** The no-op routes: GET and DELETE validate a query, POST, PUT and PATCH a JSON object body. */

@@ -201,16 +201,37 @@ export function sendProblem(reply: FastifyReply, problem: Problem, request: Fast
     .send(problem.toBody(pathOf(request.url)));
 }
 
-export function installProblemHandlers(app: FastifyInstance): void {
+/**
+ * A service's own mapping of its domain errors to problems: undefined for errors it does not know,
+ * which then go through `toProblem`. Routes throw domain errors and never catch them to map them.
+ */
+export type ErrorMapper = (error: unknown) => Problem | undefined;
+
+/** The problem of `error`: the first mapper that knows it, else `toProblem`. */
+export function problemOf(error: unknown, mappers: readonly ErrorMapper[]): Problem {
+  if (error instanceof Problem) return error;
+  for (const mapper of mappers) {
+    const problem = mapper(error);
+    if (problem !== undefined) return problem;
+  }
+  return toProblem(error);
+}
+
+function logFailure(request: FastifyRequest, error: unknown, problem: Problem): void {
+  if (error instanceof BackendUnavailableError) {
+    request.log.warn({ backend: error.backend, err: error.cause }, 'backend unavailable');
+  } else if (problem.code === 'ERR_INTERNAL' && !(error instanceof Problem)) {
+    request.log.error({ err: error }, 'unhandled error');
+  } else if (problem.status >= 500) {
+    request.log.warn({ code: problem.code, detail: problem.detail }, 'request failed');
+  }
+}
+
+/** Answers every error, and every unknown route, as a problem; `mappers` are asked first, in order. */
+export function installProblemHandlers(app: FastifyInstance, mappers: readonly ErrorMapper[] = []): void {
   app.setErrorHandler((error, request, reply) => {
-    const problem = toProblem(error);
-    if (error instanceof BackendUnavailableError) {
-      request.log.warn({ backend: error.backend, err: error.cause }, 'backend unavailable');
-    } else if (problem.status >= 500 && !(error instanceof Problem)) {
-      request.log.error({ err: error }, 'unhandled error');
-    } else if (problem.status >= 500) {
-      request.log.warn({ code: problem.code, detail: problem.detail }, 'request failed');
-    }
+    const problem = problemOf(error, mappers);
+    logFailure(request, error, problem);
     return sendProblem(reply, problem, request);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -1,12 +1,15 @@
 export type { Redis } from 'ioredis';
 export type { Logger } from 'pino';
 export * from './auth/index.js';
+export * from './backends.js';
 export * from './blob/index.js';
 export * from './bus/index.js';
 export * from './config.js';
+export * from './define.js';
 export * from './errors.js';
 export * from './health.js';
 export * from './ids/index.js';
+export * from './lifecycle.js';
 export * from './logging.js';
 export * from './metrics.js';
 export * from './redis.js';

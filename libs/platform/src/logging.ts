@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   type Bindings,
   type ChildLoggerOptions,
+  type DestinationStream,
   type Level,
   type Logger,
   type LoggerOptions,
@@ -54,9 +56,35 @@ export function loggerOptions(level: string): LoggerOptions {
   };
 }
 
+/**
+ * Log lines read by a person at a terminal: pino-pretty, when stdout is one and the package is
+ * installed (it is a dev dependency, absent from production images). Undefined otherwise, and
+ * the lines stay JSON for machines.
+ */
+export function prettyStreamFor(
+  output: NodeJS.WritableStream & { isTTY?: boolean },
+): DestinationStream | undefined {
+  if (output.isTTY !== true) return undefined;
+  let pretty: (options: Record<string, unknown>) => DestinationStream;
+  try {
+    pretty = createRequire(import.meta.url)('pino-pretty');
+  } catch {
+    return undefined;
+  }
+  // Written synchronously, so the last lines before process.exit are not lost.
+  return pretty({
+    destination: output,
+    colorize: true,
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+}
+
 /** The process's logger; each service logs through a child bound to its name. */
 export function createLogger(level: string): Logger {
-  return pino(loggerOptions(level));
+  const pretty = prettyStreamFor(process.stdout);
+  return pretty === undefined ? pino(loggerOptions(level)) : pino(loggerOptions(level), pretty);
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -34,8 +34,11 @@ export interface EmbeddedInstance {
   env: Record<string, string>;
 }
 
+/** What a service is and how to build it; `defineService` (see `define.ts`) makes one. */
 export interface ServiceDefinition<Schema extends z.ZodObject = z.ZodObject> {
   name: string;
+  /** One sentence: the OpenAPI document's description. */
+  description: string;
   defaultPort: number;
   configSchema: Schema;
   /**
@@ -43,7 +46,7 @@ export interface ServiceDefinition<Schema extends z.ZodObject = z.ZodObject> {
    * several nodes (the kv-store's three) lists them, each with its own port and environment.
    */
   embeddedInstances?: EmbeddedInstance[];
-  /** Builds the app and its backends; closing the app closes them. Never listens. */
+  /** Builds the app and its backends; closing the app closes them; a failed build closes what it opened. Never listens. */
   build(config: z.infer<Schema>, context: ServiceContext): Promise<ServiceApp>;
 }
 

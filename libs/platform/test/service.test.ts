@@ -30,7 +30,7 @@ describe('createService', () => {
   let backendUp = true;
 
   beforeAll(async () => {
-    app = await createService({ name: 'probe', logger: logs.logger, bodyLimitBytes: 1_024 });
+    app = await createService({ name: 'probe' }, { BODY_LIMIT_BYTES: 1_024 }, { logger: logs.logger });
     app.readiness.add('database', () => {
       if (!backendUp) throw new Error('connection refused');
     });
@@ -205,7 +205,7 @@ describe('createService', () => {
 describe('graceful shutdown', () => {
   it('lets an in-flight request finish when the app closes', async () => {
     // SIGTERM runs app.close(): requests already running must complete, new ones are refused.
-    const app = await createService({ name: 'drain', logLevel: 'silent' });
+    const app = await createService({ name: 'drain' }, { LOG_LEVEL: 'silent' });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;

@@ -1,6 +1,5 @@
-import { createService, type ServiceApp, type ServiceOptions } from '@sysdesign/platform';
+import type { ServiceApp } from '@sysdesign/platform';
 import { z } from 'zod';
-import { SERVICE_NAME } from './config.js';
 import { type ListedService, statusesOf } from './health.js';
 import { renderPage } from './page.js';
 
@@ -13,16 +12,16 @@ const serviceStatus = z.object({
   latencyMs: z.number().optional(),
 });
 
-export async function buildConsole(
-  options: Omit<ServiceOptions, 'name'> & { services: () => ListedService[]; healthTimeoutMs: number },
-): Promise<ServiceApp> {
-  const app = await createService({
-    name: SERVICE_NAME,
-    description: 'Every service of this deployment and its health.',
-    ...options,
-  });
+export interface ConsoleDeps {
+  /** Read on every request: start-all adds services to the list as they start. */
+  services: () => ListedService[];
+  healthTimeoutMs: number;
+}
+
+/** The page and its JSON twin, both asking every listed service how it is. */
+export function registerConsoleRoutes(app: ServiceApp, deps: ConsoleDeps): void {
   app.get('/', { schema: { hide: true } }, async (_request, reply) => {
-    const statuses = await statusesOf(options.services(), options.healthTimeoutMs);
+    const statuses = await statusesOf(deps.services(), deps.healthTimeoutMs);
     return reply.type('text/html; charset=utf-8').send(renderPage(statuses, new Date()));
   });
   app.get(
@@ -33,7 +32,6 @@ export async function buildConsole(
         response: { 200: z.object({ services: z.array(serviceStatus) }) },
       },
     },
-    async () => ({ services: await statusesOf(options.services(), options.healthTimeoutMs) }),
+    async () => ({ services: await statusesOf(deps.services(), deps.healthTimeoutMs) }),
   );
-  return app;
 }

@@ -1,4 +1,4 @@
-export { buildConsole } from './app.js';
-export { configSchema } from './config.js';
+export { type ConsoleDeps, registerConsoleRoutes } from './app.js';
+export { type Config, configSchema } from './config.js';
 export type { ListedService, ServiceStatus } from './health.js';
 export { consoleService } from './service.js';

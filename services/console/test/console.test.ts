@@ -1,6 +1,14 @@
-import { createService, type ServiceApp } from '@sysdesign/platform';
+import { createLogger, createService, loadConfig, type ServiceApp } from '@sysdesign/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConsole, type ListedService } from '../src/index.js';
+import { configSchema, consoleService, type ListedService } from '../src/index.js';
+
+const context = { logger: createLogger('silent') };
+
+/** The console as start-all builds it: its config from the environment, the list given live. */
+function buildConsole(listed: ListedService[], env: Record<string, string> = {}) {
+  const config = loadConfig(configSchema, { LOG_LEVEL: 'silent', HEALTH_TIMEOUT_MS: '500', ...env });
+  return consoleService.build({ ...config, CONSOLE_SERVICES: listed }, context);
+}
 
 describe('console', () => {
   let target: ServiceApp;
@@ -10,7 +18,7 @@ describe('console', () => {
   const listed: ListedService[] = [];
 
   beforeAll(async () => {
-    target = await createService({ name: 'probe', logLevel: 'silent' });
+    target = await createService({ name: 'probe' }, { LOG_LEVEL: 'silent' });
     target.readiness.add('database', () => {
       if (!backendUp) throw new Error('connection refused');
     });
@@ -18,7 +26,7 @@ describe('console', () => {
     listed.push({ name: 'probe', url: targetUrl });
     listed.push({ name: 'broken<script>', url: 'http://127.0.0.1:9', startError: 'port <in use>' });
     listed.push({ name: 'gone', url: 'http://127.0.0.1:1' });
-    consoleApp = await buildConsole({ logLevel: 'silent', services: () => listed, healthTimeoutMs: 500 });
+    consoleApp = await buildConsole(listed);
   });
   afterAll(async () => {
     await consoleApp.close();
@@ -47,5 +55,19 @@ describe('console', () => {
     expect(page.body).toContain('broken&#60;script&#62;');
     expect(page.body).not.toContain('<script>');
     expect(page.body).toContain('port &#60;in use&#62;');
+  });
+});
+
+describe('console configuration', () => {
+  it('honours BODY_LIMIT_BYTES like every service: a larger body is refused with 413', async () => {
+    const app = await buildConsole([], { BODY_LIMIT_BYTES: '2048' });
+    // The console has no route taking a body; one added here shows the app's own limit.
+    app.post('/echo', async (request) => request.body);
+    const small = await app.inject({ method: 'POST', url: '/echo', payload: { text: 'x'.repeat(1_000) } });
+    expect(small.statusCode).toBe(200);
+    const large = await app.inject({ method: 'POST', url: '/echo', payload: { text: 'x'.repeat(3_000) } });
+    expect(large.statusCode).toBe(413);
+    expect(large.json().code).toBe('ERR_BODY_TOO_LARGE');
+    await app.close();
   });
 });

@@ -1,10 +1,4 @@
-import {
-  createService,
-  type ServiceApp,
-  type ServiceOptions,
-  type SnowflakeGenerator,
-} from '@sysdesign/platform';
-import { SERVICE_NAME } from './config.js';
+import type { ServiceApp, SnowflakeGenerator } from '@sysdesign/platform';
 import { createStrategies } from './domain/strategy-registry.js';
 import type { IdMetrics } from './metrics.js';
 import { registerIdRoutes } from './routes/ids.js';
@@ -21,13 +15,4 @@ export function registerApp(app: ServiceApp, deps: AppDeps): ServiceApp {
   const strategies = createStrategies({ snowflake: deps.snowflake, tickets: deps.tickets });
   registerIdRoutes(app, { strategies, snowflake: deps.snowflake, metrics: deps.metrics });
   return app;
-}
-
-export async function createApp(options: Omit<ServiceOptions, 'name'>): Promise<ServiceApp> {
-  return createService({
-    name: SERVICE_NAME,
-    description:
-      'Unique, numeric, time-sortable 64-bit ids: Snowflake, Sonyflake, UUIDv4/v7, ULID, ticket server, multi-master.',
-    ...options,
-  });
 }

@@ -1,8 +1,11 @@
-import { defineProblems } from '@sysdesign/platform';
+import { idProblems, type Problem } from '@sysdesign/platform';
+import { UlidOverflowError } from './domain/ulid.js';
 
-/** The id-generator's stable error codes; each maps to a problem+json `type`. */
-export const errors = defineProblems({
-  IDGEN_ERR_CLOCK_MOVED_BACKWARDS: { status: 503, title: 'Clock moved backwards' },
-  IDGEN_ERR_WORKER_UNAVAILABLE: { status: 503, title: 'Worker id not held' },
-  IDGEN_ERR_EPOCH_EXHAUSTED: { status: 503, title: 'Id time field exhausted' },
-});
+/**
+ * The id-generator's errors as problems. The snowflake generator's refusals are mapped by the
+ * platform (`ERR_ID_*`); a ULID whose time field overflows is the same fault, so it answers alike.
+ */
+export function mapIdGeneratorError(error: unknown): Problem | undefined {
+  if (error instanceof UlidOverflowError) return idProblems.ERR_ID_EPOCH_EXHAUSTED(error.message);
+  return undefined;
+}

@@ -1,6 +1,7 @@
 import {
   ClockMovedBackwardsError,
   createLogger,
+  createService,
   EmbeddedPostgres,
   MemoryWorkerLeaseStore,
   migrate,
@@ -14,12 +15,17 @@ import {
 } from '@sysdesign/platform';
 import { freshSchemaName } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, registerApp } from '../src/app.js';
-import { DEFAULT_EPOCH_MS } from '../src/config.js';
+import { registerApp } from '../src/app.js';
+import { DEFAULT_EPOCH_MS, SERVICE_NAME } from '../src/config.js';
+import { UlidOverflowError } from '../src/domain/ulid.js';
+import { mapIdGeneratorError } from '../src/errors.js';
 import { createIdMetrics, snowflakeObserver } from '../src/metrics.js';
 import { MemoryTicketStore } from '../src/store/ticket-store.js';
 
 const logger = createLogger('silent');
+/** An app with the id-generator's error mapping, over parts the test makes. */
+const createApp = () =>
+  createService({ name: SERVICE_NAME, mapError: mapIdGeneratorError }, { LOG_LEVEL: 'silent' });
 const redisKeyPrefix = 'id-generator:';
 const baseConfig = {
   ID_LAYOUT: 'snowflake' as const,
@@ -103,7 +109,7 @@ describe('clock rollback over HTTP', () => {
       clock: { nowMs: () => now },
       maxRollbackMs: 5,
     });
-    const app = await createApp({ logLevel: 'silent' });
+    const app = await createApp();
     const metrics = createIdMetrics(app.metrics);
     generator.tryNext();
     registerApp(app, { snowflake: generator, tickets: new MemoryTicketStore(2), metrics });
@@ -112,7 +118,7 @@ describe('clock rollback over HTTP', () => {
     expect(refused.statusCode).toBe(503);
     expect(refused.headers['retry-after']).toBe('4');
     expect(refused.json()).toMatchObject({
-      code: 'IDGEN_ERR_CLOCK_MOVED_BACKWARDS',
+      code: 'ERR_ID_CLOCK_MOVED_BACKWARDS',
       rollbackMs: 3_500,
       maxRollbackMs: 5,
     });
@@ -126,7 +132,7 @@ describe('clock rollback over HTTP', () => {
       node: { datacenterId: 0, workerId: 1 },
       epochMs: DEFAULT_EPOCH_MS,
     });
-    const app = await createApp({ logLevel: 'silent' });
+    const app = await createApp();
     registerApp(app, {
       snowflake: generator,
       tickets: new MemoryTicketStore(2),
@@ -135,8 +141,16 @@ describe('clock rollback over HTTP', () => {
     generator.suspend('worker id 1 was taken over by another instance');
     const response = await app.inject({ url: '/v1/ids' });
     expect(response.statusCode).toBe(503);
-    expect(response.json()).toMatchObject({ code: 'IDGEN_ERR_WORKER_UNAVAILABLE' });
+    expect(response.json()).toMatchObject({ code: 'ERR_ID_GENERATOR_UNAVAILABLE' });
     await app.close();
+  });
+});
+
+describe('the id-generator’s own errors', () => {
+  it('answers a ULID whose time field overflows like an exhausted snowflake epoch: 503, no Retry-After', () => {
+    const problem = mapIdGeneratorError(new UlidOverflowError('time exceeds 48 bits'));
+    expect(problem).toMatchObject({ status: 503, code: 'ERR_ID_EPOCH_EXHAUSTED', headers: {} });
+    expect(mapIdGeneratorError(new Error('anything else'))).toBeUndefined();
   });
 });
 

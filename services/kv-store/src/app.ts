@@ -1,5 +1,5 @@
-import { createService, type ServiceApp, type ServiceOptions } from '@sysdesign/platform';
-import { type Config, SERVICE_NAME } from './config.js';
+import type { ServiceApp } from '@sysdesign/platform';
+import type { Config } from './config.js';
 import type { KvMetrics } from './metrics.js';
 import type { KvNode } from './node.js';
 import { registerClusterRoutes } from './routes/cluster.js';
@@ -24,14 +24,4 @@ export async function registerApp(app: ServiceApp, deps: AppDeps): Promise<Servi
     done();
   });
   return app;
-}
-
-export async function createApp(options: Omit<ServiceOptions, 'name'>): Promise<ServiceApp> {
-  return createService({
-    name: SERVICE_NAME,
-    description:
-      'A Dynamo-style key-value store: consistent hashing, N/W/R quorums per request, vector clocks with siblings, ' +
-      'sloppy quorum and hinted handoff, Merkle-tree anti-entropy, gossip membership, an LSM storage engine per node.',
-    ...options,
-  });
 }

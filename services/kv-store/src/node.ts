@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ServiceLogger } from '@sysdesign/platform';
 import {
   AntiEntropy,
@@ -14,9 +12,9 @@ import {
 import { type ClusterSettings, type Config, MAX_KEY_BYTES } from './config.js';
 import { ClusterRing, type NodeShare } from './domain/ring.js';
 import { DeltaTracker, type KvMetrics, refreshEngineMetrics } from './metrics.js';
-import { MAX_VALUE_BYTES_LIMIT, StorageEngine } from './storage/index.js';
-import { advanceGeneration } from './store/generation.js';
-import { EngineHintStore } from './store/hint-store.js';
+import type { NodeStorage } from './node-storage.js';
+import type { StorageEngine } from './storage/index.js';
+import type { EngineHintStore } from './store/hint-store.js';
 import { EngineReplicaStore } from './store/replica-store.js';
 import { HintingTransport } from './transport/coordinator-hints.js';
 import { HttpTransport, type LinkFilter } from './transport/http-transport.js';
@@ -36,9 +34,6 @@ import { MembershipWorker } from './workers/membership.js';
  * The ring is @sysdesign/consistent-hashing's, grown by the membership worker as gossip finds nodes.
  */
 
-/** Hints engine: small memtable; deleted hints need no grace period (they are never repaired). */
-const HINTS_MEMTABLE_BYTES = 1024 * 1024;
-const HINTS_TOMBSTONE_GRACE_MS = 0;
 /** Keys per hand-off request: a batch of 1 MiB values stays well under the peer body limit. */
 const HANDOFF_BATCH_KEYS = 16;
 /** Anti-entropy and hand-off requests may take longer than client requests: they move batches. */
@@ -69,6 +64,114 @@ export interface MemberView {
   share: NodeShare | undefined;
 }
 
+interface NodeParts extends NodeStorage {
+  options: KvNodeOptions;
+}
+
+function wireLimitsOf(config: Config): WireLimits {
+  return {
+    ...DEFAULT_WIRE_LIMITS,
+    maxKeyBytes: MAX_KEY_BYTES,
+    maxValueBytes: config.MAX_VALUE_BYTES,
+    maxVersionsPerKey: MAX_VERSIONS_PER_KEY_ON_THE_WIRE,
+  };
+}
+
+/** With hinted handoff, a coordinator keeps a hint for each replica a write could not reach. */
+function coordinatorTransportOf(transport: HttpTransport, parts: NodeParts): Transport {
+  const { config, logger } = parts.options;
+  if (!config.HINTED_HANDOFF) return transport;
+  return new HintingTransport(transport, parts.hints, Date.now, {
+    // Counted by the hint store (kv_hints_dropped_total{reason="store_full"}) when it was full.
+    onRefused: (replica, error) => {
+      logger.warn({ replica, err: error }, 'could not keep a hint for a replica that missed a write');
+    },
+  });
+}
+
+/** The library's node: replica, coordinator and gossip; hand-off and anti-entropy run as this service's workers. */
+function createQuorumNode(parts: NodeParts, transport: Transport, ring: ClusterRing): QuorumNode {
+  const { config, cluster } = parts.options;
+  const { n, r, w } = cluster.replication;
+  return new QuorumNode({
+    self: cluster.url,
+    incarnation: parts.incarnation,
+    transport,
+    store: new EngineReplicaStore(parts.engine),
+    hints: parts.hints,
+    seeds: cluster.seeds,
+    preferenceList: (key) => ring.preferenceList(key),
+    ranges: { rangeOf: (key) => ring.rangeOf(key), rangesOf: (node) => ring.rangesOf(node) },
+    coordinator: {
+      n,
+      r,
+      w,
+      timeoutMs: config.REQUEST_TIMEOUT_MS,
+      sloppy: config.SLOPPY_QUORUM,
+      readRepair: config.READ_REPAIR,
+      maxKeyBytes: MAX_KEY_BYTES,
+      maxValueBytes: config.MAX_VALUE_BYTES,
+    },
+    replica: { maxSiblings: config.MAX_SIBLINGS, tombstoneGraceMs: Math.max(1, config.TOMBSTONE_GRACE_MS) },
+    gossip: {
+      intervalMs: config.GOSSIP_INTERVAL_MS,
+      suspectAfterMs: config.GOSSIP_SUSPECT_AFTER_MS,
+      removeAfterMs: config.GOSSIP_DEAD_AFTER_MS,
+      timeoutMs: Math.max(config.GOSSIP_INTERVAL_MS, GOSSIP_MIN_TIMEOUT_MS),
+    },
+    handoff: false,
+    antiEntropy: false,
+  });
+}
+
+function createHandoffWorker(
+  parts: NodeParts,
+  transport: HttpTransport,
+  quorum: QuorumNode,
+): HandoffWorker | undefined {
+  const { config, logger, metrics } = parts.options;
+  if (!config.HINTED_HANDOFF) return undefined;
+  return new HandoffWorker({
+    handoff: new HintedHandoff({
+      hints: parts.hints,
+      transport,
+      health: quorum.health,
+      batchKeys: HANDOFF_BATCH_KEYS,
+      timeoutMs: BACKGROUND_REQUEST_TIMEOUT_MS,
+    }),
+    logger,
+    metrics,
+    intervalMs: config.HANDOFF_INTERVAL_MS,
+  });
+}
+
+function createAntiEntropyWorker(
+  parts: NodeParts,
+  transport: HttpTransport,
+  quorum: QuorumNode,
+  ring: ClusterRing,
+): AntiEntropyWorker | undefined {
+  const { config, cluster, logger, metrics } = parts.options;
+  if (config.ANTI_ENTROPY_INTERVAL_MS <= 0) return undefined;
+  return new AntiEntropyWorker({
+    antiEntropy: new AntiEntropy({
+      replica: quorum.replica,
+      transport,
+      localRanges: () => ring.rangesOf(cluster.url),
+      health: quorum.health,
+      intervalMs: config.ANTI_ENTROPY_INTERVAL_MS,
+      maxKeysPerRound: config.ANTI_ENTROPY_MAX_KEYS_PER_ROUND,
+      bytesPerSecond: config.ANTI_ENTROPY_BYTES_PER_SECOND,
+      timeoutMs: BACKGROUND_REQUEST_TIMEOUT_MS,
+    }),
+    replica: quorum.replica,
+    engine: parts.engine,
+    logger,
+    metrics,
+    intervalMs: config.ANTI_ENTROPY_INTERVAL_MS,
+  });
+}
+
 export class KvNode {
   readonly settings: ClusterSettings;
   readonly incarnation: number;
@@ -81,170 +184,51 @@ export class KvNode {
   readonly handoff: HandoffWorker | undefined;
   readonly antiEntropy: AntiEntropyWorker | undefined;
   readonly membership: MembershipWorker;
-  readonly #transport: HttpTransport;
-  readonly #names: Map<NodeId, string>;
-  readonly #metrics: KvMetrics;
-  readonly #deltas = new DeltaTracker();
-  readonly #config: Config;
-  #closing: Promise<void> | undefined;
+  private readonly transport: HttpTransport;
+  private readonly names: Map<NodeId, string>;
+  private readonly metrics: KvMetrics;
+  private readonly deltas = new DeltaTracker();
+  private readonly config: Config;
+  private stopping: Promise<void> | undefined;
 
-  private constructor(parts: {
-    options: KvNodeOptions;
-    incarnation: number;
-    engine: StorageEngine;
-    hintEngine: StorageEngine;
-    hints: EngineHintStore;
-  }) {
-    const { options, incarnation, engine, hintEngine, hints } = parts;
+  /** Wires the node's parts over its opened storage (see node-storage.ts); `start` runs them. */
+  constructor(options: KvNodeOptions, storage: NodeStorage) {
+    const parts: NodeParts = { options, ...storage };
     const { config, cluster, logger, metrics } = options;
     this.settings = cluster;
-    this.incarnation = incarnation;
-    this.engine = engine;
-    this.hintEngine = hintEngine;
-    this.hints = hints;
-    this.#metrics = metrics;
-    this.#config = config;
-    this.#names = new Map([[cluster.url, cluster.nodeId]]);
-    const { n, r, w } = cluster.replication;
-    this.ring = new ClusterRing({ nodes: [cluster.url, ...cluster.seeds], n, vnodes: config.VNODES });
-    this.wireLimits = {
-      ...DEFAULT_WIRE_LIMITS,
-      maxKeyBytes: MAX_KEY_BYTES,
-      maxValueBytes: config.MAX_VALUE_BYTES,
-      maxVersionsPerKey: MAX_VERSIONS_PER_KEY_ON_THE_WIRE,
-    };
-    this.#transport = new HttpTransport({
+    this.incarnation = parts.incarnation;
+    this.engine = parts.engine;
+    this.hintEngine = parts.hintEngine;
+    this.hints = parts.hints;
+    this.metrics = metrics;
+    this.config = config;
+    this.names = new Map([[cluster.url, cluster.nodeId]]);
+    this.ring = new ClusterRing({
+      nodes: [cluster.url, ...cluster.seeds],
+      n: cluster.replication.n,
+      vnodes: config.VNODES,
+    });
+    this.wireLimits = wireLimitsOf(config);
+    this.transport = new HttpTransport({
       self: cluster.url,
       nodeId: cluster.nodeId,
       clusterSecret: config.CLUSTER_SECRET,
       connectionsPerPeer: config.PEER_CONNECTIONS,
       wireLimits: this.wireLimits,
-      links: options.links,
+      links: parts.options.links,
       onPeerName: (peer, name) => this.rememberName(peer, name),
     });
-    const coordinatorTransport: Transport = config.HINTED_HANDOFF
-      ? new HintingTransport(this.#transport, hints, Date.now, {
-          // Counted by the hint store (kv_hints_dropped_total{reason="store_full"}) when it was full.
-          onRefused: (replica, error) => {
-            logger.warn({ replica, err: error }, 'could not keep a hint for a replica that missed a write');
-          },
-        })
-      : this.#transport;
-    const ring = this.ring;
-    this.quorum = new QuorumNode({
-      self: cluster.url,
-      incarnation,
-      transport: coordinatorTransport,
-      store: new EngineReplicaStore(engine),
-      hints,
-      seeds: cluster.seeds,
-      preferenceList: (key) => ring.preferenceList(key),
-      ranges: { rangeOf: (key) => ring.rangeOf(key), rangesOf: (node) => ring.rangesOf(node) },
-      coordinator: {
-        n,
-        r,
-        w,
-        timeoutMs: config.REQUEST_TIMEOUT_MS,
-        sloppy: config.SLOPPY_QUORUM,
-        readRepair: config.READ_REPAIR,
-        maxKeyBytes: MAX_KEY_BYTES,
-        maxValueBytes: config.MAX_VALUE_BYTES,
-      },
-      replica: { maxSiblings: config.MAX_SIBLINGS, tombstoneGraceMs: Math.max(1, config.TOMBSTONE_GRACE_MS) },
-      gossip: {
-        intervalMs: config.GOSSIP_INTERVAL_MS,
-        suspectAfterMs: config.GOSSIP_SUSPECT_AFTER_MS,
-        removeAfterMs: config.GOSSIP_DEAD_AFTER_MS,
-        timeoutMs: Math.max(config.GOSSIP_INTERVAL_MS, GOSSIP_MIN_TIMEOUT_MS),
-      },
-      handoff: false,
-      antiEntropy: false,
-    });
+    this.quorum = createQuorumNode(parts, coordinatorTransportOf(this.transport, parts), this.ring);
     this.membership = new MembershipWorker({
       gossip: this.gossip,
-      ring,
+      ring: this.ring,
       replica: this.quorum.replica,
       logger,
       metrics,
       intervalMs: config.GOSSIP_INTERVAL_MS,
     });
-    this.handoff = config.HINTED_HANDOFF
-      ? new HandoffWorker({
-          handoff: new HintedHandoff({
-            hints,
-            transport: this.#transport,
-            health: this.quorum.health,
-            batchKeys: HANDOFF_BATCH_KEYS,
-            timeoutMs: BACKGROUND_REQUEST_TIMEOUT_MS,
-          }),
-          logger,
-          metrics,
-          intervalMs: config.HANDOFF_INTERVAL_MS,
-        })
-      : undefined;
-    this.antiEntropy =
-      config.ANTI_ENTROPY_INTERVAL_MS > 0
-        ? new AntiEntropyWorker({
-            antiEntropy: new AntiEntropy({
-              replica: this.quorum.replica,
-              transport: this.#transport,
-              localRanges: () => ring.rangesOf(cluster.url),
-              health: this.quorum.health,
-              intervalMs: config.ANTI_ENTROPY_INTERVAL_MS,
-              maxKeysPerRound: config.ANTI_ENTROPY_MAX_KEYS_PER_ROUND,
-              bytesPerSecond: config.ANTI_ENTROPY_BYTES_PER_SECOND,
-              timeoutMs: BACKGROUND_REQUEST_TIMEOUT_MS,
-            }),
-            replica: this.quorum.replica,
-            engine,
-            logger,
-            metrics,
-            intervalMs: config.ANTI_ENTROPY_INTERVAL_MS,
-          })
-        : undefined;
-  }
-
-  /** Opens the node's storage (recovering what a crash left) and wires its parts; `start` runs them. */
-  static async open(options: KvNodeOptions): Promise<KvNode> {
-    const { config, logger } = options;
-    await mkdir(config.DATA_DIR, { recursive: true });
-    const incarnation = await advanceGeneration(config.DATA_DIR);
-    const engine = await StorageEngine.open({
-      dir: join(config.DATA_DIR, 'engine'),
-      fsync: config.FSYNC,
-      fsyncIntervalMs: config.FSYNC_INTERVAL_MS,
-      memtableBytes: config.MEMTABLE_BYTES,
-      // A record holds a key's whole sibling set, so it may be several values long.
-      maxValueBytes: MAX_VALUE_BYTES_LIMIT,
-      tombstoneGraceMs: config.TOMBSTONE_GRACE_MS,
-      logger: logger.child({ engine: 'data' }),
-    });
-    let hintEngine: StorageEngine | undefined;
-    try {
-      hintEngine = await StorageEngine.open({
-        dir: join(config.DATA_DIR, 'hints'),
-        fsync: config.FSYNC,
-        fsyncIntervalMs: config.FSYNC_INTERVAL_MS,
-        memtableBytes: HINTS_MEMTABLE_BYTES,
-        maxValueBytes: MAX_VALUE_BYTES_LIMIT,
-        tombstoneGraceMs: HINTS_TOMBSTONE_GRACE_MS,
-        logger: logger.child({ engine: 'hints' }),
-      });
-      const hints = await EngineHintStore.open(hintEngine, {
-        maxEntries: config.HINTS_MAX_KEYS,
-        maxBytes: config.HINTS_MAX_BYTES,
-        maxAgeMs: config.HINTS_MAX_AGE_MS,
-      });
-      logger.info(
-        { incarnation, recovery: engine.recovery, hints: hints.stats().entries },
-        'storage recovered',
-      );
-      return new KvNode({ options, incarnation, engine, hintEngine, hints });
-    } catch (error) {
-      await hintEngine?.close().catch(() => {});
-      await engine.close().catch(() => {});
-      throw error;
-    }
+    this.handoff = createHandoffWorker(parts, this.transport, this.quorum);
+    this.antiEntropy = createAntiEntropyWorker(parts, this.transport, this.quorum, this.ring);
   }
 
   get url(): NodeId {
@@ -261,24 +245,26 @@ export class KvNode {
     await this.quorum.start();
     this.membership.start();
     this.handoff?.start();
-    this.antiEntropy?.start(this.#config.ANTI_ENTROPY_INTERVAL_MS);
+    this.antiEntropy?.start(this.config.ANTI_ENTROPY_INTERVAL_MS);
   }
 
-  /** Stops the workers (waiting for their rounds), gossip and the peer connections, then the storage. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
+  /**
+   * Stops the workers (waiting for their rounds), gossip and the peer connections. The storage
+   * stays open: its owner closes it after this (the service's lifecycle does).
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
       await Promise.all([this.membership.stop(), this.handoff?.stop(), this.antiEntropy?.stop()]);
       this.quorum.stop();
-      await this.#transport.close();
-      await Promise.allSettled([this.hintEngine.close(), this.engine.close()]);
+      await this.transport.close();
     })();
-    return this.#closing;
+    return this.stopping;
   }
 
   rememberName(peer: NodeId, name: string): void {
     // Bounded like gossip's member table: a peer cannot grow it past the members it could add.
-    if (this.#names.get(peer) === name || this.#names.size >= 4096) return;
-    this.#names.set(peer, name);
+    if (this.names.get(peer) === name || this.names.size >= 4096) return;
+    this.names.set(peer, name);
   }
 
   /** Ring nodes the failure detector believes alive, this one included. */
@@ -297,7 +283,7 @@ export class KvNode {
       seen.add(member.node);
       views.push({
         url: member.node,
-        id: this.#names.get(member.node),
+        id: this.names.get(member.node),
         state: member.state,
         incarnation: member.incarnation,
         heartbeat: member.heartbeat,
@@ -310,7 +296,7 @@ export class KvNode {
       if (seen.has(node)) continue;
       views.push({
         url: node,
-        id: this.#names.get(node),
+        id: this.names.get(node),
         state: 'unknown',
         incarnation: 0,
         heartbeat: 0,
@@ -324,28 +310,28 @@ export class KvNode {
 
   /** Copies the library's and engines' running totals into the metrics (called on each scrape). */
   refreshMetrics(): void {
-    const metrics = this.#metrics;
+    const metrics = this.metrics;
     const coordinator = this.quorum.coordinator.stats();
-    this.#deltas.add(metrics.readRepairs, { result: 'sent' }, coordinator.readRepairs, 'repairs:sent');
-    this.#deltas.add(
+    this.deltas.add(metrics.readRepairs, { result: 'sent' }, coordinator.readRepairs, 'repairs:sent');
+    this.deltas.add(
       metrics.readRepairs,
       { result: 'skipped' },
       coordinator.readRepairsSkipped,
       'repairs:skipped',
     );
-    this.#deltas.add(
+    this.deltas.add(
       metrics.readRepairs,
       { result: 'failed' },
       coordinator.readRepairFailures,
       'repairs:failed',
     );
     const hints = this.hints.stats();
-    this.#deltas.add(metrics.hintsStored, {}, hints.stored, 'hints:stored');
-    this.#deltas.add(metrics.hintsDropped, { reason: 'store_full' }, hints.refused, 'hints:refused');
+    this.deltas.add(metrics.hintsStored, {}, hints.stored, 'hints:stored');
+    this.deltas.add(metrics.hintsDropped, { reason: 'store_full' }, hints.refused, 'hints:refused');
     metrics.hintsPending.set({ unit: 'keys' }, hints.entries);
     metrics.hintsPending.set({ unit: 'bytes' }, hints.bytes);
     metrics.ringNodes.set(this.ring.size);
-    refreshEngineMetrics(metrics, this.#deltas, 'data', this.engine.stats());
-    refreshEngineMetrics(metrics, this.#deltas, 'hints', this.hintEngine.stats());
+    refreshEngineMetrics(metrics, this.deltas, 'data', this.engine.stats());
+    refreshEngineMetrics(metrics, this.deltas, 'hints', this.hintEngine.stats());
   }
 }

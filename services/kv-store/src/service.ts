@@ -1,14 +1,21 @@
-import type { EmbeddedInstance, ServiceApp, ServiceContext, ServiceDefinition } from '@sysdesign/platform';
-import { createApp, registerApp } from './app.js';
+import {
+  defineService,
+  type EmbeddedInstance,
+  type ServiceApp,
+  type ServiceContext,
+} from '@sysdesign/platform';
+import { registerApp } from './app.js';
 import { type Config, clusterSettings, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.js';
 import { createKvMetrics } from './metrics.js';
 import { KvNode } from './node.js';
+import { openNodeStorage } from './node-storage.js';
+import { clientProblemOf } from './routes/problems.js';
 import type { LinkFilter } from './transport/http-transport.js';
 
 /** Test seams that configuration cannot express. */
 export interface KvBuildOptions {
   /** Which links between nodes are up (in-process partition tests). */
-  links?: LinkFilter;
+  links: LinkFilter;
 }
 
 const nodes = new WeakMap<ServiceApp, KvNode>();
@@ -21,45 +28,29 @@ export function kvNodeOf(app: ServiceApp): KvNode {
 }
 
 /**
- * Builds one node from its configuration: storage (recovered), the quorum parts, the HTTP routes,
- * readiness checks; then starts gossip and the workers. Closing the app stops them and closes the
- * storage after the last request drained.
+ * One node from its configuration: storage (recovered), the quorum parts, the HTTP routes,
+ * readiness checks; then gossip and the workers start. On close (or a failed start) the app's
+ * lifecycle stops them, then closes the storage, after the last request drained.
  */
-export async function buildService(
+async function setup(
+  app: ServiceApp,
   config: Config,
-  context: ServiceContext,
-  options: KvBuildOptions = {},
-): Promise<ServiceApp> {
+  _context: ServiceContext,
+  options: Partial<KvBuildOptions>,
+): Promise<void> {
   const cluster = clusterSettings(config);
-  const app = await createApp({
-    logger: context.logger.child({ node: cluster.nodeId }),
-    logLevel: config.LOG_LEVEL,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-  });
   const metrics = createKvMetrics(app.metrics);
-  let node: KvNode;
-  try {
-    node = await KvNode.open({ config, cluster, logger: app.log, metrics, links: options.links });
-  } catch (error) {
-    await app.close();
-    throw error;
-  }
-  try {
-    nodes.set(app, node);
-    await registerApp(app, { node, metrics, config });
-    addReadiness(app, node);
-    app.addHook('onClose', () => node.close());
-    await node.start();
-    app.log.info(
-      { url: cluster.url, incarnation: node.incarnation, ...cluster.replication, seeds: cluster.seeds },
-      'kv-store node started',
-    );
-    return app;
-  } catch (error) {
-    await node.close();
-    await app.close();
-    throw error;
-  }
+  const storage = await openNodeStorage(config, app.log, app.lifecycle);
+  const node = new KvNode({ config, cluster, logger: app.log, metrics, links: options.links }, storage);
+  nodes.set(app, node);
+  app.lifecycle.defer('kv node', () => node.stop());
+  await registerApp(app, { node, metrics, config });
+  addReadiness(app, node);
+  await node.start();
+  app.log.info(
+    { url: cluster.url, incarnation: node.incarnation, ...cluster.replication, seeds: cluster.seeds },
+    'kv-store node started',
+  );
 }
 
 function addReadiness(app: ServiceApp, node: KvNode): void {
@@ -106,10 +97,18 @@ export const EMBEDDED_NODES: EmbeddedInstance[] = [
   },
 }));
 
-export const kvStore: ServiceDefinition<typeof configSchema> = {
+export const kvStore = defineService<typeof configSchema, KvBuildOptions>({
   name: SERVICE_NAME,
+  description:
+    'A Dynamo-style key-value store: consistent hashing, N/W/R quorums per request, vector clocks with siblings, ' +
+    'sloppy quorum and hinted handoff, Merkle-tree anti-entropy, gossip membership, an LSM storage engine per node.',
   defaultPort: DEFAULT_PORT,
   configSchema,
   embeddedInstances: EMBEDDED_NODES,
-  build: (config, context) => buildService(config, context),
-};
+  logBindings: (config) => ({ node: clusterSettings(config).nodeId }),
+  mapError: clientProblemOf,
+  setup,
+});
+
+/** Builds one node from its configuration (tests pass `links`); closing the app closes the node. */
+export const buildService = kvStore.build;

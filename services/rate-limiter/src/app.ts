@@ -1,5 +1,4 @@
-import { createService, type ServiceApp, type ServiceOptions } from '@sysdesign/platform';
-import { SERVICE_NAME } from './config.js';
+import type { ServiceApp } from '@sysdesign/platform';
 import type { FailMode } from './domain/checker.js';
 import type { RateLimiterMetrics } from './metrics.js';
 import { registerCheckRoute } from './routes/check.js';
@@ -27,13 +26,4 @@ export function registerApp(app: ServiceApp, deps: AppDeps): ServiceApp {
   });
   registerRulesRoute(app, { loaded: deps.loaded, lastRejected: deps.lastRejectedReload });
   return app;
-}
-
-export async function createApp(options: Omit<ServiceOptions, 'name'>): Promise<ServiceApp> {
-  return createService({
-    name: SERVICE_NAME,
-    description:
-      'Rate limiting as a service: Lyft/Envoy descriptor rules, six algorithms shared through Redis, shadow mode, hot reload.',
-    ...options,
-  });
 }

@@ -1,15 +1,9 @@
-import {
-  createRedis,
-  pingRedis,
-  type Redis,
-  type ServiceApp,
-  type ServiceContext,
-  type ServiceDefinition,
-} from '@sysdesign/platform';
+import { defineService, openServiceRedis, type Redis, type ServiceApp } from '@sysdesign/platform';
 import { CircuitBreaker, type LimiterUnavailableError } from '@sysdesign/redis-limiters';
-import { createApp, registerApp } from './app.js';
+import { registerApp } from './app.js';
 import { type Config, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.js';
-import type { RuleSet, RulesError } from './domain/rules.js';
+import type { RulesError } from './domain/rules.js';
+import { mapRateLimiterError } from './errors.js';
 import { createRateLimiterMetrics, type RateLimiterMetrics } from './metrics.js';
 import type { RejectedReload } from './routes/rules.js';
 import { type LimiterBackend, LoadedRules, memoryBackend, redisBackend } from './store/limiters.js';
@@ -77,81 +71,70 @@ function recordLoaded(metrics: RateLimiterMetrics, loaded: LoadedRules): void {
 }
 
 /**
- * Builds the rate-limiter from its configuration: the rules file (an invalid one fails the start),
- * Redis when configured (else in-memory counters), the rules watcher and the routes. Closing the
- * app stops the watcher and closes Redis.
+ * Watches RULES_FILE and applies each valid version; an invalid one is logged, counted and kept
+ * as the last rejected reload while the rules in force stay. The lifecycle stops the watching.
  */
-export async function buildService(
+function watchRulesFile(
+  app: ServiceApp,
   config: Config,
-  context: ServiceContext,
-  options: BuildOptions = {},
-): Promise<ServiceApp> {
-  const rules: RuleSet = await loadRulesFile(config.RULES_FILE);
-  const app = await createApp({
-    logger: context.logger,
-    logLevel: config.LOG_LEVEL,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  loaded: LoadedRules,
+  metrics: RateLimiterMetrics,
+): { lastRejected(): RejectedReload | undefined } {
+  let lastRejected: RejectedReload | undefined;
+  const watcher = watchRules(config.RULES_FILE, loaded.rules.contentHash, {
+    onReload: (reloaded) => {
+      loaded.apply(reloaded);
+      recordLoaded(metrics, loaded);
+      metrics.reloads.labels('applied').inc();
+      app.log.info(
+        { file: config.RULES_FILE, rules: reloaded.rules.length, version: loaded.version },
+        'rules reloaded',
+      );
+    },
+    onInvalid: (error: RulesError) => {
+      lastRejected = { at: new Date(), problems: error.problems };
+      metrics.reloads.labels('invalid').inc();
+      app.log.error(
+        { file: config.RULES_FILE, problems: error.problems },
+        'rules file invalid: keeping the rules in force',
+      );
+    },
   });
-  const metrics = createRateLimiterMetrics(app.metrics);
-  let redis: Redis | undefined;
-  try {
-    if (config.REDIS_URL) redis = await createRedis({ url: config.REDIS_URL, connectionName: SERVICE_NAME });
-    const loaded = new LoadedRules(
-      limiterBackend(config, redis, metrics, app, options),
-      rules,
-      config.RULES_FILE,
-    );
+  app.lifecycle.defer('rules watcher', () => watcher.close());
+  return { lastRejected: () => lastRejected };
+}
+
+/**
+ * The rate-limiter: the rules file (an invalid one fails the start), Redis when configured (else
+ * in-memory counters), the rules watcher and the routes.
+ */
+export const rateLimiter = defineService<typeof configSchema, BuildOptions>({
+  name: SERVICE_NAME,
+  description:
+    'Rate limiting as a service: Lyft/Envoy descriptor rules, six algorithms shared through Redis, shadow mode, hot reload.',
+  defaultPort: DEFAULT_PORT,
+  configSchema,
+  mapError: mapRateLimiterError,
+  async setup(app, config, _context, options) {
+    const rules = await loadRulesFile(config.RULES_FILE);
+    const metrics = createRateLimiterMetrics(app.metrics);
+    const redis = await openServiceRedis(app, config);
+    const backend = limiterBackend(config, redis, metrics, app, options);
+    const loaded = new LoadedRules(backend, rules, config.RULES_FILE);
     recordLoaded(metrics, loaded);
     app.log.info(
       { file: config.RULES_FILE, rules: rules.rules.length, backend: redis ? 'redis' : 'memory' },
       'rules loaded',
     );
-    let lastRejected: RejectedReload | undefined;
-    const watcher = config.RULES_WATCH
-      ? watchRules(config.RULES_FILE, rules.contentHash, {
-          onReload: (reloaded) => {
-            loaded.apply(reloaded);
-            recordLoaded(metrics, loaded);
-            metrics.reloads.labels('applied').inc();
-            app.log.info(
-              { file: config.RULES_FILE, rules: reloaded.rules.length, version: loaded.version },
-              'rules reloaded',
-            );
-          },
-          onInvalid: (error: RulesError) => {
-            lastRejected = { at: new Date(), problems: error.problems };
-            metrics.reloads.labels('invalid').inc();
-            app.log.error(
-              { file: config.RULES_FILE, problems: error.problems },
-              'rules file invalid: keeping the rules in force',
-            );
-          },
-        })
-      : undefined;
-    if (redis) {
-      const client = redis;
-      app.readiness.add('redis', () => pingRedis(client));
-    }
-    app.addHook('onClose', async () => {
-      watcher?.close();
-      redis?.disconnect();
-    });
-    return registerApp(app, {
+    const reloads = config.RULES_WATCH ? watchRulesFile(app, config, loaded, metrics) : undefined;
+    registerApp(app, {
       loaded,
       failMode: config.FAIL_MODE,
       metrics,
-      lastRejectedReload: () => lastRejected,
+      lastRejectedReload: () => reloads?.lastRejected(),
     });
-  } catch (error) {
-    redis?.disconnect();
-    await app.close();
-    throw error;
-  }
-}
+  },
+});
 
-export const rateLimiter: ServiceDefinition<typeof configSchema> = {
-  name: SERVICE_NAME,
-  defaultPort: DEFAULT_PORT,
-  configSchema,
-  build: (config, context) => buildService(config, context),
-};
+/** Builds the service from its configuration; tests pass a clock for the in-memory counters. */
+export const buildService = rateLimiter.build;

@@ -1,12 +1,5 @@
-import {
-  createService,
-  type Redis,
-  type ServiceApp,
-  type ServiceOptions,
-  type TokenAuthority,
-} from '@sysdesign/platform';
+import type { Redis, ServiceApp, TokenAuthority } from '@sysdesign/platform';
 import rateLimit, { keyBy } from '@sysdesign/redis-limiters/fastify';
-import { SERVICE_NAME } from './config.js';
 import type { Links } from './domain/links.js';
 import { selfReferenceOf } from './domain/target-url.js';
 import type { ShortenerMetrics } from './metrics.js';
@@ -73,13 +66,4 @@ export async function registerApp(app: ServiceApp, deps: AppDeps): Promise<Servi
     nowMs,
   });
   return app;
-}
-
-export async function createApp(options: Omit<ServiceOptions, 'name'>): Promise<ServiceApp> {
-  return createService({
-    name: SERVICE_NAME,
-    description:
-      'Short codes for long URLs: base62 snowflake or hashed codes, cache-aside redirects, click analytics as a stream.',
-    ...options,
-  });
 }

@@ -9,5 +9,4 @@ export const errors = defineProblems({
   URLSHORT_ERR_ALIAS_TAKEN: { status: 409, title: 'Alias already taken' },
   URLSHORT_ERR_NOT_OWNER: { status: 403, title: 'Only the creator may do this' },
   URLSHORT_ERR_NO_FREE_CODE: { status: 503, title: 'No free code found' },
-  URLSHORT_ERR_CODE_GENERATOR_UNAVAILABLE: { status: 503, title: 'Code generator unavailable' },
 });

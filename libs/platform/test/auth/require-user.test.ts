@@ -12,7 +12,7 @@ const authority = new TokenAuthority({
 let app: ServiceApp;
 
 beforeAll(async () => {
-  app = await createService({ name: 'auth-test', logLevel: 'silent' });
+  app = await createService({ name: 'auth-test' }, { LOG_LEVEL: 'silent' });
   app.get('/v1/me', { preHandler: requireUser(authority) }, async (request) => userOf(request));
   app.post('/v1/admin', { preHandler: requireUser(authority, { scopes: ['admin', 'audit'] }) }, async () => ({
     ok: true,

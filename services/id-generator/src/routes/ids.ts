@@ -1,15 +1,6 @@
-import {
-  ClockMovedBackwardsError,
-  EpochExhaustedError,
-  GeneratorUnavailableError,
-  MAX_ID,
-  type ServiceApp,
-  type SnowflakeGenerator,
-} from '@sysdesign/platform';
+import { MAX_ID, type ServiceApp, type SnowflakeGenerator } from '@sysdesign/platform';
 import { z } from 'zod';
 import { type IdStrategy, MAX_IDS_PER_REQUEST, STRATEGIES, type StrategyName } from '../domain/strategies.js';
-import { UlidOverflowError } from '../domain/ulid.js';
-import { errors } from '../errors.js';
 import type { IdMetrics } from '../metrics.js';
 
 const idsQuery = z.object({
@@ -51,25 +42,6 @@ const decodeResponse = z.object({
   sequence: z.number().int(),
 });
 
-/** Turns the generator's refusals into problems a client can act on (retry after...). */
-function toProblem(error: unknown): unknown {
-  if (error instanceof ClockMovedBackwardsError) {
-    const retryAfterSeconds = String(Math.max(1, Math.ceil(error.rollbackMs / 1000)));
-    return errors.IDGEN_ERR_CLOCK_MOVED_BACKWARDS(
-      error.message,
-      { rollbackMs: error.rollbackMs, maxRollbackMs: error.maxRollbackMs },
-      { 'retry-after': retryAfterSeconds },
-    );
-  }
-  if (error instanceof GeneratorUnavailableError) {
-    return errors.IDGEN_ERR_WORKER_UNAVAILABLE(error.message, {}, { 'retry-after': '1' });
-  }
-  if (error instanceof EpochExhaustedError || error instanceof UlidOverflowError) {
-    return errors.IDGEN_ERR_EPOCH_EXHAUSTED(error.message);
-  }
-  return error;
-}
-
 export function registerIdRoutes(
   app: ServiceApp,
   deps: { strategies: Record<StrategyName, IdStrategy>; snowflake: SnowflakeGenerator; metrics: IdMetrics },
@@ -90,12 +62,7 @@ export function registerIdRoutes(
     },
     async (request) => {
       const { count, strategy } = request.query;
-      let ids: string[];
-      try {
-        ids = await deps.strategies[strategy].generate(count);
-      } catch (error) {
-        throw toProblem(error);
-      }
+      const ids = await deps.strategies[strategy].generate(count);
       issuedCounters[strategy]!.inc(ids.length);
       return { strategy, ids };
     },

@@ -1,4 +1,4 @@
-import { type ServiceApp, validationProblem } from '@sysdesign/platform';
+import { Problem, type ServiceApp, validationProblem } from '@sysdesign/platform';
 import {
   decodeContext,
   EMPTY_CLOCK,
@@ -80,163 +80,196 @@ export interface KvRouteDeps {
   config: Config;
 }
 
+/** What the three key routes share. */
+interface KvRouteContext {
+  node: KvNode;
+  replication: Replication;
+  defaults: QuorumSizes;
+  querystring: ReturnType<typeof quorumQuery>;
+  outcomes: Record<Operation, OutcomeCounters>;
+}
+
 export async function registerKvRoutes(app: ServiceApp, deps: KvRouteDeps): Promise<void> {
   const { node, metrics, config } = deps;
   const { replication } = node.settings;
-  const defaults: QuorumSizes = { r: replication.r, w: replication.w };
-  const querystring = quorumQuery(replication);
   const outcomes = outcomeCounters(metrics);
-  const quorumFailures = Object.fromEntries(OPERATIONS.map((op) => [op, metrics.quorumFailures.labels(op)]));
-
-  /** Maps the coordinator's failures to problems, counting the outcome. */
-  const fail = (op: Operation, error: unknown): never => {
-    if (error instanceof QuorumNotMetError) {
-      outcomes[op].quorum_not_met.inc();
-      quorumFailures[op]!.inc();
-      throw errors.KV_ERR_QUORUM_NOT_MET(
-        error.message,
-        {
-          required: error.required,
-          answered: error.answered,
-          contacted: error.contacted,
-          failures: error.failures,
-        },
-        { 'retry-after': '1' },
-      );
-    }
-    if (isQuorumError(error, QuorumErrorCode.TOO_MANY_SIBLINGS)) {
-      outcomes[op].too_many_siblings.inc();
-      throw errors.KV_ERR_TOO_MANY_SIBLINGS(error.message, { maxSiblings: config.MAX_SIBLINGS });
-    }
-    if (error instanceof InvalidOptionError) {
-      outcomes[op].invalid.inc();
-      throw validationProblem([{ in: 'params', field: error.option, message: error.reason }]);
-    }
-    outcomes[op].error.inc();
-    throw error;
+  const routes: KvRouteContext = {
+    node,
+    replication,
+    defaults: { r: replication.r, w: replication.w },
+    querystring: quorumQuery(replication),
+    outcomes,
   };
-
   await app.register(async (instance) => {
     // The plugin scope keeps the app's zod type provider at runtime; its static type drops it.
     const scope = instance as unknown as ServiceApp;
-    // Values are raw bytes of any type: one parser takes every body as a Buffer, JSON included.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(
-      '*',
-      { parseAs: 'buffer', bodyLimit: config.MAX_VALUE_BYTES },
-      (_request, body, done) => done(null, body),
-    );
-    // A child's error handler passes what it throws to the platform's: only the 413 is ours.
-    scope.setErrorHandler((error, request) => {
-      const { code, validation } = error as { code?: string; validation?: unknown };
-      const op = operationOf(request.method);
-      if (op !== undefined && (validation !== undefined || code === 'FST_ERR_CTP_BODY_TOO_LARGE')) {
-        outcomes[op].invalid.inc();
-      }
-      if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        throw errors.KV_ERR_VALUE_TOO_LARGE(`values are at most ${config.MAX_VALUE_BYTES} bytes`, {
-          maxBytes: config.MAX_VALUE_BYTES,
-        });
-      }
-      throw error;
-    });
+    acceptRawValues(scope, config);
+    countFailures(scope, config, metrics, outcomes);
+    registerPutRoute(scope, routes, config);
+    registerGetRoute(scope, routes);
+    registerDeleteRoute(scope, routes);
+    registerEmptyKeyRoutes(scope);
+  });
+}
 
-    scope.put(
-      '/v1/kv/*',
-      {
-        bodyLimit: config.MAX_VALUE_BYTES,
-        schema: {
-          summary: 'Write a value',
-          description:
-            'The body is the value (any bytes, any content type). With the X-Context of an earlier read the write ' +
-            'replaces what that read returned; without one it is a blind write, a sibling of whatever exists. ' +
-            'Answers once W replicas hold it, with the new X-Context.',
-          params: keyParams,
-          querystring,
-          headers: contextHeaders,
-        },
-      },
-      async (request, reply) => {
-        const key = keyOf(request.params['*'], outcomes.put);
-        const context = contextOf(request.headers[CONTEXT_HEADER], outcomes.put);
-        const { w } = quorumFor(request.query, replication.n, defaults);
-        const value = request.body instanceof Uint8Array ? request.body : EMPTY_VALUE;
-        const result = await node.quorum
-          .put(key, value, context ?? EMPTY_CLOCK, { w })
-          .catch((error) => fail('put', error));
-        outcomes.put.ok.inc();
-        return reply.code(204).header(CONTEXT_HEADER, encodeContext(result.context)).send();
-      },
-    );
+/** Values are raw bytes of any type: one parser takes every body as a Buffer, JSON included. */
+function acceptRawValues(scope: ServiceApp, config: Config): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: config.MAX_VALUE_BYTES },
+    (_request, body, done) => done(null, body),
+  );
+}
 
-    scope.get(
-      '/v1/kv/*',
-      {
-        schema: {
-          summary: 'Read a value',
-          description:
-            '200 with the value bytes and its X-Context; 300 with every sibling (JSON) when writes were concurrent; ' +
-            '404 when there is no live version. Answers once R replicas answered; stale replicas are repaired.',
-          params: keyParams,
-          querystring,
-          response: { 300: siblingsBody },
-        },
-      },
-      async (request, reply) => {
-        const key = keyOf(request.params['*'], outcomes.get);
-        const { r } = quorumFor(request.query, replication.n, defaults);
-        const result = await node.quorum.get(key, { r }).catch((error) => fail('get', error));
-        const answer = readAnswer(result, outcomes.get);
-        if (answer.status === 300)
-          return reply.code(300).header(CONTEXT_HEADER, answer.context).send(answer.body);
-        // The response map types JSON answers only; the 200 is the raw value bytes.
-        const bytesReply = reply as unknown as BytesReply;
-        bytesReply
-          .code(200)
-          .header(CONTEXT_HEADER, answer.context)
-          .type('application/octet-stream')
-          .send(answer.body);
-        return reply;
-      },
-    );
-
-    scope.delete(
-      '/v1/kv/*',
-      {
-        schema: {
-          summary: 'Delete a value',
-          description:
-            'Writes a tombstone over what the X-Context covers; without one, reads with R first and deletes what ' +
-            'that read saw. Answers 204 once W replicas hold the tombstone.',
-          params: keyParams,
-          querystring,
-          headers: contextHeaders,
-        },
-      },
-      async (request, reply) => {
-        const key = keyOf(request.params['*'], outcomes.delete);
-        const context = contextOf(request.headers[CONTEXT_HEADER], outcomes.delete);
-        const { r, w } = quorumFor(request.query, replication.n, defaults);
-        const result = await node.quorum
-          .delete(key, context, { r, w })
-          .catch((error) => fail('delete', error));
-        outcomes.delete.ok.inc();
-        return reply.code(204).header(CONTEXT_HEADER, encodeContext(result.context)).send();
-      },
-    );
-
-    // `/v1/kv/` names no key: a 400 saying so, rather than the router's 404.
-    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
-      scope.route({
-        method,
-        url: '/v1/kv',
-        schema: { hide: true },
-        handler: async () => {
-          throw validationProblem([{ in: 'params', field: 'key', message: 'must not be empty' }]);
-        },
+/**
+ * Counts each failed request by its outcome, once, where every failure of these routes passes.
+ * This scope's error handler hands what it throws to the platform's, which maps the domain errors
+ * (see problems.ts); only the value limit's 413 is named here, as it is this scope's body limit.
+ */
+function countFailures(
+  scope: ServiceApp,
+  config: Config,
+  metrics: KvMetrics,
+  outcomes: Record<Operation, OutcomeCounters>,
+): void {
+  const quorumFailures = Object.fromEntries(OPERATIONS.map((op) => [op, metrics.quorumFailures.labels(op)]));
+  scope.setErrorHandler((error, request) => {
+    const op = operationOf(request.method);
+    if (op !== undefined) {
+      const outcome = failureOutcomeOf(error);
+      outcomes[op][outcome].inc();
+      if (outcome === 'quorum_not_met') quorumFailures[op]!.inc();
+    }
+    if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      throw errors.KV_ERR_VALUE_TOO_LARGE(`values are at most ${config.MAX_VALUE_BYTES} bytes`, {
+        maxBytes: config.MAX_VALUE_BYTES,
       });
     }
+    throw error;
   });
+}
+
+/** The outcome label of a request that failed with this error. */
+function failureOutcomeOf(error: unknown): Outcome {
+  if (error instanceof QuorumNotMetError) return 'quorum_not_met';
+  if (isQuorumError(error, QuorumErrorCode.TOO_MANY_SIBLINGS)) return 'too_many_siblings';
+  if (error instanceof Problem) {
+    if (error.code === 'KV_ERR_KEY_NOT_FOUND') return 'not_found';
+    return error.status === 400 ? 'invalid' : 'error';
+  }
+  const { code, validation } = error as { code?: string; validation?: unknown };
+  if (
+    error instanceof InvalidOptionError ||
+    validation !== undefined ||
+    code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+  ) {
+    return 'invalid';
+  }
+  return 'error';
+}
+
+function registerPutRoute(scope: ServiceApp, routes: KvRouteContext, config: Config): void {
+  const { node, replication, defaults, outcomes } = routes;
+  scope.put(
+    '/v1/kv/*',
+    {
+      bodyLimit: config.MAX_VALUE_BYTES,
+      schema: {
+        summary: 'Write a value',
+        description:
+          'The body is the value (any bytes, any content type). With the X-Context of an earlier read the write ' +
+          'replaces what that read returned; without one it is a blind write, a sibling of whatever exists. ' +
+          'Answers once W replicas hold it, with the new X-Context.',
+        params: keyParams,
+        querystring: routes.querystring,
+        headers: contextHeaders,
+      },
+    },
+    async (request, reply) => {
+      const key = keyOf(request.params['*']);
+      const context = contextOf(request.headers[CONTEXT_HEADER]);
+      const { w } = quorumFor(request.query, replication.n, defaults);
+      const value = request.body instanceof Uint8Array ? request.body : EMPTY_VALUE;
+      const result = await node.quorum.put(key, value, context ?? EMPTY_CLOCK, { w });
+      outcomes.put.ok.inc();
+      return reply.code(204).header(CONTEXT_HEADER, encodeContext(result.context)).send();
+    },
+  );
+}
+
+function registerGetRoute(scope: ServiceApp, routes: KvRouteContext): void {
+  const { node, replication, defaults, outcomes } = routes;
+  scope.get(
+    '/v1/kv/*',
+    {
+      schema: {
+        summary: 'Read a value',
+        description:
+          '200 with the value bytes and its X-Context; 300 with every sibling (JSON) when writes were concurrent; ' +
+          '404 when there is no live version. Answers once R replicas answered; stale replicas are repaired.',
+        params: keyParams,
+        querystring: routes.querystring,
+        response: { 300: siblingsBody },
+      },
+    },
+    async (request, reply) => {
+      const key = keyOf(request.params['*']);
+      const { r } = quorumFor(request.query, replication.n, defaults);
+      const result = await node.quorum.get(key, { r });
+      const answer = readAnswer(result, outcomes.get);
+      if (answer.status === 300)
+        return reply.code(300).header(CONTEXT_HEADER, answer.context).send(answer.body);
+      // The response map types JSON answers only; the 200 is the raw value bytes.
+      const bytesReply = reply as unknown as BytesReply;
+      bytesReply
+        .code(200)
+        .header(CONTEXT_HEADER, answer.context)
+        .type('application/octet-stream')
+        .send(answer.body);
+      return reply;
+    },
+  );
+}
+
+function registerDeleteRoute(scope: ServiceApp, routes: KvRouteContext): void {
+  const { node, replication, defaults, outcomes } = routes;
+  scope.delete(
+    '/v1/kv/*',
+    {
+      schema: {
+        summary: 'Delete a value',
+        description:
+          'Writes a tombstone over what the X-Context covers; without one, reads with R first and deletes what ' +
+          'that read saw. Answers 204 once W replicas hold the tombstone.',
+        params: keyParams,
+        querystring: routes.querystring,
+        headers: contextHeaders,
+      },
+    },
+    async (request, reply) => {
+      const key = keyOf(request.params['*']);
+      const context = contextOf(request.headers[CONTEXT_HEADER]);
+      const { r, w } = quorumFor(request.query, replication.n, defaults);
+      const result = await node.quorum.delete(key, context, { r, w });
+      outcomes.delete.ok.inc();
+      return reply.code(204).header(CONTEXT_HEADER, encodeContext(result.context)).send();
+    },
+  );
+}
+
+/** `/v1/kv/` names no key: a 400 saying so, rather than the router's 404. */
+function registerEmptyKeyRoutes(scope: ServiceApp): void {
+  for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+    scope.route({
+      method,
+      url: '/v1/kv',
+      schema: { hide: true },
+      handler: async () => {
+        throw validationProblem([{ in: 'params', field: 'key', message: 'must not be empty' }]);
+      },
+    });
+  }
 }
 
 type OutcomeCounters = Record<Outcome, { inc(): void }>;
@@ -274,7 +307,6 @@ type ReadAnswer =
 function readAnswer(result: ReadResult, outcomes: OutcomeCounters): ReadAnswer {
   const context = encodeContext(result.context);
   if (!result.found) {
-    outcomes.not_found.inc();
     // The context of a tombstone lets a client write over the delete instead of beside it.
     throw errors.KV_ERR_KEY_NOT_FOUND(
       `no live version of ${JSON.stringify(result.key)}`,
@@ -301,7 +333,7 @@ function readAnswer(result: ReadResult, outcomes: OutcomeCounters): ReadAnswer {
 }
 
 /** The URL-decoded key from the path, checked: non-empty, well-formed Unicode, at most 1 KiB of UTF-8. */
-function keyOf(key: string, outcomes: OutcomeCounters): string {
+function keyOf(key: string): string {
   let message: string | undefined;
   if (key.length === 0) message = 'must not be empty';
   else if (!(key as unknown as WellFormed).isWellFormed())
@@ -310,22 +342,17 @@ function keyOf(key: string, outcomes: OutcomeCounters): string {
     message = `must be at most ${MAX_KEY_BYTES} bytes of UTF-8, got ${Buffer.byteLength(key, 'utf8')}`;
   }
   if (message === undefined) return key;
-  outcomes.invalid.inc();
   throw validationProblem([{ in: 'params', field: 'key', message }]);
 }
 
 /** The vector clock in X-Context, or undefined when absent or empty. */
-function contextOf(
-  header: string | string[] | undefined,
-  outcomes: OutcomeCounters,
-): VectorClock | undefined {
+function contextOf(header: string | string[] | undefined): VectorClock | undefined {
   if (header === undefined || header === '') return undefined;
   try {
     if (typeof header !== 'string') throw new InvalidContextError('must be sent once');
     return decodeContext(header);
   } catch (error) {
     if (!(error instanceof InvalidContextError)) throw error;
-    outcomes.invalid.inc();
     throw validationProblem([{ in: 'headers', field: CONTEXT_HEADER, message: error.reason }]);
   }
 }

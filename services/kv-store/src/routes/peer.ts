@@ -57,6 +57,12 @@ export async function registerPeerRoutes(app: ServiceApp, node: KvNode, config: 
       });
     }
 
+    // A replica's refusal reaches the coordinator in the peer protocol's terms, not the client
+    // API's: mapped here, before the service's mapper (which speaks to clients) is asked.
+    scope.setErrorHandler((error) => {
+      throw peerProblem(error);
+    });
+
     // Gossip alone is several requests a second: request logs only at warn and above.
     const routeOptions = {
       bodyLimit: config.PEER_BODY_LIMIT_BYTES,
@@ -68,21 +74,8 @@ export async function registerPeerRoutes(app: ServiceApp, node: KvNode, config: 
       const from = request.headers[FROM_HEADER];
       const name = request.headers[NODE_ID_HEADER];
       if (typeof from === 'string' && typeof name === 'string') node.rememberName(from, name);
-      let message: ReturnType<typeof decodeRequest>;
-      try {
-        message = decodeRequest(request.body, node.wireLimits);
-      } catch (error) {
-        if (!(error instanceof InvalidMessageError)) throw error;
-        throw errors.KV_ERR_PEER_MESSAGE_INVALID(error.message, {
-          field: error.field,
-          quorumCode: error.code,
-        });
-      }
-      try {
-        return encodeResponse(await node.quorum.handle(message));
-      } catch (error) {
-        throw peerProblem(error);
-      }
+      const message = decodeRequest(request.body, node.wireLimits);
+      return encodeResponse(await node.quorum.handle(message));
     });
   });
 }

@@ -43,7 +43,11 @@ export interface CheckOutcome {
 
 export class UnknownDomainError extends Error {
   override name = 'UnknownDomainError';
-  constructor(readonly domain: string) {
+  constructor(
+    readonly domain: string,
+    /** The domains the rules in force have, so the caller can see what it may ask for. */
+    readonly knownDomains: readonly string[],
+  ) {
     super(`no rules for domain ${domain}`);
   }
 }
@@ -75,7 +79,7 @@ export async function check(
   failMode: FailMode,
 ): Promise<CheckOutcome> {
   const domain = active.rules.domains.get(request.domain);
-  if (domain === undefined) throw new UnknownDomainError(request.domain);
+  if (domain === undefined) throw new UnknownDomainError(request.domain, [...active.rules.domains.keys()]);
   const rule = matchRule(domain, request.entries);
   if (rule === undefined)
     return { allowed: true, reason: 'no_rule', rule: undefined, policy: undefined, ...NO_DECISION };

@@ -1,4 +1,4 @@
-import { type ServiceApp, validationProblem } from '@sysdesign/platform';
+import type { ServiceApp } from '@sysdesign/platform';
 import {
   type LimitResult,
   type NormalizedPolicy,
@@ -12,11 +12,8 @@ import {
   type CheckReason,
   check,
   type FailMode,
-  HitsExceedLimitError,
-  UnknownDomainError,
 } from '../domain/checker.js';
 import { MAX_DEPTH, MAX_NAME_LENGTH, type Rule } from '../domain/rules.js';
-import { errors } from '../errors.js';
 import type { RateLimiterMetrics } from '../metrics.js';
 
 export const MAX_HITS = 1_000_000;
@@ -93,23 +90,6 @@ function bodyOf(domain: string, outcome: CheckOutcome): CheckResponse {
   };
 }
 
-function toProblem(error: unknown, knownDomains: () => string[]): unknown {
-  if (error instanceof UnknownDomainError) {
-    return errors.RL_ERR_UNKNOWN_DOMAIN(`no rules for domain "${error.domain}"`, {
-      errors: [{ in: 'body', field: 'domain', message: 'unknown domain' }],
-      knownDomains: knownDomains(),
-    });
-  }
-  if (error instanceof HitsExceedLimitError) {
-    const problem = validationProblem([{ in: 'body', field: 'hits', message: error.message }]);
-    return errors.RL_ERR_HITS_EXCEED_LIMIT(error.message, {
-      errors: problem.extensions.errors,
-      rule: error.ruleId,
-    });
-  }
-  return error;
-}
-
 /** Metric children made once per (domain, rule, result): prom-client hashes labels on every inc() otherwise. */
 function metricChildren(metrics: RateLimiterMetrics) {
   const decisions = new Map<string, ReturnType<RateLimiterMetrics['decisions']['labels']>>();
@@ -164,7 +144,6 @@ export function registerCheckRoute(app: ServiceApp, deps: CheckRouteDeps): void 
     }
     return value;
   };
-  const knownDomains = () => [...deps.active.rules.domains.keys()];
 
   app.post(
     '/v1/check',
@@ -183,12 +162,7 @@ export function registerCheckRoute(app: ServiceApp, deps: CheckRouteDeps): void 
     },
     async (request, reply) => {
       const { domain, descriptors, hits } = request.body;
-      let outcome: CheckOutcome;
-      try {
-        outcome = await check(deps.active, { domain, entries: descriptors, hits }, deps.failMode);
-      } catch (error) {
-        throw toProblem(error, knownDomains);
-      }
+      const outcome = await check(deps.active, { domain, entries: descriptors, hits }, deps.failMode);
       const ruleId = outcome.rule?.id ?? '';
       count.decision(domain, ruleId, outcome.reason);
       const { result, rule, policy } = outcome;

@@ -17,7 +17,6 @@ import { LruCache } from '../domain/lru.js';
 import { checkTargetUrl, MAX_URL_LENGTH, type SelfReference } from '../domain/target-url.js';
 import { errors } from '../errors.js';
 import type { ClickStore } from '../store/click-store.js';
-import { toProblem } from './problems.js';
 
 export const MAX_CLICKS_LIMIT = 1_000_000_000;
 /** Expiry at most this far ahead: a typo'd year 29999 is an error, not a plan. */
@@ -121,54 +120,95 @@ type LinkBody = z.infer<typeof linkResponse>;
 /** Fastify's request type, as the platform's auth hooks take it (this package does not depend on fastify). */
 type FastifyRequest = Parameters<ReturnType<typeof requireUser>>[0];
 
-export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions): void {
-  const { links, nowMs } = options;
-  const shortUrlOf = (code: string) => `${options.publicBaseUrl}/${code}`;
-  const bodyOf = (link: Link): LinkBody => ({
-    code: link.code,
-    shortUrl: shortUrlOf(link.code),
-    url: link.url ?? '',
-    createdAt: link.createdAt.toISOString(),
-    expiresAt: link.expiresAt?.toISOString() ?? null,
-    maxClicks: link.maxClicks ?? null,
-  });
-
+/** What every link route shares: the store, the clock and the link's JSON shape. */
+interface LinkRouteContext {
+  links: Links;
+  nowMs: () => number;
+  shortUrlOf(code: string): string;
+  bodyOf(link: Link): LinkBody;
   /** The live link of a code, or the 404/410 a client should see. */
-  const liveLink = async (code: string): Promise<Link> => {
-    const link = await links.find(code);
-    if (!link) throw errors.URLSHORT_ERR_NOT_FOUND(`no short link ${code}`);
-    if (link.deletedAt) throw errors.URLSHORT_ERR_DELETED(`${code} was deleted`);
-    return link;
-  };
+  liveLink(code: string): Promise<Link>;
+}
 
-  /**
-   * Authentication is optional on creation: a valid bearer token makes its subject the owner (and
-   * the rate-limit key); an invalid one is refused rather than ignored. It runs at onRequest, so
-   * the limiter (at preHandler) already knows who asks.
-   */
-  const optionalUser = async (request: FastifyRequest): Promise<void> => {
+export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions): void {
+  const { links } = options;
+  const shortUrlOf = (code: string) => `${options.publicBaseUrl}/${code}`;
+  const routes: LinkRouteContext = {
+    links,
+    nowMs: options.nowMs,
+    shortUrlOf,
+    bodyOf: (link) => ({
+      code: link.code,
+      shortUrl: shortUrlOf(link.code),
+      url: link.url ?? '',
+      createdAt: link.createdAt.toISOString(),
+      expiresAt: link.expiresAt?.toISOString() ?? null,
+      maxClicks: link.maxClicks ?? null,
+    }),
+    liveLink: async (code) => {
+      const link = await links.find(code);
+      if (!link) throw errors.URLSHORT_ERR_NOT_FOUND(`no short link ${code}`);
+      if (link.deletedAt) throw errors.URLSHORT_ERR_DELETED(`${code} was deleted`);
+      return link;
+    },
+  };
+  registerCreateRoute(app, routes, options);
+  registerStatsRoute(app, routes, options.clicks);
+  registerDeleteRoute(app, routes, options.authority);
+  registerQrRoute(app, routes);
+}
+
+/**
+ * Authentication is optional on creation: a valid bearer token makes its subject the owner (and
+ * the rate-limit key); an invalid one is refused rather than ignored. It runs at onRequest, so
+ * the limiter (at preHandler) already knows who asks.
+ */
+function optionalUser(authority: TokenAuthority) {
+  return async (request: FastifyRequest): Promise<void> => {
     const header = request.headers.authorization;
     if (header === undefined) return;
-    const verified = await options.authority.verify(bearerTokenOf(header));
+    const verified = await authority.verify(bearerTokenOf(header));
     request.user = { id: verified.subject, scopes: verified.scopes };
   };
+}
 
+function rateLimitConfigOf(limit: CreateRateLimit | undefined) {
+  if (!limit) return {};
+  return {
+    rateLimit: {
+      name: 'create-url',
+      policy: { algorithm: 'sliding_window_counter' as const, limit: limit.limit, windowMs: limit.windowMs },
+    },
+  };
+}
+
+/** The creation request's checks beyond its schema, all reported at once; the normalised URL and expiry. */
+function checkCreateRequest(
+  body: z.infer<typeof createBody>,
+  self: SelfReference,
+  nowMs: number,
+): { url: string; expiresAt: Date | undefined } {
+  const problems: FieldError[] = [];
+  const target = checkTargetUrl(body.url, self);
+  if (!target.ok) problems.push({ in: 'body', field: 'url', message: target.reason });
+  const aliasReason = body.alias === undefined ? undefined : aliasProblem(body.alias);
+  if (aliasReason) problems.push({ in: 'body', field: 'alias', message: aliasReason });
+  const expiry = body.expiresAt === undefined ? undefined : new Date(body.expiresAt);
+  if (expiry && expiry.getTime() <= nowMs)
+    problems.push({ in: 'body', field: 'expiresAt', message: 'must be in the future' });
+  if (expiry && expiry.getTime() > nowMs + MAX_EXPIRY_AHEAD_MS) {
+    problems.push({ in: 'body', field: 'expiresAt', message: 'must be at most 10 years ahead' });
+  }
+  if (problems.length > 0 || !target.ok) throw validationProblem(problems);
+  return { url: target.url, expiresAt: expiry };
+}
+
+function registerCreateRoute(app: ServiceApp, routes: LinkRouteContext, options: LinkRoutesOptions): void {
   app.post(
     '/v1/urls',
     {
-      onRequest: optionalUser,
-      config: options.createRateLimit
-        ? {
-            rateLimit: {
-              name: 'create-url',
-              policy: {
-                algorithm: 'sliding_window_counter',
-                limit: options.createRateLimit.limit,
-                windowMs: options.createRateLimit.windowMs,
-              },
-            },
-          }
-        : {},
+      onRequest: optionalUser(options.authority),
+      config: rateLimitConfigOf(options.createRateLimit),
       schema: {
         summary: 'Shorten a URL',
         description:
@@ -179,36 +219,21 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
       },
     },
     async (request, reply) => {
-      const owner = request.user?.id;
-      const { url, alias, expiresAt, maxClicks } = request.body;
-      const problems: FieldError[] = [];
-      const target = checkTargetUrl(url, options.self);
-      if (!target.ok) problems.push({ in: 'body', field: 'url', message: target.reason });
-      const aliasReason = alias === undefined ? undefined : aliasProblem(alias);
-      if (aliasReason) problems.push({ in: 'body', field: 'alias', message: aliasReason });
-      const expiry = expiresAt === undefined ? undefined : new Date(expiresAt);
-      if (expiry && expiry.getTime() <= nowMs())
-        problems.push({ in: 'body', field: 'expiresAt', message: 'must be in the future' });
-      if (expiry && expiry.getTime() > nowMs() + MAX_EXPIRY_AHEAD_MS) {
-        problems.push({ in: 'body', field: 'expiresAt', message: 'must be at most 10 years ahead' });
-      }
-      if (problems.length > 0 || !target.ok) throw validationProblem(problems);
-      try {
-        const { created, link } = await links.create({
-          url: target.url,
-          alias,
-          expiresAt: expiry,
-          maxClicks,
-          owner,
-        });
-        if (created) reply.header('location', `/v1/urls/${link.code}`);
-        return reply.code(created ? 201 : 200).send(bodyOf(link));
-      } catch (error) {
-        throw toProblem(error);
-      }
+      const { url, expiresAt } = checkCreateRequest(request.body, options.self, routes.nowMs());
+      const { created, link } = await routes.links.create({
+        url,
+        alias: request.body.alias,
+        expiresAt,
+        maxClicks: request.body.maxClicks,
+        owner: request.user?.id,
+      });
+      if (created) reply.header('location', `/v1/urls/${link.code}`);
+      return reply.code(created ? 201 : 200).send(routes.bodyOf(link));
     },
   );
+}
 
+function registerStatsRoute(app: ServiceApp, routes: LinkRouteContext, clicks: ClickStore): void {
   app.get(
     '/v1/urls/:code',
     {
@@ -222,21 +247,23 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
       },
     },
     async (request) => {
-      const link = await liveLink(request.params.code);
-      const now = nowMs();
+      const link = await routes.liveLink(request.params.code);
+      const now = routes.nowMs();
       const exhausted = link.maxClicks !== undefined && link.redirectsUsed >= link.maxClicks;
       const status =
         stateOf(toCached(link), now) === 'expired' ? 'expired' : exhausted ? 'exhausted' : 'active';
       return {
-        ...bodyOf(link),
+        ...routes.bodyOf(link),
         status,
         remainingClicks:
           link.maxClicks === undefined ? null : Math.max(0, link.maxClicks - link.redirectsUsed),
-        clicks: await options.clicks.stats(link.code, now),
+        clicks: await clicks.stats(link.code, now),
       } as const;
     },
   );
+}
 
+function registerDeleteRoute(app: ServiceApp, routes: LinkRouteContext, authority: TokenAuthority): void {
   app.delete(
     '/v1/urls/:code',
     {
@@ -246,19 +273,31 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
           'Only with the bearer token of its creator. The code is never issued again; its clicks are dropped.',
         params: codeParams,
       },
-      preHandler: requireUser(options.authority),
+      preHandler: requireUser(authority),
     },
     async (request, reply) => {
-      try {
-        await links.delete(request.params.code, userOf(request).id);
-      } catch (error) {
-        throw toProblem(error);
-      }
+      await routes.links.delete(request.params.code, userOf(request).id);
       return reply.code(204).send();
     },
   );
+}
 
-  const qrCache = new LruCache<string | Buffer>(QR_CACHE_ENTRIES, nowMs);
+function registerQrRoute(app: ServiceApp, routes: LinkRouteContext): void {
+  const qrCache = new LruCache<string | Buffer>(QR_CACHE_ENTRIES, routes.nowMs);
+  const imageOf = async (code: string, query: z.infer<typeof qrQuery>): Promise<string | Buffer> => {
+    const { format, size, margin } = query;
+    const key = `${code}|${format}|${size}|${margin}`;
+    let image = qrCache.get(key);
+    if (image === undefined) {
+      const text = routes.shortUrlOf(code);
+      image =
+        format === 'svg'
+          ? await QRCode.toString(text, { type: 'svg', width: size, margin, errorCorrectionLevel: 'M' })
+          : await QRCode.toBuffer(text, { type: 'png', width: size, margin, errorCorrectionLevel: 'M' });
+      qrCache.set(key, image, QR_CACHE_TTL_MS);
+    }
+    return image;
+  };
   app.get(
     '/v1/urls/:code/qr',
     {
@@ -271,22 +310,12 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
     },
     async (request, reply) => {
       const { code } = request.params;
-      const link = await liveLink(code);
-      if (stateOf(toCached(link), nowMs()) === 'expired')
+      const link = await routes.liveLink(code);
+      if (stateOf(toCached(link), routes.nowMs()) === 'expired')
         throw errors.URLSHORT_ERR_EXPIRED(`${code} has expired`);
-      const { format, size, margin } = request.query;
-      const key = `${code}|${format}|${size}|${margin}`;
-      let image = qrCache.get(key);
-      if (image === undefined) {
-        const text = shortUrlOf(code);
-        image =
-          format === 'svg'
-            ? await QRCode.toString(text, { type: 'svg', width: size, margin, errorCorrectionLevel: 'M' })
-            : await QRCode.toBuffer(text, { type: 'png', width: size, margin, errorCorrectionLevel: 'M' });
-        qrCache.set(key, image, QR_CACHE_TTL_MS);
-      }
+      const image = await imageOf(code, request.query);
       return reply
-        .type(format === 'svg' ? 'image/svg+xml; charset=utf-8' : 'image/png')
+        .type(request.query.format === 'svg' ? 'image/svg+xml; charset=utf-8' : 'image/png')
         .header('cache-control', 'public, max-age=3600')
         .header('x-content-type-options', 'nosniff')
         .send(image);

@@ -1,25 +1,18 @@
-import {
-  ClockMovedBackwardsError,
-  EpochExhaustedError,
-  GeneratorUnavailableError,
-} from '@sysdesign/platform';
+import type { Problem } from '@sysdesign/platform';
 import { AliasTakenError, LinkNotFoundError, NoFreeCodeError, NotOwnerError } from '../domain/links.js';
 import { errors } from '../errors.js';
 
-/** Turns the domain's typed errors into problems; anything else passes through (a 500 is a bug). */
-export function toProblem(error: unknown): unknown {
+/**
+ * The service's error mapper: the domain's typed errors as problems. The problem handler asks it
+ * first; anything it does not know (undefined) goes to the platform's mapping, where the
+ * snowflake generator's refusals are mapped for every service and anything else is a 500.
+ */
+export function linkProblemOf(error: unknown): Problem | undefined {
   if (error instanceof AliasTakenError)
     return errors.URLSHORT_ERR_ALIAS_TAKEN(error.message, { field: 'alias' });
   if (error instanceof LinkNotFoundError) return errors.URLSHORT_ERR_NOT_FOUND(error.message);
   if (error instanceof NotOwnerError) return errors.URLSHORT_ERR_NOT_OWNER(error.message);
   if (error instanceof NoFreeCodeError)
     return errors.URLSHORT_ERR_NO_FREE_CODE(error.message, {}, { 'retry-after': '1' });
-  if (error instanceof ClockMovedBackwardsError) {
-    const retryAfter = String(Math.max(1, Math.ceil(error.rollbackMs / 1000)));
-    return errors.URLSHORT_ERR_CODE_GENERATOR_UNAVAILABLE(error.message, {}, { 'retry-after': retryAfter });
-  }
-  if (error instanceof GeneratorUnavailableError || error instanceof EpochExhaustedError) {
-    return errors.URLSHORT_ERR_CODE_GENERATOR_UNAVAILABLE(error.message, {}, { 'retry-after': '1' });
-  }
-  return error;
+  return undefined;
 }
