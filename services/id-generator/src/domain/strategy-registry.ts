@@ -1,12 +1,16 @@
 import type { SnowflakeGenerator } from '@sysdesign/platform';
+import { errors } from '../errors.js';
 import type { TicketStore } from '../store/ticket-store.js';
+import { DEFAULT_ID_BUDGET, IdBudget, type IdBudgetLimits } from './id-budget.js';
 import { assignServers, interleave } from './multi-master.js';
 import type { IdStrategy, StrategyName } from './strategies.js';
 import { UlidGenerator } from './ulid.js';
 import { UuidV7Generator } from './uuid.js';
 
-/** Builds every strategy from the parts it needs: a snowflake generator and a ticket store. */
-export function createStrategies(parts: {
+/** How long a refused client should wait before asking again: the queue drains in well under this. */
+const BUSY_RETRY_AFTER_SECONDS = 1;
+
+function ungatedStrategies(parts: {
   snowflake: SnowflakeGenerator;
   tickets: TicketStore;
 }): Record<StrategyName, IdStrategy> {
@@ -45,4 +49,33 @@ export function createStrategies(parts: {
       },
     },
   };
+}
+
+/**
+ * Builds every strategy from the parts it needs: a snowflake generator and a ticket store. All
+ * strategies share one `IdBudget`, so no mix of requests can keep the process from answering others.
+ */
+export function createStrategies(parts: {
+  snowflake: SnowflakeGenerator;
+  tickets: TicketStore;
+  budget?: IdBudgetLimits;
+}): Record<StrategyName, IdStrategy> {
+  const budget = new IdBudget(parts.budget ?? DEFAULT_ID_BUDGET);
+  const strategies = ungatedStrategies(parts);
+  const gate = (strategy: IdStrategy): IdStrategy => ({
+    async generate(count) {
+      if (!budget.admits(count)) {
+        throw errors.IDGEN_ERR_BUSY(
+          `more ids are being made or waiting than this instance allows (${budget.limits.maxIdsInFlight} at once, ` +
+            `${budget.limits.maxIdsQueued} waiting); retry shortly or ask for fewer`,
+          { maxIdsInFlight: budget.limits.maxIdsInFlight, maxIdsQueued: budget.limits.maxIdsQueued },
+          { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) },
+        );
+      }
+      return budget.run(count, () => strategy.generate(count));
+    },
+  });
+  const gated = {} as Record<StrategyName, IdStrategy>;
+  for (const name of Object.keys(strategies) as StrategyName[]) gated[name] = gate(strategies[name]);
+  return gated;
 }
