@@ -1,9 +1,15 @@
 import { EmbeddedPostgres, type ServiceApp } from '@sysdesign/platform';
 import { freshSchemaName } from '@sysdesign/testkit';
-import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromEnv } from './helpers.js';
 
+/** The part of `app.inject`'s options these cases use. */
+interface InjectOptions {
+  method?: 'GET' | 'POST' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  payload?: string | Record<string, unknown>;
+}
 /**
  * Hostile input, endpoint by endpoint: every parameter missing, wrong-typed, huge or malformed,
  * forged headers, bodies where none belong. The claim is the same for each: never a 500, always

@@ -1,8 +1,14 @@
 import type { ServiceApp } from '@sysdesign/platform';
-import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromEnv, rulesDir } from './helpers.js';
 
+/** The part of `app.inject`'s options these cases use. */
+interface InjectOptions {
+  method?: 'GET' | 'POST' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  payload?: string | Record<string, unknown>;
+}
 /**
  * Hostile input, endpoint by endpoint: every field missing, wrong-typed, huge or malformed, forged
  * headers, lying content types, prototype keys and deep nesting. The claim is the same for each:
