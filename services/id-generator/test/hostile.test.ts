@@ -10,6 +10,7 @@ interface InjectOptions {
   headers?: Record<string, string>;
   payload?: string | Record<string, unknown>;
 }
+
 /**
  * Hostile input, endpoint by endpoint: every parameter missing, wrong-typed, huge or malformed,
  * forged headers, bodies where none belong. The claim is the same for each: never a 500, always

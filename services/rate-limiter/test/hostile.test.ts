@@ -9,6 +9,7 @@ interface InjectOptions {
   headers?: Record<string, string>;
   payload?: string | Record<string, unknown>;
 }
+
 /**
  * Hostile input, endpoint by endpoint: every field missing, wrong-typed, huge or malformed, forged
  * headers, lying content types, prototype keys and deep nesting. The claim is the same for each:
