@@ -29,10 +29,51 @@ export function loadConfig<Schema extends z.ZodObject>(
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const variable = issue.path.join('.') || '(environment)';
-    const got = typeof issue.path[0] === 'string' ? present[issue.path[0]] : undefined;
-    return `${variable}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+    const name = issue.path[0];
+    const got = typeof name === 'string' ? present[name] : undefined;
+    if (got === undefined) return `${variable}: ${issue.message}`;
+    const shown = shownValue(name as string, got, schema.shape[name as string]);
+    return `${variable}: ${issue.message}${shown === undefined ? ' (value not shown: it is secret)' : ` (got ${shown})`}`;
   });
   throw new ConfigError(problems);
+}
+
+/** Names of variables whose values are secrets: their values never appear in an error. */
+const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIAL/i;
+
+/**
+ * A schema may mark its variable secret whatever its name:
+ * `API_SIGNER: z.string().min(32).meta({ secret: true })`.
+ */
+function markedSecret(field: unknown): boolean {
+  const meta = (field as { meta?: () => Record<string, unknown> | undefined } | undefined)?.meta?.();
+  return meta?.secret === true;
+}
+
+/**
+ * How a bad value appears in the error, or undefined when it must not appear at all. Errors land in
+ * logs and CI output, so a secret is never echoed, and a URL keeps its shape but loses its password
+ * (found by hand: a URL bad enough to be refused may not parse, `postgres://u:pw@h:99999/x`).
+ */
+function shownValue(name: string, value: string, field: unknown): string | undefined {
+  if (SECRET_NAME.test(name) || markedSecret(field)) return undefined;
+  return JSON.stringify(withoutPassword(value));
+}
+
+/** `scheme://user:password@host...` as `scheme://user:***@host...`; a user alone may be a token, so it goes too. */
+function withoutPassword(value: string): string {
+  const schemeEnd = value.indexOf('://');
+  if (schemeEnd === -1) return value;
+  const authorityStart = schemeEnd + 3;
+  const rest = value.slice(authorityStart);
+  const authorityLength = rest.search(/[/?#]/);
+  const authority = authorityLength === -1 ? rest : rest.slice(0, authorityLength);
+  const at = authority.lastIndexOf('@');
+  if (at === -1) return value;
+  const userinfo = authority.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  const hidden = colon === -1 ? '***' : `${userinfo.slice(0, colon)}:***`;
+  return `${value.slice(0, authorityStart)}${hidden}${value.slice(authorityStart + at)}`;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

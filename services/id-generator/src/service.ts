@@ -38,7 +38,12 @@ export const idGenerator = defineService({
       redis,
       observer: snowflakeObserver(metrics),
     });
-    registerApp(app, { snowflake: worker.generator, tickets, metrics });
+    registerApp(app, {
+      snowflake: worker.generator,
+      tickets,
+      metrics,
+      budget: { maxIdsInFlight: config.MAX_IDS_IN_FLIGHT, maxIdsQueued: config.MAX_IDS_QUEUED },
+    });
   },
 });
 

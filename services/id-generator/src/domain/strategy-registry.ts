@@ -1,12 +1,12 @@
 import type { SnowflakeGenerator } from '@sysdesign/platform';
 import type { TicketStore } from '../store/ticket-store.js';
+import { DEFAULT_ID_BUDGET, IdBudget, IdBudgetExceededError, type IdBudgetLimits } from './id-budget.js';
 import { assignServers, interleave } from './multi-master.js';
 import type { IdStrategy, StrategyName } from './strategies.js';
 import { UlidGenerator } from './ulid.js';
 import { UuidV7Generator } from './uuid.js';
 
-/** Builds every strategy from the parts it needs: a snowflake generator and a ticket store. */
-export function createStrategies(parts: {
+function ungatedStrategies(parts: {
   snowflake: SnowflakeGenerator;
   tickets: TicketStore;
 }): Record<StrategyName, IdStrategy> {
@@ -45,4 +45,26 @@ export function createStrategies(parts: {
       },
     },
   };
+}
+
+/**
+ * Builds every strategy from the parts it needs: a snowflake generator and a ticket store. All
+ * strategies share one `IdBudget`, so no mix of requests can keep the process from answering others.
+ */
+export function createStrategies(parts: {
+  snowflake: SnowflakeGenerator;
+  tickets: TicketStore;
+  budget?: IdBudgetLimits;
+}): Record<StrategyName, IdStrategy> {
+  const budget = new IdBudget(parts.budget ?? DEFAULT_ID_BUDGET);
+  const strategies = ungatedStrategies(parts);
+  const gate = (strategy: IdStrategy): IdStrategy => ({
+    async generate(count) {
+      if (!budget.admits(count)) throw new IdBudgetExceededError(budget.limits);
+      return budget.run(count, () => strategy.generate(count));
+    },
+  });
+  const gated = {} as Record<StrategyName, IdStrategy>;
+  for (const name of Object.keys(strategies) as StrategyName[]) gated[name] = gate(strategies[name]);
+  return gated;
 }

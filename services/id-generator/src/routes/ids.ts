@@ -4,11 +4,17 @@ import { type IdStrategy, MAX_IDS_PER_REQUEST, STRATEGIES, type StrategyName } f
 import type { IdMetrics } from '../metrics.js';
 
 const idsQuery = z.object({
-  count: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(MAX_IDS_PER_REQUEST, `must be at most ${MAX_IDS_PER_REQUEST}`)
+  // Decimal digits only: a coercing parse would also take `1e4`, `0x10` and ` 5`.
+  count: z
+    .string({ error: 'must be a whole number in decimal digits' })
+    .regex(/^[0-9]{1,6}$/, `must be a whole number in decimal digits, 1 to ${MAX_IDS_PER_REQUEST}`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(1, 'must be at least 1')
+        .max(MAX_IDS_PER_REQUEST, `must be at most ${MAX_IDS_PER_REQUEST}`),
+    )
     .default(1)
     .describe('How many ids to return'),
   strategy: z

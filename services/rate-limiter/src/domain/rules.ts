@@ -41,6 +41,12 @@ export const MAX_DOMAINS = 100;
 export const MAX_RULES = 10_000;
 export const MAX_DEPTH = 8;
 export const MAX_NAME_LENGTH = 256;
+/**
+ * Alias expansions allowed while the YAML becomes data (the `yaml` package's `maxAliasCount`,
+ * stated here rather than inherited): anchors for a shared `rate_limit` stay usable, and a
+ * "billion laughs" document is refused before it can expand.
+ */
+export const MAX_ALIAS_COUNT = 100;
 
 export const UNITS_MS = { second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 export type Unit = keyof typeof UNITS_MS;
@@ -249,10 +255,30 @@ function zodProblems(error: z.ZodError, where: string): string[] {
   });
 }
 
-/** Parses and validates a rules file; throws `RulesError` naming every problem it found. */
+/**
+ * Parses and validates a rules file; throws `RulesError` naming every problem it found. Whatever
+ * the parser or the validation throws on a hostile file (an alias bomb, nesting that exhausts the
+ * stack) is a `RulesError` too: a bad file is refused, never a crash.
+ */
 export function parseRules(text: string): RuleSet {
   if (Buffer.byteLength(text) > MAX_RULES_FILE_BYTES)
     throw new RulesError([`the file exceeds ${MAX_RULES_FILE_BYTES} bytes`]);
+  try {
+    return parseRulesText(text);
+  } catch (error) {
+    if (error instanceof RulesError) throw error;
+    throw new RulesError([`the file cannot be parsed: ${parserMessage(error)}`]);
+  }
+}
+
+function parserMessage(error: unknown): string {
+  if (error instanceof ReferenceError && /alias/i.test(error.message))
+    return `it expands aliases beyond ${MAX_ALIAS_COUNT} (a "billion laughs" document?)`;
+  if (error instanceof RangeError && /call stack/i.test(error.message)) return 'it nests too deeply';
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+}
+
+function parseRulesText(text: string): RuleSet {
   const documents = parseAllDocuments(text);
   if (!Array.isArray(documents)) throw new RulesError(['the file holds no YAML document']);
   const problems: string[] = [];
@@ -262,7 +288,7 @@ export function parseRules(text: string): RuleSet {
     const where = documents.length > 1 ? `document ${index + 1}` : 'rules';
     for (const error of document.errors) problems.push(`${where}: ${error.message.split('\n')[0]}`);
     if (document.errors.length > 0) return;
-    const value: unknown = document.toJS();
+    const value: unknown = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     if (value === null || value === undefined) return;
     const parsed = domainSchema.safeParse(value);
     if (!parsed.success) {
@@ -308,11 +334,33 @@ export function matchRule(domain: DomainRules, entries: readonly DescriptorEntry
   return undefined;
 }
 
+/** A UTF-16 surrogate without its partner: under the `u` flag a well-formed pair is one code point, not Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const LONE_SURROGATES = /\p{Cs}/gu;
+
+/** Whether text is well-formed Unicode (`String.prototype.isWellFormed`, without needing the ES2024 lib). */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * `encodeURIComponent`, which throws a URIError on a lone surrogate, made total: the edge refuses
+ * such input, and this keeps a request that slipped past it from becoming a 500. The replacement
+ * costs nothing on well-formed text, the only kind the route lets through.
+ */
+function escapeKeyPart(part: string): string {
+  try {
+    return encodeURIComponent(part);
+  } catch {
+    return encodeURIComponent(part.replace(LONE_SURROGATES, '\uFFFD'));
+  }
+}
+
 /** The counter key of a request under its rule: every entry, so a key-only node counts each value apart. */
 export function counterKey(entries: readonly DescriptorEntry[]): string {
   let key = '';
   for (const entry of entries) {
-    key += `${key.length === 0 ? '' : '&'}${encodeURIComponent(entry.key)}=${encodeURIComponent(entry.value)}`;
+    key += `${key.length === 0 ? '' : '&'}${escapeKeyPart(entry.key)}=${escapeKeyPart(entry.value)}`;
   }
   return key;
 }

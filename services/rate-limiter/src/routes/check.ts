@@ -13,7 +13,7 @@ import {
   check,
   type FailMode,
 } from '../domain/checker.js';
-import { MAX_DEPTH, MAX_NAME_LENGTH, type Rule } from '../domain/rules.js';
+import { isWellFormed, MAX_DEPTH, MAX_NAME_LENGTH, type Rule } from '../domain/rules.js';
 import type { RateLimiterMetrics } from '../metrics.js';
 
 export const MAX_HITS = 1_000_000;
@@ -31,15 +31,14 @@ const REASONS = [
   'fail_closed',
 ] as const;
 
+/** A string of 1..max characters of well-formed Unicode: a lone surrogate is a 400 naming the field. */
+const text = (maxLength: number) =>
+  z.string().min(1).max(maxLength).refine(isWellFormed, 'must be well-formed Unicode (no lone surrogate)');
+
 const checkBody = z.object({
-  domain: z.string().min(1).max(MAX_NAME_LENGTH).describe('The rules domain, e.g. "api"'),
+  domain: text(MAX_NAME_LENGTH).describe('The rules domain, e.g. "api"'),
   descriptors: z
-    .array(
-      z.object({
-        key: z.string().min(1).max(MAX_NAME_LENGTH),
-        value: z.string().min(1).max(MAX_VALUE_LENGTH),
-      }),
-    )
+    .array(z.object({ key: text(MAX_NAME_LENGTH), value: text(MAX_VALUE_LENGTH) }))
     .min(1)
     .max(MAX_DEPTH)
     .describe('The descriptor entries, outermost first, matched down the rule tree'),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { MAX_RULES_FILE_BYTES, parseRules, type RuleSet, RulesError } from '../domain/rules.js';
 
@@ -13,18 +13,45 @@ import { MAX_RULES_FILE_BYTES, parseRules, type RuleSet, RulesError } from '../d
 
 export const RELOAD_DEBOUNCE_MS = 100;
 
-export async function loadRulesFile(file: string): Promise<RuleSet> {
-  let text: string;
+/**
+ * The file's bytes, refusing one larger than `MAX_RULES_FILE_BYTES` without reading it all: a
+ * file that grew by mistake (or by malice) costs at most the bound in memory.
+ */
+async function readRulesBytes(file: string): Promise<Buffer> {
+  let handle: FileHandle | undefined;
   try {
-    const bytes = await readFile(file);
-    if (bytes.length > MAX_RULES_FILE_BYTES)
+    handle = await open(file, 'r');
+    const buffer = Buffer.alloc(MAX_RULES_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_RULES_FILE_BYTES)
       throw new RulesError([`${file} exceeds ${MAX_RULES_FILE_BYTES} bytes`]);
-    text = bytes.toString('utf8');
+    return buffer.subarray(0, length);
   } catch (error) {
     if (error instanceof RulesError) throw error;
     throw new RulesError([`cannot read ${file}: ${(error as Error).message}`]);
+  } finally {
+    await handle?.close();
   }
-  return parseRules(text);
+}
+
+/** Any failure to load the rules as the refusal it is, whatever threw it. */
+function asRulesError(error: unknown, file: string): RulesError {
+  if (error instanceof RulesError) return error;
+  return new RulesError([`cannot load ${file}: ${error instanceof Error ? error.message : String(error)}`]);
+}
+
+export async function loadRulesFile(file: string): Promise<RuleSet> {
+  const bytes = await readRulesBytes(file);
+  try {
+    return parseRules(bytes.toString('utf8'));
+  } catch (error) {
+    throw asRulesError(error, file);
+  }
 }
 
 export interface RulesWatcherHandlers {
@@ -49,22 +76,33 @@ export function watchRules(file: string, currentHash: string, handlers: RulesWat
   let rerun = false;
   let closed = false;
 
+  const refuse = (hash: string | undefined, error: unknown) => {
+    lastRejectedHash = hash;
+    if (!closed) handlers.onInvalid(asRulesError(error, file));
+  };
+
+  // The bytes are hashed before they are parsed, so a content already seen, valid or not, costs
+  // no parse and counts no reload. Every failure to read or parse is a refusal: the rules stay.
   const reloadOnce = async () => {
-    // The file is read twice (here and by loadRulesFile) so a content already seen, valid or
-    // not, costs no parse and counts no reload.
-    const bytes = await readFile(file).catch(() => undefined);
-    const hash = bytes === undefined ? undefined : createHash('sha256').update(bytes).digest('hex');
-    if (hash !== undefined && (hash === lastHash || hash === lastRejectedHash)) return;
+    let bytes: Buffer;
     try {
-      const rules = await loadRulesFile(file);
-      lastHash = rules.contentHash;
-      lastRejectedHash = undefined;
-      if (!closed) handlers.onReload(rules);
+      bytes = await readRulesBytes(file);
     } catch (error) {
-      if (!(error instanceof RulesError)) throw error;
-      lastRejectedHash = hash;
-      if (!closed) handlers.onInvalid(error);
+      refuse(undefined, error);
+      return;
     }
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    if (hash === lastHash || hash === lastRejectedHash) return;
+    let rules: RuleSet;
+    try {
+      rules = parseRules(bytes.toString('utf8'));
+    } catch (error) {
+      refuse(hash, error);
+      return;
+    }
+    lastHash = hash;
+    lastRejectedHash = undefined;
+    if (!closed) handlers.onReload(rules);
   };
 
   const reload = async (): Promise<void> => {
