@@ -84,24 +84,24 @@ export interface JumpHashOptions {
  */
 export class JumpHash implements Placement {
   readonly algorithm = 'jump';
-  readonly #buckets: string[] = [];
-  readonly #bucketOf = new Map<string, number>();
+  private readonly buckets: string[] = [];
+  private readonly bucketOf = new Map<string, number>();
 
   constructor(options: JumpHashOptions = {}) {
     for (const node of normalizeNodes(options.nodes)) this.add(node.id, { weight: node.weight });
   }
 
   get size(): number {
-    return this.#buckets.length;
+    return this.buckets.length;
   }
 
   /** Node ids in bucket order. */
   nodes(): string[] {
-    return [...this.#buckets];
+    return [...this.buckets];
   }
 
   has(node: string): boolean {
-    return this.#bucketOf.has(node);
+    return this.bucketOf.has(node);
   }
 
   add(node: string, options: { weight?: number } = {}): void {
@@ -109,27 +109,27 @@ export class JumpHash implements Placement {
     if (normalizeWeight(node, options.weight) !== 1) {
       fail(ErrorCodes.UNSUPPORTED, `jump hash has no weights: node "${node}" must have weight 1`);
     }
-    if (this.#bucketOf.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already a member`);
-    if (this.#buckets.length >= JUMP_BUCKETS_MAX) fail(ErrorCodes.LIMIT_EXCEEDED, 'too many buckets');
-    this.#bucketOf.set(node, this.#buckets.length);
-    this.#buckets.push(node);
+    if (this.bucketOf.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already a member`);
+    if (this.buckets.length >= JUMP_BUCKETS_MAX) fail(ErrorCodes.LIMIT_EXCEEDED, 'too many buckets');
+    this.bucketOf.set(node, this.buckets.length);
+    this.buckets.push(node);
   }
 
   remove(node: string): void {
-    const bucket = this.#bucketOf.get(node);
+    const bucket = this.bucketOf.get(node);
     if (bucket === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
-    const last = this.#buckets.pop()!;
-    this.#bucketOf.delete(node);
+    const last = this.buckets.pop()!;
+    this.bucketOf.delete(node);
     if (last !== node) {
-      this.#buckets[bucket] = last;
-      this.#bucketOf.set(last, bucket);
+      this.buckets[bucket] = last;
+      this.bucketOf.set(last, bucket);
     }
   }
 
   lookup(key: Key): string {
-    const count = this.#buckets.length;
+    const count = this.buckets.length;
     if (count === 0) fail(ErrorCodes.EMPTY, 'lookup on a jump hash with no nodes');
     hashPosition(key);
-    return this.#buckets[jumpBucket(lastHashHigh(), lastHashLow(), count)]!;
+    return this.buckets[jumpBucket(lastHashHigh(), lastHashLow(), count)]!;
   }
 }

@@ -60,9 +60,9 @@ export class Maglev implements Placement {
   readonly algorithm = 'maglev';
   readonly tableSize: number;
   /** Sorted by id: the fill order, so every instance builds the same table. */
-  #members: MaglevMember[] = [];
-  /** Slot → index into #members. */
-  #table: Int32Array;
+  private members: MaglevMember[] = [];
+  /** Slot → index into members. */
+  private table: Int32Array;
 
   constructor(options: MaglevOptions = {}) {
     const tableSize = options.tableSize ?? MAGLEV_DEFAULT_TABLE_SIZE;
@@ -74,7 +74,7 @@ export class Maglev implements Placement {
       );
     }
     this.tableSize = tableSize;
-    this.#table = new Int32Array(tableSize).fill(-1);
+    this.table = new Int32Array(tableSize).fill(-1);
     const members = normalizeNodes(options.nodes).map((node) => {
       assertNodeId(node.id);
       return { id: node.id, weight: normalizeWeight(node.id, node.weight) };
@@ -84,23 +84,23 @@ export class Maglev implements Placement {
       if (seen.has(member.id)) fail(ErrorCodes.DUPLICATE_NODE, `node "${member.id}" is listed twice`);
       seen.add(member.id);
     }
-    if (members.length > 0) this.#install(members);
+    if (members.length > 0) this.install(members);
   }
 
   get size(): number {
-    return this.#members.length;
+    return this.members.length;
   }
 
   nodes(): string[] {
-    return this.#members.map((member) => member.id);
+    return this.members.map((member) => member.id);
   }
 
   has(node: string): boolean {
-    return this.#members.some((member) => member.id === node);
+    return this.members.some((member) => member.id === node);
   }
 
   weightOf(node: string): number {
-    const member = this.#members.find((candidate) => candidate.id === node);
+    const member = this.members.find((candidate) => candidate.id === node);
     if (member === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
     return member.weight;
   }
@@ -109,39 +109,39 @@ export class Maglev implements Placement {
     assertNodeId(node);
     if (this.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already a member`);
     const weight = normalizeWeight(node, options.weight);
-    this.#install([...this.#members, { id: node, weight }]);
+    this.install([...this.members, { id: node, weight }]);
   }
 
   remove(node: string): void {
     if (!this.has(node)) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
-    this.#install(this.#members.filter((member) => member.id !== node));
+    this.install(this.members.filter((member) => member.id !== node));
   }
 
   setWeight(node: string, weight: number): void {
     if (!this.has(node)) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
     const normalized = normalizeWeight(node, weight);
-    this.#install(
-      this.#members.map((member) => (member.id === node ? { id: node, weight: normalized } : member)),
+    this.install(
+      this.members.map((member) => (member.id === node ? { id: node, weight: normalized } : member)),
     );
   }
 
   lookup(key: Key): string {
-    if (this.#members.length === 0) fail(ErrorCodes.EMPTY, 'lookup on an empty Maglev table');
-    return this.#members[this.#table[hashPosition(key) % this.tableSize]!]!.id;
+    if (this.members.length === 0) fail(ErrorCodes.EMPTY, 'lookup on an empty Maglev table');
+    return this.members[this.table[hashPosition(key) % this.tableSize]!]!.id;
   }
 
   /** Each node's share: its slot count / table size. */
   ownership(): Map<string, number> {
-    const counts = new Float64Array(this.#members.length);
-    if (this.#members.length > 0) for (const index of this.#table) counts[index]!++;
+    const counts = new Float64Array(this.members.length);
+    if (this.members.length > 0) for (const index of this.table) counts[index]!++;
     const shares = new Map<string, number>();
-    for (let index = 0; index < this.#members.length; index++) {
-      shares.set(this.#members[index]!.id, counts[index]! / this.tableSize);
+    for (let index = 0; index < this.members.length; index++) {
+      shares.set(this.members[index]!.id, counts[index]! / this.tableSize);
     }
     return shares;
   }
 
-  #install(members: MaglevMember[]): void {
+  private install(members: MaglevMember[]): void {
     if (members.length > this.tableSize) {
       fail(
         ErrorCodes.LIMIT_EXCEEDED,
@@ -149,12 +149,12 @@ export class Maglev implements Placement {
       );
     }
     members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.#table = members.length === 0 ? new Int32Array(this.tableSize).fill(-1) : this.#populate(members);
-    this.#members = members;
+    this.table = members.length === 0 ? new Int32Array(this.tableSize).fill(-1) : this.populate(members);
+    this.members = members;
   }
 
   /** The paper's population loop, with Envoy's turn-skipping for weights. */
-  #populate(members: MaglevMember[]): Int32Array {
+  private populate(members: MaglevMember[]): Int32Array {
     const size = this.tableSize;
     const count = members.length;
     const table = new Int32Array(size).fill(-1);

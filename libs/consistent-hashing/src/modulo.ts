@@ -20,23 +20,23 @@ export interface ModuloHashOptions {
 
 export class ModuloHash implements Placement {
   readonly algorithm = 'modulo';
-  #nodes: string[] = [];
+  private nodeList: string[] = [];
 
   constructor(options: ModuloHashOptions = {}) {
     for (const node of normalizeNodes(options.nodes)) this.add(node.id, { weight: node.weight });
   }
 
   get size(): number {
-    return this.#nodes.length;
+    return this.nodeList.length;
   }
 
   /** Node ids in the order added (bucket order). */
   nodes(): string[] {
-    return [...this.#nodes];
+    return [...this.nodeList];
   }
 
   has(node: string): boolean {
-    return this.#nodes.includes(node);
+    return this.nodeList.includes(node);
   }
 
   add(node: string, options: NodeOptions = {}): void {
@@ -45,18 +45,18 @@ export class ModuloHash implements Placement {
       fail(ErrorCodes.UNSUPPORTED, `modulo hashing has no weights: node "${node}" must have weight 1`);
     }
     if (this.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already a member`);
-    this.#nodes.push(node);
+    this.nodeList.push(node);
   }
 
   remove(node: string): void {
-    const index = this.#nodes.indexOf(node);
+    const index = this.nodeList.indexOf(node);
     if (index < 0) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
-    this.#nodes.splice(index, 1);
+    this.nodeList.splice(index, 1);
   }
 
   lookup(key: Key): string {
-    const count = this.#nodes.length;
+    const count = this.nodeList.length;
     if (count === 0) fail(ErrorCodes.EMPTY, 'lookup with no nodes');
-    return this.#nodes[hashPosition(key) % count]!;
+    return this.nodeList[hashPosition(key) % count]!;
   }
 }

@@ -14,13 +14,15 @@ export interface Clock {
 
 export interface Timer {
   cancel(): void;
+  /** Lets the process exit while this timer is pending (real clocks only; virtual timers have no process to hold). */
+  unref?(): void;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(delayMs, callback) {
     const handle = setTimeout(callback, Math.max(0, delayMs));
-    return { cancel: () => clearTimeout(handle) };
+    return { cancel: () => clearTimeout(handle), unref: () => handle.unref() };
   },
 };
 
@@ -34,41 +36,42 @@ export function sleep(clock: Clock, delayMs: number): Promise<void> {
  * `dispose()` cancels every timer it still has pending, which is how a crash stops its loops.
  */
 export class ClockScope implements Clock {
-  readonly #parent: Clock;
-  readonly #timers = new Set<Timer>();
-  #disposed = false;
+  private readonly parent: Clock;
+  private readonly timers = new Set<Timer>();
+  private isDisposed = false;
 
   constructor(parent: Clock) {
-    this.#parent = parent;
+    this.parent = parent;
   }
 
   now(): number {
-    return this.#parent.now();
+    return this.parent.now();
   }
 
   setTimer(delayMs: number, callback: () => void): Timer {
-    if (this.#disposed) return { cancel() {} };
-    const timer: Timer = this.#parent.setTimer(delayMs, () => {
-      this.#timers.delete(timer);
+    if (this.isDisposed) return { cancel() {} };
+    const timer: Timer = this.parent.setTimer(delayMs, () => {
+      this.timers.delete(timer);
       callback();
     });
-    this.#timers.add(timer);
+    this.timers.add(timer);
     return {
       cancel: () => {
-        this.#timers.delete(timer);
+        this.timers.delete(timer);
         timer.cancel();
       },
+      unref: () => timer.unref?.(),
     };
   }
 
   get disposed(): boolean {
-    return this.#disposed;
+    return this.isDisposed;
   }
 
   dispose(): void {
-    this.#disposed = true;
-    for (const timer of this.#timers) timer.cancel();
-    this.#timers.clear();
+    this.isDisposed = true;
+    for (const timer of this.timers) timer.cancel();
+    this.timers.clear();
   }
 }
 
@@ -89,27 +92,27 @@ const MAX_EVENTS_PER_RUN = 50_000_000;
  * pure function of its inputs and its seed.
  */
 export class VirtualClock implements Clock {
-  #now: number;
-  #sequence = 0;
-  readonly #heap: ScheduledTimer[] = [];
+  private currentMs: number;
+  private sequence = 0;
+  private readonly heap: ScheduledTimer[] = [];
 
   constructor(startMs = 0) {
-    this.#now = startMs;
+    this.currentMs = startMs;
   }
 
   now(): number {
-    return this.#now;
+    return this.currentMs;
   }
 
   setTimer(delayMs: number, callback: () => void): Timer {
     assert(Number.isFinite(delayMs), `timer delay must be finite, got ${delayMs}`);
     const timer: ScheduledTimer = {
-      at: this.#now + Math.max(0, delayMs),
-      sequence: this.#sequence++,
+      at: this.currentMs + Math.max(0, delayMs),
+      sequence: this.sequence++,
       callback,
       cancelled: false,
     };
-    this.#push(timer);
+    this.push(timer);
     return {
       cancel: () => {
         timer.cancelled = true;
@@ -119,12 +122,12 @@ export class VirtualClock implements Clock {
 
   /** Timers still scheduled (cancelled ones may be counted until they reach the top of the queue). */
   get pendingTimers(): number {
-    return this.#heap.length;
+    return this.heap.length;
   }
 
   /** Fires every timer due up to `now + delayMs`, then leaves the clock there. */
   async advance(delayMs: number): Promise<void> {
-    await this.runUntil(this.#now + delayMs);
+    await this.runUntil(this.currentMs + delayMs);
   }
 
   /** Fires every timer due at or before `timeMs`, then sets the clock to `timeMs`. */
@@ -132,12 +135,12 @@ export class VirtualClock implements Clock {
     await settleMicrotasks();
     let events = 0;
     for (;;) {
-      const next = this.#peek();
+      const next = this.peek();
       if (next === undefined || next.at > timeMs) break;
-      await this.#fireNext();
+      await this.fireNext();
       assert(++events < MAX_EVENTS_PER_RUN, 'virtual clock: too many events in one run');
     }
-    if (timeMs > this.#now) this.#now = timeMs;
+    if (timeMs > this.currentMs) this.currentMs = timeMs;
   }
 
   /**
@@ -158,35 +161,35 @@ export class VirtualClock implements Clock {
       },
     );
     observed.catch(() => {});
-    const deadline = this.#now + limitMs;
+    const deadline = this.currentMs + limitMs;
     await settleMicrotasks();
     let events = 0;
     while (!settled) {
-      const next = this.#peek();
+      const next = this.peek();
       if (next === undefined) throw new Error('virtual clock: the promise can never settle (no timers left)');
       if (next.at > deadline)
         throw new Error(`virtual clock: the promise did not settle within ${limitMs} ms`);
-      await this.#fireNext();
+      await this.fireNext();
       assert(++events < MAX_EVENTS_PER_RUN, 'virtual clock: too many events in one run');
     }
     return observed;
   }
 
-  async #fireNext(): Promise<void> {
-    const timer = this.#pop()!;
+  private async fireNext(): Promise<void> {
+    const timer = this.pop()!;
     if (timer.cancelled) return;
-    if (timer.at > this.#now) this.#now = timer.at;
+    if (timer.at > this.currentMs) this.currentMs = timer.at;
     timer.callback();
     await settleMicrotasks();
   }
 
-  #peek(): ScheduledTimer | undefined {
-    while (this.#heap.length > 0 && this.#heap[0]!.cancelled) this.#pop();
-    return this.#heap[0];
+  private peek(): ScheduledTimer | undefined {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    return this.heap[0];
   }
 
-  #push(timer: ScheduledTimer): void {
-    const heap = this.#heap;
+  private push(timer: ScheduledTimer): void {
+    const heap = this.heap;
     heap.push(timer);
     let index = heap.length - 1;
     while (index > 0) {
@@ -197,8 +200,8 @@ export class VirtualClock implements Clock {
     }
   }
 
-  #pop(): ScheduledTimer | undefined {
-    const heap = this.#heap;
+  private pop(): ScheduledTimer | undefined {
+    const heap = this.heap;
     const top = heap[0];
     const last = heap.pop();
     if (top === undefined || last === undefined || heap.length === 0) return top;

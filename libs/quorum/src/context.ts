@@ -100,22 +100,22 @@ function writeVarint(bytes: number[], value: number): void {
 }
 
 class Reader {
-  #offset = 0;
+  private offset = 0;
 
   constructor(readonly bytes: Uint8Array) {}
 
   get done(): boolean {
-    return this.#offset === this.bytes.length;
+    return this.offset === this.bytes.length;
   }
 
   get remaining(): number {
-    return this.bytes.length - this.#offset;
+    return this.bytes.length - this.offset;
   }
 
   byte(what: string): number {
-    const byte = this.bytes[this.#offset];
+    const byte = this.bytes[this.offset];
     if (byte === undefined) throw new InvalidContextError(`is truncated (missing ${what})`);
-    this.#offset++;
+    this.offset++;
     return byte;
   }
 
@@ -137,8 +137,8 @@ class Reader {
 
   text(length: number, what: string): string {
     if (length > this.remaining) throw new InvalidContextError(`is truncated (${what})`);
-    const slice = this.bytes.subarray(this.#offset, this.#offset + length);
-    this.#offset += length;
+    const slice = this.bytes.subarray(this.offset, this.offset + length);
+    this.offset += length;
     try {
       return strictUtf8.decode(slice);
     } catch {

@@ -309,7 +309,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Typed access to the fields of one untrusted JSON object, each failure naming its path. */
 class Fields {
-  readonly #object: Record<string, unknown>;
+  private readonly object: Record<string, unknown>;
 
   constructor(
     json: unknown,
@@ -318,18 +318,18 @@ class Fields {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
       throw new InvalidMessageError(path, 'must be an object');
     }
-    this.#object = json as Record<string, unknown>;
+    this.object = json as Record<string, unknown>;
   }
 
   get(name: string): unknown {
-    return Object.hasOwn(this.#object, name) ? this.#object[name] : undefined;
+    return Object.hasOwn(this.object, name) ? this.object[name] : undefined;
   }
 
   string(name: string, maxLength: number): string {
     const value = this.get(name);
     if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
       throw new InvalidMessageError(
-        this.#at(name),
+        this.at(name),
         `must be a non-empty string of at most ${maxLength} characters`,
       );
     }
@@ -341,27 +341,27 @@ class Fields {
   }
 
   key(name: string, limits: WireLimits): string {
-    return checkKey(this.get(name), this.#at(name), limits);
+    return checkKey(this.get(name), this.at(name), limits);
   }
 
   integer(name: string, min: number, max: number): number {
-    return integerAt(this.get(name), this.#at(name), min, max);
+    return integerAt(this.get(name), this.at(name), min, max);
   }
 
   integers(name: string, maxLength: number): number[] {
     return this.array(name, maxLength).map((item, index) =>
-      integerAt(item, `${this.#at(name)}[${index}]`, 0, Number.MAX_SAFE_INTEGER),
+      integerAt(item, `${this.at(name)}[${index}]`, 0, Number.MAX_SAFE_INTEGER),
     );
   }
 
   boolean(name: string): boolean {
     const value = this.get(name);
-    if (typeof value !== 'boolean') throw new InvalidMessageError(this.#at(name), 'must be a boolean');
+    if (typeof value !== 'boolean') throw new InvalidMessageError(this.at(name), 'must be a boolean');
     return value;
   }
 
   array(name: string, maxLength: number): unknown[] {
-    return arrayAt(this.get(name), this.#at(name), maxLength);
+    return arrayAt(this.get(name), this.at(name), maxLength);
   }
 
   /** A base64 value or null (a tombstone). */
@@ -376,18 +376,18 @@ class Fields {
       !BASE64.test(value)
     ) {
       throw new InvalidMessageError(
-        this.#at(name),
+        this.at(name),
         `must be null or base64 of at most ${limits.maxValueBytes} bytes`,
       );
     }
     const bytes = Buffer.from(value, 'base64');
     if (bytes.byteLength > limits.maxValueBytes) {
-      throw new InvalidMessageError(this.#at(name), `must be at most ${limits.maxValueBytes} bytes`);
+      throw new InvalidMessageError(this.at(name), `must be at most ${limits.maxValueBytes} bytes`);
     }
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  #at(name: string): string {
+  private at(name: string): string {
     return `${this.path}.${name}`;
   }
 }
