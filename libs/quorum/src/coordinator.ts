@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
+import { checkContext } from './context.js';
 import {
   assert,
   InvalidOptionError,
@@ -213,9 +214,10 @@ export class Coordinator {
     if (value.byteLength > this.maxValueBytes) {
       throw new InvalidOptionError('value', `is ${value.byteLength} bytes, more than ${this.maxValueBytes}`);
     }
+    const clock = checkContext(context);
     this.counters.puts++;
     // Copied so a caller reusing its buffer cannot change a stored version.
-    return this.write('put', key, value.slice(), context, normalizeSettings(this.defaults, settings));
+    return this.write('put', key, value.slice(), clock, normalizeSettings(this.defaults, settings));
   }
 
   /**
@@ -224,9 +226,9 @@ export class Coordinator {
    */
   async delete(key: string, context?: VectorClock, settings: RequestSettings = {}): Promise<WriteResult> {
     this.checkKey(key);
+    let covered = context === undefined ? undefined : checkContext(context);
     this.counters.deletes++;
     const normalized = normalizeSettings(this.defaults, settings);
-    let covered = context;
     if (covered === undefined) {
       const startedMs = this.clock.now();
       try {
@@ -274,32 +276,44 @@ export class Coordinator {
           ),
         );
       };
+      // A throw inside a callback below (a bug, or a version no reconcile can read) must reject the
+      // caller's promise, not escape as an unhandled rejection that kills the host process.
+      const abort = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        reject(error);
+      };
       const finishedOne = () => {
         outstanding--;
         if (outstanding === 0) this.repair(key, answers);
       };
       const ask = (target: Target) => {
         waitingFor.add(target.node);
-        this.request(target.node, { type: 'read', key }, deadline, 'versions').then(
-          (response) => {
-            waitingFor.delete(target.node);
-            answers.push({ target, versions: response.versions });
-            if (!settled && answers.length >= normalized.r) {
-              settled = true;
-              timer.cancel();
-              resolve(readResult(key, answers));
-            }
-            finishedOne();
-          },
-          (error: unknown) => {
-            waitingFor.delete(target.node);
-            failures.push({ node: target.node, reason: reasonOf(error) });
-            const spare = this.spareFor(target, spares, deadline);
-            if (spare !== undefined) return ask(spare);
-            if (!settled && answers.length + outstanding - 1 < normalized.r) fail();
-            finishedOne();
-          },
-        );
+        this.request(target.node, { type: 'read', key }, deadline, 'versions')
+          .then(
+            (response) => {
+              waitingFor.delete(target.node);
+              answers.push({ target, versions: response.versions });
+              if (!settled && answers.length >= normalized.r) {
+                // Reconciled before `settled` is set, so a throw here still reaches `abort`.
+                const result = readResult(key, answers);
+                settled = true;
+                timer.cancel();
+                resolve(result);
+              }
+              finishedOne();
+            },
+            (error: unknown) => {
+              waitingFor.delete(target.node);
+              failures.push({ node: target.node, reason: reasonOf(error) });
+              const spare = this.spareFor(target, spares, deadline);
+              if (spare !== undefined) return ask(spare);
+              if (!settled && answers.length + outstanding - 1 < normalized.r) fail();
+              finishedOne();
+            },
+          )
+          .catch(abort);
       };
       if (targets.length < normalized.r) fail();
       for (const target of targets) ask(target);
@@ -383,11 +397,19 @@ export class Coordinator {
       const timer = this.clock.setTimer(deadline - this.clock.now(), () => settle(false));
       const settle = (ok: boolean) => {
         if (settled) return;
+        // Built before `settled` is set, so a throw here still reaches `abort`.
+        const value = ok ? result() : undefined;
         settled = true;
         timer.cancel();
-        if (ok) return resolve(result());
+        if (value !== undefined) return resolve(value);
         failures.push(...silent(waitingFor, settings.timeoutMs));
         reject(this.notMet(write, acknowledgedBy.length));
+      };
+      const abort = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        reject(error);
       };
       const send = (target: Target) => {
         const request: PeerRequest = {
@@ -396,24 +418,26 @@ export class Coordinator {
           ...hintField(target),
         };
         waitingFor.add(target.node);
-        this.request(target.node, request, deadline, 'stored').then(
-          () => {
-            waitingFor.delete(target.node);
-            if (settled) return;
-            acknowledgedBy.push(target);
-            if (target.hintFor !== undefined) this.counters.hintedWrites++;
-            if (acknowledgedBy.length >= settings.w) settle(true);
-          },
-          (error: unknown) => {
-            waitingFor.delete(target.node);
-            if (settled) return;
-            failures.push({ node: target.node, reason: reasonOf(error) });
-            const spare = this.spareFor(target, write.spares, deadline);
-            if (spare !== undefined) return send(spare);
-            outstanding--;
-            if (acknowledgedBy.length + outstanding < settings.w) settle(false);
-          },
-        );
+        this.request(target.node, request, deadline, 'stored')
+          .then(
+            () => {
+              waitingFor.delete(target.node);
+              if (settled) return;
+              acknowledgedBy.push(target);
+              if (target.hintFor !== undefined) this.counters.hintedWrites++;
+              if (acknowledgedBy.length >= settings.w) settle(true);
+            },
+            (error: unknown) => {
+              waitingFor.delete(target.node);
+              if (settled) return;
+              failures.push({ node: target.node, reason: reasonOf(error) });
+              const spare = this.spareFor(target, write.spares, deadline);
+              if (spare !== undefined) return send(spare);
+              outstanding--;
+              if (acknowledgedBy.length + outstanding < settings.w) settle(false);
+            },
+          )
+          .catch(abort);
       };
       if (acknowledgedBy.length >= settings.w) settle(true);
       for (const target of others) send(target);
