@@ -20,9 +20,9 @@ import {
   type ResponseOf,
   type Transport,
 } from './transport.js';
+import { utf8Length } from './utf8.js';
 import { EMPTY_CLOCK, type VectorClock } from './vector-clock.js';
 import { contextOf, digestVersions, fullClock, liveValues, reconcile, type Version } from './version.js';
-import { utf8Length } from './wire.js';
 
 /**
  * The coordinator: any node runs `get`/`put`/`delete` for any key, Dynamo style.

@@ -1,5 +1,6 @@
 import { InvalidMessageError } from './errors.js';
 import type { KeyVersions, LeafEntry, MemberDigest, PeerRequest, PeerResponse } from './transport.js';
+import { utf8Length } from './utf8.js';
 import { type ClockEntry, clockFrom, type VectorClock } from './vector-clock.js';
 import type { Version } from './version.js';
 
@@ -394,19 +395,4 @@ class Fields {
 
 function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-}
-
-/** UTF-8 length of a string without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length) {
-      bytes += 4;
-      index++;
-    } else bytes += 3;
-  }
-  return bytes;
 }

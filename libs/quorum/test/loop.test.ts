@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Clock, Loop, VirtualClock } from '../src/index.js';
+import { type Clock, Loop } from '../src/index.js';
+import { VirtualClock } from '../src/testing.js';
 
 /** A promise with its resolve handle, to hold a round open. */
 function gate() {

@@ -3,14 +3,13 @@ import { join } from 'node:path';
 import type { ServiceLogger } from '@sysdesign/platform';
 import {
   AntiEntropy,
-  DEFAULT_WIRE_LIMITS,
   type Gossip,
   HintedHandoff,
   type NodeId,
   QuorumNode,
   type Transport,
-  type WireLimits,
 } from '@sysdesign/quorum';
+import { DEFAULT_WIRE_LIMITS, type WireLimits } from '@sysdesign/quorum/wire';
 import { type ClusterSettings, type Config, MAX_KEY_BYTES } from './config.js';
 import { ClusterRing, type NodeShare } from './domain/ring.js';
 import { DeltaTracker, type KvMetrics, refreshEngineMetrics } from './metrics.js';

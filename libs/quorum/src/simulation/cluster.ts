@@ -1,4 +1,4 @@
-import { ClockScope, type VirtualClock } from '../clock.js';
+import { ClockScope } from '../clock.js';
 import { hash32 } from '../hash.js';
 import { MemoryHintStore } from '../hints.js';
 import { MemoryNetwork } from '../memory-network.js';
@@ -7,6 +7,7 @@ import type { Random } from '../random.js';
 import { MemoryReplicaStore } from '../store.js';
 import type { NodeId } from '../transport.js';
 import { digestVersions, reconcile, type Version } from '../version.js';
+import type { VirtualClock } from '../virtual-clock.js';
 
 /**
  * A cluster of `QuorumNode`s on a `MemoryNetwork` and a `VirtualClock`, with the crash model the

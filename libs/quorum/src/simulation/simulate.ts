@@ -1,10 +1,11 @@
-import { sleep, VirtualClock } from '../clock.js';
+import { sleep } from '../clock.js';
 import { QuorumError, QuorumNotMetError } from '../errors.js';
 import type { NetworkStats } from '../memory-network.js';
 import { Random } from '../random.js';
 import type { NodeId } from '../transport.js';
 import { EMPTY_CLOCK, type VectorClock } from '../vector-clock.js';
 import { contextOf, formatDot, type Version } from '../version.js';
+import { VirtualClock } from '../virtual-clock.js';
 import { DEFAULT_SIMULATION_TIMING, SimulatedCluster, type SimulationTiming } from './cluster.js';
 import { covers, History, type WriteRecord } from './history.js';
 
