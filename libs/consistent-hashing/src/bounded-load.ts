@@ -9,7 +9,7 @@
  * `assign` is idempotent for a key already assigned. The cap for each assignment counts that key:
  * node load <= ceil((1 + epsilon) × (assigned keys) × weight / total weight).
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import type { Key } from './hash.js';
 import {
   assertInteger,
@@ -62,7 +62,7 @@ export class BoundedLoadRing implements Placement {
     const epsilon = options.epsilon ?? DEFAULT_EPSILON;
     if (typeof epsilon !== 'number' || !(epsilon > 0 && epsilon <= MAX_EPSILON)) {
       fail(
-        ErrorCodes.INVALID_ARGUMENT,
+        ConsistentHashingErrorCode.INVALID_ARGUMENT,
         `epsilon must be a number in (0, ${MAX_EPSILON}], got ${String(epsilon)}`,
       );
     }
@@ -139,11 +139,14 @@ export class BoundedLoadRing implements Placement {
 
   /** Assigns the key to the first node clockwise below its cap, and counts it there. Idempotent. */
   assign(key: string): string {
-    if (typeof key !== 'string') fail(ErrorCodes.INVALID_KEY, 'assign() takes a string key');
+    if (typeof key !== 'string') fail(ConsistentHashingErrorCode.INVALID_KEY, 'assign() takes a string key');
     const assigned = this.assignments.get(key);
     if (assigned !== undefined) return assigned;
     if (this.assignments.size >= this.maxAssignedKeys) {
-      fail(ErrorCodes.LIMIT_EXCEEDED, `already ${this.maxAssignedKeys} keys assigned (maxAssignedKeys)`);
+      fail(
+        ConsistentHashingErrorCode.LIMIT_EXCEEDED,
+        `already ${this.maxAssignedKeys} keys assigned (maxAssignedKeys)`,
+      );
     }
     const node = this.place(key, this.assignments.size + 1);
     this.nodeLoads.get(node)!.load++;
@@ -185,7 +188,8 @@ export class BoundedLoadRing implements Placement {
 
   loadOf(node: string): number {
     const state = this.nodeLoads.get(node);
-    if (state === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not on the ring`);
+    if (state === undefined)
+      fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not on the ring`);
     return state.load;
   }
 
@@ -199,7 +203,8 @@ export class BoundedLoadRing implements Placement {
   /** The most keys `node` may hold once `assignedKeys` keys are assigned (default: one more than now). */
   capacity(node: string, assignedKeys = this.assignments.size + 1): number {
     const state = this.nodeLoads.get(node);
-    if (state === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not on the ring`);
+    if (state === undefined)
+      fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not on the ring`);
     return this.cap(state.weight, assignedKeys);
   }
 

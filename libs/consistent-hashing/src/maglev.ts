@@ -12,7 +12,7 @@
  * Weights follow Envoy's weighted Maglev: a node of half the largest weight claims a slot every other
  * turn, so slot counts are proportional to weight.
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import { hashPosition, type Key, murmur3x86_32 } from './hash.js';
 import {
   assertInteger,
@@ -69,7 +69,7 @@ export class Maglev implements Placement {
     assertInteger('tableSize', tableSize, 2, MAGLEV_MAX_TABLE_SIZE);
     if (!isPrime(tableSize)) {
       fail(
-        ErrorCodes.INVALID_ARGUMENT,
+        ConsistentHashingErrorCode.INVALID_ARGUMENT,
         `tableSize must be prime, got ${tableSize} (next prime: ${nextPrime(tableSize)})`,
       );
     }
@@ -81,7 +81,8 @@ export class Maglev implements Placement {
     });
     const seen = new Set<string>();
     for (const member of members) {
-      if (seen.has(member.id)) fail(ErrorCodes.DUPLICATE_NODE, `node "${member.id}" is listed twice`);
+      if (seen.has(member.id))
+        fail(ConsistentHashingErrorCode.DUPLICATE_NODE, `node "${member.id}" is listed twice`);
       seen.add(member.id);
     }
     if (members.length > 0) this.install(members);
@@ -101,24 +102,24 @@ export class Maglev implements Placement {
 
   weightOf(node: string): number {
     const member = this.members.find((candidate) => candidate.id === node);
-    if (member === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
+    if (member === undefined) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
     return member.weight;
   }
 
   add(node: string, options: NodeOptions = {}): void {
     assertNodeId(node);
-    if (this.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already a member`);
+    if (this.has(node)) fail(ConsistentHashingErrorCode.DUPLICATE_NODE, `node "${node}" is already a member`);
     const weight = normalizeWeight(node, options.weight);
     this.install([...this.members, { id: node, weight }]);
   }
 
   remove(node: string): void {
-    if (!this.has(node)) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
+    if (!this.has(node)) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
     this.install(this.members.filter((member) => member.id !== node));
   }
 
   setWeight(node: string, weight: number): void {
-    if (!this.has(node)) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
+    if (!this.has(node)) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
     const normalized = normalizeWeight(node, weight);
     this.install(
       this.members.map((member) => (member.id === node ? { id: node, weight: normalized } : member)),
@@ -126,7 +127,7 @@ export class Maglev implements Placement {
   }
 
   lookup(key: Key): string {
-    if (this.members.length === 0) fail(ErrorCodes.EMPTY, 'lookup on an empty Maglev table');
+    if (this.members.length === 0) fail(ConsistentHashingErrorCode.EMPTY, 'lookup on an empty Maglev table');
     return this.members[this.table[hashPosition(key) % this.tableSize]!]!.id;
   }
 
@@ -144,7 +145,7 @@ export class Maglev implements Placement {
   private install(members: MaglevMember[]): void {
     if (members.length > this.tableSize) {
       fail(
-        ErrorCodes.LIMIT_EXCEEDED,
+        ConsistentHashingErrorCode.LIMIT_EXCEEDED,
         `${members.length} nodes do not fit a table of ${this.tableSize} slots`,
       );
     }

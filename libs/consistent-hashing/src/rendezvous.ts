@@ -7,7 +7,7 @@
  * in (0, 1), score = weight / -ln(h). A node then wins a key with probability weight / total weight,
  * and changing one node's weight moves keys only to or from that node.
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import { hashPosition, type Key, lastHashHigh, lastHashLow, mixPair, murmur3x86_32 } from './hash.js';
 import {
   assertInteger,
@@ -53,13 +53,13 @@ export class Rendezvous implements Placement {
 
   weightOf(node: string): number {
     const index = this.indexOf(node);
-    if (index < 0) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
+    if (index < 0) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
     return this.weights[index]!;
   }
 
   add(node: string, options: NodeOptions = {}): void {
     assertNodeId(node);
-    if (this.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already a member`);
+    if (this.has(node)) fail(ConsistentHashingErrorCode.DUPLICATE_NODE, `node "${node}" is already a member`);
     const weight = normalizeWeight(node, options.weight);
     const members = this.members();
     members.push({ id: node, weight });
@@ -67,12 +67,12 @@ export class Rendezvous implements Placement {
   }
 
   remove(node: string): void {
-    if (!this.has(node)) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
+    if (!this.has(node)) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
     this.install(this.members().filter((member) => member.id !== node));
   }
 
   setWeight(node: string, weight: number): void {
-    if (!this.has(node)) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
+    if (!this.has(node)) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
     const normalized = normalizeWeight(node, weight);
     this.install(
       this.members().map((member) => (member.id === node ? { id: node, weight: normalized } : member)),
@@ -81,7 +81,7 @@ export class Rendezvous implements Placement {
 
   lookup(key: Key): string {
     const count = this.ids.length;
-    if (count === 0) fail(ErrorCodes.EMPTY, 'lookup with no nodes');
+    if (count === 0) fail(ConsistentHashingErrorCode.EMPTY, 'lookup with no nodes');
     hashPosition(key);
     const high = lastHashHigh();
     const low = lastHashLow();
@@ -113,10 +113,13 @@ export class Rendezvous implements Placement {
   /** The `count` highest-scoring nodes for the key, best first: a preference list for replicas. */
   preferenceList(key: Key, count: number): string[] {
     const size = this.ids.length;
-    if (size === 0) fail(ErrorCodes.EMPTY, 'preference list with no nodes');
+    if (size === 0) fail(ConsistentHashingErrorCode.EMPTY, 'preference list with no nodes');
     assertInteger('count', count, 1, Number.MAX_SAFE_INTEGER);
     if (count > size)
-      fail(ErrorCodes.NOT_ENOUGH_NODES, `asked for ${count} distinct nodes, there are ${size}`);
+      fail(
+        ConsistentHashingErrorCode.NOT_ENOUGH_NODES,
+        `asked for ${count} distinct nodes, there are ${size}`,
+      );
     hashPosition(key);
     const high = lastHashHigh();
     const low = lastHashLow();

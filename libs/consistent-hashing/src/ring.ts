@@ -10,7 +10,7 @@
  * The arrays behind the ring are replaced, never changed in place, which is what makes `clone()` cheap
  * and lets `add` / `remove` report exactly which ranges changed owner.
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import { hashPosition, type Key, RING_SIZE } from './hash.js';
 import {
   assertInteger,
@@ -293,7 +293,8 @@ export class HashRing implements Placement {
    */
   add(node: string, options: NodeOptions = {}): RangeMove[] {
     assertNodeId(node);
-    if (this.members.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already on the ring`);
+    if (this.members.has(node))
+      fail(ConsistentHashingErrorCode.DUPLICATE_NODE, `node "${node}" is already on the ring`);
     const weight = normalizeWeight(node, options.weight);
     const tokens = this.tokensFor(node, weight, this.state.positions.length);
     const slot = this.freeSlots.pop() ?? this.slotIds.length;
@@ -364,7 +365,7 @@ export class HashRing implements Placement {
     this.assertCount(count);
     const skip = options.skip;
     if (skip !== undefined && typeof skip !== 'function') {
-      fail(ErrorCodes.INVALID_ARGUMENT, 'skip must be a function (node) => boolean');
+      fail(ConsistentHashingErrorCode.INVALID_ARGUMENT, 'skip must be a function (node) => boolean');
     }
     const start = this.startIndex(state, key);
     const nodes: string[] = [];
@@ -385,7 +386,7 @@ export class HashRing implements Placement {
     const state = this.nonEmptyState();
     this.assertCount(count);
     if (typeof isAvailable !== 'function') {
-      fail(ErrorCodes.INVALID_ARGUMENT, 'isAvailable must be a function (node) => boolean');
+      fail(ConsistentHashingErrorCode.INVALID_ARGUMENT, 'isAvailable must be a function (node) => boolean');
     }
     const start = this.startIndex(state, key);
     const replicas: HintedReplica[] = [];
@@ -514,7 +515,10 @@ export class HashRing implements Placement {
       distinct++;
       yield state.ids[slot]!;
       if (this.version !== version) {
-        fail(ErrorCodes.CONCURRENT_MODIFICATION, 'the ring changed while walk() was being iterated');
+        fail(
+          ConsistentHashingErrorCode.CONCURRENT_MODIFICATION,
+          'the ring changed while walk() was being iterated',
+        );
       }
     }
   }
@@ -536,20 +540,24 @@ export class HashRing implements Placement {
   }
 
   private nonEmptyState(): RingState {
-    if (this.state.size === 0) fail(ErrorCodes.EMPTY, 'the ring has no nodes');
+    if (this.state.size === 0) fail(ConsistentHashingErrorCode.EMPTY, 'the ring has no nodes');
     return this.state;
   }
 
   private assertCount(count: number): void {
     assertInteger('count', count, 1, Number.MAX_SAFE_INTEGER);
     if (count > this.state.size) {
-      fail(ErrorCodes.NOT_ENOUGH_NODES, `asked for ${count} distinct nodes, the ring has ${this.state.size}`);
+      fail(
+        ConsistentHashingErrorCode.NOT_ENOUGH_NODES,
+        `asked for ${count} distinct nodes, the ring has ${this.state.size}`,
+      );
     }
   }
 
   private member(node: string): Member {
     const member = this.members.get(node);
-    if (member === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not on the ring`);
+    if (member === undefined)
+      fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not on the ring`);
     return member;
   }
 
@@ -557,13 +565,16 @@ export class HashRing implements Placement {
     const count = Math.round(weight * this.vnodes);
     if (count < 1 || count > MAX_TOKENS_PER_NODE) {
       fail(
-        ErrorCodes.INVALID_WEIGHT,
+        ConsistentHashingErrorCode.INVALID_WEIGHT,
         `node "${node}" would get ${count} tokens (weight ${weight} × ${this.vnodes} vnodes): ` +
           `it must be in [1, ${MAX_TOKENS_PER_NODE}]`,
       );
     }
     if (otherTokens + count > MAX_RING_TOKENS) {
-      fail(ErrorCodes.LIMIT_EXCEEDED, `the ring would hold more than ${MAX_RING_TOKENS} tokens`);
+      fail(
+        ConsistentHashingErrorCode.LIMIT_EXCEEDED,
+        `the ring would hold more than ${MAX_RING_TOKENS} tokens`,
+      );
     }
     const tokens = new Float64Array(count);
     for (let index = 0; index < count; index++) tokens[index] = hashPosition(`${node}#${index}`);
