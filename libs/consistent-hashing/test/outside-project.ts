@@ -98,6 +98,8 @@ export function typecheck(
         ...MODULE_SETTINGS[resolution],
         target: 'ES2022',
         strict: true,
+        // As most consumers have it; without it, Node10 trips over third-party typings (pino's).
+        esModuleInterop: true,
         noEmit: true,
         skipLibCheck: false,
         types,
