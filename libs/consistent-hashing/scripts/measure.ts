@@ -13,15 +13,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createPlacement,
-  measureBalance,
-  measureJoin,
-  measureLookupRate,
-  nextPrime,
-  type Placement,
-  type PlacementOptions,
-} from '../src/index.js';
+import { measureBalance, measureJoin, measureLookupRate } from '../src/harness.js';
+import { createPlacement, nextPrime, type Placement, type PlacementOptions } from '../src/index.js';
 
 const DEFAULT_NODES = 100;
 const DEFAULT_KEYS = 1_000_000;
@@ -131,7 +124,7 @@ function measureLookupRates(
   lookupKeys: string[],
   sampleMs: number,
 ): number[] {
-  const placements = rowList.map((row) => createPlacement(row.options, nodes));
+  const placements = rowList.map((row) => createPlacement({ ...row.options, nodes }));
   const samples = rowList.map(() => [] as number[]);
   for (let round = 0; round < LOOKUP_ROUNDS; round++) {
     placements.forEach((placement, index) => {
@@ -144,10 +137,10 @@ function measureLookupRates(
 }
 
 function measureRow(row: Row, nodes: string[], keys: string[], lookupsPerSecond: number): Measured {
-  const balanced = createPlacement(row.options, nodes);
+  const balanced = createPlacement({ ...row.options, nodes });
   const balance = measureBalance(balanced, keys);
   const shareStdDev = shareStdDevPercent(balanced);
-  const join = measureJoin(createPlacement(row.options, nodes), keys, 'node-new');
+  const join = measureJoin(createPlacement({ ...row.options, nodes }), keys, 'node-new');
   return {
     row,
     stdDevPercent: balance.stdDevPercent,
@@ -179,7 +172,7 @@ function measureWeights(keys: string[]): string[] {
   ];
   for (const [label, option] of options) {
     const nodes = WEIGHTS.map((weight) => ({ id: `w${weight}`, weight }));
-    const report = measureBalance(createPlacement(option, nodes), keys);
+    const report = measureBalance(createPlacement({ ...option, nodes }), keys);
     let worst = 0;
     for (const weight of WEIGHTS) {
       const share = report.counts.get(`w${weight}`)! / keys.length;

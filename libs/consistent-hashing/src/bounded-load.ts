@@ -9,7 +9,7 @@
  * `assign` is idempotent for a key already assigned. The cap for each assignment counts that key:
  * node load <= ceil((1 + epsilon) × (assigned keys) × weight / total weight).
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import type { Key } from './hash.js';
 import {
   assertInteger,
@@ -52,17 +52,17 @@ export class BoundedLoadRing implements Placement {
   readonly algorithm = 'bounded-load';
   readonly epsilon: number;
   readonly maxAssignedKeys: number;
-  readonly #ring: HashRing;
-  readonly #nodes = new Map<string, NodeLoad>();
+  private readonly ring: HashRing;
+  private readonly nodeLoads = new Map<string, NodeLoad>();
   /** key → node, in assignment order (rebalance replays this order). */
-  readonly #assignments = new Map<string, string>();
-  #totalWeight = 0;
+  private readonly assignments = new Map<string, string>();
+  private totalWeight = 0;
 
   constructor(options: BoundedLoadOptions = {}) {
     const epsilon = options.epsilon ?? DEFAULT_EPSILON;
     if (typeof epsilon !== 'number' || !(epsilon > 0 && epsilon <= MAX_EPSILON)) {
       fail(
-        ErrorCodes.INVALID_ARGUMENT,
+        ConsistentHashingErrorCode.INVALID_ARGUMENT,
         `epsilon must be a number in (0, ${MAX_EPSILON}], got ${String(epsilon)}`,
       );
     }
@@ -70,29 +70,29 @@ export class BoundedLoadRing implements Placement {
     assertInteger('maxAssignedKeys', maxAssignedKeys, 1, Number.MAX_SAFE_INTEGER);
     this.epsilon = epsilon;
     this.maxAssignedKeys = maxAssignedKeys;
-    this.#ring = new HashRing({ vnodes: options.vnodes ?? DEFAULT_VNODES });
+    this.ring = new HashRing({ vnodes: options.vnodes ?? DEFAULT_VNODES });
     for (const node of normalizeNodes(options.nodes)) this.add(node.id, { weight: node.weight });
   }
 
   get size(): number {
-    return this.#ring.size;
+    return this.ring.size;
   }
 
   /** The number of keys currently assigned. */
   get assignedCount(): number {
-    return this.#assignments.size;
+    return this.assignments.size;
   }
 
   nodes(): string[] {
-    return this.#ring.nodes();
+    return this.ring.nodes();
   }
 
   has(node: string): boolean {
-    return this.#ring.has(node);
+    return this.ring.has(node);
   }
 
   weightOf(node: string): number {
-    return this.#ring.weightOf(node);
+    return this.ring.weightOf(node);
   }
 
   /**
@@ -101,28 +101,28 @@ export class BoundedLoadRing implements Placement {
    * and `rebalance()` moves existing ones.
    */
   add(node: string, options: NodeOptions = {}): void {
-    this.#ring.add(node, options);
-    const weight = this.#ring.weightOf(node);
-    this.#nodes.set(node, { weight, load: 0 });
-    this.#totalWeight += weight;
+    this.ring.add(node, options);
+    const weight = this.ring.weightOf(node);
+    this.nodeLoads.set(node, { weight, load: 0 });
+    this.totalWeight += weight;
   }
 
   /** Removes a node and reassigns its keys, in the order they were assigned; returns those moves. */
   remove(node: string): KeyMove[] {
-    this.#ring.remove(node);
-    this.#totalWeight -= this.#nodes.get(node)!.weight;
-    this.#nodes.delete(node);
+    this.ring.remove(node);
+    this.totalWeight -= this.nodeLoads.get(node)!.weight;
+    this.nodeLoads.delete(node);
     const moves: KeyMove[] = [];
-    if (this.#ring.size === 0) {
-      this.#assignments.clear();
+    if (this.ring.size === 0) {
+      this.assignments.clear();
       return moves;
     }
-    const total = this.#assignments.size;
-    for (const [key, owner] of this.#assignments) {
+    const total = this.assignments.size;
+    for (const [key, owner] of this.assignments) {
       if (owner !== node) continue;
-      const target = this.#place(key, total);
-      this.#nodes.get(target)!.load++;
-      this.#assignments.set(key, target);
+      const target = this.place(key, total);
+      this.nodeLoads.get(target)!.load++;
+      this.assignments.set(key, target);
       moves.push({ key, from: node, to: target });
     }
     return moves;
@@ -131,23 +131,26 @@ export class BoundedLoadRing implements Placement {
   /** The node holding an assigned key, else the node `assign` would pick now (without assigning). */
   lookup(key: Key): string {
     if (typeof key === 'string') {
-      const assigned = this.#assignments.get(key);
+      const assigned = this.assignments.get(key);
       if (assigned !== undefined) return assigned;
     }
-    return this.#place(key, this.#assignments.size + 1);
+    return this.place(key, this.assignments.size + 1);
   }
 
   /** Assigns the key to the first node clockwise below its cap, and counts it there. Idempotent. */
   assign(key: string): string {
-    if (typeof key !== 'string') fail(ErrorCodes.INVALID_KEY, 'assign() takes a string key');
-    const assigned = this.#assignments.get(key);
+    if (typeof key !== 'string') fail(ConsistentHashingErrorCode.INVALID_KEY, 'assign() takes a string key');
+    const assigned = this.assignments.get(key);
     if (assigned !== undefined) return assigned;
-    if (this.#assignments.size >= this.maxAssignedKeys) {
-      fail(ErrorCodes.LIMIT_EXCEEDED, `already ${this.maxAssignedKeys} keys assigned (maxAssignedKeys)`);
+    if (this.assignments.size >= this.maxAssignedKeys) {
+      fail(
+        ConsistentHashingErrorCode.LIMIT_EXCEEDED,
+        `already ${this.maxAssignedKeys} keys assigned (maxAssignedKeys)`,
+      );
     }
-    const node = this.#place(key, this.#assignments.size + 1);
-    this.#nodes.get(node)!.load++;
-    this.#assignments.set(key, node);
+    const node = this.place(key, this.assignments.size + 1);
+    this.nodeLoads.get(node)!.load++;
+    this.assignments.set(key, node);
     return node;
   }
 
@@ -156,10 +159,10 @@ export class BoundedLoadRing implements Placement {
    * node can sit above the new cap until keys are released from it or `rebalance()` runs.
    */
   release(key: string): boolean {
-    const node = this.#assignments.get(key);
+    const node = this.assignments.get(key);
     if (node === undefined) return false;
-    this.#assignments.delete(key);
-    this.#nodes.get(node)!.load--;
+    this.assignments.delete(key);
+    this.nodeLoads.get(node)!.load--;
     return true;
   }
 
@@ -168,15 +171,15 @@ export class BoundedLoadRing implements Placement {
    * afterwards every node is within the cap. Returns the keys that changed node.
    */
   rebalance(): KeyMove[] {
-    for (const state of this.#nodes.values()) state.load = 0;
+    for (const state of this.nodeLoads.values()) state.load = 0;
     const moves: KeyMove[] = [];
     let placed = 0;
-    for (const [key, owner] of this.#assignments) {
+    for (const [key, owner] of this.assignments) {
       placed++;
-      const target = this.#place(key, placed);
-      this.#nodes.get(target)!.load++;
+      const target = this.place(key, placed);
+      this.nodeLoads.get(target)!.load++;
       if (target !== owner) {
-        this.#assignments.set(key, target);
+        this.assignments.set(key, target);
         moves.push({ key, from: owner, to: target });
       }
     }
@@ -184,39 +187,41 @@ export class BoundedLoadRing implements Placement {
   }
 
   loadOf(node: string): number {
-    const state = this.#nodes.get(node);
-    if (state === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not on the ring`);
+    const state = this.nodeLoads.get(node);
+    if (state === undefined)
+      fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not on the ring`);
     return state.load;
   }
 
   /** Keys assigned per node. */
   loads(): Map<string, number> {
     const loads = new Map<string, number>();
-    for (const node of this.nodes()) loads.set(node, this.#nodes.get(node)!.load);
+    for (const node of this.nodes()) loads.set(node, this.nodeLoads.get(node)!.load);
     return loads;
   }
 
   /** The most keys `node` may hold once `assignedKeys` keys are assigned (default: one more than now). */
-  capacity(node: string, assignedKeys = this.#assignments.size + 1): number {
-    const state = this.#nodes.get(node);
-    if (state === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not on the ring`);
-    return this.#cap(state.weight, assignedKeys);
+  capacity(node: string, assignedKeys = this.assignments.size + 1): number {
+    const state = this.nodeLoads.get(node);
+    if (state === undefined)
+      fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not on the ring`);
+    return this.cap(state.weight, assignedKeys);
   }
 
   /** The underlying ring's shares, before load bounding. */
   ownership(): Map<string, number> {
-    return this.#ring.ownership();
+    return this.ring.ownership();
   }
 
-  #cap(weight: number, assignedKeys: number): number {
-    return Math.ceil(((1 + this.epsilon) * assignedKeys * weight) / this.#totalWeight);
+  private cap(weight: number, assignedKeys: number): number {
+    return Math.ceil(((1 + this.epsilon) * assignedKeys * weight) / this.totalWeight);
   }
 
-  #place(key: Key, assignedKeys: number): string {
-    const [node] = this.#ring.preferenceList(key, 1, {
+  private place(key: Key, assignedKeys: number): string {
+    const [node] = this.ring.preferenceList(key, 1, {
       skip: (candidate) => {
-        const state = this.#nodes.get(candidate)!;
-        return state.load >= this.#cap(state.weight, assignedKeys);
+        const state = this.nodeLoads.get(candidate)!;
+        return state.load >= this.cap(state.weight, assignedKeys);
       },
     });
     // The caps sum to at least (1 + epsilon) × assignedKeys > the keys already placed, so some node is

@@ -3,44 +3,48 @@
  * comparison harness.
  */
 import { type BoundedLoadOptions, BoundedLoadRing } from './bounded-load.js';
-import { ErrorCodes, fail } from './errors.js';
-import { JumpHash } from './jump.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
+import { JumpHash, type JumpHashOptions } from './jump.js';
 import { Maglev, type MaglevOptions } from './maglev.js';
-import { ModuloHash } from './modulo.js';
-import type { NodeSpec, Placement } from './placement.js';
-import { Rendezvous } from './rendezvous.js';
+import { ModuloHash, type ModuloHashOptions } from './modulo.js';
+import type { Placement } from './placement.js';
+import { Rendezvous, type RendezvousOptions } from './rendezvous.js';
 import { HashRing, type HashRingOptions } from './ring.js';
 
+/** Each algorithm's constructor options, `nodes` included (in the options, as the constructors take them). */
 export type PlacementOptions =
-  | ({ algorithm: 'ring' } & Omit<HashRingOptions, 'nodes'>)
-  | { algorithm: 'jump' }
-  | { algorithm: 'rendezvous' }
-  | ({ algorithm: 'maglev' } & Omit<MaglevOptions, 'nodes'>)
-  | ({ algorithm: 'bounded-load' } & Omit<BoundedLoadOptions, 'nodes'>)
-  | { algorithm: 'modulo' };
+  | ({ algorithm: 'ring' } & HashRingOptions)
+  | ({ algorithm: 'jump' } & JumpHashOptions)
+  | ({ algorithm: 'rendezvous' } & RendezvousOptions)
+  | ({ algorithm: 'maglev' } & MaglevOptions)
+  | ({ algorithm: 'bounded-load' } & BoundedLoadOptions)
+  | ({ algorithm: 'modulo' } & ModuloHashOptions);
 
 export const ALGORITHMS = ['ring', 'jump', 'rendezvous', 'maglev', 'bounded-load', 'modulo'] as const;
 
-export function createPlacement(
-  options: PlacementOptions,
-  nodes: Iterable<string | NodeSpec> = [],
-): Placement {
+export function createPlacement(options: PlacementOptions): Placement {
+  if (typeof options !== 'object' || options === null) {
+    fail(
+      ConsistentHashingErrorCode.INVALID_ARGUMENT,
+      'createPlacement takes an options object: { algorithm, nodes, ... }',
+    );
+  }
   switch (options.algorithm) {
     case 'ring':
-      return new HashRing({ ...options, nodes });
+      return new HashRing(options);
     case 'jump':
-      return new JumpHash({ nodes });
+      return new JumpHash(options);
     case 'rendezvous':
-      return new Rendezvous({ nodes });
+      return new Rendezvous(options);
     case 'maglev':
-      return new Maglev({ ...options, nodes });
+      return new Maglev(options);
     case 'bounded-load':
-      return new BoundedLoadRing({ ...options, nodes });
+      return new BoundedLoadRing(options);
     case 'modulo':
-      return new ModuloHash({ nodes });
+      return new ModuloHash(options);
     default:
       return fail(
-        ErrorCodes.INVALID_ARGUMENT,
+        ConsistentHashingErrorCode.INVALID_ARGUMENT,
         `algorithm must be one of ${ALGORITHMS.join(', ')}, got ${String((options as { algorithm?: unknown }).algorithm)}`,
       );
   }

@@ -3,7 +3,7 @@
  * Every code is a caller mistake or a limit reached: the library never throws for a valid call.
  */
 
-export const ErrorCodes = {
+export const ConsistentHashingErrorCode = {
   /** A lookup on a placement that has no nodes. */
   EMPTY: 'CH_ERR_EMPTY',
   /** `add` of a node id that is already a member. */
@@ -28,18 +28,19 @@ export const ErrorCodes = {
   CONCURRENT_MODIFICATION: 'CH_ERR_CONCURRENT_MODIFICATION',
 } as const;
 
-export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+export type ConsistentHashingErrorCode =
+  (typeof ConsistentHashingErrorCode)[keyof typeof ConsistentHashingErrorCode];
 
 export class ConsistentHashingError extends Error {
   override name = 'ConsistentHashingError';
-  readonly code: ErrorCode;
+  readonly code: ConsistentHashingErrorCode;
 
-  constructor(code: ErrorCode, message: string) {
+  constructor(code: ConsistentHashingErrorCode, message: string) {
     super(message);
     this.code = code;
   }
 }
 
-export function fail(code: ErrorCode, message: string): never {
+export function fail(code: ConsistentHashingErrorCode, message: string): never {
   throw new ConsistentHashingError(code, message);
 }

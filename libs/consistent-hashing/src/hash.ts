@@ -6,7 +6,7 @@
  *
  * Not for secrets: anyone can compute these hashes and craft keys that collide on purpose.
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 
 /** Keys and node ids are hashed as UTF-8 when given as strings. */
 export type Key = string | Uint8Array;
@@ -80,7 +80,10 @@ function bytesOf(input: Key): Uint8Array {
     scratchLength = input.length;
     return input;
   }
-  return fail(ErrorCodes.INVALID_KEY, `a key must be a string or a Uint8Array, got ${describe(input)}`);
+  return fail(
+    ConsistentHashingErrorCode.INVALID_KEY,
+    `a key must be a string or a Uint8Array, got ${describe(input)}`,
+  );
 }
 
 function describe(value: unknown): string {

@@ -1,3 +1,4 @@
+// The placements. The measuring harness (balance, movement, lookup rate) is `@sysdesign/consistent-hashing/harness`.
 export {
   type BoundedLoadOptions,
   BoundedLoadRing,
@@ -6,17 +7,7 @@ export {
   type KeyMove,
 } from './bounded-load.js';
 export { ALGORITHMS, createPlacement, type PlacementOptions } from './create.js';
-export { ConsistentHashingError, type ErrorCode, ErrorCodes } from './errors.js';
-export {
-  type BalanceReport,
-  type JoinReport,
-  type LookupRateOptions,
-  measureBalance,
-  measureJoin,
-  measureLookupRate,
-  placeKeys,
-  summarizeCounts,
-} from './harness.js';
+export { ConsistentHashingError, ConsistentHashingErrorCode } from './errors.js';
 export { hashPosition, type Key, murmur3x86_32, murmur3x86_128, RING_SIZE } from './hash.js';
 export { JUMP_BUCKETS_MAX, JumpHash, type JumpHashOptions, jumpBucket, jumpHash } from './jump.js';
 export {

@@ -7,9 +7,16 @@
  * The 64-bit linear congruential generator is computed on two 32-bit halves, so results match the
  * paper's C code (and Guava's `Hashing.consistentHash`) bit for bit without BigInt.
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import { hashPosition, type Key, lastHashHigh, lastHashLow } from './hash.js';
-import { assertNodeId, type NodeSpec, normalizeNodes, normalizeWeight, type Placement } from './placement.js';
+import {
+  assertNodeId,
+  type NodeSpec,
+  normalizeNodes,
+  normalizeWeight,
+  type Placement,
+  preview,
+} from './placement.js';
 
 /** 2862933555777941757, the generator's multiplier, as two 32-bit halves. */
 const MULTIPLIER_HIGH = 0x27bb2ee6;
@@ -38,8 +45,8 @@ function multiplyHigh(a: number, b: number): number {
 export function jumpBucket(high: number, low: number, buckets: number): number {
   if (!(Number.isInteger(buckets) && buckets >= 1 && buckets <= JUMP_BUCKETS_MAX)) {
     fail(
-      ErrorCodes.INVALID_ARGUMENT,
-      `buckets must be an integer in [1, ${JUMP_BUCKETS_MAX}], got ${buckets}`,
+      ConsistentHashingErrorCode.INVALID_ARGUMENT,
+      `buckets must be an integer in [1, ${JUMP_BUCKETS_MAX}], got ${preview(buckets)}`,
     );
   }
   let keyHigh = high >>> 0;
@@ -63,12 +70,25 @@ export function jumpBucket(high: number, low: number, buckets: number): number {
   return bucket;
 }
 
-/** Jump hash of a 64-bit integer key (taken modulo 2^64, so negative keys work as in Java). */
-export function jumpHash(key: bigint, buckets: number): number {
-  const unsigned = BigInt.asUintN(64, key);
+/**
+ * Jump hash of a 64-bit integer key (taken modulo 2^64, so negative keys work as in Java). The key
+ * is a bigint or a safe integer; to place a string, hash it first (or use the `JumpHash` class).
+ */
+export function jumpHash(key: bigint | number, buckets: number): number {
+  const unsigned = BigInt.asUintN(64, integerKey(key));
   const high = Number(unsigned >> 32n);
   const low = Number(unsigned & 0xffffffffn);
   return jumpBucket(high, low, buckets);
+}
+
+function integerKey(key: unknown): bigint {
+  if (typeof key === 'bigint') return key;
+  if (typeof key === 'number' && Number.isSafeInteger(key)) return BigInt(key);
+  return fail(
+    ConsistentHashingErrorCode.INVALID_KEY,
+    `jumpHash(key, buckets): key must be a bigint or a safe integer, got ${preview(key)}` +
+      (typeof key === 'string' ? ' (hash a string key first, or use the JumpHash class)' : ''),
+  );
 }
 
 export interface JumpHashOptions {
@@ -84,52 +104,57 @@ export interface JumpHashOptions {
  */
 export class JumpHash implements Placement {
   readonly algorithm = 'jump';
-  readonly #buckets: string[] = [];
-  readonly #bucketOf = new Map<string, number>();
+  private readonly buckets: string[] = [];
+  private readonly bucketOf = new Map<string, number>();
 
   constructor(options: JumpHashOptions = {}) {
     for (const node of normalizeNodes(options.nodes)) this.add(node.id, { weight: node.weight });
   }
 
   get size(): number {
-    return this.#buckets.length;
+    return this.buckets.length;
   }
 
   /** Node ids in bucket order. */
   nodes(): string[] {
-    return [...this.#buckets];
+    return [...this.buckets];
   }
 
   has(node: string): boolean {
-    return this.#bucketOf.has(node);
+    return this.bucketOf.has(node);
   }
 
   add(node: string, options: { weight?: number } = {}): void {
     assertNodeId(node);
     if (normalizeWeight(node, options.weight) !== 1) {
-      fail(ErrorCodes.UNSUPPORTED, `jump hash has no weights: node "${node}" must have weight 1`);
+      fail(
+        ConsistentHashingErrorCode.UNSUPPORTED,
+        `jump hash has no weights: node "${node}" must have weight 1`,
+      );
     }
-    if (this.#bucketOf.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already a member`);
-    if (this.#buckets.length >= JUMP_BUCKETS_MAX) fail(ErrorCodes.LIMIT_EXCEEDED, 'too many buckets');
-    this.#bucketOf.set(node, this.#buckets.length);
-    this.#buckets.push(node);
+    if (this.bucketOf.has(node))
+      fail(ConsistentHashingErrorCode.DUPLICATE_NODE, `node "${node}" is already a member`);
+    if (this.buckets.length >= JUMP_BUCKETS_MAX)
+      fail(ConsistentHashingErrorCode.LIMIT_EXCEEDED, 'too many buckets');
+    this.bucketOf.set(node, this.buckets.length);
+    this.buckets.push(node);
   }
 
   remove(node: string): void {
-    const bucket = this.#bucketOf.get(node);
-    if (bucket === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
-    const last = this.#buckets.pop()!;
-    this.#bucketOf.delete(node);
+    const bucket = this.bucketOf.get(node);
+    if (bucket === undefined) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
+    const last = this.buckets.pop()!;
+    this.bucketOf.delete(node);
     if (last !== node) {
-      this.#buckets[bucket] = last;
-      this.#bucketOf.set(last, bucket);
+      this.buckets[bucket] = last;
+      this.bucketOf.set(last, bucket);
     }
   }
 
   lookup(key: Key): string {
-    const count = this.#buckets.length;
-    if (count === 0) fail(ErrorCodes.EMPTY, 'lookup on a jump hash with no nodes');
+    const count = this.buckets.length;
+    if (count === 0) fail(ConsistentHashingErrorCode.EMPTY, 'lookup on a jump hash with no nodes');
     hashPosition(key);
-    return this.#buckets[jumpBucket(lastHashHigh(), lastHashLow(), count)]!;
+    return this.buckets[jumpBucket(lastHashHigh(), lastHashLow(), count)]!;
   }
 }

@@ -12,7 +12,7 @@
  * Weights follow Envoy's weighted Maglev: a node of half the largest weight claims a slot every other
  * turn, so slot counts are proportional to weight.
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import { hashPosition, type Key, murmur3x86_32 } from './hash.js';
 import {
   assertInteger,
@@ -60,101 +60,102 @@ export class Maglev implements Placement {
   readonly algorithm = 'maglev';
   readonly tableSize: number;
   /** Sorted by id: the fill order, so every instance builds the same table. */
-  #members: MaglevMember[] = [];
-  /** Slot → index into #members. */
-  #table: Int32Array;
+  private members: MaglevMember[] = [];
+  /** Slot → index into members. */
+  private table: Int32Array;
 
   constructor(options: MaglevOptions = {}) {
     const tableSize = options.tableSize ?? MAGLEV_DEFAULT_TABLE_SIZE;
     assertInteger('tableSize', tableSize, 2, MAGLEV_MAX_TABLE_SIZE);
     if (!isPrime(tableSize)) {
       fail(
-        ErrorCodes.INVALID_ARGUMENT,
+        ConsistentHashingErrorCode.INVALID_ARGUMENT,
         `tableSize must be prime, got ${tableSize} (next prime: ${nextPrime(tableSize)})`,
       );
     }
     this.tableSize = tableSize;
-    this.#table = new Int32Array(tableSize).fill(-1);
+    this.table = new Int32Array(tableSize).fill(-1);
     const members = normalizeNodes(options.nodes).map((node) => {
       assertNodeId(node.id);
       return { id: node.id, weight: normalizeWeight(node.id, node.weight) };
     });
     const seen = new Set<string>();
     for (const member of members) {
-      if (seen.has(member.id)) fail(ErrorCodes.DUPLICATE_NODE, `node "${member.id}" is listed twice`);
+      if (seen.has(member.id))
+        fail(ConsistentHashingErrorCode.DUPLICATE_NODE, `node "${member.id}" is listed twice`);
       seen.add(member.id);
     }
-    if (members.length > 0) this.#install(members);
+    if (members.length > 0) this.install(members);
   }
 
   get size(): number {
-    return this.#members.length;
+    return this.members.length;
   }
 
   nodes(): string[] {
-    return this.#members.map((member) => member.id);
+    return this.members.map((member) => member.id);
   }
 
   has(node: string): boolean {
-    return this.#members.some((member) => member.id === node);
+    return this.members.some((member) => member.id === node);
   }
 
   weightOf(node: string): number {
-    const member = this.#members.find((candidate) => candidate.id === node);
-    if (member === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
+    const member = this.members.find((candidate) => candidate.id === node);
+    if (member === undefined) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
     return member.weight;
   }
 
   add(node: string, options: NodeOptions = {}): void {
     assertNodeId(node);
-    if (this.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already a member`);
+    if (this.has(node)) fail(ConsistentHashingErrorCode.DUPLICATE_NODE, `node "${node}" is already a member`);
     const weight = normalizeWeight(node, options.weight);
-    this.#install([...this.#members, { id: node, weight }]);
+    this.install([...this.members, { id: node, weight }]);
   }
 
   remove(node: string): void {
-    if (!this.has(node)) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
-    this.#install(this.#members.filter((member) => member.id !== node));
+    if (!this.has(node)) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
+    this.install(this.members.filter((member) => member.id !== node));
   }
 
   setWeight(node: string, weight: number): void {
-    if (!this.has(node)) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not a member`);
+    if (!this.has(node)) fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not a member`);
     const normalized = normalizeWeight(node, weight);
-    this.#install(
-      this.#members.map((member) => (member.id === node ? { id: node, weight: normalized } : member)),
+    this.install(
+      this.members.map((member) => (member.id === node ? { id: node, weight: normalized } : member)),
     );
   }
 
   lookup(key: Key): string {
-    if (this.#members.length === 0) fail(ErrorCodes.EMPTY, 'lookup on an empty Maglev table');
-    return this.#members[this.#table[hashPosition(key) % this.tableSize]!]!.id;
+    if (this.members.length === 0) fail(ConsistentHashingErrorCode.EMPTY, 'lookup on an empty Maglev table');
+    return this.members[this.table[hashPosition(key) % this.tableSize]!]!.id;
   }
 
   /** Each node's share: its slot count / table size. */
   ownership(): Map<string, number> {
-    const counts = new Float64Array(this.#members.length);
-    if (this.#members.length > 0) for (const index of this.#table) counts[index]!++;
+    const counts = new Float64Array(this.members.length);
+    if (this.members.length > 0) for (const index of this.table) counts[index]!++;
     const shares = new Map<string, number>();
-    for (let index = 0; index < this.#members.length; index++) {
-      shares.set(this.#members[index]!.id, counts[index]! / this.tableSize);
+    for (let index = 0; index < this.members.length; index++) {
+      shares.set(this.members[index]!.id, counts[index]! / this.tableSize);
     }
     return shares;
   }
 
-  #install(members: MaglevMember[]): void {
+  private install(members: MaglevMember[]): void {
     if (members.length > this.tableSize) {
       fail(
-        ErrorCodes.LIMIT_EXCEEDED,
+        ConsistentHashingErrorCode.LIMIT_EXCEEDED,
         `${members.length} nodes do not fit a table of ${this.tableSize} slots`,
       );
     }
     members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.#table = members.length === 0 ? new Int32Array(this.tableSize).fill(-1) : this.#populate(members);
-    this.#members = members;
+    this.table = members.length === 0 ? new Int32Array(this.tableSize).fill(-1) : this.populate(members);
+    this.members = members;
   }
 
   /** The paper's population loop, with Envoy's turn-skipping for weights. */
-  #populate(members: MaglevMember[]): Int32Array {
+  private populate(members: MaglevMember[]): Int32Array {
     const size = this.tableSize;
     const count = members.length;
     const table = new Int32Array(size).fill(-1);

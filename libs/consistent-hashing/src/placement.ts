@@ -3,7 +3,7 @@
  * and `lookup` says which node owns a key. Richer, algorithm-specific operations (preference lists,
  * moved ranges, load tracking) live on the classes themselves.
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import type { Key } from './hash.js';
 
 /** Node ids are compared and hashed as strings; longer ids are almost certainly a bug. */
@@ -40,7 +40,7 @@ export interface Placement {
 export function assertNodeId(node: unknown): asserts node is string {
   if (typeof node !== 'string' || node.length === 0 || node.length > MAX_NODE_ID_LENGTH) {
     fail(
-      ErrorCodes.INVALID_NODE,
+      ConsistentHashingErrorCode.INVALID_NODE,
       `a node id must be a string of 1 to ${MAX_NODE_ID_LENGTH} characters, got ${preview(node)}`,
     );
   }
@@ -51,7 +51,7 @@ export function normalizeWeight(node: string, weight: number | undefined): numbe
   if (weight === undefined) return 1;
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0 || weight > MAX_WEIGHT) {
     fail(
-      ErrorCodes.INVALID_WEIGHT,
+      ConsistentHashingErrorCode.INVALID_WEIGHT,
       `weight of node "${node}" must be a finite number in (0, ${MAX_WEIGHT}], got ${preview(weight)}`,
     );
   }
@@ -82,7 +82,7 @@ export function assertInteger(
 ): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     fail(
-      ErrorCodes.INVALID_ARGUMENT,
+      ConsistentHashingErrorCode.INVALID_ARGUMENT,
       `${name} must be an integer in [${min}, ${max}], got ${preview(value)}`,
     );
   }

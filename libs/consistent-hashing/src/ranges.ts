@@ -31,37 +31,37 @@ export function rangeWidth(range: TokenRange): number {
  * values, and finally merging the last with the first across the top of the ring.
  */
 export class RangeCollector<Value, Range extends TokenRange> {
-  readonly #ranges: Range[] = [];
-  readonly #values: Value[] = [];
-  readonly #equal: (a: Value, b: Value) => boolean;
-  readonly #build: (start: number, end: number, value: Value) => Range;
+  private readonly ranges: Range[] = [];
+  private readonly values: Value[] = [];
+  private readonly equal: (a: Value, b: Value) => boolean;
+  private readonly build: (start: number, end: number, value: Value) => Range;
 
   constructor(
     equal: (a: Value, b: Value) => boolean,
     build: (start: number, end: number, value: Value) => Range,
   ) {
-    this.#equal = equal;
-    this.#build = build;
+    this.equal = equal;
+    this.build = build;
   }
 
   push(start: number, end: number, value: Value): void {
-    const lastIndex = this.#ranges.length - 1;
-    const last = this.#ranges[lastIndex];
-    if (last !== undefined && last.end === start && this.#equal(this.#values[lastIndex]!, value)) {
-      this.#ranges[lastIndex] = this.#build(last.start, end, value);
+    const lastIndex = this.ranges.length - 1;
+    const last = this.ranges[lastIndex];
+    if (last !== undefined && last.end === start && this.equal(this.values[lastIndex]!, value)) {
+      this.ranges[lastIndex] = this.build(last.start, end, value);
       return;
     }
-    this.#ranges.push(this.#build(start, end, value));
-    this.#values.push(value);
+    this.ranges.push(this.build(start, end, value));
+    this.values.push(value);
   }
 
   finish(): Range[] {
-    const ranges = this.#ranges;
+    const ranges = this.ranges;
     if (ranges.length >= 2) {
       const first = ranges[0]!;
       const last = ranges[ranges.length - 1]!;
-      if (last.end === first.start && this.#equal(this.#values[ranges.length - 1]!, this.#values[0]!)) {
-        ranges[0] = this.#build(last.start, first.end, this.#values[0]!);
+      if (last.end === first.start && this.equal(this.values[ranges.length - 1]!, this.values[0]!)) {
+        ranges[0] = this.build(last.start, first.end, this.values[0]!);
         ranges.pop();
       }
     }

@@ -10,7 +10,7 @@
  * The arrays behind the ring are replaced, never changed in place, which is what makes `clone()` cheap
  * and lets `add` / `remove` report exactly which ranges changed owner.
  */
-import { ErrorCodes, fail } from './errors.js';
+import { ConsistentHashingErrorCode, fail } from './errors.js';
 import { hashPosition, type Key, RING_SIZE } from './hash.js';
 import {
   assertInteger,
@@ -93,24 +93,24 @@ const EMPTY_STATE: RingState = {
 
 /** Marks which node slots a walk has met, without allocating per walk. */
 class SeenSlots {
-  #stamps = new Uint32Array(0);
-  #stamp = 0;
+  private stamps = new Uint32Array(0);
+  private stamp = 0;
   busy = false;
 
   begin(slotCount: number): void {
-    if (this.#stamps.length < slotCount)
-      this.#stamps = new Uint32Array(Math.max(slotCount, this.#stamps.length * 2));
-    this.#stamp++;
-    if (this.#stamp === 0xffffffff) {
-      this.#stamps.fill(0);
-      this.#stamp = 1;
+    if (this.stamps.length < slotCount)
+      this.stamps = new Uint32Array(Math.max(slotCount, this.stamps.length * 2));
+    this.stamp++;
+    if (this.stamp === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
     }
   }
 
   /** True the first time a slot is met in this walk. */
   firstVisit(slot: number): boolean {
-    if (this.#stamps[slot] === this.#stamp) return false;
-    this.#stamps[slot] = this.#stamp;
+    if (this.stamps[slot] === this.stamp) return false;
+    this.stamps[slot] = this.stamp;
     return true;
   }
 }
@@ -246,12 +246,12 @@ export function mergeTokens(
 export class HashRing implements Placement {
   readonly algorithm = 'ring';
   readonly vnodes: number;
-  #members = new Map<string, Member>();
-  #slotIds: (string | undefined)[] = [];
-  #freeSlots: number[] = [];
-  #state: RingState = EMPTY_STATE;
-  #version = 0;
-  readonly #seen = new SeenSlots();
+  private members = new Map<string, Member>();
+  private slotIds: (string | undefined)[] = [];
+  private freeSlots: number[] = [];
+  private state: RingState = EMPTY_STATE;
+  private version = 0;
+  private readonly seen = new SeenSlots();
 
   constructor(options: HashRingOptions = {}) {
     const vnodes = options.vnodes ?? DEFAULT_VNODES;
@@ -261,30 +261,30 @@ export class HashRing implements Placement {
   }
 
   get size(): number {
-    return this.#members.size;
+    return this.members.size;
   }
 
   /** The number of tokens (virtual nodes) on the ring. */
   get tokenCount(): number {
-    return this.#state.positions.length;
+    return this.state.positions.length;
   }
 
   /** Node ids, sorted. */
   nodes(): string[] {
-    return [...this.#members.keys()].sort();
+    return [...this.members.keys()].sort();
   }
 
   has(node: string): boolean {
-    return this.#members.has(node);
+    return this.members.has(node);
   }
 
   weightOf(node: string): number {
-    return this.#member(node).weight;
+    return this.member(node).weight;
   }
 
   /** A node's token positions, sorted. */
   tokensOf(node: string): number[] {
-    return [...this.#member(node).tokens];
+    return [...this.member(node).tokens];
   }
 
   /**
@@ -293,27 +293,28 @@ export class HashRing implements Placement {
    */
   add(node: string, options: NodeOptions = {}): RangeMove[] {
     assertNodeId(node);
-    if (this.#members.has(node)) fail(ErrorCodes.DUPLICATE_NODE, `node "${node}" is already on the ring`);
+    if (this.members.has(node))
+      fail(ConsistentHashingErrorCode.DUPLICATE_NODE, `node "${node}" is already on the ring`);
     const weight = normalizeWeight(node, options.weight);
-    const tokens = this.#tokensFor(node, weight, this.#state.positions.length);
-    const slot = this.#freeSlots.pop() ?? this.#slotIds.length;
+    const tokens = this.tokensFor(node, weight, this.state.positions.length);
+    const slot = this.freeSlots.pop() ?? this.slotIds.length;
     const member: Member = { id: node, weight, slot, tokens };
-    const before = this.#state;
-    this.#slotIds[slot] = node;
-    this.#members.set(node, member);
-    this.#commit(this.#withTokens(before, member));
-    return ownerMoves(before, this.#state);
+    const before = this.state;
+    this.slotIds[slot] = node;
+    this.members.set(node, member);
+    this.commit(this.withTokens(before, member));
+    return ownerMoves(before, this.state);
   }
 
   /** Removes a node and returns the ranges it owned, each with the node that owns it now. */
   remove(node: string): RangeMove[] {
-    const member = this.#member(node);
-    const before = this.#state;
-    this.#members.delete(node);
-    this.#slotIds[member.slot] = undefined;
-    this.#freeSlots.push(member.slot);
-    this.#commit(this.#withoutSlot(before, member.slot));
-    return ownerMoves(before, this.#state);
+    const member = this.member(node);
+    const before = this.state;
+    this.members.delete(node);
+    this.slotIds[member.slot] = undefined;
+    this.freeSlots.push(member.slot);
+    this.commit(this.withoutSlot(before, member.slot));
+    return ownerMoves(before, this.state);
   }
 
   /**
@@ -321,14 +322,14 @@ export class HashRing implements Placement {
    * adds tokens and shrinking it only drops some: the moves returned are the minimum.
    */
   setWeight(node: string, weight: number): RangeMove[] {
-    const member = this.#member(node);
+    const member = this.member(node);
     const normalized = normalizeWeight(node, weight);
-    const before = this.#state;
-    const tokens = this.#tokensFor(node, normalized, before.positions.length - member.tokens.length);
+    const before = this.state;
+    const tokens = this.tokensFor(node, normalized, before.positions.length - member.tokens.length);
     const replacement: Member = { id: node, weight: normalized, slot: member.slot, tokens };
-    this.#members.set(node, replacement);
-    this.#commit(this.#withTokens(this.#withoutSlot(before, member.slot), replacement));
-    return ownerMoves(before, this.#state);
+    this.members.set(node, replacement);
+    this.commit(this.withTokens(this.withoutSlot(before, member.slot), replacement));
+    return ownerMoves(before, this.state);
   }
 
   /** The key's position on the ring, in [0, RING_SIZE). */
@@ -337,7 +338,7 @@ export class HashRing implements Placement {
   }
 
   lookup(key: Key): string {
-    const state = this.#nonEmptyState();
+    const state = this.nonEmptyState();
     const positions = state.positions;
     let index = lowerBound(positions, hashPosition(key));
     if (index === positions.length) index = 0;
@@ -346,7 +347,7 @@ export class HashRing implements Placement {
 
   /** The node owning a ring position (e.g. the end of a range). */
   lookupPosition(position: number): string {
-    const state = this.#nonEmptyState();
+    const state = this.nonEmptyState();
     let index = lowerBound(state.positions, position);
     if (index === state.positions.length) index = 0;
     return state.ids[state.owners[index]!]!;
@@ -360,15 +361,15 @@ export class HashRing implements Placement {
    * Throws `CH_ERR_NOT_ENOUGH_NODES` when count > size: a cluster too small for its replication factor.
    */
   preferenceList(key: Key, count: number, options: PreferenceListOptions = {}): string[] {
-    const state = this.#nonEmptyState();
-    this.#assertCount(count);
+    const state = this.nonEmptyState();
+    this.assertCount(count);
     const skip = options.skip;
     if (skip !== undefined && typeof skip !== 'function') {
-      fail(ErrorCodes.INVALID_ARGUMENT, 'skip must be a function (node) => boolean');
+      fail(ConsistentHashingErrorCode.INVALID_ARGUMENT, 'skip must be a function (node) => boolean');
     }
-    const start = this.#startIndex(state, key);
+    const start = this.startIndex(state, key);
     const nodes: string[] = [];
-    this.#visit(state, start, (node) => {
+    this.visit(state, start, (node) => {
       if (skip === undefined || !skip(node)) nodes.push(node);
       return nodes.length < count;
     });
@@ -382,16 +383,16 @@ export class HashRing implements Placement {
    * when not enough nodes are available.
    */
   sloppyPreferenceList(key: Key, count: number, isAvailable: (node: string) => boolean): HintedReplica[] {
-    const state = this.#nonEmptyState();
-    this.#assertCount(count);
+    const state = this.nonEmptyState();
+    this.assertCount(count);
     if (typeof isAvailable !== 'function') {
-      fail(ErrorCodes.INVALID_ARGUMENT, 'isAvailable must be a function (node) => boolean');
+      fail(ConsistentHashingErrorCode.INVALID_ARGUMENT, 'isAvailable must be a function (node) => boolean');
     }
-    const start = this.#startIndex(state, key);
+    const start = this.startIndex(state, key);
     const replicas: HintedReplica[] = [];
     const unavailableHomes: string[] = [];
     let met = 0;
-    this.#visit(state, start, (node) => {
+    this.visit(state, start, (node) => {
       met++;
       const available = isAvailable(node);
       if (met <= count) {
@@ -413,16 +414,16 @@ export class HashRing implements Placement {
    * whenever you have enough. Throws `CH_ERR_CONCURRENT_MODIFICATION` if the ring changes meanwhile.
    */
   walk(key: Key): IterableIterator<string> {
-    const state = this.#state;
+    const state = this.state;
     if (state.size === 0) return [][Symbol.iterator]();
-    return this.#walkFrom(state, this.#startIndex(state, key), this.#version);
+    return this.walkFrom(state, this.startIndex(state, key), this.version);
   }
 
   /** Each node's share of the ring (fractions summing to 1), from the exact widths of its ranges. */
   ownership(): Map<string, number> {
     const shares = new Map<string, number>();
     for (const node of this.nodes()) shares.set(node, 0);
-    const { positions, owners, ids } = this.#state;
+    const { positions, owners, ids } = this.state;
     const count = positions.length;
     for (let index = 0; index < count; index++) {
       const previous = index === 0 ? positions[count - 1]! - RING_SIZE : positions[index - 1]!;
@@ -438,9 +439,9 @@ export class HashRing implements Placement {
    * adjacent ranges with equal lists merged. `replicas` = 1 gives each range's primary owner.
    */
   replicaRanges(replicas = 1): ReplicaRange[] {
-    const state = this.#state;
+    const state = this.state;
     if (state.size === 0) return [];
-    this.#assertCount(replicas);
+    this.assertCount(replicas);
     const collector = new RangeCollector<string[], ReplicaRange>(sameList, (start, end, list) => ({
       start,
       end,
@@ -455,17 +456,17 @@ export class HashRing implements Placement {
 
   /** The ranges `node` holds a replica of, with `replicas` copies per key (1: the ranges it owns). */
   rangesOf(node: string, replicas = 1): ReplicaRange[] {
-    this.#member(node);
+    this.member(node);
     return this.replicaRanges(replicas).filter((range) => range.replicas.includes(node));
   }
 
   /** An independent copy: changes to either do not affect the other. */
   clone(): HashRing {
     const copy = new HashRing({ vnodes: this.vnodes });
-    copy.#members = new Map(this.#members);
-    copy.#slotIds = [...this.#slotIds];
-    copy.#freeSlots = [...this.#freeSlots];
-    copy.#state = this.#state;
+    copy.members = new Map(this.members);
+    copy.slotIds = [...this.slotIds];
+    copy.freeSlots = [...this.freeSlots];
+    copy.state = this.state;
     return copy;
   }
 
@@ -477,8 +478,8 @@ export class HashRing implements Placement {
   static diff(before: HashRing, after: HashRing, options: { replicas?: number } = {}): ReplicaChange[] {
     const replicas = options.replicas ?? 1;
     assertInteger('replicas', replicas, 1, Number.MAX_SAFE_INTEGER);
-    const a = before.#state;
-    const b = after.#state;
+    const a = before.state;
+    const b = after.state;
     if (a.size === 0 || b.size === 0) return [];
     const seenA = new SeenSlots();
     const seenB = new SeenSlots();
@@ -501,7 +502,7 @@ export class HashRing implements Placement {
     return collector.finish();
   }
 
-  *#walkFrom(state: RingState, start: number, version: number): IterableIterator<string> {
+  private *walkFrom(state: RingState, start: number, version: number): IterableIterator<string> {
     const tokenCount = state.positions.length;
     const seen = new Uint8Array(state.ids.length);
     let distinct = 0;
@@ -513,15 +514,18 @@ export class HashRing implements Placement {
       seen[slot] = 1;
       distinct++;
       yield state.ids[slot]!;
-      if (this.#version !== version) {
-        fail(ErrorCodes.CONCURRENT_MODIFICATION, 'the ring changed while walk() was being iterated');
+      if (this.version !== version) {
+        fail(
+          ConsistentHashingErrorCode.CONCURRENT_MODIFICATION,
+          'the ring changed while walk() was being iterated',
+        );
       }
     }
   }
 
   /** Runs a walk with the shared marks, or fresh ones if a callback re-enters the ring mid-walk. */
-  #visit(state: RingState, start: number, visit: (node: string) => boolean): void {
-    const seen = this.#seen.busy ? new SeenSlots() : this.#seen;
+  private visit(state: RingState, start: number, visit: (node: string) => boolean): void {
+    const seen = this.seen.busy ? new SeenSlots() : this.seen;
     seen.busy = true;
     try {
       visitDistinct(state, start, seen, visit);
@@ -530,55 +534,59 @@ export class HashRing implements Placement {
     }
   }
 
-  #startIndex(state: RingState, key: Key): number {
+  private startIndex(state: RingState, key: Key): number {
     const index = lowerBound(state.positions, hashPosition(key));
     return index === state.positions.length ? 0 : index;
   }
 
-  #nonEmptyState(): RingState {
-    if (this.#state.size === 0) fail(ErrorCodes.EMPTY, 'the ring has no nodes');
-    return this.#state;
+  private nonEmptyState(): RingState {
+    if (this.state.size === 0) fail(ConsistentHashingErrorCode.EMPTY, 'the ring has no nodes');
+    return this.state;
   }
 
-  #assertCount(count: number): void {
+  private assertCount(count: number): void {
     assertInteger('count', count, 1, Number.MAX_SAFE_INTEGER);
-    if (count > this.#state.size) {
+    if (count > this.state.size) {
       fail(
-        ErrorCodes.NOT_ENOUGH_NODES,
-        `asked for ${count} distinct nodes, the ring has ${this.#state.size}`,
+        ConsistentHashingErrorCode.NOT_ENOUGH_NODES,
+        `asked for ${count} distinct nodes, the ring has ${this.state.size}`,
       );
     }
   }
 
-  #member(node: string): Member {
-    const member = this.#members.get(node);
-    if (member === undefined) fail(ErrorCodes.UNKNOWN_NODE, `node "${node}" is not on the ring`);
+  private member(node: string): Member {
+    const member = this.members.get(node);
+    if (member === undefined)
+      fail(ConsistentHashingErrorCode.UNKNOWN_NODE, `node "${node}" is not on the ring`);
     return member;
   }
 
-  #tokensFor(node: string, weight: number, otherTokens: number): Float64Array {
+  private tokensFor(node: string, weight: number, otherTokens: number): Float64Array {
     const count = Math.round(weight * this.vnodes);
     if (count < 1 || count > MAX_TOKENS_PER_NODE) {
       fail(
-        ErrorCodes.INVALID_WEIGHT,
+        ConsistentHashingErrorCode.INVALID_WEIGHT,
         `node "${node}" would get ${count} tokens (weight ${weight} × ${this.vnodes} vnodes): ` +
           `it must be in [1, ${MAX_TOKENS_PER_NODE}]`,
       );
     }
     if (otherTokens + count > MAX_RING_TOKENS) {
-      fail(ErrorCodes.LIMIT_EXCEEDED, `the ring would hold more than ${MAX_RING_TOKENS} tokens`);
+      fail(
+        ConsistentHashingErrorCode.LIMIT_EXCEEDED,
+        `the ring would hold more than ${MAX_RING_TOKENS} tokens`,
+      );
     }
     const tokens = new Float64Array(count);
     for (let index = 0; index < count; index++) tokens[index] = hashPosition(`${node}#${index}`);
     return tokens.sort();
   }
 
-  #withTokens(state: RingState, member: Member): RingState {
+  private withTokens(state: RingState, member: Member): RingState {
     const merged = mergeTokens(state, member.tokens, member.slot, member.id);
-    return { ...merged, ids: this.#slotIds, size: this.#members.size };
+    return { ...merged, ids: this.slotIds, size: this.members.size };
   }
 
-  #withoutSlot(state: RingState, slot: number): RingState {
+  private withoutSlot(state: RingState, slot: number): RingState {
     const { positions, owners } = state;
     let kept = 0;
     for (let index = 0; index < owners.length; index++) if (owners[index] !== slot) kept++;
@@ -591,12 +599,12 @@ export class HashRing implements Placement {
       keptOwners[next] = owners[index]!;
       next++;
     }
-    return { positions: keptPositions, owners: keptOwners, ids: this.#slotIds, size: this.#members.size };
+    return { positions: keptPositions, owners: keptOwners, ids: this.slotIds, size: this.members.size };
   }
 
   /** Installs a new state with a frozen copy of slot → id, so older states keep their own names. */
-  #commit(state: RingState): void {
-    this.#state = { ...state, ids: [...this.#slotIds], size: this.#members.size };
-    this.#version++;
+  private commit(state: RingState): void {
+    this.state = { ...state, ids: [...this.slotIds], size: this.members.size };
+    this.version++;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedLoadRing, ErrorCodes, HashRing } from '../src/index.js';
+import { BoundedLoadRing, ConsistentHashingErrorCode, HashRing } from '../src/index.js';
 import { expectCode, makeKeys, nodeNames, seededRandom } from './helpers.js';
 
 /** The cap the paper states, for `assigned` keys in total. */
@@ -113,15 +113,18 @@ describe('BoundedLoadRing', () => {
 
   it('refuses bad options, non-string keys and keys beyond maxAssignedKeys', () => {
     for (const epsilon of [0, -0.1, Number.NaN, 1e6]) {
-      expectCode(() => new BoundedLoadRing({ epsilon }), ErrorCodes.INVALID_ARGUMENT);
+      expectCode(() => new BoundedLoadRing({ epsilon }), ConsistentHashingErrorCode.INVALID_ARGUMENT);
     }
-    expectCode(() => new BoundedLoadRing({ maxAssignedKeys: 0 }), ErrorCodes.INVALID_ARGUMENT);
-    expectCode(() => new BoundedLoadRing().assign('k'), ErrorCodes.EMPTY);
+    expectCode(
+      () => new BoundedLoadRing({ maxAssignedKeys: 0 }),
+      ConsistentHashingErrorCode.INVALID_ARGUMENT,
+    );
+    expectCode(() => new BoundedLoadRing().assign('k'), ConsistentHashingErrorCode.EMPTY);
     const ring = new BoundedLoadRing({ maxAssignedKeys: 2, nodes: ['a'] });
-    expectCode(() => ring.assign(42 as unknown as string), ErrorCodes.INVALID_KEY);
+    expectCode(() => ring.assign(42 as unknown as string), ConsistentHashingErrorCode.INVALID_KEY);
     ring.assign('one');
     ring.assign('two');
-    expectCode(() => ring.assign('three'), ErrorCodes.LIMIT_EXCEEDED);
+    expectCode(() => ring.assign('three'), ConsistentHashingErrorCode.LIMIT_EXCEEDED);
     expect(ring.assign('two')).toBe('a');
   });
 });

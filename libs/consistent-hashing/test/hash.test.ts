@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { mixPair } from '../src/hash.js';
-import { ErrorCodes, hashPosition, murmur3x86_32, murmur3x86_128, RING_SIZE } from '../src/index.js';
+import {
+  ConsistentHashingErrorCode,
+  hashPosition,
+  murmur3x86_32,
+  murmur3x86_128,
+  RING_SIZE,
+} from '../src/index.js';
 import { expectCode, makeKeys } from './helpers.js';
 
 /**
@@ -110,7 +116,7 @@ describe('MurmurHash3 x86', () => {
   it('rejects keys that are neither strings nor bytes', () => {
     // A number or null key is a caller bug: a typed error, not a hash of "undefined".
     for (const key of [42, null, undefined, {}, ['a']]) {
-      expectCode(() => hashPosition(key as unknown as string), ErrorCodes.INVALID_KEY);
+      expectCode(() => hashPosition(key as unknown as string), ConsistentHashingErrorCode.INVALID_KEY);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import {
   ConsistentHashingError,
-  type ErrorCode,
+  type ConsistentHashingErrorCode,
   RING_SIZE,
   rangeContains,
   rangeWidth,
@@ -39,7 +39,7 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
 }
 
 /** Asserts that `fn` throws a ConsistentHashingError with this code. */
-export function expectCode(fn: () => unknown, code: ErrorCode): void {
+export function expectCode(fn: () => unknown, code: ConsistentHashingErrorCode): void {
   let thrown: unknown;
   try {
     fn();

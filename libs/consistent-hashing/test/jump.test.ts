@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, JumpHash, jumpBucket, jumpHash } from '../src/index.js';
+import { ConsistentHashingErrorCode, JumpHash, jumpBucket, jumpHash } from '../src/index.js';
 import { expectCode, makeKeys, nodeNames, seededRandom } from './helpers.js';
 
 /** The paper's C code, transcribed with BigInt: the reference the 32-bit version must equal. */
@@ -75,7 +75,7 @@ describe('jump consistent hash', () => {
 
   it('rejects bucket counts outside [1, 2^31 - 1]', () => {
     for (const buckets of [0, -1, 1.5, Number.NaN, 2 ** 31]) {
-      expectCode(() => jumpBucket(1, 2, buckets), ErrorCodes.INVALID_ARGUMENT);
+      expectCode(() => jumpBucket(1, 2, buckets), ConsistentHashingErrorCode.INVALID_ARGUMENT);
     }
   });
 
@@ -107,8 +107,8 @@ describe('jump consistent hash', () => {
   it('has no weights: weight 1 is accepted, others are refused', () => {
     const jump = new JumpHash();
     jump.add('a', { weight: 1 });
-    expectCode(() => jump.add('b', { weight: 2 }), ErrorCodes.UNSUPPORTED);
-    expectCode(() => jump.add('b', { weight: 0 }), ErrorCodes.INVALID_WEIGHT);
+    expectCode(() => jump.add('b', { weight: 2 }), ConsistentHashingErrorCode.UNSUPPORTED);
+    expectCode(() => jump.add('b', { weight: 0 }), ConsistentHashingErrorCode.INVALID_WEIGHT);
     expect(jump.size).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isPrime, Maglev, nextPrime } from '../src/index.js';
+import { ConsistentHashingErrorCode, isPrime, Maglev, nextPrime } from '../src/index.js';
 import { expectCode, makeKeys, nodeNames, shuffled } from './helpers.js';
 
 describe('Maglev', () => {
@@ -62,12 +62,15 @@ describe('Maglev', () => {
   });
 
   it('refuses a table size that is not prime, too small for the nodes, or out of range', () => {
-    expectCode(() => new Maglev({ tableSize: 65_536 }), ErrorCodes.INVALID_ARGUMENT);
-    expectCode(() => new Maglev({ tableSize: 1 }), ErrorCodes.INVALID_ARGUMENT);
-    expectCode(() => new Maglev({ tableSize: 1.5 }), ErrorCodes.INVALID_ARGUMENT);
-    expectCode(() => new Maglev({ tableSize: 5, nodes: nodeNames(6) }), ErrorCodes.LIMIT_EXCEEDED);
+    expectCode(() => new Maglev({ tableSize: 65_536 }), ConsistentHashingErrorCode.INVALID_ARGUMENT);
+    expectCode(() => new Maglev({ tableSize: 1 }), ConsistentHashingErrorCode.INVALID_ARGUMENT);
+    expectCode(() => new Maglev({ tableSize: 1.5 }), ConsistentHashingErrorCode.INVALID_ARGUMENT);
+    expectCode(
+      () => new Maglev({ tableSize: 5, nodes: nodeNames(6) }),
+      ConsistentHashingErrorCode.LIMIT_EXCEEDED,
+    );
     const small = new Maglev({ tableSize: 3, nodes: ['a', 'b', 'c'] });
-    expectCode(() => small.add('d'), ErrorCodes.LIMIT_EXCEEDED);
+    expectCode(() => small.add('d'), ConsistentHashingErrorCode.LIMIT_EXCEEDED);
     expect(small.nodes()).toEqual(['a', 'b', 'c']);
   });
 

@@ -2,63 +2,47 @@
  * Imports the package the way an outside project does: `pnpm pack` (which builds dist/ in its prepack
  * script and applies publishConfig), unpack the tarball into a temporary project's node_modules, and
  * run plain `node` there without the workspace's `@sysdesign/source` condition, then typecheck a
- * TypeScript consumer against the published .d.ts files.
+ * TypeScript consumer of the root and /harness under NodeNext, Bundler and Node10 resolution.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashRing, JumpHash, Maglev, Rendezvous } from '../src/index.js';
 import { makeKeys, nodeNames } from './helpers.js';
+import { installPacked, type OutsideProject, RESOLUTIONS, runNode, typecheck } from './outside-project.js';
 
 const PACK_TIMEOUT_MS = 120_000;
+const CONSUMER_TS = `
+import { createPlacement, HashRing, type Placement, type RangeMove } from '@sysdesign/consistent-hashing';
+import { type BalanceReport, measureBalance } from '@sysdesign/consistent-hashing/harness';
+const ring = new HashRing({ vnodes: 16, nodes: ['a', { id: 'b', weight: 2 }] });
+const moves: RangeMove[] = ring.add('c');
+const replicas: string[] = ring.preferenceList('key', 2, { skip: (node) => node === 'a' });
+const placement: Placement = createPlacement({ algorithm: 'maglev', tableSize: 1009, nodes: ['a'] });
+const report: BalanceReport = measureBalance(placement, ['k1', 'k2']);
+export const answer: [number, number, string, number] = [moves.length, replicas.length, placement.lookup('key'), report.keys];
+`;
+
 const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
-const require = createRequire(import.meta.url);
-
-let workDir: string;
-let consumerDir: string;
-let installedDir: string;
-let tarballFiles: string[];
-
-function run(command: string, args: string[], cwd: string): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+let project: OutsideProject;
 
 beforeAll(() => {
-  workDir = mkdtempSync(join(tmpdir(), 'consistent-hashing-pack-'));
-  run('pnpm', ['pack', '--pack-destination', workDir], packageDir);
-  const tarball = readdirSync(workDir).find((name) => name.endsWith('.tgz'));
-  if (tarball === undefined) throw new Error(`pnpm pack wrote no tarball into ${workDir}`);
-  tarballFiles = run('tar', ['-tzf', join(workDir, tarball)], workDir)
-    .trim()
-    .split('\n')
-    .sort();
-  consumerDir = join(workDir, 'consumer');
-  installedDir = join(consumerDir, 'node_modules', '@sysdesign', 'consistent-hashing');
-  mkdirSync(installedDir, { recursive: true });
-  run('tar', ['-xzf', join(workDir, tarball), '-C', installedDir, '--strip-components=1'], workDir);
-  writeFileSync(
-    join(consumerDir, 'package.json'),
-    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
-  );
+  project = installPacked(packageDir);
 }, PACK_TIMEOUT_MS);
 
-afterAll(() => {
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => project?.remove());
 
 describe('the published package', () => {
   it('ships only dist/, the manifest, README and LICENSE, with exports pointing only into dist', () => {
-    const manifest = JSON.parse(readFileSync(join(installedDir, 'package.json'), 'utf8'));
-    const extra = tarballFiles.filter(
-      (file) => !/^package\/(dist\/[\w-]+\.(js|d\.ts)|package\.json|README\.md|LICENSE)$/.test(file),
+    const manifest = JSON.parse(readFileSync(join(project.installedDir, 'package.json'), 'utf8'));
+    const extra = project.packedFiles.filter(
+      (file) => !/^(dist\/[\w-]+\.(js|d\.ts)|package\.json|README\.md|LICENSE)$/.test(file),
     );
     expect(extra).toEqual([]);
-    expect(tarballFiles).toContain('package/dist/index.js');
-    expect(tarballFiles).toContain('package/README.md');
+    expect(project.packedFiles).toEqual(expect.arrayContaining(['dist/index.js', 'README.md', 'LICENSE']));
+    expect(project.packedFiles).toContain(manifest.types.replace(/^\.\//, ''));
+    expect(project.packedFiles).toContain(manifest.typesVersions['*'].harness[0].replace(/^\.\//, ''));
     expect(JSON.stringify(manifest.exports)).not.toContain('@sysdesign/source');
     expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
     expect(manifest.dependencies ?? {}).toEqual({});
@@ -68,8 +52,10 @@ describe('the published package', () => {
   it('imports nothing but its own files and node: built-ins (zero runtime dependencies)', () => {
     // Every import specifier in dist/*.js is relative: no platform, no services, no npm packages.
     const foreign: string[] = [];
-    for (const file of readdirSync(join(installedDir, 'dist')).filter((name) => name.endsWith('.js'))) {
-      const source = readFileSync(join(installedDir, 'dist', file), 'utf8');
+    for (const file of readdirSync(join(project.installedDir, 'dist')).filter((name) =>
+      name.endsWith('.js'),
+    )) {
+      const source = readFileSync(join(project.installedDir, 'dist', file), 'utf8');
       for (const match of source.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g)) {
         if (!match[1]!.startsWith('./')) foreign.push(`${file}: ${match[1]}`);
       }
@@ -82,6 +68,7 @@ describe('the published package', () => {
     const nodes = nodeNames(9);
     const script = `
       import { HashRing, JumpHash, Maglev, Rendezvous, ConsistentHashingError } from '@sysdesign/consistent-hashing';
+      import { measureBalance } from '@sysdesign/consistent-hashing/harness';
       import manifest from '@sysdesign/consistent-hashing/package.json' with { type: 'json' };
       const keys = ${JSON.stringify(keys)};
       const nodes = ${JSON.stringify(nodes)};
@@ -99,10 +86,10 @@ describe('the published package', () => {
         maglev: keys.map((key) => maglev.lookup(key)),
         rendezvous: keys.map((key) => rendezvous.lookup(key)),
         code,
+        balanced: measureBalance(ring, keys).keys,
       }));
     `;
-    writeFileSync(join(consumerDir, 'main.mjs'), script);
-    const output = JSON.parse(run(process.execPath, ['main.mjs'], consumerDir));
+    const output = JSON.parse(runNode(project, script));
     const ring = new HashRing({ vnodes: 64, nodes });
     const jump = new JumpHash({ nodes });
     const maglev = new Maglev({ tableSize: 1009, nodes });
@@ -115,36 +102,14 @@ describe('the published package', () => {
       maglev: keys.map((key) => maglev.lookup(key)),
       rendezvous: keys.map((key) => rendezvous.lookup(key)),
       code: 'CH_ERR_DUPLICATE_NODE',
+      balanced: keys.length,
     });
   });
 
-  it('typechecks a strict TypeScript consumer against the published declarations', () => {
-    writeFileSync(
-      join(consumerDir, 'consumer.ts'),
-      `import { createPlacement, HashRing, type Placement, type RangeMove } from '@sysdesign/consistent-hashing';
-      const ring = new HashRing({ vnodes: 16, nodes: ['a', { id: 'b', weight: 2 }] });
-      const moves: RangeMove[] = ring.add('c');
-      const replicas: string[] = ring.preferenceList('key', 2, { skip: (node) => node === 'a' });
-      const placement: Placement = createPlacement({ algorithm: 'maglev', tableSize: 1009 }, ['a']);
-      export const answer: [number, number, string] = [moves.length, replicas.length, placement.lookup('key')];
-      `,
-    );
-    writeFileSync(
-      join(consumerDir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          noEmit: true,
-          types: [],
-          skipLibCheck: false,
-        },
-        files: ['consumer.ts'],
-      }),
-    );
-    const tsc = require.resolve('typescript/bin/tsc');
-    expect(() => run(process.execPath, [tsc, '-p', 'tsconfig.json'], consumerDir)).not.toThrow();
-  });
+  it.each(RESOLUTIONS)(
+    'typechecks a strict consumer of the root and /harness under %s resolution',
+    (resolution) => {
+      expect(typecheck(project, resolution, CONSUMER_TS)).toBe('');
+    },
+  );
 });

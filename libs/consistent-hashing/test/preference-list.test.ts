@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, HashRing, hashPosition } from '../src/index.js';
+import { ConsistentHashingErrorCode, HashRing, hashPosition } from '../src/index.js';
 import { expectCode, makeKeys, nodeNames } from './helpers.js';
 
 /** Distinct owners of the tokens clockwise from the key, by brute force over the sorted token list. */
@@ -102,13 +102,13 @@ describe('preferenceList', () => {
   });
 
   it('refuses n > nodes (CH_ERR_NOT_ENOUGH_NODES), n < 1 or fractional, and a non-function skip', () => {
-    expectCode(() => ring.preferenceList('k', 8), ErrorCodes.NOT_ENOUGH_NODES);
+    expectCode(() => ring.preferenceList('k', 8), ConsistentHashingErrorCode.NOT_ENOUGH_NODES);
     for (const count of [0, -1, 1.5, Number.NaN]) {
-      expectCode(() => ring.preferenceList('k', count), ErrorCodes.INVALID_ARGUMENT);
+      expectCode(() => ring.preferenceList('k', count), ConsistentHashingErrorCode.INVALID_ARGUMENT);
     }
     expectCode(
       () => ring.preferenceList('k', 2, { skip: 'node-1' as unknown as (node: string) => boolean }),
-      ErrorCodes.INVALID_ARGUMENT,
+      ConsistentHashingErrorCode.INVALID_ARGUMENT,
     );
   });
 
@@ -117,7 +117,7 @@ describe('preferenceList', () => {
     const iterator = changing.walk('k');
     iterator.next();
     changing.add('node-new');
-    expectCode(() => iterator.next(), ErrorCodes.CONCURRENT_MODIFICATION);
+    expectCode(() => iterator.next(), ConsistentHashingErrorCode.CONCURRENT_MODIFICATION);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, Rendezvous } from '../src/index.js';
+import { ConsistentHashingErrorCode, Rendezvous } from '../src/index.js';
 import { expectCode, makeKeys, nodeNames } from './helpers.js';
 
 function counts(owners: string[]): Map<string, number> {
@@ -71,6 +71,6 @@ describe('Rendezvous (highest random weight)', () => {
       expect(new Set(list).size).toBe(4);
       expect(list[0]).toBe(hrw.lookup(key));
     }
-    expectCode(() => hrw.preferenceList('k', 7), ErrorCodes.NOT_ENOUGH_NODES);
+    expectCode(() => hrw.preferenceList('k', 7), ConsistentHashingErrorCode.NOT_ENOUGH_NODES);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ErrorCodes,
+  ConsistentHashingErrorCode,
   HashRing,
   hashPosition,
   MAX_NODE_ID_LENGTH,
@@ -282,9 +282,9 @@ describe('HashRing ranges', () => {
 describe('HashRing bad input', () => {
   it('refuses lookups, preference lists and walks on an empty ring with CH_ERR_EMPTY', () => {
     const ring = new HashRing();
-    expectCode(() => ring.lookup('k'), ErrorCodes.EMPTY);
-    expectCode(() => ring.preferenceList('k', 1), ErrorCodes.EMPTY);
-    expectCode(() => ring.lookupPosition(0), ErrorCodes.EMPTY);
+    expectCode(() => ring.lookup('k'), ConsistentHashingErrorCode.EMPTY);
+    expectCode(() => ring.preferenceList('k', 1), ConsistentHashingErrorCode.EMPTY);
+    expectCode(() => ring.lookupPosition(0), ConsistentHashingErrorCode.EMPTY);
     expect([...ring.walk('k')]).toEqual([]);
     expect(ring.replicaRanges()).toEqual([]);
   });
@@ -292,27 +292,30 @@ describe('HashRing bad input', () => {
   it('refuses a duplicate node and leaves the ring unchanged', () => {
     const ring = new HashRing({ nodes: ['a', 'b'] });
     const tokens = ring.tokenCount;
-    expectCode(() => ring.add('a'), ErrorCodes.DUPLICATE_NODE);
-    expectCode(() => new HashRing({ nodes: ['a', 'a'] }), ErrorCodes.DUPLICATE_NODE);
+    expectCode(() => ring.add('a'), ConsistentHashingErrorCode.DUPLICATE_NODE);
+    expectCode(() => new HashRing({ nodes: ['a', 'a'] }), ConsistentHashingErrorCode.DUPLICATE_NODE);
     expect(ring.tokenCount).toBe(tokens);
   });
 
   it('refuses unknown nodes on remove, setWeight and queries', () => {
     const ring = new HashRing({ nodes: ['a'] });
-    expectCode(() => ring.remove('b'), ErrorCodes.UNKNOWN_NODE);
-    expectCode(() => ring.setWeight('b', 2), ErrorCodes.UNKNOWN_NODE);
-    expectCode(() => ring.rangesOf('b'), ErrorCodes.UNKNOWN_NODE);
-    expectCode(() => ring.weightOf('b'), ErrorCodes.UNKNOWN_NODE);
+    expectCode(() => ring.remove('b'), ConsistentHashingErrorCode.UNKNOWN_NODE);
+    expectCode(() => ring.setWeight('b', 2), ConsistentHashingErrorCode.UNKNOWN_NODE);
+    expectCode(() => ring.rangesOf('b'), ConsistentHashingErrorCode.UNKNOWN_NODE);
+    expectCode(() => ring.weightOf('b'), ConsistentHashingErrorCode.UNKNOWN_NODE);
   });
 
   it('refuses weights that are zero, negative, not finite, not numbers, or too small for one token', () => {
     const ring = new HashRing({ vnodes: 100, nodes: ['a'] });
     for (const weight of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '2' as unknown as number, 1e9]) {
-      expectCode(() => ring.add('b', { weight }), ErrorCodes.INVALID_WEIGHT);
-      expectCode(() => ring.setWeight('a', weight), ErrorCodes.INVALID_WEIGHT);
+      expectCode(() => ring.add('b', { weight }), ConsistentHashingErrorCode.INVALID_WEIGHT);
+      expectCode(() => ring.setWeight('a', weight), ConsistentHashingErrorCode.INVALID_WEIGHT);
     }
-    expectCode(() => ring.add('b', { weight: 0.004 }), ErrorCodes.INVALID_WEIGHT);
-    expectCode(() => ring.add('b', { weight: MAX_TOKENS_PER_NODE / 100 + 1 }), ErrorCodes.INVALID_WEIGHT);
+    expectCode(() => ring.add('b', { weight: 0.004 }), ConsistentHashingErrorCode.INVALID_WEIGHT);
+    expectCode(
+      () => ring.add('b', { weight: MAX_TOKENS_PER_NODE / 100 + 1 }),
+      ConsistentHashingErrorCode.INVALID_WEIGHT,
+    );
     expect(ring.nodes()).toEqual(['a']);
     expect(ring.weightOf('a')).toBe(1);
   });
@@ -320,7 +323,7 @@ describe('HashRing bad input', () => {
   it('refuses node ids that are empty, too long or not strings', () => {
     const ring = new HashRing();
     for (const id of ['', 'x'.repeat(MAX_NODE_ID_LENGTH + 1), 7, null, undefined, {}]) {
-      expectCode(() => ring.add(id as string), ErrorCodes.INVALID_NODE);
+      expectCode(() => ring.add(id as string), ConsistentHashingErrorCode.INVALID_NODE);
     }
     ring.add('x'.repeat(MAX_NODE_ID_LENGTH));
     expect(ring.size).toBe(1);
@@ -328,7 +331,7 @@ describe('HashRing bad input', () => {
 
   it('refuses vnodes that are not integers in [1, MAX_TOKENS_PER_NODE]', () => {
     for (const vnodes of [0, -5, 1.5, MAX_TOKENS_PER_NODE + 1, Number.NaN]) {
-      expectCode(() => new HashRing({ vnodes }), ErrorCodes.INVALID_ARGUMENT);
+      expectCode(() => new HashRing({ vnodes }), ConsistentHashingErrorCode.INVALID_ARGUMENT);
     }
   });
 

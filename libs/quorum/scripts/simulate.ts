@@ -23,7 +23,7 @@ import {
   type SimulationOptions,
   type SimulationReport,
   simulate,
-} from '../src/index.js';
+} from '../src/testing.js';
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../../load-tests/results/quorum.md', import.meta.url));

@@ -99,19 +99,19 @@ export interface AntiEntropyStats {
 }
 
 export class AntiEntropy {
-  readonly #replica: Replica;
-  readonly #transport: Transport;
-  readonly #localRanges: () => readonly RangeReplicas[];
-  readonly #health: HealthView;
-  readonly #clock: Clock;
-  readonly #random: Random;
-  readonly #budget: SyncBudget;
-  readonly #levelsPerStep: number;
-  readonly #maxHashesPerRequest: number;
-  readonly #timeoutMs: number;
-  readonly #intervalMs: number;
-  readonly #loop: Loop;
-  readonly #stats: AntiEntropyStats = {
+  private readonly replica: Replica;
+  private readonly transport: Transport;
+  private readonly localRanges: () => readonly RangeReplicas[];
+  private readonly health: HealthView;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly budget: SyncBudget;
+  private readonly levelsPerStep: number;
+  private readonly maxHashesPerRequest: number;
+  private readonly timeoutMs: number;
+  private readonly intervalMs: number;
+  private readonly loop: Loop;
+  private readonly counters: AntiEntropyStats = {
     rounds: 0,
     inSync: 0,
     keysPulled: 0,
@@ -122,58 +122,58 @@ export class AntiEntropy {
   };
 
   constructor(options: AntiEntropyOptions) {
-    this.#replica = options.replica;
-    this.#transport = options.transport;
-    this.#localRanges = options.localRanges;
-    this.#health = options.health ?? allAlive;
-    this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? new Random(Date.now() % 2 ** 31);
+    this.replica = options.replica;
+    this.transport = options.transport;
+    this.localRanges = options.localRanges;
+    this.health = options.health ?? allAlive;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? new Random(Date.now() % 2 ** 31);
     const intervalMs = atLeastOne('intervalMs', options.intervalMs ?? DEFAULT_ANTI_ENTROPY_INTERVAL_MS);
-    this.#intervalMs = intervalMs;
+    this.intervalMs = intervalMs;
     const bytesPerSecond = atLeastOne('bytesPerSecond', options.bytesPerSecond ?? DEFAULT_BYTES_PER_SECOND);
-    this.#budget = {
+    this.budget = {
       maxKeys: atLeastOne('maxKeysPerRound', options.maxKeysPerRound ?? DEFAULT_MAX_KEYS_PER_ROUND),
       maxBytes: Math.max(1, Math.floor((bytesPerSecond * intervalMs) / 1000)),
     };
-    this.#levelsPerStep = atLeastOne('levelsPerStep', options.levelsPerStep ?? DEFAULT_LEVELS_PER_STEP);
-    this.#maxHashesPerRequest = atLeastOne(
+    this.levelsPerStep = atLeastOne('levelsPerStep', options.levelsPerStep ?? DEFAULT_LEVELS_PER_STEP);
+    this.maxHashesPerRequest = atLeastOne(
       'maxHashesPerRequest',
       options.maxHashesPerRequest ?? DEFAULT_MAX_HASHES_PER_REQUEST,
     );
-    this.#timeoutMs = atLeastOne('timeoutMs', options.timeoutMs ?? DEFAULT_ANTI_ENTROPY_TIMEOUT_MS);
-    this.#loop = new Loop(this.#clock, intervalMs, () => this.runOnce());
+    this.timeoutMs = atLeastOne('timeoutMs', options.timeoutMs ?? DEFAULT_ANTI_ENTROPY_TIMEOUT_MS);
+    this.loop = new Loop({ clock: this.clock, intervalMs, task: () => this.runOnce() });
   }
 
   start(): void {
     // A random first delay spreads the nodes' rounds over the interval.
-    this.#loop.start(1 + this.#random.int(this.#intervalMs));
+    this.loop.start(1 + this.random.int(this.intervalMs));
   }
 
-  stop(): void {
-    this.#loop.stop();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   stats(): AntiEntropyStats {
-    return { ...this.#stats };
+    return { ...this.counters };
   }
 
   /** One round with one random live replica of one random range; undefined when there is none. */
   async runOnce(): Promise<SyncReport | undefined> {
-    const self = this.#replica.self;
+    const self = this.replica.self;
     const candidates: Array<{ range: string; peer: NodeId }> = [];
-    for (const { range, replicas } of this.#localRanges()) {
+    for (const { range, replicas } of this.localRanges()) {
       for (const peer of replicas) {
-        if (peer !== self && this.#health.isAlive(peer)) candidates.push({ range, peer });
+        if (peer !== self && this.health.isAlive(peer)) candidates.push({ range, peer });
       }
     }
     if (candidates.length === 0) return undefined;
-    const { range, peer } = this.#random.pick(candidates);
+    const { range, peer } = this.random.pick(candidates);
     return this.syncRange(peer, range);
   }
 
   /** Reconciles one range with one peer, within `budget` (default: one round's). */
-  async syncRange(peer: NodeId, range: string, budget: SyncBudget = this.#budget): Promise<SyncReport> {
-    this.#stats.rounds++;
+  async syncRange(peer: NodeId, range: string, budget: SyncBudget = this.budget): Promise<SyncReport> {
+    this.counters.rounds++;
     const report: SyncReport = {
       peer,
       range,
@@ -187,15 +187,15 @@ export class AntiEntropy {
       skippedTombstones: 0,
       truncated: false,
     };
-    const leaves = await this.#differingLeaves(peer, range, report);
+    const leaves = await this.differingLeaves(peer, range, report);
     report.differingLeaves = leaves.length;
     if (leaves.length === 0) {
-      this.#stats.inSync++;
+      this.counters.inSync++;
       return report;
     }
-    const tree = this.#replica.merkle(range);
+    const tree = this.replica.merkle(range);
     const remote = expectResponse(
-      await this.#ask(
+      await this.ask(
         peer,
         {
           type: 'merkle-leaves',
@@ -217,23 +217,23 @@ export class AntiEntropy {
     let keyBudget = budget.maxKeys;
     const toPull = [...diff.onlyRemote, ...diff.different].slice(0, keyBudget);
     if (toPull.length < diff.onlyRemote.length + diff.different.length) report.truncated = true;
-    await this.#pull(peer, toPull, budget.maxBytes, report);
+    await this.pull(peer, toPull, budget.maxBytes, report);
     keyBudget -= report.keysPulled;
     const toPush = [...diff.different, ...diff.onlyLocal].slice(0, Math.max(0, keyBudget));
     if (toPush.length < diff.different.length + diff.onlyLocal.length) report.truncated = true;
-    await this.#push(peer, toPush, Math.max(0, budget.maxBytes - report.bytesPulled), report);
-    this.#record(report);
+    await this.push(peer, toPush, Math.max(0, budget.maxBytes - report.bytesPulled), report);
+    this.record(report);
     return report;
   }
 
   /** Walks both trees from the root, `levelsPerStep` levels per request, into subtrees that differ. */
-  async #differingLeaves(peer: NodeId, range: string, report: SyncReport): Promise<number[]> {
-    const tree = this.#replica.merkle(range);
+  private async differingLeaves(peer: NodeId, range: string, report: SyncReport): Promise<number[]> {
+    const tree = this.replica.merkle(range);
     let level = 0;
     let differing = [0];
     while (differing.length > 0) {
       const remote = expectResponse(
-        await this.#ask(
+        await this.ask(
           peer,
           { type: 'merkle-hashes', range, depth: tree.depth, level, indexes: differing },
           report,
@@ -243,11 +243,11 @@ export class AntiEntropy {
       const local = tree.hashesAt(level, differing);
       differing = differing.filter((_, position) => local[position] !== remote.hashes[position]);
       if (level === tree.depth || differing.length === 0) return differing;
-      const nextLevel = Math.min(tree.depth, level + this.#levelsPerStep);
+      const nextLevel = Math.min(tree.depth, level + this.levelsPerStep);
       const fanout = 2 ** (nextLevel - level);
       const children: number[] = [];
       for (const index of differing) {
-        if (children.length + fanout > this.#maxHashesPerRequest && children.length > 0) {
+        if (children.length + fanout > this.maxHashesPerRequest && children.length > 0) {
           report.truncated = true;
           break;
         }
@@ -259,26 +259,36 @@ export class AntiEntropy {
     return differing;
   }
 
-  async #pull(peer: NodeId, keys: readonly string[], maxBytes: number, report: SyncReport): Promise<void> {
+  private async pull(
+    peer: NodeId,
+    keys: readonly string[],
+    maxBytes: number,
+    report: SyncReport,
+  ): Promise<void> {
     if (keys.length === 0 || maxBytes <= 0) return;
     const fetched = expectResponse(
-      await this.#ask(peer, { type: 'fetch', keys: [...keys], maxBytes }, report),
+      await this.ask(peer, { type: 'fetch', keys: [...keys], maxBytes }, report),
       'fetched',
     );
     if (fetched.truncated) report.truncated = true;
     report.skippedTombstones += fetched.skippedTombstones;
-    await this.#replica.store(fetched.items);
+    await this.replica.store(fetched.items);
     report.keysPulled += fetched.items.length;
     for (const item of fetched.items) report.bytesPulled += versionsBytes(item.versions);
   }
 
-  async #push(peer: NodeId, keys: readonly string[], maxBytes: number, report: SyncReport): Promise<void> {
-    const graceEndMs = this.#clock.now() - this.#replica.tombstoneGraceMs;
+  private async push(
+    peer: NodeId,
+    keys: readonly string[],
+    maxBytes: number,
+    report: SyncReport,
+  ): Promise<void> {
+    const graceEndMs = this.clock.now() - this.replica.tombstoneGraceMs;
     let batch: KeyVersions[] = [];
     let bytes = 0;
     const flush = async () => {
       if (batch.length === 0) return;
-      expectResponse(await this.#ask(peer, { type: 'store', items: batch }, report), 'stored');
+      expectResponse(await this.ask(peer, { type: 'store', items: batch }, report), 'stored');
       report.keysPushed += batch.length;
       batch = [];
     };
@@ -287,7 +297,7 @@ export class AntiEntropy {
         report.truncated = true;
         break;
       }
-      const versions = await this.#replica.read(key);
+      const versions = await this.replica.read(key);
       if (versions.length === 0) continue;
       if (onlyTombstonesBefore(versions, graceEndMs)) {
         report.skippedTombstones++;
@@ -302,17 +312,17 @@ export class AntiEntropy {
     await flush();
   }
 
-  async #ask(peer: NodeId, request: PeerRequest, report: SyncReport): Promise<PeerResponse> {
+  private async ask(peer: NodeId, request: PeerRequest, report: SyncReport): Promise<PeerResponse> {
     report.roundTrips++;
-    return this.#transport.request(peer, request, { timeoutMs: this.#timeoutMs });
+    return this.transport.request(peer, request, { timeoutMs: this.timeoutMs });
   }
 
-  #record(report: SyncReport): void {
-    this.#stats.keysPulled += report.keysPulled;
-    this.#stats.keysPushed += report.keysPushed;
-    this.#stats.bytesPulled += report.bytesPulled;
-    this.#stats.bytesPushed += report.bytesPushed;
-    this.#stats.skippedTombstones += report.skippedTombstones;
+  private record(report: SyncReport): void {
+    this.counters.keysPulled += report.keysPulled;
+    this.counters.keysPushed += report.keysPushed;
+    this.counters.bytesPulled += report.bytesPulled;
+    this.counters.bytesPushed += report.bytesPushed;
+    this.counters.skippedTombstones += report.skippedTombstones;
   }
 }
 

@@ -100,22 +100,22 @@ function writeVarint(bytes: number[], value: number): void {
 }
 
 class Reader {
-  #offset = 0;
+  private offset = 0;
 
   constructor(readonly bytes: Uint8Array) {}
 
   get done(): boolean {
-    return this.#offset === this.bytes.length;
+    return this.offset === this.bytes.length;
   }
 
   get remaining(): number {
-    return this.bytes.length - this.#offset;
+    return this.bytes.length - this.offset;
   }
 
   byte(what: string): number {
-    const byte = this.bytes[this.#offset];
+    const byte = this.bytes[this.offset];
     if (byte === undefined) throw new InvalidContextError(`is truncated (missing ${what})`);
-    this.#offset++;
+    this.offset++;
     return byte;
   }
 
@@ -137,12 +137,44 @@ class Reader {
 
   text(length: number, what: string): string {
     if (length > this.remaining) throw new InvalidContextError(`is truncated (${what})`);
-    const slice = this.bytes.subarray(this.#offset, this.#offset + length);
-    this.#offset += length;
+    const slice = this.bytes.subarray(this.offset, this.offset + length);
+    this.offset += length;
     try {
       return strictUtf8.decode(slice);
     } catch {
       throw new InvalidContextError(`${what} is not valid UTF-8`);
     }
+  }
+}
+
+/**
+ * Checks a decoded context handed to `Coordinator.put`/`delete` and returns it as a clock. The
+ * usual mistake is passing the `X-Context` string itself: that is refused here, with the fix in the
+ * message, instead of being stored as a version whose clock every peer rejects.
+ */
+export function checkContext(context: unknown, limits: ContextLimits = DEFAULT_CONTEXT_LIMITS): VectorClock {
+  if (typeof context === 'string') {
+    throw new InvalidContextError('is a string: decode the X-Context header with decodeContext() first');
+  }
+  if (!Array.isArray(context)) throw new InvalidContextError('must be a vector clock (an array of entries)');
+  if (context.length > limits.maxEntries) {
+    throw new InvalidContextError(`has ${context.length} entries, more than ${limits.maxEntries}`);
+  }
+  context.forEach(checkEntry);
+  return clockFrom(context as ClockEntry[]);
+}
+
+function checkEntry(entry: unknown, index: number): void {
+  if (typeof entry !== 'object' || entry === null)
+    throw new InvalidContextError(`entry ${index} is not an object`);
+  const { actor, counter, timeMs } = entry as Record<string, unknown>;
+  if (typeof actor !== 'string' || actor.length === 0) {
+    throw new InvalidContextError(`entry ${index} needs a non-empty string actor`);
+  }
+  if (!Number.isSafeInteger(counter) || (counter as number) < 1) {
+    throw new InvalidContextError(`entry ${index} needs an integer counter >= 1`);
+  }
+  if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) {
+    throw new InvalidContextError(`entry ${index} needs a finite timeMs`);
   }
 }

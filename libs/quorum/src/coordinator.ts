@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
+import { checkContext } from './context.js';
 import {
   assert,
   InvalidOptionError,
@@ -19,9 +20,9 @@ import {
   type ResponseOf,
   type Transport,
 } from './transport.js';
+import { utf8Length } from './utf8.js';
 import { EMPTY_CLOCK, type VectorClock } from './vector-clock.js';
 import { contextOf, digestVersions, fullClock, liveValues, reconcile, type Version } from './version.js';
-import { utf8Length } from './wire.js';
 
 /**
  * The coordinator: any node runs `get`/`put`/`delete` for any key, Dynamo style.
@@ -145,21 +146,21 @@ interface Settings {
 }
 
 export class Coordinator {
-  readonly #self: NodeId;
-  readonly #transport: Transport;
-  readonly #preferenceList: (key: string) => readonly NodeId[];
-  readonly #local: PeerHandler | undefined;
-  readonly #health: HealthView;
-  readonly #clock: Clock;
-  readonly #defaults: Settings;
-  readonly #sloppy: boolean;
-  readonly #readRepair: boolean;
-  readonly #maxConcurrentReadRepairs: number;
-  readonly #maxKeyBytes: number;
-  readonly #maxValueBytes: number;
-  #writeSequence = 0;
-  #repairsInFlight = 0;
-  readonly #stats: CoordinatorStats = {
+  private readonly self: NodeId;
+  private readonly transport: Transport;
+  private readonly preferenceList: (key: string) => readonly NodeId[];
+  private readonly local: PeerHandler | undefined;
+  private readonly health: HealthView;
+  private readonly clock: Clock;
+  private readonly defaults: Settings;
+  private readonly sloppy: boolean;
+  private readonly readRepair: boolean;
+  private readonly maxConcurrentReadRepairs: number;
+  private readonly maxKeyBytes: number;
+  private readonly maxValueBytes: number;
+  private writeSequence = 0;
+  private repairsInFlight = 0;
+  private readonly counters: CoordinatorStats = {
     gets: 0,
     puts: 0,
     deletes: 0,
@@ -171,18 +172,18 @@ export class Coordinator {
   };
 
   constructor(options: CoordinatorOptions) {
-    this.#self = options.self;
-    this.#transport = options.transport;
-    this.#preferenceList = options.preferenceList;
-    this.#local = options.local;
-    this.#health = options.health ?? allAlive;
-    this.#clock = options.clock ?? systemClock;
-    this.#sloppy = options.sloppy ?? true;
-    this.#readRepair = options.readRepair ?? true;
-    this.#maxConcurrentReadRepairs = options.maxConcurrentReadRepairs ?? DEFAULT_MAX_CONCURRENT_READ_REPAIRS;
-    this.#maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
-    this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-    this.#defaults = normalizeSettings(
+    this.self = options.self;
+    this.transport = options.transport;
+    this.preferenceList = options.preferenceList;
+    this.local = options.local;
+    this.health = options.health ?? allAlive;
+    this.clock = options.clock ?? systemClock;
+    this.sloppy = options.sloppy ?? true;
+    this.readRepair = options.readRepair ?? true;
+    this.maxConcurrentReadRepairs = options.maxConcurrentReadRepairs ?? DEFAULT_MAX_CONCURRENT_READ_REPAIRS;
+    this.maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
+    this.maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    this.defaults = normalizeSettings(
       {
         n: options.n ?? DEFAULT_N,
         r: options.r ?? DEFAULT_R,
@@ -194,7 +195,7 @@ export class Coordinator {
   }
 
   stats(): CoordinatorStats {
-    return { ...this.#stats };
+    return { ...this.counters };
   }
 
   /**
@@ -208,14 +209,15 @@ export class Coordinator {
     context: VectorClock = EMPTY_CLOCK,
     settings: RequestSettings = {},
   ): Promise<WriteResult> {
-    this.#checkKey(key);
+    this.checkKey(key);
     if (!(value instanceof Uint8Array)) throw new InvalidOptionError('value', 'must be a Uint8Array');
-    if (value.byteLength > this.#maxValueBytes) {
-      throw new InvalidOptionError('value', `is ${value.byteLength} bytes, more than ${this.#maxValueBytes}`);
+    if (value.byteLength > this.maxValueBytes) {
+      throw new InvalidOptionError('value', `is ${value.byteLength} bytes, more than ${this.maxValueBytes}`);
     }
-    this.#stats.puts++;
+    const clock = checkContext(context);
+    this.counters.puts++;
     // Copied so a caller reusing its buffer cannot change a stored version.
-    return this.#write('put', key, value.slice(), context, normalizeSettings(this.#defaults, settings));
+    return this.write('put', key, value.slice(), clock, normalizeSettings(this.defaults, settings));
   }
 
   /**
@@ -223,12 +225,12 @@ export class Coordinator {
    * (with R) and deletes what that read saw; a blind tombstone would delete nothing.
    */
   async delete(key: string, context?: VectorClock, settings: RequestSettings = {}): Promise<WriteResult> {
-    this.#checkKey(key);
-    this.#stats.deletes++;
-    const normalized = normalizeSettings(this.#defaults, settings);
-    let covered = context;
+    this.checkKey(key);
+    let covered = context === undefined ? undefined : checkContext(context);
+    this.counters.deletes++;
+    const normalized = normalizeSettings(this.defaults, settings);
     if (covered === undefined) {
-      const startedMs = this.#clock.now();
+      const startedMs = this.clock.now();
       try {
         covered = (await this.get(key, normalized)).context;
       } catch (error) {
@@ -236,18 +238,18 @@ export class Coordinator {
         const { required, answered, contacted, failures, timeoutMs } = error;
         throw new QuorumNotMetError('delete', key, required, answered, contacted, failures, timeoutMs);
       }
-      normalized.timeoutMs = Math.max(1, normalized.timeoutMs - (this.#clock.now() - startedMs));
+      normalized.timeoutMs = Math.max(1, normalized.timeoutMs - (this.clock.now() - startedMs));
     }
-    return this.#write('delete', key, null, covered, normalized);
+    return this.write('delete', key, null, covered, normalized);
   }
 
   /** Reads the key from R replicas; rejects with `QuorumNotMetError` when fewer answer in time. */
   async get(key: string, settings: RequestSettings = {}): Promise<ReadResult> {
-    this.#checkKey(key);
-    this.#stats.gets++;
-    const normalized = normalizeSettings(this.#defaults, settings);
-    const { targets, spares } = this.#targets(key, normalized.n);
-    const deadline = this.#clock.now() + normalized.timeoutMs;
+    this.checkKey(key);
+    this.counters.gets++;
+    const normalized = normalizeSettings(this.defaults, settings);
+    const { targets, spares } = this.targets(key, normalized.n);
+    const deadline = this.clock.now() + normalized.timeoutMs;
     const answers: Array<{ target: Target; versions: Version[] }> = [];
     const failures: ReplicaFailure[] = [];
     const waitingFor = new Set<NodeId>();
@@ -255,12 +257,12 @@ export class Coordinator {
     let outstanding = targets.length;
 
     return new Promise<ReadResult>((resolve, reject) => {
-      const timer = this.#clock.setTimer(normalized.timeoutMs, () => fail());
+      const timer = this.clock.setTimer(normalized.timeoutMs, () => fail());
       const fail = () => {
         if (settled) return;
         settled = true;
         timer.cancel();
-        this.#stats.quorumFailures++;
+        this.counters.quorumFailures++;
         const all = [...failures, ...silent(waitingFor, normalized.timeoutMs)];
         reject(
           new QuorumNotMetError(
@@ -274,71 +276,83 @@ export class Coordinator {
           ),
         );
       };
+      // A throw inside a callback below (a bug, or a version no reconcile can read) must reject the
+      // caller's promise, not escape as an unhandled rejection that kills the host process.
+      const abort = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        reject(error);
+      };
       const finishedOne = () => {
         outstanding--;
-        if (outstanding === 0) this.#repair(key, answers);
+        if (outstanding === 0) this.repair(key, answers);
       };
       const ask = (target: Target) => {
         waitingFor.add(target.node);
-        this.#request(target.node, { type: 'read', key }, deadline, 'versions').then(
-          (response) => {
-            waitingFor.delete(target.node);
-            answers.push({ target, versions: response.versions });
-            if (!settled && answers.length >= normalized.r) {
-              settled = true;
-              timer.cancel();
-              resolve(readResult(key, answers));
-            }
-            finishedOne();
-          },
-          (error: unknown) => {
-            waitingFor.delete(target.node);
-            failures.push({ node: target.node, reason: reasonOf(error) });
-            const spare = this.#spareFor(target, spares, deadline);
-            if (spare !== undefined) return ask(spare);
-            if (!settled && answers.length + outstanding - 1 < normalized.r) fail();
-            finishedOne();
-          },
-        );
+        this.request(target.node, { type: 'read', key }, deadline, 'versions')
+          .then(
+            (response) => {
+              waitingFor.delete(target.node);
+              answers.push({ target, versions: response.versions });
+              if (!settled && answers.length >= normalized.r) {
+                // Reconciled before `settled` is set, so a throw here still reaches `abort`.
+                const result = readResult(key, answers);
+                settled = true;
+                timer.cancel();
+                resolve(result);
+              }
+              finishedOne();
+            },
+            (error: unknown) => {
+              waitingFor.delete(target.node);
+              failures.push({ node: target.node, reason: reasonOf(error) });
+              const spare = this.spareFor(target, spares, deadline);
+              if (spare !== undefined) return ask(spare);
+              if (!settled && answers.length + outstanding - 1 < normalized.r) fail();
+              finishedOne();
+            },
+          )
+          .catch(abort);
       };
       if (targets.length < normalized.r) fail();
       for (const target of targets) ask(target);
     });
   }
 
-  async #write(
+  private async write(
     operation: QuorumOperation,
     key: string,
     value: Uint8Array | null,
     context: VectorClock,
     settings: Settings,
   ): Promise<WriteResult> {
-    const { targets, spares } = this.#targets(key, settings.n);
+    const { targets, spares } = this.targets(key, settings.n);
     const write: WriteInFlight = {
       operation,
       key,
       settings,
       targets,
       spares,
-      deadline: this.#clock.now() + settings.timeoutMs,
+      deadline: this.clock.now() + settings.timeoutMs,
       failures: [],
     };
-    const minted = await this.#mint(write, value, context);
-    if (minted === undefined) throw this.#notMet(write, 0);
-    return this.#replicate(write, minted.minter, minted.response);
+    const minted = await this.mint(write, value, context);
+    if (minted === undefined) throw this.notMet(write, 0);
+    return this.replicate(write, minted.minter, minted.response);
   }
 
   /** Step 1: this node when it is a target, else the first target that answers, mints the version. */
-  async #mint(
+  private async mint(
     write: WriteInFlight,
     value: Uint8Array | null,
     context: VectorClock,
   ): Promise<{ minter: Target; response: ResponseOf<'minted'> } | undefined> {
-    const writeId = `${this.#self}/${this.#clock.now()}/${++this.#writeSequence}`;
-    const self = this.#self;
+    const writeId = `${this.self}/${this.clock.now()}/${++this.writeSequence}`;
+    const self = this.self;
     const candidates = [...write.targets].sort((a, b) => Number(b.node === self) - Number(a.node === self));
     for (const candidate of candidates) {
-      if (this.#clock.now() >= write.deadline) return undefined;
+      if (this.clock.now() >= write.deadline) return undefined;
       const request: PeerRequest = {
         type: 'mint',
         key: write.key,
@@ -350,7 +364,7 @@ export class Coordinator {
       try {
         return {
           minter: candidate,
-          response: await this.#request(candidate.node, request, write.deadline, 'minted'),
+          response: await this.request(candidate.node, request, write.deadline, 'minted'),
         };
       } catch (error) {
         write.failures.push({ node: candidate.node, reason: reasonOf(error) });
@@ -361,11 +375,15 @@ export class Coordinator {
   }
 
   /** Step 2: the minter's sibling set goes to the other targets; resolves once W hold it. */
-  #replicate(write: WriteInFlight, minter: Target, minted: ResponseOf<'minted'>): Promise<WriteResult> {
+  private replicate(
+    write: WriteInFlight,
+    minter: Target,
+    minted: ResponseOf<'minted'>,
+  ): Promise<WriteResult> {
     const { key, settings, deadline, failures } = write;
     const acknowledgedBy: Target[] = [minter];
     const others = write.targets.filter((target) => target !== minter);
-    if (minter.hintFor !== undefined) this.#stats.hintedWrites++;
+    if (minter.hintFor !== undefined) this.counters.hintedWrites++;
     const result = (): WriteResult => ({
       version: minted.version,
       context: fullClock(minted.version),
@@ -376,14 +394,22 @@ export class Coordinator {
       let settled = false;
       let outstanding = others.length;
       const waitingFor = new Set<NodeId>();
-      const timer = this.#clock.setTimer(deadline - this.#clock.now(), () => settle(false));
+      const timer = this.clock.setTimer(deadline - this.clock.now(), () => settle(false));
       const settle = (ok: boolean) => {
+        if (settled) return;
+        // Built before `settled` is set, so a throw here still reaches `abort`.
+        const value = ok ? result() : undefined;
+        settled = true;
+        timer.cancel();
+        if (value !== undefined) return resolve(value);
+        failures.push(...silent(waitingFor, settings.timeoutMs));
+        reject(this.notMet(write, acknowledgedBy.length));
+      };
+      const abort = (error: unknown) => {
         if (settled) return;
         settled = true;
         timer.cancel();
-        if (ok) return resolve(result());
-        failures.push(...silent(waitingFor, settings.timeoutMs));
-        reject(this.#notMet(write, acknowledgedBy.length));
+        reject(error);
       };
       const send = (target: Target) => {
         const request: PeerRequest = {
@@ -392,32 +418,34 @@ export class Coordinator {
           ...hintField(target),
         };
         waitingFor.add(target.node);
-        this.#request(target.node, request, deadline, 'stored').then(
-          () => {
-            waitingFor.delete(target.node);
-            if (settled) return;
-            acknowledgedBy.push(target);
-            if (target.hintFor !== undefined) this.#stats.hintedWrites++;
-            if (acknowledgedBy.length >= settings.w) settle(true);
-          },
-          (error: unknown) => {
-            waitingFor.delete(target.node);
-            if (settled) return;
-            failures.push({ node: target.node, reason: reasonOf(error) });
-            const spare = this.#spareFor(target, write.spares, deadline);
-            if (spare !== undefined) return send(spare);
-            outstanding--;
-            if (acknowledgedBy.length + outstanding < settings.w) settle(false);
-          },
-        );
+        this.request(target.node, request, deadline, 'stored')
+          .then(
+            () => {
+              waitingFor.delete(target.node);
+              if (settled) return;
+              acknowledgedBy.push(target);
+              if (target.hintFor !== undefined) this.counters.hintedWrites++;
+              if (acknowledgedBy.length >= settings.w) settle(true);
+            },
+            (error: unknown) => {
+              waitingFor.delete(target.node);
+              if (settled) return;
+              failures.push({ node: target.node, reason: reasonOf(error) });
+              const spare = this.spareFor(target, write.spares, deadline);
+              if (spare !== undefined) return send(spare);
+              outstanding--;
+              if (acknowledgedBy.length + outstanding < settings.w) settle(false);
+            },
+          )
+          .catch(abort);
       };
       if (acknowledgedBy.length >= settings.w) settle(true);
       for (const target of others) send(target);
     });
   }
 
-  #notMet(write: WriteInFlight, answered: number): QuorumNotMetError {
-    this.#stats.quorumFailures++;
+  private notMet(write: WriteInFlight, answered: number): QuorumNotMetError {
+    this.counters.quorumFailures++;
     const { operation, key, settings, targets, failures } = write;
     return new QuorumNotMetError(
       operation,
@@ -431,14 +459,14 @@ export class Coordinator {
   }
 
   /** The N targets of a key (fallbacks standing in for replicas believed down) and spare fallbacks. */
-  #targets(key: string, n: number): { targets: Target[]; spares: NodeId[] } {
-    const list = this.#preferenceList(key);
+  private targets(key: string, n: number): { targets: Target[]; spares: NodeId[] } {
+    const list = this.preferenceList(key);
     assert(new Set(list).size === list.length, `preferenceList('${key}') named a node twice`);
     const preferred = list.slice(0, n);
-    if (!this.#sloppy) return { targets: preferred.map((node) => ({ node })), spares: [] };
-    const spares = list.slice(n).filter((node) => this.#health.isAlive(node));
+    if (!this.sloppy) return { targets: preferred.map((node) => ({ node })), spares: [] };
+    const spares = list.slice(n).filter((node) => this.health.isAlive(node));
     const targets = preferred.map((node): Target => {
-      if (this.#health.isAlive(node)) return { node };
+      if (this.health.isAlive(node)) return { node };
       const fallback = spares.shift();
       return fallback === undefined ? { node } : { node: fallback, hintFor: node };
     });
@@ -446,57 +474,57 @@ export class Coordinator {
   }
 
   /** With sloppy quorum and time left, the next fallback takes over a failed target's replica. */
-  #spareFor(failed: Target, spares: NodeId[], deadline: number): Target | undefined {
-    if (!this.#sloppy || spares.length === 0 || this.#clock.now() >= deadline) return undefined;
+  private spareFor(failed: Target, spares: NodeId[], deadline: number): Target | undefined {
+    if (!this.sloppy || spares.length === 0 || this.clock.now() >= deadline) return undefined;
     return { node: spares.shift()!, hintFor: failed.hintFor ?? failed.node };
   }
 
-  #repair(key: string, answers: ReadonlyArray<{ target: Target; versions: Version[] }>): void {
-    if (!this.#readRepair || answers.length < 2) return;
+  private repair(key: string, answers: ReadonlyArray<{ target: Target; versions: Version[] }>): void {
+    if (!this.readRepair || answers.length < 2) return;
     const merged = reconcile(...answers.map((answer) => answer.versions));
     const digest = digestVersions(merged);
     for (const { target, versions } of answers) {
       if (digestVersions(reconcile(versions)) === digest) continue;
-      if (this.#repairsInFlight >= this.#maxConcurrentReadRepairs) {
-        this.#stats.readRepairsSkipped++;
+      if (this.repairsInFlight >= this.maxConcurrentReadRepairs) {
+        this.counters.readRepairsSkipped++;
         continue;
       }
-      this.#repairsInFlight++;
-      this.#stats.readRepairs++;
+      this.repairsInFlight++;
+      this.counters.readRepairs++;
       const request: PeerRequest = {
         type: 'store',
         items: [{ key, versions: merged }],
         ...hintField(target),
       };
-      this.#request(target.node, request, this.#clock.now() + this.#defaults.timeoutMs, 'stored')
+      this.request(target.node, request, this.clock.now() + this.defaults.timeoutMs, 'stored')
         .catch(() => {
-          this.#stats.readRepairFailures++;
+          this.counters.readRepairFailures++;
         })
         .finally(() => {
-          this.#repairsInFlight--;
+          this.repairsInFlight--;
         });
     }
   }
 
-  async #request<T extends PeerResponse['type']>(
+  private async request<T extends PeerResponse['type']>(
     node: NodeId,
     request: PeerRequest,
     deadline: number,
     expected: T,
   ): Promise<ResponseOf<T>> {
-    const timeoutMs = Math.max(1, deadline - this.#clock.now());
+    const timeoutMs = Math.max(1, deadline - this.clock.now());
     const response =
-      node === this.#self && this.#local !== undefined
-        ? await withTimeout(this.#clock, this.#local(request, this.#self), timeoutMs, node)
-        : await this.#transport.request(node, request, { timeoutMs });
+      node === this.self && this.local !== undefined
+        ? await withTimeout(this.clock, this.local(request, this.self), timeoutMs, node)
+        : await this.transport.request(node, request, { timeoutMs });
     return expectResponse(response, expected);
   }
 
-  #checkKey(key: string): void {
+  private checkKey(key: string): void {
     if (typeof key !== 'string' || key.length === 0)
       throw new InvalidOptionError('key', 'must be a non-empty string');
-    if (utf8Length(key) > this.#maxKeyBytes) {
-      throw new InvalidOptionError('key', `must be at most ${this.#maxKeyBytes} bytes`);
+    if (utf8Length(key) > this.maxKeyBytes) {
+      throw new InvalidOptionError('key', `must be at most ${this.maxKeyBytes} bytes`);
     }
   }
 }

@@ -25,6 +25,8 @@ export const QuorumErrorCode = {
   HINTS_FULL: 'QUORUM_ERR_HINTS_FULL',
   /** The component was stopped while the operation was in flight. */
   STOPPED: 'QUORUM_ERR_STOPPED',
+  /** A `VirtualClock` had pending timers and nothing advanced it (a test awaiting without `run`). */
+  CLOCK_STALLED: 'QUORUM_ERR_CLOCK_STALLED',
 } as const;
 
 export type QuorumErrorCode = (typeof QuorumErrorCode)[keyof typeof QuorumErrorCode];

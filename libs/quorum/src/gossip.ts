@@ -68,88 +68,88 @@ export interface GossipOptions {
 
 export class Gossip implements HealthView {
   readonly self: NodeId;
-  readonly #transport: Transport;
-  readonly #seeds: readonly NodeId[];
-  readonly #clock: Clock;
-  readonly #random: Random;
-  readonly #fanout: number;
-  readonly #suspectAfterMs: number;
-  readonly #removeAfterMs: number;
-  readonly #forgetAfterMs: number;
-  readonly #timeoutMs: number;
-  readonly #members = new Map<NodeId, Member>();
-  readonly #listeners: MembershipListener[] = [];
-  readonly #loop: Loop;
+  private readonly transport: Transport;
+  private readonly seeds: readonly NodeId[];
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly fanout: number;
+  private readonly suspectAfterMs: number;
+  private readonly removeAfterMs: number;
+  private readonly forgetAfterMs: number;
+  private readonly timeoutMs: number;
+  private readonly table = new Map<NodeId, Member>();
+  private readonly listeners: MembershipListener[] = [];
+  private readonly loop: Loop;
 
   constructor(options: GossipOptions) {
     this.self = options.self;
-    this.#transport = options.transport;
-    this.#seeds = (options.seeds ?? []).filter((seed) => seed !== options.self);
-    this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? new Random(Date.now() % 2 ** 31);
+    this.transport = options.transport;
+    this.seeds = (options.seeds ?? []).filter((seed) => seed !== options.self);
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? new Random(Date.now() % 2 ** 31);
     const intervalMs = positive('intervalMs', options.intervalMs ?? DEFAULT_GOSSIP_INTERVAL_MS);
-    this.#fanout = positive('fanout', options.fanout ?? DEFAULT_GOSSIP_FANOUT);
-    this.#suspectAfterMs = positive('suspectAfterMs', options.suspectAfterMs ?? DEFAULT_SUSPECT_AFTER_MS);
-    this.#removeAfterMs = positive('removeAfterMs', options.removeAfterMs ?? DEFAULT_REMOVE_AFTER_MS);
-    this.#forgetAfterMs = positive('forgetAfterMs', options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS);
-    if (this.#removeAfterMs <= this.#suspectAfterMs) {
+    this.fanout = positive('fanout', options.fanout ?? DEFAULT_GOSSIP_FANOUT);
+    this.suspectAfterMs = positive('suspectAfterMs', options.suspectAfterMs ?? DEFAULT_SUSPECT_AFTER_MS);
+    this.removeAfterMs = positive('removeAfterMs', options.removeAfterMs ?? DEFAULT_REMOVE_AFTER_MS);
+    this.forgetAfterMs = positive('forgetAfterMs', options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS);
+    if (this.removeAfterMs <= this.suspectAfterMs) {
       throw new InvalidOptionError('removeAfterMs', 'must be greater than suspectAfterMs');
     }
-    this.#timeoutMs = positive('timeoutMs', options.timeoutMs ?? intervalMs);
-    const now = this.#clock.now();
-    this.#members.set(this.self, {
+    this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? intervalMs);
+    const now = this.clock.now();
+    this.table.set(this.self, {
       node: this.self,
       incarnation: options.incarnation,
       heartbeat: 0,
       state: 'alive',
       lastHeardMs: now,
     });
-    for (const seed of this.#seeds) {
-      this.#members.set(seed, { node: seed, incarnation: 0, heartbeat: 0, state: 'alive', lastHeardMs: now });
+    for (const seed of this.seeds) {
+      this.table.set(seed, { node: seed, incarnation: 0, heartbeat: 0, state: 'alive', lastHeardMs: now });
     }
-    this.#loop = new Loop(this.#clock, intervalMs, () => this.tick());
+    this.loop = new Loop({ clock: this.clock, intervalMs, task: () => this.tick() });
   }
 
   start(): void {
-    this.#loop.start(0);
+    this.loop.start(0);
   }
 
-  stop(): void {
-    this.#loop.stop();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   onChange(listener: MembershipListener): void {
-    this.#listeners.push(listener);
+    this.listeners.push(listener);
   }
 
   isAlive(node: NodeId): boolean {
-    return this.#members.get(node)?.state === 'alive';
+    return this.table.get(node)?.state === 'alive';
   }
 
   state(node: NodeId): MemberState | undefined {
-    return this.#members.get(node)?.state;
+    return this.table.get(node)?.state;
   }
 
   members(): Member[] {
-    return [...this.#members.values()].map((member) => ({ ...member }));
+    return [...this.table.values()].map((member) => ({ ...member }));
   }
 
   get incarnation(): number {
-    return this.#members.get(this.self)!.incarnation;
+    return this.table.get(this.self)!.incarnation;
   }
 
   /** One round: beat, re-evaluate states, exchange tables with the chosen peers. */
   async tick(): Promise<void> {
-    const me = this.#members.get(this.self)!;
+    const me = this.table.get(this.self)!;
     me.heartbeat++;
-    me.lastHeardMs = this.#clock.now();
-    this.#updateStates();
-    const request: PeerRequest = { type: 'gossip', from: this.self, members: this.#digest() };
+    me.lastHeardMs = this.clock.now();
+    this.updateStates();
+    const request: PeerRequest = { type: 'gossip', from: this.self, members: this.digest() };
     await Promise.all(
-      this.#choosePeers().map(async (peer) => {
+      this.choosePeers().map(async (peer) => {
         try {
-          const response = await this.#transport.request(peer, request, { timeoutMs: this.#timeoutMs });
-          this.#merge(expectResponse(response, 'gossip').members);
+          const response = await this.transport.request(peer, request, { timeoutMs: this.timeoutMs });
+          this.merge(expectResponse(response, 'gossip').members);
         } catch {
           // An unreachable peer is what the failure detector is for; its heartbeat simply stops.
         }
@@ -159,31 +159,31 @@ export class Gossip implements HealthView {
 
   /** Serves a gossip request: merge the sender's table, answer with ours. */
   handle(request: Extract<PeerRequest, { type: 'gossip' }>): PeerResponse {
-    this.#merge(request.members);
-    return { type: 'gossip', members: this.#digest() };
+    this.merge(request.members);
+    return { type: 'gossip', members: this.digest() };
   }
 
-  #digest(): MemberDigest[] {
-    return [...this.#members.values()].map(({ node, incarnation, heartbeat }) => ({
+  private digest(): MemberDigest[] {
+    return [...this.table.values()].map(({ node, incarnation, heartbeat }) => ({
       node,
       incarnation,
       heartbeat,
     }));
   }
 
-  #merge(digests: readonly MemberDigest[]): void {
-    const now = this.#clock.now();
+  private merge(digests: readonly MemberDigest[]): void {
+    const now = this.clock.now();
     for (const digest of digests) {
       if (digest.node === this.self) {
-        const me = this.#members.get(this.self)!;
+        const me = this.table.get(this.self)!;
         if (digest.incarnation > me.incarnation) me.incarnation = digest.incarnation + 1;
         continue;
       }
-      const known = this.#members.get(digest.node);
+      const known = this.table.get(digest.node);
       if (known === undefined) {
-        if (this.#members.size >= MAX_MEMBERS) continue;
-        this.#members.set(digest.node, { ...digest, state: 'alive', lastHeardMs: now });
-        this.#emit(digest.node, undefined, 'alive');
+        if (this.table.size >= MAX_MEMBERS) continue;
+        this.table.set(digest.node, { ...digest, state: 'alive', lastHeardMs: now });
+        this.emit(digest.node, undefined, 'alive');
         continue;
       }
       const newer =
@@ -193,52 +193,52 @@ export class Gossip implements HealthView {
       known.incarnation = digest.incarnation;
       known.heartbeat = digest.heartbeat;
       known.lastHeardMs = now;
-      this.#setState(known, 'alive');
+      this.setState(known, 'alive');
     }
   }
 
-  #updateStates(): void {
-    const now = this.#clock.now();
-    for (const member of [...this.#members.values()]) {
+  private updateStates(): void {
+    const now = this.clock.now();
+    for (const member of [...this.table.values()]) {
       if (member.node === this.self) continue;
       const silentMs = now - member.lastHeardMs;
-      if (silentMs > this.#forgetAfterMs && member.state === 'dead') {
-        this.#members.delete(member.node);
+      if (silentMs > this.forgetAfterMs && member.state === 'dead') {
+        this.table.delete(member.node);
         continue;
       }
       const state: MemberState =
-        silentMs > this.#removeAfterMs ? 'dead' : silentMs > this.#suspectAfterMs ? 'suspect' : 'alive';
-      this.#setState(member, state);
+        silentMs > this.removeAfterMs ? 'dead' : silentMs > this.suspectAfterMs ? 'suspect' : 'alive';
+      this.setState(member, state);
     }
   }
 
-  #choosePeers(): NodeId[] {
+  private choosePeers(): NodeId[] {
     const live: NodeId[] = [];
     const dead: NodeId[] = [];
-    for (const member of this.#members.values()) {
+    for (const member of this.table.values()) {
       if (member.node === this.self) continue;
       if (member.state === 'dead') dead.push(member.node);
       else live.push(member.node);
     }
-    const peers = this.#random.sample(live, this.#fanout);
-    if (dead.length > 0 && this.#random.chance(dead.length / (live.length + 1)))
-      peers.push(this.#random.pick(dead));
-    if (live.length === 0 && this.#seeds.length > 0) {
-      const seed = this.#random.pick(this.#seeds);
+    const peers = this.random.sample(live, this.fanout);
+    if (dead.length > 0 && this.random.chance(dead.length / (live.length + 1)))
+      peers.push(this.random.pick(dead));
+    if (live.length === 0 && this.seeds.length > 0) {
+      const seed = this.random.pick(this.seeds);
       if (!peers.includes(seed)) peers.push(seed);
     }
     return peers;
   }
 
-  #setState(member: Member, state: MemberState): void {
+  private setState(member: Member, state: MemberState): void {
     if (member.state === state) return;
     const from = member.state;
     member.state = state;
-    this.#emit(member.node, from, state);
+    this.emit(member.node, from, state);
   }
 
-  #emit(node: NodeId, from: MemberState | undefined, to: MemberState): void {
-    for (const listener of this.#listeners) listener(node, from, to);
+  private emit(node: NodeId, from: MemberState | undefined, to: MemberState): void {
+    for (const listener of this.listeners) listener(node, from, to);
   }
 }
 

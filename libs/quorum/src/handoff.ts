@@ -44,41 +44,41 @@ export interface HandoffStats {
 }
 
 export class HintedHandoff {
-  readonly #hints: HintStore;
-  readonly #transport: Transport;
-  readonly #health: HealthView;
-  readonly #clock: Clock;
-  readonly #maxKeysPerRound: number;
-  readonly #batchKeys: number;
-  readonly #timeoutMs: number;
-  readonly #loop: Loop;
-  readonly #stats: HandoffStats = { rounds: 0, delivered: 0, failedBatches: 0, expired: 0 };
+  private readonly hints: HintStore;
+  private readonly transport: Transport;
+  private readonly health: HealthView;
+  private readonly clock: Clock;
+  private readonly maxKeysPerRound: number;
+  private readonly batchKeys: number;
+  private readonly timeoutMs: number;
+  private readonly loop: Loop;
+  private readonly counters: HandoffStats = { rounds: 0, delivered: 0, failedBatches: 0, expired: 0 };
 
   constructor(options: HintedHandoffOptions) {
-    this.#hints = options.hints;
-    this.#transport = options.transport;
-    this.#health = options.health ?? allAlive;
-    this.#clock = options.clock ?? systemClock;
-    this.#maxKeysPerRound = atLeastOne(
+    this.hints = options.hints;
+    this.transport = options.transport;
+    this.health = options.health ?? allAlive;
+    this.clock = options.clock ?? systemClock;
+    this.maxKeysPerRound = atLeastOne(
       'maxKeysPerRound',
       options.maxKeysPerRound ?? DEFAULT_HANDOFF_KEYS_PER_ROUND,
     );
-    this.#batchKeys = atLeastOne('batchKeys', options.batchKeys ?? DEFAULT_HANDOFF_BATCH_KEYS);
-    this.#timeoutMs = atLeastOne('timeoutMs', options.timeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS);
+    this.batchKeys = atLeastOne('batchKeys', options.batchKeys ?? DEFAULT_HANDOFF_BATCH_KEYS);
+    this.timeoutMs = atLeastOne('timeoutMs', options.timeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS);
     const intervalMs = atLeastOne('intervalMs', options.intervalMs ?? DEFAULT_HANDOFF_INTERVAL_MS);
-    this.#loop = new Loop(this.#clock, intervalMs, () => this.runOnce());
+    this.loop = new Loop({ clock: this.clock, intervalMs, task: () => this.runOnce() });
   }
 
   start(): void {
-    this.#loop.start();
+    this.loop.start();
   }
 
-  stop(): void {
-    this.#loop.stop();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   stats(): HandoffStats {
-    return { ...this.#stats };
+    return { ...this.counters };
   }
 
   /** One round: expire old hints, then hand off to every replica that is back, within the round's bound. */
@@ -86,41 +86,41 @@ export class HintedHandoff {
     const round: HandoffRound = {
       delivered: 0,
       failedReplicas: [],
-      expired: await this.#hints.expire(this.#clock.now()),
+      expired: await this.hints.expire(this.clock.now()),
     };
-    this.#stats.rounds++;
-    this.#stats.expired += round.expired;
-    for (const owner of await this.#hints.owners()) {
-      const budget = this.#maxKeysPerRound - round.delivered;
+    this.counters.rounds++;
+    this.counters.expired += round.expired;
+    for (const owner of await this.hints.owners()) {
+      const budget = this.maxKeysPerRound - round.delivered;
       if (budget <= 0) break;
-      if (!this.#health.isAlive(owner)) continue;
-      const delivered = await this.#handOff(owner, budget);
+      if (!this.health.isAlive(owner)) continue;
+      const delivered = await this.handOff(owner, budget);
       round.delivered += delivered.count;
       if (!delivered.complete) round.failedReplicas.push(owner);
     }
-    this.#stats.delivered += round.delivered;
+    this.counters.delivered += round.delivered;
     return round;
   }
 
-  async #handOff(owner: NodeId, budget: number): Promise<{ count: number; complete: boolean }> {
-    const entries = await this.#hints.pending(owner, budget);
+  private async handOff(owner: NodeId, budget: number): Promise<{ count: number; complete: boolean }> {
+    const entries = await this.hints.pending(owner, budget);
     let count = 0;
-    for (let start = 0; start < entries.length; start += this.#batchKeys) {
-      const batch = entries.slice(start, start + this.#batchKeys);
+    for (let start = 0; start < entries.length; start += this.batchKeys) {
+      const batch = entries.slice(start, start + this.batchKeys);
       const digests = batch.map((entry) => digestVersions(entry.versions));
       try {
-        const response = await this.#transport.request(
+        const response = await this.transport.request(
           owner,
           { type: 'store', items: batch.map((entry) => ({ key: entry.key, versions: entry.versions })) },
-          { timeoutMs: this.#timeoutMs },
+          { timeoutMs: this.timeoutMs },
         );
         expectResponse(response, 'stored');
       } catch {
-        this.#stats.failedBatches++;
+        this.counters.failedBatches++;
         return { count, complete: false };
       }
       for (const [index, entry] of batch.entries()) {
-        await this.#hints.delivered(owner, entry.key, digests[index]!);
+        await this.hints.delivered(owner, entry.key, digests[index]!);
       }
       count += batch.length;
     }

@@ -99,15 +99,15 @@ export function assertHintCapacity(
 }
 
 export class MemoryHintStore implements HintStore {
-  readonly #limits: HintLimits;
-  readonly #entries = new Map<string, HintEntry>();
-  #bytes = 0;
-  #refused = 0;
-  #expired = 0;
+  private readonly limits: HintLimits;
+  private readonly entries = new Map<string, HintEntry>();
+  private bytes = 0;
+  private refused = 0;
+  private expired = 0;
 
   constructor(limits: Partial<HintLimits> = {}) {
-    this.#limits = { ...DEFAULT_HINT_LIMITS, ...limits };
-    for (const [name, value] of Object.entries(this.#limits)) {
+    this.limits = { ...DEFAULT_HINT_LIMITS, ...limits };
+    for (const [name, value] of Object.entries(this.limits)) {
       if (!(value > 0)) throw new InvalidOptionError(`hints.${name}`, `must be positive, got ${value}`);
     }
   }
@@ -118,42 +118,42 @@ export class MemoryHintStore implements HintStore {
     update: (current: readonly Version[]) => Version[],
     nowMs: number,
   ): Promise<Version[]> {
-    const known = this.#entries.get(key);
+    const known = this.entries.get(key);
     const versions = update(known?.versions ?? []);
     const bytes = versionsBytes(versions);
     try {
       assertHintCapacity(
-        this.#limits,
-        { entries: this.#entries.size, totalBytes: this.#bytes },
+        this.limits,
+        { entries: this.entries.size, totalBytes: this.bytes },
         known?.bytes,
         bytes,
       );
     } catch (error) {
-      this.#refused++;
+      this.refused++;
       throw error;
     }
     const owners =
       known === undefined ? [owner] : known.owners.includes(owner) ? known.owners : [...known.owners, owner];
     // Re-inserting moves the key to the end of the Map: iteration order is oldest update first.
-    this.#entries.delete(key);
-    this.#entries.set(key, { key, versions, owners, bytes, updatedAtMs: nowMs });
-    this.#bytes += bytes - (known?.bytes ?? 0);
+    this.entries.delete(key);
+    this.entries.set(key, { key, versions, owners, bytes, updatedAtMs: nowMs });
+    this.bytes += bytes - (known?.bytes ?? 0);
     return versions;
   }
 
   async read(key: string): Promise<Version[]> {
-    return this.#entries.get(key)?.versions ?? [];
+    return this.entries.get(key)?.versions ?? [];
   }
 
   async owners(): Promise<NodeId[]> {
     const owners = new Set<NodeId>();
-    for (const entry of this.#entries.values()) for (const owner of entry.owners) owners.add(owner);
+    for (const entry of this.entries.values()) for (const owner of entry.owners) owners.add(owner);
     return [...owners];
   }
 
   async pending(owner: NodeId, limit: number): Promise<HintEntry[]> {
     const owed: HintEntry[] = [];
-    for (const entry of this.#entries.values()) {
+    for (const entry of this.entries.values()) {
       if (owed.length >= limit) break;
       if (entry.owners.includes(owner)) owed.push(entry);
     }
@@ -161,40 +161,40 @@ export class MemoryHintStore implements HintStore {
   }
 
   async delivered(owner: NodeId, key: string, digest: number): Promise<void> {
-    const entry = this.#entries.get(key);
+    const entry = this.entries.get(key);
     if (entry === undefined || digestVersions(entry.versions) !== digest) return;
     const owners = entry.owners.filter((known) => known !== owner);
     if (owners.length > 0) {
       entry.owners = owners;
       return;
     }
-    this.#entries.delete(key);
-    this.#bytes -= entry.bytes;
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
   }
 
   async expire(nowMs: number): Promise<number> {
     let expired = 0;
-    for (const [key, entry] of this.#entries) {
-      if (nowMs - entry.updatedAtMs <= this.#limits.maxAgeMs) break;
-      this.#entries.delete(key);
-      this.#bytes -= entry.bytes;
+    for (const [key, entry] of this.entries) {
+      if (nowMs - entry.updatedAtMs <= this.limits.maxAgeMs) break;
+      this.entries.delete(key);
+      this.bytes -= entry.bytes;
       expired++;
     }
-    this.#expired += expired;
+    this.expired += expired;
     return expired;
   }
 
   stats(): HintStats {
     return {
-      entries: this.#entries.size,
-      bytes: this.#bytes,
-      refused: this.#refused,
-      expired: this.#expired,
+      entries: this.entries.size,
+      bytes: this.bytes,
+      refused: this.refused,
+      expired: this.expired,
     };
   }
 
   /** Synchronous view, for tests and the simulation's convergence check. */
   peek(): readonly HintEntry[] {
-    return [...this.#entries.values()];
+    return [...this.entries.values()];
   }
 }

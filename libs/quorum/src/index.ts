@@ -1,3 +1,5 @@
+// The library a service builds on. Test doubles (virtual clock, in-memory network, seeded random,
+// the simulation) live in `@sysdesign/quorum/testing`; the JSON peer codecs in `@sysdesign/quorum/wire`.
 export * from './anti-entropy.js';
 export * from './clock.js';
 export * from './context.js';
@@ -8,14 +10,10 @@ export * from './handoff.js';
 export * from './hash.js';
 export * from './hints.js';
 export * from './loop.js';
-export * from './memory-network.js';
 export * from './merkle.js';
 export * from './node.js';
-export * from './random.js';
 export * from './replica.js';
-export * from './simulation/index.js';
 export * from './store.js';
 export * from './transport.js';
 export * from './vector-clock.js';
 export * from './version.js';
-export * from './wire.js';

@@ -63,18 +63,18 @@ interface PendingRequest {
 type Outcome = { ok: true; response: PeerResponse } | { ok: false; error: Error };
 
 export class MemoryNetwork {
-  readonly #clock: Clock;
-  readonly #random: Random;
-  readonly #serialize: boolean;
-  #faults: NetworkFaults;
-  readonly #handlers = new Map<NodeId, PeerHandler>();
-  readonly #down = new Set<NodeId>();
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly serialize: boolean;
+  private currentFaults: NetworkFaults;
+  private readonly handlers = new Map<NodeId, PeerHandler>();
+  private readonly down = new Set<NodeId>();
   /** Bumped on every crash: messages addressed to an earlier epoch of a node are lost with it. */
-  readonly #epochs = new Map<NodeId, number>();
-  readonly #pending = new Map<NodeId, Set<PendingRequest>>();
-  readonly #groupOf = new Map<NodeId, number>();
-  readonly #cuts = new Set<string>();
-  readonly #stats: NetworkStats = {
+  private readonly epochs = new Map<NodeId, number>();
+  private readonly pending = new Map<NodeId, Set<PendingRequest>>();
+  private readonly groupOf = new Map<NodeId, number>();
+  private readonly cuts = new Set<string>();
+  private readonly counters: NetworkStats = {
     requests: 0,
     delivered: 0,
     dropped: 0,
@@ -85,10 +85,10 @@ export class MemoryNetwork {
   };
 
   constructor(options: MemoryNetworkOptions) {
-    this.#clock = options.clock;
-    this.#random = options.random ?? new Random(1);
-    this.#serialize = options.serialize ?? true;
-    this.#faults = { latency: DEFAULT_LATENCY, dropRate: 0, duplicateRate: 0 };
+    this.clock = options.clock;
+    this.random = options.random ?? new Random(1);
+    this.serialize = options.serialize ?? true;
+    this.currentFaults = { latency: DEFAULT_LATENCY, dropRate: 0, duplicateRate: 0 };
     this.setFaults({
       latency: options.latency,
       dropRate: options.dropRate,
@@ -98,28 +98,28 @@ export class MemoryNetwork {
 
   /** Changes latency, drop and duplicate rates from now on (messages in flight keep theirs). */
   setFaults(faults: Partial<NetworkFaults>): void {
-    const next = { ...this.#faults, ...definedOnly(faults) };
+    const next = { ...this.currentFaults, ...definedOnly(faults) };
     assert(next.latency.minMs >= 0 && next.latency.maxMs >= next.latency.minMs, 'latency range');
     assert(next.dropRate >= 0 && next.dropRate <= 1, 'dropRate in [0, 1]');
     assert(next.duplicateRate >= 0 && next.duplicateRate <= 1, 'duplicateRate in [0, 1]');
-    this.#faults = next;
+    this.currentFaults = next;
   }
 
   get faults(): NetworkFaults {
-    return { ...this.#faults };
+    return { ...this.currentFaults };
   }
 
   register(node: NodeId, handler: PeerHandler): void {
-    this.#handlers.set(node, handler);
+    this.handlers.set(node, handler);
   }
 
   unregister(node: NodeId): void {
-    this.#handlers.delete(node);
+    this.handlers.delete(node);
   }
 
   /** The transport `node` sends with. */
   transport(node: NodeId): Transport {
-    return { request: (to, request, options) => this.#request(node, to, request, options) };
+    return { request: (to, request, options) => this.request(node, to, request, options) };
   }
 
   /**
@@ -128,21 +128,21 @@ export class MemoryNetwork {
    * `restart` brings it back with whatever state the handler's owner kept.
    */
   crash(node: NodeId): void {
-    this.#down.add(node);
-    this.#epochs.set(node, this.#epochOf(node) + 1);
-    const pending = this.#pending.get(node);
-    this.#pending.delete(node);
+    this.down.add(node);
+    this.epochs.set(node, this.epochOf(node) + 1);
+    const pending = this.pending.get(node);
+    this.pending.delete(node);
     for (const request of pending ?? []) {
       request.fail(new QuorumError(QuorumErrorCode.UNREACHABLE, `${node} crashed`));
     }
   }
 
   restart(node: NodeId): void {
-    this.#down.delete(node);
+    this.down.delete(node);
   }
 
   isUp(node: NodeId): boolean {
-    return this.#handlers.has(node) && !this.#down.has(node);
+    return this.handlers.has(node) && !this.down.has(node);
   }
 
   /**
@@ -150,42 +150,47 @@ export class MemoryNetwork {
    * reaching everyone. Replaces any earlier partition.
    */
   partition(...groups: NodeId[][]): void {
-    this.#groupOf.clear();
+    this.groupOf.clear();
     groups.forEach((group, index) => {
-      for (const node of group) this.#groupOf.set(node, index);
+      for (const node of group) this.groupOf.set(node, index);
     });
   }
 
   /** Loses every message from `from` to `to` (one direction only) until `heal`. */
   cut(from: NodeId, to: NodeId): void {
-    this.#cuts.add(`${from}\u0000${to}`);
+    this.cuts.add(`${from}\u0000${to}`);
   }
 
   /** Removes every partition and cut. */
   heal(): void {
-    this.#groupOf.clear();
-    this.#cuts.clear();
+    this.groupOf.clear();
+    this.cuts.clear();
   }
 
   canReach(from: NodeId, to: NodeId): boolean {
-    if (this.#cuts.has(`${from}\u0000${to}`)) return false;
-    const groupFrom = this.#groupOf.get(from);
-    const groupTo = this.#groupOf.get(to);
+    if (this.cuts.has(`${from}\u0000${to}`)) return false;
+    const groupFrom = this.groupOf.get(from);
+    const groupTo = this.groupOf.get(to);
     return groupFrom === undefined || groupTo === undefined || groupFrom === groupTo;
   }
 
   get stats(): NetworkStats {
-    return { ...this.#stats };
+    return { ...this.counters };
   }
 
-  #request(from: NodeId, to: NodeId, request: PeerRequest, options: RequestOptions): Promise<PeerResponse> {
-    this.#stats.requests++;
-    if (this.#down.has(from)) {
+  private request(
+    from: NodeId,
+    to: NodeId,
+    request: PeerRequest,
+    options: RequestOptions,
+  ): Promise<PeerResponse> {
+    this.counters.requests++;
+    if (this.down.has(from)) {
       return Promise.reject(new QuorumError(QuorumErrorCode.UNREACHABLE, `${from} is down`));
     }
     return new Promise<PeerResponse>((resolve, reject) => {
       let settled = false;
-      const pendingSet = this.#pendingFor(from);
+      const pendingSet = this.pendingFor(from);
       const finish = (outcome: Outcome) => {
         if (settled) return;
         settled = true;
@@ -196,8 +201,8 @@ export class MemoryNetwork {
       };
       const pending: PendingRequest = { fail: (error) => finish({ ok: false, error }) };
       pendingSet.add(pending);
-      const timer = this.#clock.setTimer(options.timeoutMs, () => {
-        if (!settled) this.#stats.timedOut++;
+      const timer = this.clock.setTimer(options.timeoutMs, () => {
+        if (!settled) this.counters.timedOut++;
         finish({
           ok: false,
           error: new QuorumError(
@@ -206,45 +211,45 @@ export class MemoryNetwork {
           ),
         });
       });
-      const payload = this.#serialize ? JSON.stringify(encodeRequest(request)) : request;
-      this.#deliver(from, to, payload, finish);
-      if (this.#random.chance(this.#faults.duplicateRate)) {
-        this.#stats.duplicated++;
-        this.#deliver(from, to, payload, finish);
+      const payload = this.serialize ? JSON.stringify(encodeRequest(request)) : request;
+      this.deliver(from, to, payload, finish);
+      if (this.random.chance(this.currentFaults.duplicateRate)) {
+        this.counters.duplicated++;
+        this.deliver(from, to, payload, finish);
       }
     });
   }
 
-  #deliver(
+  private deliver(
     from: NodeId,
     to: NodeId,
     payload: string | PeerRequest,
     onOutcome: (outcome: Outcome) => void,
   ): void {
-    const handler = this.#handlers.get(to);
-    const senderEpoch = this.#epochOf(from);
+    const handler = this.handlers.get(to);
+    const senderEpoch = this.epochOf(from);
     if (handler === undefined) {
-      this.#stats.refused++;
-      this.#after(() => {
-        if (this.#epochOf(from) === senderEpoch) {
+      this.counters.refused++;
+      this.after(() => {
+        if (this.epochOf(from) === senderEpoch) {
           onOutcome({ ok: false, error: new QuorumError(QuorumErrorCode.UNREACHABLE, `unknown node ${to}`) });
         }
       });
       return;
     }
-    if (this.#lost(from, to)) return;
-    const receiverEpoch = this.#epochOf(to);
-    this.#after(() => {
-      if (this.#down.has(to) || this.#epochOf(to) !== receiverEpoch || !this.canReach(from, to)) {
-        this.#stats.dropped++;
+    if (this.lost(from, to)) return;
+    const receiverEpoch = this.epochOf(to);
+    this.after(() => {
+      if (this.down.has(to) || this.epochOf(to) !== receiverEpoch || !this.canReach(from, to)) {
+        this.counters.dropped++;
         return;
       }
-      this.#stats.delivered++;
+      this.counters.delivered++;
       let handled: Promise<PeerResponse>;
       try {
         let request = payload as PeerRequest;
         if (typeof payload === 'string') {
-          this.#stats.bytes += payload.length;
+          this.counters.bytes += payload.length;
           request = decodeRequest(JSON.parse(payload));
         }
         handled = handler(request, from);
@@ -253,9 +258,9 @@ export class MemoryNetwork {
         handled = Promise.reject(error);
       }
       handled.then(
-        (response) => this.#reply(from, to, receiverEpoch, senderEpoch, { ok: true, response }, onOutcome),
+        (response) => this.reply(from, to, receiverEpoch, senderEpoch, { ok: true, response }, onOutcome),
         (error: unknown) =>
-          this.#reply(
+          this.reply(
             from,
             to,
             receiverEpoch,
@@ -267,7 +272,7 @@ export class MemoryNetwork {
     });
   }
 
-  #reply(
+  private reply(
     from: NodeId,
     to: NodeId,
     receiverEpoch: number,
@@ -276,46 +281,46 @@ export class MemoryNetwork {
     onOutcome: (outcome: Outcome) => void,
   ): void {
     // A node that crashed while handling the request applied it (maybe) but never answers.
-    if (this.#down.has(to) || this.#epochOf(to) !== receiverEpoch) return;
-    if (this.#lost(to, from)) return;
+    if (this.down.has(to) || this.epochOf(to) !== receiverEpoch) return;
+    if (this.lost(to, from)) return;
     let delivered = outcome;
-    if (outcome.ok && this.#serialize) {
+    if (outcome.ok && this.serialize) {
       const json = JSON.stringify(encodeResponse(outcome.response));
-      this.#stats.bytes += json.length;
+      this.counters.bytes += json.length;
       delivered = { ok: true, response: decodeResponse(JSON.parse(json)) };
     }
-    this.#after(() => {
-      if (this.#down.has(from) || this.#epochOf(from) !== senderEpoch || !this.canReach(to, from)) {
-        this.#stats.dropped++;
+    this.after(() => {
+      if (this.down.has(from) || this.epochOf(from) !== senderEpoch || !this.canReach(to, from)) {
+        this.counters.dropped++;
         return;
       }
       onOutcome(delivered);
     });
   }
 
-  #lost(from: NodeId, to: NodeId): boolean {
-    if (!this.canReach(from, to) || this.#random.chance(this.#faults.dropRate)) {
-      this.#stats.dropped++;
+  private lost(from: NodeId, to: NodeId): boolean {
+    if (!this.canReach(from, to) || this.random.chance(this.currentFaults.dropRate)) {
+      this.counters.dropped++;
       return true;
     }
     return false;
   }
 
-  #after(callback: () => void): void {
-    const { minMs, maxMs } = this.#faults.latency;
-    const delayMs = minMs + this.#random.next() * (maxMs - minMs);
-    this.#clock.setTimer(delayMs, callback);
+  private after(callback: () => void): void {
+    const { minMs, maxMs } = this.currentFaults.latency;
+    const delayMs = minMs + this.random.next() * (maxMs - minMs);
+    this.clock.setTimer(delayMs, callback);
   }
 
-  #epochOf(node: NodeId): number {
-    return this.#epochs.get(node) ?? 0;
+  private epochOf(node: NodeId): number {
+    return this.epochs.get(node) ?? 0;
   }
 
-  #pendingFor(node: NodeId): Set<PendingRequest> {
-    let pending = this.#pending.get(node);
+  private pendingFor(node: NodeId): Set<PendingRequest> {
+    let pending = this.pending.get(node);
     if (pending === undefined) {
       pending = new Set();
-      this.#pending.set(node, pending);
+      this.pending.set(node, pending);
     }
     return pending;
   }

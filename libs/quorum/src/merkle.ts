@@ -39,10 +39,10 @@ export class MerkleTree {
   readonly depth: number;
   readonly leafCount: number;
   /** Heap layout: node 1 is the root, node k has children 2k and 2k+1; leaves at [leafCount, 2*leafCount). */
-  readonly #hashes: Float64Array;
-  readonly #dirty: Uint8Array;
-  readonly #leaves: Array<Map<string, number> | undefined>;
-  #size = 0;
+  private readonly hashes: Float64Array;
+  private readonly dirty: Uint8Array;
+  private readonly leaves: Array<Map<string, number> | undefined>;
+  private entryCount = 0;
 
   constructor(depth = DEFAULT_MERKLE_DEPTH) {
     if (!Number.isInteger(depth) || depth < 1 || depth > MAX_MERKLE_DEPTH) {
@@ -53,9 +53,9 @@ export class MerkleTree {
     }
     this.depth = depth;
     this.leafCount = 2 ** depth;
-    this.#hashes = new Float64Array(2 * this.leafCount);
-    this.#dirty = new Uint8Array(this.leafCount);
-    this.#leaves = new Array(this.leafCount);
+    this.hashes = new Float64Array(2 * this.leafCount);
+    this.dirty = new Uint8Array(this.leafCount);
+    this.leaves = new Array(this.leafCount);
   }
 
   /** A tree of `entries` (key and the digest of its versions); the "cheap rebuild". */
@@ -75,7 +75,7 @@ export class MerkleTree {
   }
 
   get size(): number {
-    return this.#size;
+    return this.entryCount;
   }
 
   leafOf(key: string): number {
@@ -83,39 +83,39 @@ export class MerkleTree {
   }
 
   get(key: string): number | undefined {
-    return this.#leaves[this.leafOf(key)]?.get(key);
+    return this.leaves[this.leafOf(key)]?.get(key);
   }
 
   /** Records `key` with the digest of its versions (replacing the previous one). */
   set(key: string, digest: number): void {
     const leaf = this.leafOf(key);
-    let entries = this.#leaves[leaf];
+    let entries = this.leaves[leaf];
     if (entries === undefined) {
       entries = new Map();
-      this.#leaves[leaf] = entries;
+      this.leaves[leaf] = entries;
     }
     const previous = entries.get(key);
     if (previous === digest) return;
-    let hash = this.#hashes[this.leafCount + leaf]!;
+    let hash = this.hashes[this.leafCount + leaf]!;
     if (previous !== undefined) hash = subtractHashes(hash, entryHash(key, previous));
-    else this.#size++;
+    else this.entryCount++;
     entries.set(key, digest);
-    this.#setLeafHash(leaf, addHashes(hash, entryHash(key, digest)));
+    this.setLeafHash(leaf, addHashes(hash, entryHash(key, digest)));
   }
 
   delete(key: string): boolean {
     const leaf = this.leafOf(key);
-    const entries = this.#leaves[leaf];
+    const entries = this.leaves[leaf];
     const previous = entries?.get(key);
     if (entries === undefined || previous === undefined) return false;
     entries.delete(key);
-    this.#size--;
-    this.#setLeafHash(leaf, subtractHashes(this.#hashes[this.leafCount + leaf]!, entryHash(key, previous)));
+    this.entryCount--;
+    this.setLeafHash(leaf, subtractHashes(this.hashes[this.leafCount + leaf]!, entryHash(key, previous)));
     return true;
   }
 
   root(): number {
-    return this.#hashOf(1);
+    return this.hashOf(1);
   }
 
   /** Hashes of the nodes at `level` (0 = root, `depth` = leaves) with the given in-level indexes. */
@@ -127,14 +127,14 @@ export class MerkleTree {
     const width = 2 ** level;
     return indexes.map((index) => {
       assert(Number.isInteger(index) && index >= 0 && index < width, `index ${index} at level ${level}`);
-      return this.#hashOf(width + index);
+      return this.hashOf(width + index);
     });
   }
 
   /** The keys of one leaf with their digests, sorted by key. */
   leafEntries(leaf: number): LeafEntry[] {
     assert(Number.isInteger(leaf) && leaf >= 0 && leaf < this.leafCount, `leaf ${leaf}`);
-    const entries = this.#leaves[leaf];
+    const entries = this.leaves[leaf];
     if (entries === undefined) return [];
     return [...entries].map(([key, digest]) => ({ key, digest })).sort(byKey);
   }
@@ -146,7 +146,7 @@ export class MerkleTree {
     const stack = [1];
     while (stack.length > 0) {
       const node = stack.pop()!;
-      if (this.#hashOf(node) === other.#hashOf(node)) continue;
+      if (this.hashOf(node) === other.hashOf(node)) continue;
       if (node >= this.leafCount) leaves.push(node - this.leafCount);
       else stack.push(2 * node + 1, 2 * node);
     }
@@ -154,28 +154,28 @@ export class MerkleTree {
   }
 
   clear(): void {
-    this.#hashes.fill(0);
-    this.#dirty.fill(0);
-    this.#leaves.fill(undefined);
-    this.#size = 0;
+    this.hashes.fill(0);
+    this.dirty.fill(0);
+    this.leaves.fill(undefined);
+    this.entryCount = 0;
   }
 
-  #setLeafHash(leaf: number, hash: number): void {
-    this.#hashes[this.leafCount + leaf] = hash;
+  private setLeafHash(leaf: number, hash: number): void {
+    this.hashes[this.leafCount + leaf] = hash;
     let node = (this.leafCount + leaf) >> 1;
-    while (node >= 1 && this.#dirty[node] === 0) {
-      this.#dirty[node] = 1;
+    while (node >= 1 && this.dirty[node] === 0) {
+      this.dirty[node] = 1;
       node >>= 1;
     }
   }
 
-  #hashOf(node: number): number {
-    if (node >= this.leafCount || this.#dirty[node] === 0) return this.#hashes[node]!;
-    const left = this.#hashOf(2 * node);
-    const right = this.#hashOf(2 * node + 1);
+  private hashOf(node: number): number {
+    if (node >= this.leafCount || this.dirty[node] === 0) return this.hashes[node]!;
+    const left = this.hashOf(2 * node);
+    const right = this.hashOf(2 * node + 1);
     const hash = left === 0 && right === 0 ? 0 : combineHashes(left, right);
-    this.#hashes[node] = hash;
-    this.#dirty[node] = 0;
+    this.hashes[node] = hash;
+    this.dirty[node] = 0;
     return hash;
   }
 }

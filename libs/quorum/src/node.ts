@@ -89,7 +89,7 @@ export class QuorumNode {
   readonly handoff: HintedHandoff | undefined;
   readonly antiEntropy: AntiEntropy | undefined;
   readonly health: HealthView;
-  #started = false;
+  private started = false;
 
   constructor(options: QuorumNodeOptions) {
     const clock = options.clock ?? systemClock;
@@ -155,19 +155,18 @@ export class QuorumNode {
 
   /** Builds the Merkle trees from the store, then starts gossip, handoff and anti-entropy. */
   async start(): Promise<void> {
-    if (this.#started) return;
-    this.#started = true;
+    if (this.started) return;
+    this.started = true;
     await this.replica.rebuildMerkle();
     this.gossip?.start();
     this.handoff?.start();
     this.antiEntropy?.start();
   }
 
-  stop(): void {
-    this.#started = false;
-    this.gossip?.stop();
-    this.handoff?.stop();
-    this.antiEntropy?.stop();
+  /** Stops the loops at once; resolves when their rounds in flight have finished. */
+  async stop(): Promise<void> {
+    this.started = false;
+    await Promise.all([this.gossip?.stop(), this.handoff?.stop(), this.antiEntropy?.stop()]);
   }
 
   /** Serves one request from a peer: what the service's peer endpoint calls. */

@@ -5,10 +5,10 @@ import { assert } from './errors.js';
  * schedule replays exactly from its seed. Not for anything secret.
  */
 export class Random {
-  #a: number;
-  #b: number;
-  #c: number;
-  #d: number;
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
 
   constructor(readonly seed: number) {
     assert(Number.isInteger(seed), `seed must be an integer, got ${seed}`);
@@ -20,26 +20,26 @@ export class Random {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.#a = next();
-    this.#b = next();
-    this.#c = next();
-    this.#d = next();
+    this.a = next();
+    this.b = next();
+    this.c = next();
+    this.d = next();
     // The first outputs of sfc32 are weakly mixed; discarding a few is the usual remedy.
     for (let round = 0; round < 12; round++) this.uint32();
   }
 
   /** A uniformly distributed 32-bit unsigned integer. */
   uint32(): number {
-    const a = this.#a;
-    const b = this.#b;
-    const c = this.#c;
-    const d = this.#d;
+    const a = this.a;
+    const b = this.b;
+    const c = this.c;
+    const d = this.d;
     const t = (((a + b) >>> 0) + d) >>> 0;
-    this.#d = (d + 1) >>> 0;
-    this.#a = b ^ (b >>> 9);
-    this.#b = (c + (c << 3)) >>> 0;
+    this.d = (d + 1) >>> 0;
+    this.a = b ^ (b >>> 9);
+    this.b = (c + (c << 3)) >>> 0;
     const rotated = (c << 21) | (c >>> 11);
-    this.#c = (rotated + t) >>> 0;
+    this.c = (rotated + t) >>> 0;
     return t;
   }
 

@@ -67,19 +67,19 @@ export interface ReplicaStats {
 export class Replica {
   readonly self: NodeId;
   readonly actor: string;
-  readonly #store: ReplicaStore;
-  readonly #hints: HintStore | undefined;
-  readonly #clock: Clock;
-  readonly #rangeOf: (key: string) => string;
-  readonly #merkleDepth: number;
-  readonly #maxSiblings: number;
-  readonly #maxClockEntries: number;
-  readonly #tombstoneGraceMs: number;
-  readonly #maxRecentWrites: number;
-  readonly #trees = new Map<string, MerkleTree>();
-  readonly #recentWrites = new Map<string, { key: string; version: Version }>();
-  #lastCounter = 0;
-  readonly #stats: ReplicaStats = {
+  private readonly versionStore: ReplicaStore;
+  private readonly hints: HintStore | undefined;
+  private readonly clock: Clock;
+  private readonly rangeOf: (key: string) => string;
+  readonly merkleDepth: number;
+  private readonly maxSiblings: number;
+  private readonly maxClockEntries: number;
+  readonly tombstoneGraceMs: number;
+  private readonly maxRecentWrites: number;
+  private readonly trees = new Map<string, MerkleTree>();
+  private readonly recentWrites = new Map<string, { key: string; version: Version }>();
+  private lastCounter = 0;
+  private readonly counters: ReplicaStats = {
     reads: 0,
     mints: 0,
     duplicateMints: 0,
@@ -97,31 +97,23 @@ export class Replica {
     }
     this.self = options.self;
     this.actor = `${options.self}#${options.incarnation}`;
-    this.#store = options.store;
-    this.#hints = options.hints;
-    this.#clock = options.clock ?? systemClock;
-    this.#rangeOf = options.rangeOf ?? (() => SINGLE_RANGE);
-    this.#merkleDepth = options.merkleDepth ?? DEFAULT_MERKLE_DEPTH;
-    this.#maxSiblings = positive('maxSiblings', options.maxSiblings ?? DEFAULT_MAX_SIBLINGS);
-    this.#maxClockEntries = positive('maxClockEntries', options.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES);
-    this.#tombstoneGraceMs = positive(
+    this.versionStore = options.store;
+    this.hints = options.hints;
+    this.clock = options.clock ?? systemClock;
+    this.rangeOf = options.rangeOf ?? (() => SINGLE_RANGE);
+    this.merkleDepth = options.merkleDepth ?? DEFAULT_MERKLE_DEPTH;
+    this.maxSiblings = positive('maxSiblings', options.maxSiblings ?? DEFAULT_MAX_SIBLINGS);
+    this.maxClockEntries = positive('maxClockEntries', options.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES);
+    this.tombstoneGraceMs = positive(
       'tombstoneGraceMs',
       options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS,
     );
-    this.#maxRecentWrites = positive('maxRecentWrites', options.maxRecentWrites ?? DEFAULT_MAX_RECENT_WRITES);
-    new MerkleTree(this.#merkleDepth); // validates the depth now rather than on the first write
-  }
-
-  get tombstoneGraceMs(): number {
-    return this.#tombstoneGraceMs;
-  }
-
-  get merkleDepth(): number {
-    return this.#merkleDepth;
+    this.maxRecentWrites = positive('maxRecentWrites', options.maxRecentWrites ?? DEFAULT_MAX_RECENT_WRITES);
+    new MerkleTree(this.merkleDepth); // validates the depth now rather than on the first write
   }
 
   stats(): ReplicaStats {
-    return { ...this.#stats };
+    return { ...this.counters };
   }
 
   /** Serves one peer request (every type but `gossip`, which `Gossip.handle` serves). */
@@ -160,10 +152,10 @@ export class Replica {
 
   /** The key's versions here, hinted ones included. */
   async read(key: string): Promise<Version[]> {
-    this.#stats.reads++;
-    const own = await this.#store.read(key);
-    if (this.#hints === undefined) return [...own];
-    const hinted = await this.#hints.read(key);
+    this.counters.reads++;
+    const own = await this.versionStore.read(key);
+    if (this.hints === undefined) return [...own];
+    const hinted = await this.hints.read(key);
     return hinted.length === 0 ? [...own] : reconcile(own, hinted);
   }
 
@@ -182,9 +174,9 @@ export class Replica {
     writeId: string,
     hintFor?: NodeId,
   ): Promise<MintResult> {
-    const recent = this.#recentWrites.get(writeId);
+    const recent = this.recentWrites.get(writeId);
     if (recent !== undefined && recent.key === key) {
-      this.#stats.duplicateMints++;
+      this.counters.duplicateMints++;
       return { version: recent.version, siblings: await this.read(key) };
     }
     let minted: Version | undefined;
@@ -192,10 +184,10 @@ export class Replica {
       const version: Version = {
         dot: {
           actor: this.actor,
-          counter: this.#nextCounter(context, current),
-          timeMs: Math.floor(this.#clock.now()),
+          counter: this.nextCounter(context, current),
+          timeMs: Math.floor(this.clock.now()),
         },
-        clock: pruneClock(context, this.#maxClockEntries),
+        clock: pruneClock(context, this.maxClockEntries),
         value,
       };
       const siblings = reconcile(current, [version]);
@@ -203,11 +195,11 @@ export class Replica {
         siblings.some((sibling) => sameDot(sibling.dot, version.dot)),
         'a fresh dot cannot be superseded',
       );
-      if (siblings.length > this.#maxSiblings) {
-        this.#stats.refusedTooManySiblings++;
+      if (siblings.length > this.maxSiblings) {
+        this.counters.refusedTooManySiblings++;
         throw new QuorumError(
           QuorumErrorCode.TOO_MANY_SIBLINGS,
-          `'${key}' would have ${siblings.length} siblings, more than ${this.#maxSiblings}: ` +
+          `'${key}' would have ${siblings.length} siblings, more than ${this.maxSiblings}: ` +
             'read it and write with the merged context to resolve them',
         );
       }
@@ -216,12 +208,12 @@ export class Replica {
     };
     const siblings =
       hintFor === undefined
-        ? await this.#store.update(key, apply)
-        : await this.#hintsOrThrow().update(hintFor, key, apply, this.#clock.now());
+        ? await this.versionStore.update(key, apply)
+        : await this.hintsOrThrow().update(hintFor, key, apply, this.clock.now());
     assert(minted !== undefined, 'update ran the mint');
-    if (hintFor === undefined) this.#track(key, siblings);
-    this.#stats.mints++;
-    this.#remember(writeId, key, minted);
+    if (hintFor === undefined) this.track(key, siblings);
+    this.counters.mints++;
+    this.remember(writeId, key, minted);
     return { version: minted, siblings };
   }
 
@@ -230,11 +222,11 @@ export class Replica {
     for (const item of items) {
       const merge = (current: readonly Version[]) => reconcile(current, item.versions);
       if (hintFor === undefined) {
-        this.#track(item.key, await this.#store.update(item.key, merge));
-        this.#stats.stores++;
+        this.track(item.key, await this.versionStore.update(item.key, merge));
+        this.counters.stores++;
       } else {
-        await this.#hintsOrThrow().update(hintFor, item.key, merge, this.#clock.now());
-        this.#stats.hintedStores++;
+        await this.hintsOrThrow().update(hintFor, item.key, merge, this.clock.now());
+        this.counters.hintedStores++;
       }
     }
     return items.length;
@@ -242,16 +234,16 @@ export class Replica {
 
   /** The Merkle tree of `range` (an empty one if this replica holds nothing there yet). */
   merkle(range: string): MerkleTree {
-    let tree = this.#trees.get(range);
+    let tree = this.trees.get(range);
     if (tree === undefined) {
-      tree = new MerkleTree(this.#merkleDepth);
-      this.#trees.set(range, tree);
+      tree = new MerkleTree(this.merkleDepth);
+      this.trees.set(range, tree);
     }
     return tree;
   }
 
   merkleHashes(range: string, depth: number, level: number, indexes: readonly number[]): number[] {
-    this.#checkDepth(depth);
+    this.checkDepth(depth);
     if (level > depth) throw new InvalidMessageError('level', `must be <= depth ${depth}`);
     const width = 2 ** level;
     const bad = indexes.findIndex((index) => index >= width);
@@ -265,7 +257,7 @@ export class Replica {
     leaves: readonly number[],
     maxKeys: number,
   ): { entries: LeafEntry[]; truncated: boolean } {
-    this.#checkDepth(depth);
+    this.checkDepth(depth);
     const tree = this.merkle(range);
     const entries: LeafEntry[] = [];
     for (const [position, leaf] of leaves.entries()) {
@@ -291,10 +283,10 @@ export class Replica {
     const items: KeyVersions[] = [];
     let bytes = 0;
     let skippedTombstones = 0;
-    const graceEndMs = this.#clock.now() - this.#tombstoneGraceMs;
+    const graceEndMs = this.clock.now() - this.tombstoneGraceMs;
     for (const key of keys) {
       if (bytes >= maxBytes) return { items, skippedTombstones, truncated: true };
-      const versions = await this.#store.read(key);
+      const versions = await this.versionStore.read(key);
       if (versions.length === 0) continue;
       if (onlyTombstonesBefore(versions, graceEndMs)) {
         skippedTombstones++;
@@ -308,51 +300,51 @@ export class Replica {
 
   /** Rebuilds every Merkle tree from a full store scan: at start, or after the ranges change. */
   async rebuildMerkle(): Promise<void> {
-    for (const tree of this.#trees.values()) tree.clear();
-    for await (const { key, versions } of this.#store.entries()) this.#track(key, versions);
+    for (const tree of this.trees.values()) tree.clear();
+    for await (const { key, versions } of this.versionStore.entries()) this.track(key, versions);
   }
 
   /** Re-reads `keys` and updates their Merkle entries: call after the store changed them itself. */
   async refresh(keys: Iterable<string>): Promise<void> {
-    for (const key of keys) this.#track(key, await this.#store.read(key));
+    for (const key of keys) this.track(key, await this.versionStore.read(key));
   }
 
-  #track(key: string, versions: readonly Version[]): void {
-    const tree = this.merkle(this.#rangeOf(key));
+  private track(key: string, versions: readonly Version[]): void {
+    const tree = this.merkle(this.rangeOf(key));
     if (versions.length === 0) tree.delete(key);
     else tree.set(key, digestVersions(versions));
   }
 
-  #nextCounter(context: VectorClock, current: readonly Version[]): number {
-    let counter = Math.max(this.#lastCounter, counterOf(context, this.actor));
+  private nextCounter(context: VectorClock, current: readonly Version[]): number {
+    let counter = Math.max(this.lastCounter, counterOf(context, this.actor));
     for (const version of current) {
       counter = Math.max(counter, counterOf(version.clock, this.actor));
       if (version.dot.actor === this.actor) counter = Math.max(counter, version.dot.counter);
     }
-    this.#lastCounter = counter + 1;
-    return this.#lastCounter;
+    this.lastCounter = counter + 1;
+    return this.lastCounter;
   }
 
-  #remember(writeId: string, key: string, version: Version): void {
-    this.#recentWrites.set(writeId, { key, version });
-    if (this.#recentWrites.size > this.#maxRecentWrites) {
-      const oldest = this.#recentWrites.keys().next().value;
-      if (oldest !== undefined) this.#recentWrites.delete(oldest);
+  private remember(writeId: string, key: string, version: Version): void {
+    this.recentWrites.set(writeId, { key, version });
+    if (this.recentWrites.size > this.maxRecentWrites) {
+      const oldest = this.recentWrites.keys().next().value;
+      if (oldest !== undefined) this.recentWrites.delete(oldest);
     }
   }
 
-  #hintsOrThrow(): HintStore {
-    if (this.#hints === undefined) {
+  private hintsOrThrow(): HintStore {
+    if (this.hints === undefined) {
       throw new QuorumError(QuorumErrorCode.HINTS_FULL, `${this.self} keeps no hints`);
     }
-    return this.#hints;
+    return this.hints;
   }
 
-  #checkDepth(depth: number): void {
-    if (depth !== this.#merkleDepth) {
+  private checkDepth(depth: number): void {
+    if (depth !== this.merkleDepth) {
       throw new InvalidMessageError(
         'depth',
-        `is ${depth}, but this replica's trees have depth ${this.#merkleDepth}`,
+        `is ${depth}, but this replica's trees have depth ${this.merkleDepth}`,
       );
     }
   }

@@ -26,38 +26,38 @@ export interface ReplicaStore {
 
 /** A `ReplicaStore` in a Map. Durable only in the sense the simulation needs: it survives `crash`. */
 export class MemoryReplicaStore implements ReplicaStore {
-  readonly #data = new Map<string, Version[]>();
+  private readonly data = new Map<string, Version[]>();
 
   async read(key: string): Promise<Version[]> {
-    return this.#data.get(key) ?? [];
+    return this.data.get(key) ?? [];
   }
 
   async update(key: string, update: (current: readonly Version[]) => Version[]): Promise<Version[]> {
-    const next = update(this.#data.get(key) ?? []);
-    if (next.length === 0) this.#data.delete(key);
-    else this.#data.set(key, next);
+    const next = update(this.data.get(key) ?? []);
+    if (next.length === 0) this.data.delete(key);
+    else this.data.set(key, next);
     return next;
   }
 
   async *entries(): AsyncIterable<KeyVersions> {
     // Keys are listed up front, values read as each is yielded: a write during the scan is seen.
-    for (const key of [...this.#data.keys()]) {
-      const versions = this.#data.get(key);
+    for (const key of [...this.data.keys()]) {
+      const versions = this.data.get(key);
       if (versions !== undefined) yield { key, versions };
     }
   }
 
   /** Synchronous read, for test assertions and the simulation's oracle. */
   peek(key: string): readonly Version[] {
-    return this.#data.get(key) ?? [];
+    return this.data.get(key) ?? [];
   }
 
   keys(): string[] {
-    return [...this.#data.keys()];
+    return [...this.data.keys()];
   }
 
   get size(): number {
-    return this.#data.size;
+    return this.data.size;
   }
 
   /**
@@ -66,9 +66,9 @@ export class MemoryReplicaStore implements ReplicaStore {
    */
   purgeTombstones(beforeMs: number): string[] {
     const purged: string[] = [];
-    for (const [key, versions] of this.#data) {
+    for (const [key, versions] of this.data) {
       if (onlyTombstonesBefore(versions, beforeMs)) {
-        this.#data.delete(key);
+        this.data.delete(key);
         purged.push(key);
       }
     }

@@ -1,5 +1,6 @@
 import { InvalidMessageError } from './errors.js';
 import type { KeyVersions, LeafEntry, MemberDigest, PeerRequest, PeerResponse } from './transport.js';
+import { utf8Length } from './utf8.js';
 import { type ClockEntry, clockFrom, type VectorClock } from './vector-clock.js';
 import type { Version } from './version.js';
 
@@ -309,7 +310,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Typed access to the fields of one untrusted JSON object, each failure naming its path. */
 class Fields {
-  readonly #object: Record<string, unknown>;
+  private readonly object: Record<string, unknown>;
 
   constructor(
     json: unknown,
@@ -318,18 +319,18 @@ class Fields {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
       throw new InvalidMessageError(path, 'must be an object');
     }
-    this.#object = json as Record<string, unknown>;
+    this.object = json as Record<string, unknown>;
   }
 
   get(name: string): unknown {
-    return Object.hasOwn(this.#object, name) ? this.#object[name] : undefined;
+    return Object.hasOwn(this.object, name) ? this.object[name] : undefined;
   }
 
   string(name: string, maxLength: number): string {
     const value = this.get(name);
     if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
       throw new InvalidMessageError(
-        this.#at(name),
+        this.at(name),
         `must be a non-empty string of at most ${maxLength} characters`,
       );
     }
@@ -341,27 +342,27 @@ class Fields {
   }
 
   key(name: string, limits: WireLimits): string {
-    return checkKey(this.get(name), this.#at(name), limits);
+    return checkKey(this.get(name), this.at(name), limits);
   }
 
   integer(name: string, min: number, max: number): number {
-    return integerAt(this.get(name), this.#at(name), min, max);
+    return integerAt(this.get(name), this.at(name), min, max);
   }
 
   integers(name: string, maxLength: number): number[] {
     return this.array(name, maxLength).map((item, index) =>
-      integerAt(item, `${this.#at(name)}[${index}]`, 0, Number.MAX_SAFE_INTEGER),
+      integerAt(item, `${this.at(name)}[${index}]`, 0, Number.MAX_SAFE_INTEGER),
     );
   }
 
   boolean(name: string): boolean {
     const value = this.get(name);
-    if (typeof value !== 'boolean') throw new InvalidMessageError(this.#at(name), 'must be a boolean');
+    if (typeof value !== 'boolean') throw new InvalidMessageError(this.at(name), 'must be a boolean');
     return value;
   }
 
   array(name: string, maxLength: number): unknown[] {
-    return arrayAt(this.get(name), this.#at(name), maxLength);
+    return arrayAt(this.get(name), this.at(name), maxLength);
   }
 
   /** A base64 value or null (a tombstone). */
@@ -376,37 +377,22 @@ class Fields {
       !BASE64.test(value)
     ) {
       throw new InvalidMessageError(
-        this.#at(name),
+        this.at(name),
         `must be null or base64 of at most ${limits.maxValueBytes} bytes`,
       );
     }
     const bytes = Buffer.from(value, 'base64');
     if (bytes.byteLength > limits.maxValueBytes) {
-      throw new InvalidMessageError(this.#at(name), `must be at most ${limits.maxValueBytes} bytes`);
+      throw new InvalidMessageError(this.at(name), `must be at most ${limits.maxValueBytes} bytes`);
     }
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  #at(name: string): string {
+  private at(name: string): string {
     return `${this.path}.${name}`;
   }
 }
 
 function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-}
-
-/** UTF-8 length of a string without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length) {
-      bytes += 4;
-      index++;
-    } else bytes += 3;
-  }
-  return bytes;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AntiEntropy, type AntiEntropyOptions, digestVersions, EMPTY_CLOCK, Random } from '../src/index.js';
+import { AntiEntropy, type AntiEntropyOptions, digestVersions, EMPTY_CLOCK } from '../src/index.js';
+import { Random } from '../src/testing.js';
 import { bytes, createTestCluster } from './helpers.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  clockFrom,
-  decodeContext,
-  EMPTY_CLOCK,
-  encodeContext,
-  InvalidContextError,
-  Random,
-} from '../src/index.js';
+import { clockFrom, decodeContext, EMPTY_CLOCK, encodeContext, InvalidContextError } from '../src/index.js';
+import { Random } from '../src/testing.js';
 
 const URL_ACTOR = 'http://127.0.0.1:3021#1732291200000';
 

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ClockScope,
-  Gossip,
-  type MemberState,
-  MemoryNetwork,
-  QuorumError,
-  Random,
-  VirtualClock,
-} from '../src/index.js';
+import { ClockScope, Gossip, type MemberState, QuorumError } from '../src/index.js';
+import { MemoryNetwork, Random, VirtualClock } from '../src/testing.js';
 
 const T_SUSPECT = 500;
 const T_REMOVE = 1500;

@@ -3,13 +3,11 @@ import {
   type HealthView,
   type HintLimits,
   MemoryHintStore,
-  MemoryNetwork,
   MemoryReplicaStore,
   QuorumError,
-  Random,
   Replica,
-  VirtualClock,
 } from '../src/index.js';
+import { MemoryNetwork, Random, VirtualClock } from '../src/testing.js';
 
 export const bytes = (text: string) => new TextEncoder().encode(text);
 export const text = (value: Uint8Array) => new TextDecoder().decode(value);

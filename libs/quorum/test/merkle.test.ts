@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { diffLeafEntries, type LeafEntry, MerkleTree, Random } from '../src/index.js';
+import { diffLeafEntries, type LeafEntry, MerkleTree } from '../src/index.js';
+import { Random } from '../src/testing.js';
 
 function entries(count: number, seed = 1): LeafEntry[] {
   const random = new Random(seed);

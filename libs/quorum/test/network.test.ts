@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ClockScope,
-  MemoryNetwork,
-  type PeerRequest,
-  type PeerResponse,
-  QuorumError,
-  Random,
-  sleep,
-  VirtualClock,
-} from '../src/index.js';
+import { ClockScope, type PeerRequest, type PeerResponse, QuorumError, sleep } from '../src/index.js';
+import { MemoryNetwork, Random, VirtualClock } from '../src/testing.js';
 
 const read: PeerRequest = { type: 'read', key: 'k' };
 const echo = async (): Promise<PeerResponse> => ({ type: 'stored', count: 1 });

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryReplicaStore, QuorumNode } from '../src/index.js';
 import {
   DEFAULT_SIMULATION_TIMING,
   MemoryNetwork,
-  MemoryReplicaStore,
-  QuorumNode,
   Random,
   SimulatedCluster,
   VirtualClock,
-} from '../src/index.js';
+} from '../src/testing.js';
 import { bytes, text } from './helpers.js';
 
 function cluster(options: { antiEntropy?: boolean; hintedHandoff?: boolean } = {}) {

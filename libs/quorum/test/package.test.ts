@@ -1,24 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-// Builds the package with its own tsconfig.build.json, packs it with `pnpm pack` (which applies
-// publishConfig, as publishing does), installs the tarball into a temp project's node_modules and
-// uses it from plain `node` and from `tsc` with no export conditions: what an outside user gets.
+import { installPacked, type OutsideProject, RESOLUTIONS, runNode, typecheck } from './outside-project.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const require = createRequire(import.meta.url);
-const tscBin = require.resolve('typescript/bin/tsc');
 
 const CONSUMER_JS = `
-import {
-  Coordinator, EMPTY_CLOCK, MemoryNetwork, MemoryReplicaStore, Random, Replica, VirtualClock,
-  decodeContext, encodeContext, simulate,
-} from '@sysdesign/quorum';
+import { Coordinator, EMPTY_CLOCK, MemoryReplicaStore, Replica, decodeContext, encodeContext } from '@sysdesign/quorum';
+import { MemoryNetwork, Random, VirtualClock, simulate } from '@sysdesign/quorum/testing';
+import { decodeRequest, encodeRequest } from '@sysdesign/quorum/wire';
 
 const clock = new VirtualClock();
 const network = new MemoryNetwork({ clock, random: new Random(1) });
@@ -36,110 +27,87 @@ await clock.run(coordinators[2].put('k', new TextEncoder().encode('three'), firs
 const read = await clock.run(coordinators[0].get('k', { r: 3 }));
 const context = encodeContext(read.context);
 const report = await simulate({ seed: 3, operations: 30 });
+const wire = decodeRequest(JSON.parse(JSON.stringify(encodeRequest({ type: 'read', key: 'k' }))));
 console.log(JSON.stringify({
   siblings: read.values.map(text).sort(),
   contextRoundTrips: JSON.stringify(decodeContext(context)) === JSON.stringify(read.context),
   empty: EMPTY_CLOCK.length,
   simulationOk: report.ok,
+  wire,
 }));
 `;
 
 const CONSUMER_TS = `
-import { type PeerRequest, type PeerResponse, type Transport, Coordinator, QuorumNotMetError } from '@sysdesign/quorum';
+import { type PeerRequest, type PeerResponse, type Transport, Coordinator, Loop, QuorumNotMetError } from '@sysdesign/quorum';
+import { VirtualClock, type SimulationOptions } from '@sysdesign/quorum/testing';
+import { encodeRequest, type WireMessage } from '@sysdesign/quorum/wire';
 
 const transport: Transport = {
   async request(to: string, request: PeerRequest, options: { timeoutMs: number }): Promise<PeerResponse> {
     throw new Error(\`no network: \${to} \${request.type} \${options.timeoutMs}\`);
   },
 };
-const coordinator = new Coordinator({ self: 'a', transport, preferenceList: () => ['a'] });
+const clock = new VirtualClock(0, { stallTimeoutMs: 0 });
+const coordinator = new Coordinator({ self: 'a', transport, preferenceList: () => ['a'], clock });
+const loop = new Loop({ clock, intervalMs: 10, task: async () => {}, onError: () => {} });
+const options: SimulationOptions = { seed: 1 };
+const message: WireMessage = encodeRequest({ type: 'read', key: 'k' });
 export async function write(): Promise<string> {
+  await loop.stop();
   try {
     const result = await coordinator.put('k', new Uint8Array([1]));
-    return result.version.dot.actor;
+    return result.version.dot.actor + String(options.seed) + Object.keys(message).length;
   } catch (error) {
-    return error instanceof QuorumNotMetError ? \`\${error.answered}/\${error.required}\` : 'other';
+    return error instanceof QuorumNotMetError ? \`\${error.answered}/\${error.required}\` : error instanceof Error ? error.name : 'other';
   }
 }
 `;
 
-let project: string;
+let project: OutsideProject;
 
 beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), 'quorum-consumer-'));
-  execFileSync(process.execPath, [tscBin, '-p', join(packageDir, 'tsconfig.build.json')], { stdio: 'pipe' });
-  execFileSync('pnpm', ['pack', '--pack-destination', project], { cwd: packageDir, stdio: 'pipe' });
-  const tarball = readdirSync(project).find((name) => name.endsWith('.tgz'))!;
-  const installed = join(project, 'node_modules', '@sysdesign', 'quorum');
-  mkdirSync(installed, { recursive: true });
-  execFileSync('tar', ['xzf', join(project, tarball), '-C', installed, '--strip-components=1']);
-  writeFileSync(
-    join(project, 'package.json'),
-    JSON.stringify({ name: 'consumer', type: 'module', private: true }),
-  );
+  project = installPacked(packageDir);
 }, 120_000);
 
-afterAll(() => {
-  if (project !== undefined) rmSync(project, { recursive: true, force: true });
-});
+afterAll(() => project?.remove());
 
 describe('the published package', () => {
-  it('exports only built files: every target of the exports map is under dist/ and exists', () => {
-    // publishConfig replaced the source-condition exports; nothing points at src/.
-    const manifest = JSON.parse(
-      readFileSync(join(project, 'node_modules/@sysdesign/quorum/package.json'), 'utf8'),
+  it('ships dist (JavaScript and declarations only), README, LICENSE and the manifest', () => {
+    const extra = project.packedFiles.filter(
+      (file) => !/^(dist\/[\w/-]+\.(js|d\.ts)|package\.json|README\.md|LICENSE)$/.test(file),
     );
-    const targets = JSON.stringify(manifest.exports).match(/"\.\/[^"]+"/g) ?? [];
-    expect(targets.length).toBeGreaterThan(0);
-    for (const target of targets) {
-      const path = target.slice(1, -1);
-      expect(path.startsWith('./dist/')).toBe(true);
-      expect(() => readFileSync(join(project, 'node_modules/@sysdesign/quorum', path))).not.toThrow();
-    }
-    expect(JSON.stringify(manifest.exports)).not.toContain('@sysdesign/source');
-    expect(manifest.dependencies ?? {}).toEqual({});
-    const shipped = readdirSync(join(project, 'node_modules/@sysdesign/quorum'));
-    expect(shipped.sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
+    expect(extra).toEqual([]);
+    expect(project.packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'dist/index.js']));
   });
 
-  it('runs from plain node with no export conditions', () => {
-    // A three-node cluster, concurrent writes, a context round trip and a short simulation.
-    writeFileSync(join(project, 'consumer.mjs'), CONSUMER_JS);
-    const output = execFileSync(process.execPath, ['consumer.mjs'], { cwd: project, encoding: 'utf8' });
-    expect(JSON.parse(output)).toEqual({
+  it('points every export, types entry and typesVersions path at a shipped file under dist/', () => {
+    const manifest = JSON.parse(readFileSync(join(project.installedDir, 'package.json'), 'utf8'));
+    expect(JSON.stringify(manifest.exports)).not.toContain('@sysdesign/source');
+    expect(Object.keys(manifest.exports)).toEqual(['.', './testing', './wire', './package.json']);
+    const targets = [
+      ...(JSON.stringify([manifest.exports, manifest.typesVersions]).match(/"\.\/dist\/[^"]+"/g) ?? []),
+      `"${manifest.main}"`,
+      `"${manifest.types}"`,
+    ].map((target) => target.slice(1, -1));
+    for (const target of targets) expect(project.packedFiles).toContain(target.replace(/^\.\//, ''));
+    expect(manifest.dependencies ?? {}).toEqual({});
+  });
+
+  it('runs from plain node with no export conditions, root and subpaths', () => {
+    // A three-node cluster, concurrent writes, a context round trip, a short simulation, a wire codec.
+    expect(JSON.parse(runNode(project, CONSUMER_JS))).toEqual({
       siblings: ['three', 'two'],
       contextRoundTrips: true,
       empty: 0,
       simulationOk: true,
+      wire: { type: 'read', key: 'k' },
     });
   });
 
-  it('type-checks a TypeScript consumer against the shipped declarations', () => {
-    // NodeNext resolution, strict: the .d.ts files must describe the public API completely.
-    writeFileSync(join(project, 'consumer.ts'), CONSUMER_TS);
-    writeFileSync(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: false,
-          skipDefaultLibCheck: true,
-          types: [],
-        },
-        files: ['consumer.ts'],
-      }),
-    );
-    const result = (() => {
-      try {
-        return execFileSync(process.execPath, [tscBin, '-p', project], { cwd: project, encoding: 'utf8' });
-      } catch (error) {
-        return String((error as { stdout?: string }).stdout ?? error);
-      }
-    })();
-    expect(result).toBe('');
-  });
+  it.each(RESOLUTIONS)(
+    'typechecks a strict consumer of the root and every subpath under %s resolution',
+    (resolution) => {
+      expect(typecheck(project, resolution, CONSUMER_TS)).toBe('');
+    },
+  );
 });

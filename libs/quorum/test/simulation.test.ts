@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { EMPTY_CLOCK, type Version } from '../src/index.js';
 import {
-  EMPTY_CLOCK,
   History,
   replayCommand,
   type SimulationOptions,
   type SimulationReport,
   simulate,
-  type Version,
-} from '../src/index.js';
+} from '../src/testing.js';
 
 const SEEDS = Array.from({ length: 12 }, (_, index) => index + 1);
 

@@ -9,9 +9,9 @@ import {
   incrementClock,
   mergeClocks,
   pruneClock,
-  Random,
   type VectorClock,
 } from '../src/index.js';
+import { Random } from '../src/testing.js';
 
 const clock = (...entries: Array<[string, number, number?]>): VectorClock =>
   clockFrom(entries.map(([actor, counter, timeMs]) => ({ actor, counter, timeMs: timeMs ?? 0 })));

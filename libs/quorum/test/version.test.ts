@@ -12,8 +12,8 @@ import {
   supersedes,
   type VectorClock,
   type Version,
-  VirtualClock,
 } from '../src/index.js';
+import { VirtualClock } from '../src/testing.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (value: Uint8Array | null) => (value === null ? null : new TextDecoder().decode(value));

@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   clockFrom,
-  decodeRequest,
-  decodeResponse,
-  encodeRequest,
-  encodeResponse,
   InvalidMessageError,
   type PeerRequest,
   type PeerResponse,
   type Version,
 } from '../src/index.js';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../src/wire.js';
 
 const clock = clockFrom([
   { actor: 'http://127.0.0.1:3002#1', counter: 3, timeMs: 1_700_000_000_000 },

@@ -44,7 +44,8 @@ local resetAfterMs = 0
 if count > 0 then
   resetAfterMs = windowEndsInMs
 end
-if cost == 0 then
+-- A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+if cost == 0 and limit - count >= 1 then
   return {1, limit, limit - count, resetAfterMs, 0, 0}
 end
 return {0, limit, limit - count, resetAfterMs, windowEndsInMs, 0}

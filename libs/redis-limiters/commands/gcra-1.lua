@@ -45,7 +45,9 @@ end
 
 local remaining = math.floor((tolerance - (tat - nowUs)) / interval)
 local resetAfterMs = math.ceil((tat - nowUs) / 1000)
-if cost == 0 then
+-- A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+if cost == 0 and remaining >= 1 then
   return {1, burst, remaining, resetAfterMs, 0, 0}
 end
-return {0, burst, remaining, resetAfterMs, math.ceil((pushed - tolerance - nowUs) / 1000), 0}
+local wanted = tat + interval * math.max(cost, 1)
+return {0, burst, remaining, resetAfterMs, math.ceil((wanted - tolerance - nowUs) / 1000), 0}

@@ -60,15 +60,17 @@ if admitted then
   rcall('PEXPIREAT', key, (window + 2) * windowMs)
   return {1, limit, remaining, resetAfterMs, 0, 0}
 end
-if cost == 0 then
+-- A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+if cost == 0 and remaining >= 1 then
   return {1, limit, remaining, resetAfterMs, 0, 0}
 end
+local wanted = math.max(cost, 1)
 local retryAfterMs
-if limit - current - cost >= 0 then
+if limit - current - wanted >= 0 then
   -- Wait inside this window until the previous window's weight has shrunk enough.
-  retryAfterMs = windowMs - math.floor(((limit - current - cost) * windowMs) / previous) - elapsed
+  retryAfterMs = windowMs - math.floor(((limit - current - wanted) * windowMs) / previous) - elapsed
 else
   -- Wait for the next window, where this window's count becomes the weighted previous one.
-  retryAfterMs = windowMs - elapsed + math.max(0, windowMs - math.floor(((limit - cost) * windowMs) / current))
+  retryAfterMs = windowMs - elapsed + math.max(0, windowMs - math.floor(((limit - wanted) * windowMs) / current))
 end
 return {0, limit, remaining, resetAfterMs, retryAfterMs, 0}

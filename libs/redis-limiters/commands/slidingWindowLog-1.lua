@@ -43,9 +43,11 @@ if count > 0 then
   local last = rcall('ZRANGE', key, -1, -1, 'WITHSCORES')
   resetAfterMs = tonumber(last[2]) + windowMs - now
 end
-if cost == 0 then
+-- A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+if cost == 0 and limit - count >= 1 then
   return {1, limit, limit - count, resetAfterMs, 0, 0}
 end
--- The request fits once the oldest (count + cost − limit) units have left the window.
-local blocking = rcall('ZRANGE', key, count + cost - limit - 1, count + cost - limit - 1, 'WITHSCORES')
+local wanted = math.max(cost, 1)
+-- The request fits once the oldest (count + wanted − limit) units have left the window.
+local blocking = rcall('ZRANGE', key, count + wanted - limit - 1, count + wanted - limit - 1, 'WITHSCORES')
 return {0, limit, limit - count, resetAfterMs, tonumber(blocking[2]) + windowMs - now, 0}

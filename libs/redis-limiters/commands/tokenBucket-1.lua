@@ -44,7 +44,8 @@ end
 
 local remaining = math.floor(tokens / windowMs)
 local resetAfterMs = math.ceil((full - tokens) / limit)
-if cost == 0 then
+-- A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+if cost == 0 and remaining >= 1 then
   return {1, burst, remaining, resetAfterMs, 0, 0}
 end
-return {0, burst, remaining, resetAfterMs, math.ceil((need - tokens) / limit), 0}
+return {0, burst, remaining, resetAfterMs, math.ceil((math.max(cost, 1) * windowMs - tokens) / limit), 0}

@@ -1,46 +1,26 @@
 /**
  * @sysdesign/redis-limiters: six rate-limiting algorithms as atomic Redis Lua scripts, each with
  * an in-memory twin of identical semantics, behind one call: `limiter.limit(key, { cost })`.
- * The Fastify plugin is at `@sysdesign/redis-limiters/fastify`.
+ * The Fastify plugin is at `@sysdesign/redis-limiters/fastify`. What is exported here is the
+ * public API; the deciders, the scripts and the key layout are internal.
  */
 
-export type {
-  AlgorithmState,
-  Decide,
-  FixedWindowState,
-  GcraState,
-  LeakingBucketState,
-  Outcome,
-  SlidingWindowCounterState,
-  SlidingWindowLogState,
-  TokenBucketState,
-} from './algorithms/index.js';
-export { DECIDERS } from './algorithms/index.js';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 export { type CreateLimiterOptions, createLimiter } from './create.js';
 export {
   CostExceedsLimitError,
-  errorFromScriptCode,
   InvalidArgumentError,
   InvalidPolicyError,
   LimiterError,
-  type LimiterErrorCode,
+  LimiterErrorCode,
   LimiterUnavailableError,
-  ScriptErrorCode,
   type UnavailableReason,
 } from './errors.js';
-export {
-  HEADER_NAMES,
-  type HeaderOptions,
-  policyHeaderValue,
-  secondsCeil,
-  structuredString,
-  writeRateLimitHeaders,
-} from './headers.js';
-export { DEFAULT_PREFIX, escapeKey, MAX_KEY_LENGTH } from './keys.js';
+export { HEADER_NAMES, type HeaderOptions, policyHeaderValue, writeRateLimitHeaders } from './headers.js';
+export { DEFAULT_PREFIX, MAX_KEY_LENGTH } from './keys.js';
 export { MemoryLimiter, type MemoryLimiterOptions } from './memory-limiter.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
-export { OverLimitCache, type OverLimitCacheOptions } from './over-limit-cache.js';
+export type { OverLimitCacheOptions } from './over-limit-cache.js';
 export {
   ALGORITHMS,
   type Algorithm,

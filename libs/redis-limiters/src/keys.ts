@@ -31,6 +31,20 @@ const ALGORITHM_CODES: Record<Algorithm, string> = {
 };
 
 /** Checks a limiter name or key prefix once, when the limiter is made. */
+/**
+ * The limiter's options, checked for the one required field: a constructor called without them
+ * (`new MemoryLimiter(policy)`) says what to pass instead of failing on `undefined.name`.
+ */
+export function checkLimiterOptions(limiter: string, options: unknown): void {
+  const name =
+    typeof options === 'object' && options !== null ? (options as { name?: unknown }).name : undefined;
+  if (name === undefined) {
+    throw new InvalidArgumentError(
+      `${limiter} needs a name: new ${limiter}(policy, { name: 'api' }). The name is part of every key; limiters with the same name and algorithm share counters`,
+    );
+  }
+}
+
 export function checkKeyPart(what: 'name' | 'prefix', value: string): void {
   const minLength = what === 'name' ? 1 : 0;
   if (typeof value !== 'string' || value.length < minLength || value.length > MAX_NAME_LENGTH) {

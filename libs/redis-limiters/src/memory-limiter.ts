@@ -1,5 +1,5 @@
 import { type AlgorithmState, DECIDERS, type Decide } from './algorithms/index.js';
-import { checkKeyPart, DEFAULT_PREFIX, keyBase, limiterKey } from './keys.js';
+import { checkKeyPart, checkLimiterOptions, DEFAULT_PREFIX, keyBase, limiterKey } from './keys.js';
 import { MemoryStore } from './memory-store.js';
 import {
   checkCost,
@@ -35,6 +35,7 @@ export class MemoryLimiter implements Limiter {
   private readonly decide: Decide<AlgorithmState>;
 
   constructor(policy: RateLimitPolicy, options: MemoryLimiterOptions) {
+    checkLimiterOptions('MemoryLimiter', options);
     this.policy = normalizePolicy(policy);
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     checkKeyPart('name', options.name);

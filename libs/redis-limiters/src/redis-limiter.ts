@@ -1,7 +1,6 @@
-import type { Cluster, Redis } from 'ioredis';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { errorFromScriptCode, LimiterError, LimiterUnavailableError } from './errors.js';
-import { checkKeyPart, DEFAULT_PREFIX, keyBase, limiterKey } from './keys.js';
+import { errorFromScriptCode, LimiterError, LimiterErrorCode, LimiterUnavailableError } from './errors.js';
+import { checkKeyPart, checkLimiterOptions, DEFAULT_PREFIX, keyBase, limiterKey } from './keys.js';
 import { OverLimitCache, type OverLimitCacheOptions } from './over-limit-cache.js';
 import {
   checkCost,
@@ -21,8 +20,15 @@ import { type LimiterScript, limiterScript } from './scripts.js';
  * - a short local cache of refused keys, so a flood from a client over its limit stays here.
  */
 
-/** ioredis's Redis or Cluster client; ioredis is a peer dependency. */
-export type RedisClient = Redis | Cluster;
+/**
+ * What the limiter uses of an ioredis `Redis` or `Cluster` client. Written out rather than imported,
+ * so ioredis stays an optional peer: the declarations of a memory-only user never name it.
+ */
+export interface RedisClient {
+  readonly status: string;
+  defineCommand(name: string, definition: { numberOfKeys?: number; lua: string }): void;
+  del(...keys: string[]): Promise<number>;
+}
 
 export interface LimiterEvents {
   /** Redis answered a decision after `durationMs`. */
@@ -94,6 +100,7 @@ export class RedisLimiter implements Limiter {
     policy: RateLimitPolicy,
     options: RedisLimiterOptions,
   ) {
+    checkLimiterOptions('RedisLimiter', options);
     this.policy = normalizePolicy(policy);
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     checkKeyPart('name', options.name);
@@ -181,7 +188,7 @@ export class RedisLimiter implements Limiter {
   private toResult(reply: unknown, cost: number): LimitResult {
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') {
       throw new LimiterError(
-        'UNEXPECTED_REPLY',
+        LimiterErrorCode.UNEXPECTED_REPLY,
         `unexpected reply from a rate-limit script: ${JSON.stringify(reply)}`,
       );
     }

@@ -1,16 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { COMMANDS } from './generated/commands.js';
 import type { Algorithm } from './policy.js';
 
 /**
- * The Lua scripts live as files in `commands/` (published with the package), named
- * `<name>-<numberOfKeys>.lua` as BullMQ names its commands. They are read once, at first use,
- * relative to this module, which sits one level below the package root both as `src/scripts.ts`
- * and as `dist/scripts.js`. A line `--- @include "<name>"` is replaced by `commands/includes/<name>.lua`.
+ * The Lua scripts, from `src/generated/commands.ts`: generated at build time from `commands/*.lua`
+ * (published with the package, still readable as files), named `<name>-<numberOfKeys>.lua` as
+ * BullMQ names its commands. Nothing is read from disk at run time, so a bundled copy works.
  */
-
-const COMMANDS_DIR = new URL('../commands/', import.meta.url);
-const INCLUDE_LINE = /^--- @include "([A-Za-z0-9_-]+)"[ \t]*$/gm;
-const MAX_INCLUDE_DEPTH = 4;
 
 const SCRIPT_FILES: Record<Algorithm, string> = {
   token_bucket: 'tokenBucket-1',
@@ -28,31 +23,20 @@ export interface LimiterScript {
   lua: string;
 }
 
-const loaded = new Map<Algorithm, LimiterScript>();
-
-function readCommandFile(relativePath: string): string {
-  return readFileSync(new URL(relativePath, COMMANDS_DIR), 'utf8');
-}
-
-function inlineIncludes(source: string, depth: number): string {
-  if (depth > MAX_INCLUDE_DEPTH) throw new Error('rate-limit scripts: includes nested too deeply');
-  return source.replace(INCLUDE_LINE, (_line, name: string) =>
-    inlineIncludes(readCommandFile(`includes/${name}.lua`), depth + 1),
-  );
-}
+const SCRIPTS = new Map<Algorithm, LimiterScript>(
+  Object.entries(SCRIPT_FILES).map(([algorithm, file]) => {
+    const camelName = file.slice(0, file.lastIndexOf('-'));
+    const lua = COMMANDS[file];
+    if (lua === undefined) throw new Error(`rate-limit scripts: commands/${file}.lua was not generated`);
+    const script: LimiterScript = {
+      commandName: `sysdesignLimiter${camelName[0]!.toUpperCase()}${camelName.slice(1)}`,
+      numberOfKeys: Number(file.slice(file.lastIndexOf('-') + 1)),
+      lua,
+    };
+    return [algorithm as Algorithm, script];
+  }),
+);
 
 export function limiterScript(algorithm: Algorithm): LimiterScript {
-  let script = loaded.get(algorithm);
-  if (script === undefined) {
-    const file = SCRIPT_FILES[algorithm];
-    const numberOfKeys = Number(file.slice(file.lastIndexOf('-') + 1));
-    const camelName = file.slice(0, file.lastIndexOf('-'));
-    script = {
-      commandName: `sysdesignLimiter${camelName[0]!.toUpperCase()}${camelName.slice(1)}`,
-      numberOfKeys,
-      lua: inlineIncludes(readCommandFile(`${file}.lua`), 0),
-    };
-    loaded.set(algorithm, script);
-  }
-  return script;
+  return SCRIPTS.get(algorithm)!;
 }

@@ -1,23 +1,18 @@
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { deleteRedisPrefix, freshRedisPrefix } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPacked, type OutsideProject, RESOLUTIONS, runNode, typecheck } from './outside-project.js';
 
 /**
- * The package as an outside project gets it: built with tsc, packed with `pnpm pack` (which
- * applies publishConfig), unpacked into a temporary project's node_modules, and imported by a
- * plain `node` script with no export conditions. With REDIS_URL set, the script also runs every
- * Lua script, proving the `commands/` files ship and load from the installed location.
+ * The package as an outside project gets it (see outside-project.ts): imported by a plain `node`
+ * script with no export conditions, and typechecked under NodeNext, Bundler and Node10 resolution,
+ * with its peers and without them. With REDIS_URL set, the script also runs every Lua script from
+ * the installed package.
  */
 
-const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const requireFromRepo = createRequire(new URL('../../../package.json', import.meta.url));
 const PEERS = ['ioredis', 'fastify', 'fastify-plugin'];
 
 const CHECK_SCRIPT = `
@@ -53,75 +48,76 @@ if (process.env.CHECK_REDIS_URL) {
 console.log(JSON.stringify(output));
 `;
 
-interface PackedManifest {
-  exports: Record<string, Record<string, string>>;
-  files: string[];
+const CONSUMER_TS = `
+import { createLimiter, LimiterErrorCode, MemoryLimiter, RedisLimiter, type LimitResult, type RedisClient } from '@sysdesign/redis-limiters';
+import rateLimit, { keyBy, type RateLimitErrorContext, type RateLimitPluginOptions } from '@sysdesign/redis-limiters/fastify';
+import { Redis } from 'ioredis';
+
+const memory = new MemoryLimiter({ algorithm: 'gcra', limit: 2, windowMs: 60_000 }, { name: 'outside' });
+const client: RedisClient = new Redis({ lazyConnect: true });
+const shared = new RedisLimiter(client, { algorithm: 'token_bucket', limit: 1, windowMs: 1_000 }, { name: 'outside' });
+const options: RateLimitPluginOptions = {
+  key: keyBy.ip,
+  errorResponseBuilder: (_request, context: RateLimitErrorContext) => new Error(context.detail),
+};
+export async function check(): Promise<[LimitResult, string, unknown, unknown, unknown]> {
+  return [await memory.limit('k', { cost: 0 }), LimiterErrorCode.RATE_LIMITED, shared, options, [rateLimit, createLimiter]];
 }
+`;
+
+/** Without ioredis and fastify installed, the root still typechecks: both are optional peers. */
+const MEMORY_ONLY_TS = `
+import { MemoryLimiter, type LimitResult } from '@sysdesign/redis-limiters';
+const limiter = new MemoryLimiter({ algorithm: 'fixed_window', limit: 1, windowMs: 1_000 }, { name: 'alone' });
+export const first: Promise<LimitResult> = limiter.limit('k');
+`;
 
 describe('the published package', () => {
-  let projectDir: string;
-  let installedDir: string;
-  let manifest: PackedManifest;
+  let project: OutsideProject;
+  let memoryOnly: OutsideProject;
   const redisPrefix = freshRedisPrefix('limiter-built');
 
-  beforeAll(async () => {
-    projectDir = await mkdtemp(join(tmpdir(), 'redis-limiters-outside-'));
-    await run(process.execPath, [
-      requireFromRepo.resolve('typescript/bin/tsc'),
-      '-p',
-      join(packageDir, 'tsconfig.build.json'),
-    ]);
-    await run('pnpm', ['pack', '--pack-destination', projectDir], { cwd: packageDir });
-    const tarball = (await readdir(projectDir)).find((name) => name.endsWith('.tgz'))!;
-    await run('tar', ['-xzf', join(projectDir, tarball), '-C', projectDir]);
-    installedDir = join(projectDir, 'node_modules', '@sysdesign', 'redis-limiters');
-    await mkdir(join(projectDir, 'node_modules', '@sysdesign'), { recursive: true });
-    await rename(join(projectDir, 'package'), installedDir);
-    // The peers, as the outside project would have installed them.
-    const requireFromPackage = createRequire(join(packageDir, 'package.json'));
-    for (const peer of PEERS) {
-      const peerDir = join(requireFromPackage.resolve(`${peer}/package.json`), '..');
-      await symlink(peerDir, join(projectDir, 'node_modules', peer), 'dir');
-    }
-    await writeFile(
-      join(projectDir, 'package.json'),
-      JSON.stringify({ name: 'outside', type: 'module', private: true }),
-    );
-    await writeFile(join(projectDir, 'check.mjs'), CHECK_SCRIPT);
-    manifest = JSON.parse(await readFile(join(installedDir, 'package.json'), 'utf8')) as PackedManifest;
-  });
+  beforeAll(() => {
+    project = installPacked(packageDir, [...PEERS, '@types/node']);
+    memoryOnly = installPacked(packageDir);
+  }, 180_000);
 
   afterAll(async () => {
-    if (projectDir) await rm(projectDir, { recursive: true, force: true });
+    project?.remove();
+    memoryOnly?.remove();
     if (process.env.REDIS_URL) await deleteRedisPrefix(process.env.REDIS_URL, redisPrefix);
   });
 
-  it('publishes an exports map that points only at dist, with types, and ships dist and commands only', async () => {
-    // No source condition or src/ path may leak into the published manifest.
-    const targets = Object.values(manifest.exports).flatMap((conditions) => Object.entries(conditions));
-    expect(targets.map(([condition]) => condition).sort()).toEqual(['default', 'default', 'types', 'types']);
-    for (const [, target] of targets) {
-      expect(target).toMatch(/^\.\/dist\//);
-      await expect(readFile(join(installedDir, target))).resolves.toBeDefined();
-    }
-    const shipped = await readdir(installedDir);
-    expect(shipped.sort()).toEqual(['README.md', 'commands', 'dist', 'package.json'].sort());
-    const commands = await readdir(join(installedDir, 'commands'));
-    expect(commands.filter((name) => name.endsWith('.lua'))).toHaveLength(6);
+  it('ships dist, the readable .lua commands, README and LICENSE; exports point only at dist', async () => {
+    // No source condition or src/ path may leak into the published manifest; no source maps ship.
+    const manifest = JSON.parse(await readFile(join(project.installedDir, 'package.json'), 'utf8'));
+    const extra = project.packedFiles.filter(
+      (file) =>
+        !/^(dist\/[\w/-]+\.(js|d\.ts)|commands\/[\w/-]+\.lua|package\.json|README\.md|LICENSE)$/.test(file),
+    );
+    expect(extra).toEqual([]);
+    expect(project.packedFiles.filter((file) => /^commands\/[\w-]+\.lua$/.test(file))).toHaveLength(6);
+    expect(JSON.stringify(manifest.exports)).not.toContain('@sysdesign/source');
+    const targets = [
+      ...(JSON.stringify([manifest.exports, manifest.typesVersions]).match(/"\.\/dist\/[^"]+"/g) ?? []),
+      `"${manifest.main}"`,
+      `"${manifest.types}"`,
+    ].map((target) => target.slice(3, -1));
+    for (const target of targets) expect(project.packedFiles).toContain(target);
+    expect(manifest.peerDependenciesMeta).toEqual({
+      fastify: { optional: true },
+      ioredis: { optional: true },
+    });
   });
 
-  it('works from a plain node script, with the Lua scripts loaded from the installed package', async () => {
+  it('works from a plain node script, with the Lua scripts from the generated module', async () => {
     // No export conditions, no tsx: exactly what a user of the published package runs.
-    const { NODE_OPTIONS: _ignored, ...env } = process.env;
-    const { stdout } = await run(process.execPath, ['check.mjs'], {
-      cwd: projectDir,
-      env: { ...env, CHECK_REDIS_URL: process.env.REDIS_URL ?? '', CHECK_PREFIX: redisPrefix },
-    });
-    const output = JSON.parse(stdout) as {
-      memory: boolean[];
-      http: unknown[];
-      redis?: Record<string, boolean[]>;
-    };
+    const output = JSON.parse(
+      runNode(project, CHECK_SCRIPT, {
+        CHECK_REDIS_URL: process.env.REDIS_URL ?? '',
+        CHECK_PREFIX: redisPrefix,
+      }),
+    ) as { memory: boolean[]; http: unknown[]; redis?: Record<string, boolean[]> };
     expect(output.memory).toEqual([true, true, false]);
     expect(output.http).toEqual([
       [200, '"default";q=1;w=60'],
@@ -135,4 +131,18 @@ describe('the published package', () => {
       );
     }
   });
+
+  it.each(RESOLUTIONS)(
+    'typechecks a strict consumer of the root and /fastify under %s resolution',
+    (resolution) => {
+      expect(typecheck(project, resolution, CONSUMER_TS, ['node'])).toBe('');
+    },
+  );
+
+  it.each(RESOLUTIONS)(
+    'typechecks a memory-only consumer with neither peer installed under %s',
+    (resolution) => {
+      expect(typecheck(memoryOnly, resolution, MEMORY_ONLY_TS)).toBe('');
+    },
+  );
 });

@@ -3,7 +3,11 @@ import { deleteRedisPrefix, describeWith, freshRedisPrefix, redisBackend } from 
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import rateLimit, { keyBy, type RateLimitPluginOptions } from '../src/fastify/index.js';
+import rateLimit, {
+  keyBy,
+  type RateLimitErrorContext,
+  type RateLimitPluginOptions,
+} from '../src/fastify/index.js';
 import { MAX_WINDOW_MS, type RateLimitPolicy } from '../src/index.js';
 import { uniqueName } from './helpers.js';
 
@@ -74,26 +78,51 @@ describe('rate-limit plugin, in memory', () => {
     expect(response.json().decision).toMatchObject({ allowed: true, remaining: 2, name: 'default' });
   });
 
-  it('refuses over the limit with a 429 problem+json and Retry-After', async () => {
-    // The 4th request of 3: a problem body a client can act on.
+  it("refuses over the limit with a 429 and Retry-After, through Fastify's error handler by default", async () => {
+    // The 4th request of 3: no project-specific body, just the status, a code and a sentence.
     const app = await make({ policy: { algorithm: 'sliding_window_log', limit: 3, windowMs: 60_000 } });
     expect(await statuses(app, 3)).toEqual([200, 200, 200]);
     const response = await app.inject({ url: '/?q=secret' });
     expect(response.statusCode).toBe(429);
-    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.headers['retry-after']).toBe('60');
     expect(response.headers['x-ratelimit-remaining']).toBe('0');
-    expect(response.json()).toMatchObject({
-      type: 'urn:sysdesign:problem:rate-limited',
-      title: 'Too many requests',
-      status: 429,
-      code: 'RATE_LIMITED',
-      instance: '/',
-      policy: 'default',
-      limit: 3,
-      remaining: 0,
+    expect(response.json()).toEqual({
+      statusCode: 429,
+      code: 'RL_ERR_RATE_LIMITED',
+      error: 'Too Many Requests',
+      message: 'rate limit "default" exceeded: 3 per 60 s; retry in 60 s',
     });
-    expect(response.json().retryAfterMs).toBeGreaterThan(59_000);
+  });
+
+  it('refuses through errorResponseBuilder, whose result the application error handler shapes', async () => {
+    // What @fastify/rate-limit does: the builder returns what is thrown; the app renders it.
+    const contexts: RateLimitErrorContext[] = [];
+    const app = Fastify();
+    app.setErrorHandler((error: { context?: RateLimitErrorContext; statusCode?: number }, _request, reply) =>
+      reply.code(error.statusCode ?? 500).send({ shaped: true, policy: error.context?.policy }),
+    );
+    await app.register(rateLimit, {
+      policy: perMinute(1),
+      errorResponseBuilder: (_request, context) => {
+        contexts.push(context);
+        return Object.assign(new Error(context.detail), { statusCode: context.statusCode, context });
+      },
+    });
+    app.get('/', async () => 'ok');
+    apps.push(app);
+    expect((await app.inject({ url: '/' })).statusCode).toBe(200);
+    const refused = await app.inject({ url: '/' });
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toEqual({ shaped: true, policy: 'default' });
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect(contexts[0]).toMatchObject({
+      reason: 'rate-limited',
+      statusCode: 429,
+      limit: 1,
+      remaining: 0,
+      cost: 1,
+    });
+    expect(contexts[0]!.retryAfterMs).toBeGreaterThan(0);
   });
 
   it('gives routes their own policies and counters, and exempts routes with rateLimit: false', async () => {
@@ -165,7 +194,8 @@ describe('rate-limit plugin, in memory', () => {
     const response = await app.inject({ url: '/' });
     expect(response.statusCode).toBe(429);
     expect(response.headers['retry-after']).toBeUndefined();
-    expect(response.json()).toMatchObject({ code: 'RATE_LIMIT_COST_TOO_HIGH', limit: 5 });
+    expect(response.json()).toMatchObject({ statusCode: 429, code: 'RL_ERR_COST_EXCEEDS_LIMIT' });
+    expect(response.json().message).toContain('admits at most 5 at once');
   });
 
   it('skips allowed requests and reports refusals to onExceeded', async () => {
@@ -256,7 +286,7 @@ describe('rate-limit plugin when Redis is down', () => {
     expect(ms).toBeLessThan(2_000);
   });
 
-  it('fails closed: refuses every request with a 503 problem+json and Retry-After, without waiting', async () => {
+  it('fails closed: refuses every request with a 503 and Retry-After, without waiting', async () => {
     // Same outage, the other policy: nothing passes, and nobody hangs.
     const app = await appWith({
       redis,
@@ -269,11 +299,7 @@ describe('rate-limit plugin when Redis is down', () => {
     const { responses, ms } = await timedStatuses(app, 20);
     expect(responses.map((response) => response.statusCode)).toEqual(Array(20).fill(503));
     expect(responses[0]!.headers['retry-after']).toBe('1');
-    expect(responses[0]!.json()).toMatchObject({
-      type: 'urn:sysdesign:problem:rate-limiter-unavailable',
-      code: 'RATE_LIMITER_UNAVAILABLE',
-      status: 503,
-    });
+    expect(responses[0]!.json()).toMatchObject({ statusCode: 503, code: 'RL_ERR_UNAVAILABLE' });
     expect(ms).toBeLessThan(2_000);
   });
 });

@@ -204,6 +204,19 @@ function semantics(backend: () => LimiterBackend) {
       expect(await limiter.limit('k', { now: T0, cost: 0 })).toMatchObject({ allowed: true, remaining: 9 });
     });
 
+    it('answers a peek on a blocked key as refused, with the wait for one unit, and consumes nothing', async () => {
+      // A peek used to say "allowed" on an exhausted key; it now answers as a request of 1 would.
+      const limiter = backend().make(policy);
+      await limiter.limit('k', { now: T0, cost: 10 });
+      const peek = await limiter.limit('k', { now: T0 + 1, cost: 0 });
+      const request = await limiter.limit('k', { now: T0 + 1 });
+      expect(peek).toMatchObject({ allowed: false, remaining: 0 });
+      expect(peek.retryAfterMs).toBeGreaterThan(0);
+      expect(peek.retryAfterMs).toBe(request.retryAfterMs);
+      const later = await limiter.limit('k', { now: T0 + 1 + peek.retryAfterMs, cost: 0 });
+      expect(later.allowed).toBe(true);
+    });
+
     it('refuses a cost above its capacity outright, with a typed error', async () => {
       // Waiting could never help such a request, so it is an error rather than a retry time.
       const limiter = backend().make(policy);

@@ -8,10 +8,10 @@ import {
   MemoryLimiter,
   MemoryStore,
   normalizePolicy,
-  OverLimitCache,
   type RateLimitPolicy,
 } from '../src/index.js';
 import { escapeKey, keyBase, limiterKey } from '../src/keys.js';
+import { OverLimitCache } from '../src/over-limit-cache.js';
 import { T0 } from './helpers.js';
 
 /** Redis Cluster's slot of a key (CRC16/XMODEM of the hash tag, or of the whole key, mod 16384). */

@@ -1,14 +1,13 @@
 import type { ServiceLogger } from '@sysdesign/platform';
 import {
   AntiEntropy,
-  DEFAULT_WIRE_LIMITS,
   type Gossip,
   HintedHandoff,
   type NodeId,
   QuorumNode,
   type Transport,
-  type WireLimits,
 } from '@sysdesign/quorum';
+import { DEFAULT_WIRE_LIMITS, type WireLimits } from '@sysdesign/quorum/wire';
 import { type ClusterSettings, type Config, MAX_KEY_BYTES } from './config.js';
 import { ClusterRing, type NodeShare } from './domain/ring.js';
 import { DeltaTracker, type KvMetrics, refreshEngineMetrics } from './metrics.js';
@@ -255,7 +254,7 @@ export class KvNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all([this.membership.stop(), this.handoff?.stop(), this.antiEntropy?.stop()]);
-      this.quorum.stop();
+      await this.quorum.stop();
       await this.transport.close();
     })();
     return this.stopping;

@@ -1,5 +1,5 @@
-import type { Redis, ServiceApp, TokenAuthority } from '@sysdesign/platform';
-import rateLimit, { keyBy } from '@sysdesign/redis-limiters/fastify';
+import { Problem, type Redis, type ServiceApp, type TokenAuthority } from '@sysdesign/platform';
+import rateLimit, { keyBy, type RateLimitErrorContext } from '@sysdesign/redis-limiters/fastify';
 import type { Links } from './domain/links.js';
 import { selfReferenceOf } from './domain/target-url.js';
 import type { ShortenerMetrics } from './metrics.js';
@@ -29,6 +29,26 @@ export interface AppDeps {
   nowMs?: () => number;
 }
 
+/** The service's problem+json for a refusal of the rate-limit plugin (the platform's handler renders it). */
+function rateLimitProblem(context: RateLimitErrorContext): Problem {
+  const { policy, limit, remaining, retryAfterMs, detail } = context;
+  if (context.reason === 'unavailable') {
+    return new Problem('RATE_LIMITER_UNAVAILABLE', 503, 'Rate limiter unavailable', detail);
+  }
+  if (context.reason === 'cost-too-high') {
+    return new Problem('RATE_LIMIT_COST_TOO_HIGH', 429, 'Request exceeds the rate limit', detail, {
+      policy,
+      limit,
+    });
+  }
+  return new Problem('RATE_LIMITED', 429, 'Too many requests', detail, {
+    policy,
+    limit,
+    remaining,
+    retryAfterMs,
+  });
+}
+
 /** The HTTP app over ready-made parts; `service.ts` makes the parts from configuration. */
 export async function registerApp(app: ServiceApp, deps: AppDeps): Promise<ServiceApp> {
   const nowMs = deps.nowMs ?? Date.now;
@@ -44,6 +64,7 @@ export async function registerApp(app: ServiceApp, deps: AppDeps): Promise<Servi
       failMode: 'open',
       prefix: limit.keyPrefix,
       ...(limit.redis ? { redis: limit.redis } : {}),
+      errorResponseBuilder: (_request, context) => rateLimitProblem(context),
       onExceeded: () => deps.metrics.rateLimited.inc(),
       onUnavailable: () => deps.metrics.rateLimiterUnavailable.inc(),
     });

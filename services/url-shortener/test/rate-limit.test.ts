@@ -40,6 +40,18 @@ describe('rate-limited creation (in-process counts)', () => {
       expect(statuses).toEqual([201, 201, 201, 429, 429]);
       const refused = await create(app, 99);
       expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      // The service's own problem, shaped by the plugin's errorResponseBuilder.
+      expect(refused.json()).toMatchObject({
+        type: 'urn:sysdesign:problem:rate-limited',
+        title: 'Too many requests',
+        status: 429,
+        code: 'RATE_LIMITED',
+        instance: '/v1/urls',
+        policy: expect.any(String),
+        limit: 3,
+        remaining: 0,
+      });
+      expect(refused.json().retryAfterMs).toBeGreaterThan(0);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
       expect(refused.headers['x-ratelimit-limit']).toBe('3');
       // A signed-in user has a quota of their own, apart from the anonymous address's.

@@ -1,4 +1,4 @@
-import { ClockScope, type VirtualClock } from '../clock.js';
+import { ClockScope } from '../clock.js';
 import { hash32 } from '../hash.js';
 import { MemoryHintStore } from '../hints.js';
 import { MemoryNetwork } from '../memory-network.js';
@@ -7,6 +7,7 @@ import type { Random } from '../random.js';
 import { MemoryReplicaStore } from '../store.js';
 import type { NodeId } from '../transport.js';
 import { digestVersions, reconcile, type Version } from '../version.js';
+import type { VirtualClock } from '../virtual-clock.js';
 
 /**
  * A cluster of `QuorumNode`s on a `MemoryNetwork` and a `VirtualClock`, with the crash model the
@@ -70,17 +71,17 @@ export class SimulatedCluster {
   readonly nodeIds: NodeId[];
   readonly network: MemoryNetwork;
   readonly ranges: KeyRanges;
-  readonly #options: SimulatedClusterOptions;
-  readonly #partitions: number;
-  readonly #stores = new Map<NodeId, MemoryReplicaStore>();
-  readonly #hints = new Map<NodeId, MemoryHintStore>();
-  readonly #nodes = new Map<NodeId, { node: QuorumNode; scope: ClockScope }>();
-  readonly #incarnations = new Map<NodeId, number>();
-  readonly #down = new Set<NodeId>();
+  private readonly options: SimulatedClusterOptions;
+  private readonly partitions: number;
+  private readonly stores = new Map<NodeId, MemoryReplicaStore>();
+  private readonly hintStores = new Map<NodeId, MemoryHintStore>();
+  private readonly nodes = new Map<NodeId, { node: QuorumNode; scope: ClockScope }>();
+  private readonly incarnations = new Map<NodeId, number>();
+  private readonly down = new Set<NodeId>();
 
   constructor(options: SimulatedClusterOptions) {
-    this.#options = options;
-    this.#partitions = options.partitions ?? 16;
+    this.options = options;
+    this.partitions = options.partitions ?? 16;
     this.nodeIds = Array.from({ length: options.nodes }, (_, index) => `node-${index + 1}`);
     this.network = new MemoryNetwork({
       clock: options.clock,
@@ -89,22 +90,22 @@ export class SimulatedCluster {
       serialize: options.serialize ?? false,
     });
     this.ranges = {
-      rangeOf: (key) => `p${this.#partitionOf(key)}`,
+      rangeOf: (key) => `p${this.partitionOf(key)}`,
       rangesOf: (node) => {
         const ranges = [];
-        for (let partition = 0; partition < this.#partitions; partition++) {
-          const replicas = this.#ring(partition).slice(0, this.#options.n);
+        for (let partition = 0; partition < this.partitions; partition++) {
+          const replicas = this.ring(partition).slice(0, this.options.n);
           if (replicas.includes(node)) ranges.push({ range: `p${partition}`, replicas });
         }
         return ranges;
       },
     };
     for (const id of this.nodeIds) {
-      this.#stores.set(id, new MemoryReplicaStore());
-      this.#hints.set(id, new MemoryHintStore());
-      this.#incarnations.set(id, 1);
+      this.stores.set(id, new MemoryReplicaStore());
+      this.hintStores.set(id, new MemoryHintStore());
+      this.incarnations.set(id, 1);
       this.network.register(id, (request, from) => {
-        const running = this.#nodes.get(id);
+        const running = this.nodes.get(id);
         if (running === undefined) return Promise.reject(new Error(`${id} is not running`));
         return running.node.handle(request, from);
       });
@@ -113,63 +114,63 @@ export class SimulatedCluster {
 
   /** The ring walk for a key: its N replicas first, then every other node as a fallback. */
   preferenceList(key: string): NodeId[] {
-    return this.#ring(this.#partitionOf(key));
+    return this.ring(this.partitionOf(key));
   }
 
   async start(): Promise<void> {
-    for (const id of this.nodeIds) await this.#boot(id);
+    for (const id of this.nodeIds) await this.boot(id);
   }
 
   /** The running node (its coordinator and parts); throws for a crashed one. */
   node(id: NodeId): QuorumNode {
-    const running = this.#nodes.get(id);
+    const running = this.nodes.get(id);
     if (running === undefined) throw new Error(`${id} is down`);
     return running.node;
   }
 
   isUp(id: NodeId): boolean {
-    return !this.#down.has(id);
+    return !this.down.has(id);
   }
 
   upNodes(): NodeId[] {
-    return this.nodeIds.filter((id) => !this.#down.has(id));
+    return this.nodeIds.filter((id) => !this.down.has(id));
   }
 
   downNodes(): NodeId[] {
-    return this.nodeIds.filter((id) => this.#down.has(id));
+    return this.nodeIds.filter((id) => this.down.has(id));
   }
 
   crash(id: NodeId): void {
-    const running = this.#nodes.get(id);
+    const running = this.nodes.get(id);
     if (running === undefined) return;
     running.node.stop();
     running.scope.dispose();
-    this.#nodes.delete(id);
-    this.#down.add(id);
+    this.nodes.delete(id);
+    this.down.add(id);
     this.network.crash(id);
   }
 
   async restart(id: NodeId): Promise<void> {
-    if (!this.#down.has(id)) return;
-    this.#down.delete(id);
-    this.#incarnations.set(id, (this.#incarnations.get(id) ?? 0) + 1);
+    if (!this.down.has(id)) return;
+    this.down.delete(id);
+    this.incarnations.set(id, (this.incarnations.get(id) ?? 0) + 1);
     this.network.restart(id);
-    await this.#boot(id);
+    await this.boot(id);
   }
 
   stopAll(): void {
-    for (const { node, scope } of this.#nodes.values()) {
+    for (const { node, scope } of this.nodes.values()) {
       node.stop();
       scope.dispose();
     }
   }
 
   store(id: NodeId): MemoryReplicaStore {
-    return this.#stores.get(id)!;
+    return this.stores.get(id)!;
   }
 
   hints(id: NodeId): MemoryHintStore {
-    return this.#hints.get(id)!;
+    return this.hintStores.get(id)!;
   }
 
   /** Every version of `key` anywhere in the cluster (stores and hints), reconciled: the oracle's view. */
@@ -196,7 +197,7 @@ export class SimulatedCluster {
     let divergentKeys = 0;
     for (const key of keys) {
       const expected = digestVersions(this.everything(key));
-      const replicas = this.preferenceList(key).slice(0, this.#options.n);
+      const replicas = this.preferenceList(key).slice(0, this.options.n);
       if (replicas.some((id) => digestVersions(this.store(id).peek(key)) !== expected)) divergentKeys++;
     }
     // Hints do not count against convergence: a hint holding anything the replicas lack makes
@@ -204,12 +205,12 @@ export class SimulatedCluster {
     return { converged: divergentKeys === 0, divergentKeys, pendingHints };
   }
 
-  async #boot(id: NodeId): Promise<void> {
-    const { clock, random, timing } = this.#options;
+  private async boot(id: NodeId): Promise<void> {
+    const { clock, random, timing } = this.options;
     const scope = new ClockScope(clock);
     const node = new QuorumNode({
       self: id,
-      incarnation: this.#incarnations.get(id)!,
+      incarnation: this.incarnations.get(id)!,
       transport: this.network.transport(id),
       store: this.store(id),
       hints: this.hints(id),
@@ -219,11 +220,11 @@ export class SimulatedCluster {
       clock: scope,
       random: random.fork(),
       coordinator: {
-        n: this.#options.n,
-        r: this.#options.r,
-        w: this.#options.w,
-        sloppy: this.#options.sloppy,
-        readRepair: this.#options.readRepair,
+        n: this.options.n,
+        r: this.options.r,
+        w: this.options.w,
+        sloppy: this.options.sloppy,
+        readRepair: this.options.readRepair,
         timeoutMs: timing.requestTimeoutMs,
       },
       replica: { merkleDepth: 6 },
@@ -233,22 +234,22 @@ export class SimulatedCluster {
         removeAfterMs: timing.removeAfterMs,
         fanout: 2,
       },
-      handoff: this.#options.hintedHandoff
+      handoff: this.options.hintedHandoff
         ? { intervalMs: timing.handoffIntervalMs, timeoutMs: timing.requestTimeoutMs }
         : false,
-      antiEntropy: this.#options.antiEntropy
+      antiEntropy: this.options.antiEntropy
         ? { intervalMs: timing.antiEntropyIntervalMs, timeoutMs: timing.requestTimeoutMs, levelsPerStep: 3 }
         : false,
     });
-    this.#nodes.set(id, { node, scope });
+    this.nodes.set(id, { node, scope });
     await node.start();
   }
 
-  #partitionOf(key: string): number {
-    return hash32(key) % this.#partitions;
+  private partitionOf(key: string): number {
+    return hash32(key) % this.partitions;
   }
 
-  #ring(partition: number): NodeId[] {
+  private ring(partition: number): NodeId[] {
     const start = partition % this.nodeIds.length;
     return [...this.nodeIds.slice(start), ...this.nodeIds.slice(0, start)];
   }

@@ -52,25 +52,25 @@ export function decodeValue(value: Uint8Array): string {
 export class History {
   readonly writes: WriteRecord[] = [];
   readonly reads: ReadRecord[] = [];
-  readonly #acknowledgedByKey = new Map<string, WriteRecord[]>();
-  readonly #writtenValues = new Set<string>();
-  readonly #valueOfDot = new Map<string, string | null>();
+  private readonly acknowledgedByKey = new Map<string, WriteRecord[]>();
+  private readonly writtenValues = new Set<string>();
+  private readonly valueOfDot = new Map<string, string | null>();
 
   /** Called when a write is issued, before it is known to succeed: its value may show up anyway. */
   noteAttempt(value: string | null): void {
-    if (value !== null) this.#writtenValues.add(value);
+    if (value !== null) this.writtenValues.add(value);
   }
 
   recordWrite(record: WriteRecord): void {
     this.writes.push(record);
     if (record.outcome !== 'acknowledged' || record.dot === undefined) return;
-    let list = this.#acknowledgedByKey.get(record.key);
+    let list = this.acknowledgedByKey.get(record.key);
     if (list === undefined) {
       list = [];
-      this.#acknowledgedByKey.set(record.key, list);
+      this.acknowledgedByKey.set(record.key, list);
     }
     list.push(record);
-    this.#valueOfDot.set(dotKey(record.dot), record.value);
+    this.valueOfDot.set(dotKey(record.dot), record.value);
   }
 
   recordRead(record: ReadRecord): void {
@@ -86,15 +86,15 @@ export class History {
   /** Checks `versions`, read from `key` at `startMs`, against every write acknowledged before it. */
   check(key: string, startMs: number, versions: readonly Version[]): ReadCheck {
     const missing: WriteRecord[] = [];
-    for (const write of this.#acknowledgedByKey.get(key) ?? []) {
+    for (const write of this.acknowledgedByKey.get(key) ?? []) {
       if (write.endMs >= startMs) continue;
       if (!covers(versions, write.dot!)) missing.push(write);
     }
     const phantoms: string[] = [];
     for (const version of versions) {
-      const expected = this.#valueOfDot.get(dotKey(version.dot));
+      const expected = this.valueOfDot.get(dotKey(version.dot));
       const actual = version.value === null ? null : decodeValue(version.value);
-      if (actual !== null && !this.#writtenValues.has(actual)) phantoms.push(actual);
+      if (actual !== null && !this.writtenValues.has(actual)) phantoms.push(actual);
       else if (expected !== undefined && expected !== actual) {
         phantoms.push(`${formatDot(version.dot)} holds ${actual} instead of ${expected}`);
       }

@@ -1,10 +1,11 @@
-import { sleep, VirtualClock } from '../clock.js';
+import { sleep } from '../clock.js';
 import { QuorumError, QuorumNotMetError } from '../errors.js';
 import type { NetworkStats } from '../memory-network.js';
 import { Random } from '../random.js';
 import type { NodeId } from '../transport.js';
 import { EMPTY_CLOCK, type VectorClock } from '../vector-clock.js';
 import { contextOf, formatDot, type Version } from '../version.js';
+import { VirtualClock } from '../virtual-clock.js';
 import { DEFAULT_SIMULATION_TIMING, SimulatedCluster, type SimulationTiming } from './cluster.js';
 import { covers, History, type WriteRecord } from './history.js';
 
@@ -208,9 +209,9 @@ class Run {
   staleReads = 0;
   issued = 0;
   faultCounts = { crashes: 0, restarts: 0, partitions: 0 };
-  readonly #clientRandom: Random;
-  readonly #faultRandom: Random;
-  readonly #strictCheck: boolean;
+  private readonly clientRandom: Random;
+  private readonly faultRandom: Random;
+  private readonly strictCheck: boolean;
 
   constructor(
     readonly options: NormalizedSimulationOptions,
@@ -218,18 +219,18 @@ class Run {
     random: Random,
     readonly cluster: SimulatedCluster,
   ) {
-    this.#clientRandom = random.fork();
-    this.#faultRandom = random.fork();
+    this.clientRandom = random.fork();
+    this.faultRandom = random.fork();
     this.keys = Array.from({ length: options.keys }, (_, index) => `key-${index}`);
-    this.#strictCheck = !options.sloppy && options.R + options.W > options.N;
+    this.strictCheck = !options.sloppy && options.R + options.W > options.N;
   }
 
   async execute(replay: string): Promise<SimulationReport> {
     const { options, clock, cluster } = this;
     await cluster.start();
     await clock.advance(options.timing.gossipIntervalMs * 3);
-    const stopFaults = options.faults === false ? undefined : this.#startFaults(options.faults);
-    const clients = Array.from({ length: options.clients }, (_, client) => this.#client(client));
+    const stopFaults = options.faults === false ? undefined : this.startFaults(options.faults);
+    const clients = Array.from({ length: options.clients }, (_, client) => this.client(client));
     await clock.run(Promise.all(clients), { limitMs: 24 * 3_600_000 });
     if (stopFaults !== undefined) await clock.run(stopFaults());
 
@@ -242,12 +243,12 @@ class Run {
     }
     const convergedAfterMs = clock.now() - stoppedAtMs;
     if (!state.converged && options.antiEntropy && options.hintedHandoff) {
-      this.#violation(
+      this.violation(
         `replicas did not converge within ${options.convergenceLimitMs} ms after faults stopped ` +
           `(${state.divergentKeys} keys differ, ${state.pendingHints} hints pending)`,
       );
     }
-    await this.#finalChecks(state.converged);
+    await this.finalChecks(state.converged);
 
     const reads = this.history.reads;
     const succeeded = reads.filter((read) => read.ok).length;
@@ -284,8 +285,8 @@ class Run {
     };
   }
 
-  async #client(client: number): Promise<void> {
-    const random = this.#clientRandom.fork();
+  private async client(client: number): Promise<void> {
+    const random = this.clientRandom.fork();
     const contexts = new Map<string, VectorClock>();
     let sequence = 0;
     while (this.issued < this.options.operations) {
@@ -294,27 +295,27 @@ class Run {
       const key = random.pick(this.keys);
       const roll = random.next();
       if (roll < this.options.readFraction) {
-        await this.#read(client, key, random, contexts);
+        await this.read(client, key, random, contexts);
         continue;
       }
       const kind = roll < this.options.readFraction + this.options.deleteFraction ? 'delete' : 'put';
       let context: VectorClock | undefined;
       if (random.chance(this.options.blindWriteFraction))
         context = kind === 'put' ? undefined : contexts.get(key);
-      else context = (await this.#read(client, key, random, contexts)) ?? contexts.get(key);
+      else context = (await this.read(client, key, random, contexts)) ?? contexts.get(key);
       const value = kind === 'put' ? `c${client}.${++sequence}` : null;
-      await this.#write(client, kind, key, value, context, random);
+      await this.write(client, kind, key, value, context, random);
     }
   }
 
   /** A read through a random running coordinator; returns the context read, if it succeeded. */
-  async #read(
+  private async read(
     client: number,
     key: string,
     random: Random,
     contexts: Map<string, VectorClock>,
   ): Promise<VectorClock | undefined> {
-    const coordinator = this.#pickCoordinator(random);
+    const coordinator = this.pickCoordinator(random);
     if (coordinator === undefined) return undefined;
     const startMs = this.clock.now();
     try {
@@ -323,7 +324,7 @@ class Run {
       this.readLatencies.push(endMs - startMs);
       this.history.recordRead({ client, key, startMs, endMs, ok: true, versions: result.versions });
       this.siblingCounts.push(result.values.length);
-      this.#checkRead(
+      this.checkRead(
         key,
         startMs,
         result.versions,
@@ -338,7 +339,7 @@ class Run {
     }
   }
 
-  async #write(
+  private async write(
     client: number,
     kind: 'put' | 'delete',
     key: string,
@@ -346,7 +347,7 @@ class Run {
     context: VectorClock | undefined,
     random: Random,
   ): Promise<void> {
-    const coordinator = this.#pickCoordinator(random);
+    const coordinator = this.pickCoordinator(random);
     if (coordinator === undefined) return;
     this.history.noteAttempt(value);
     const startMs = this.clock.now();
@@ -368,46 +369,46 @@ class Run {
     this.history.recordWrite(record);
   }
 
-  #checkRead(key: string, startMs: number, versions: readonly Version[], what: string): void {
+  private checkRead(key: string, startMs: number, versions: readonly Version[], what: string): void {
     const { missing, phantoms } = this.history.check(key, startMs, versions);
-    for (const phantom of phantoms) this.#violation(`${what} returned a value nobody wrote: ${phantom}`);
+    for (const phantom of phantoms) this.violation(`${what} returned a value nobody wrote: ${phantom}`);
     if (this.siblingCounts.at(-1)! > this.options.maxSiblings) {
-      this.#violation(
+      this.violation(
         `${what} returned ${this.siblingCounts.at(-1)} siblings, more than ${this.options.maxSiblings}`,
       );
     }
     if (missing.length === 0) return;
     this.staleReads++;
-    if (this.#strictCheck) this.#violation(`${what} misses acknowledged ${describeWrites(missing)}`);
+    if (this.strictCheck) this.violation(`${what} misses acknowledged ${describeWrites(missing)}`);
   }
 
-  async #finalChecks(converged: boolean): Promise<void> {
+  private async finalChecks(converged: boolean): Promise<void> {
     const { options, cluster, clock } = this;
     const mustSeeAll = converged || (!options.sloppy && options.R + options.W > options.N);
     for (const key of this.history.keys()) {
       const everything = cluster.everything(key);
-      const lost = this.#acknowledged(key).filter((write) => !covers(everything, write.dot!));
-      if (lost.length > 0) this.#violation(`'${key}': no replica holds acknowledged ${describeWrites(lost)}`);
+      const lost = this.acknowledged(key).filter((write) => !covers(everything, write.dot!));
+      if (lost.length > 0) this.violation(`'${key}': no replica holds acknowledged ${describeWrites(lost)}`);
       const coordinator = cluster.upNodes()[0]!;
       const startMs = clock.now();
       let versions: Version[];
       try {
         versions = (await clock.run(cluster.node(coordinator).get(key))).versions;
       } catch (error) {
-        this.#violation(`final read of '${key}' failed after the faults stopped: ${String(error)}`);
+        this.violation(`final read of '${key}' failed after the faults stopped: ${String(error)}`);
         continue;
       }
       const { missing } = this.history.check(key, startMs, versions);
       if (missing.length > 0 && mustSeeAll) {
-        this.#violation(`final quorum read of '${key}' misses acknowledged ${describeWrites(missing)}`);
+        this.violation(`final quorum read of '${key}' misses acknowledged ${describeWrites(missing)}`);
       }
       // Without convergence a quorum read may not see every sibling, so a write over it cannot resolve them all.
-      if (converged) await this.#checkResolves(coordinator, key, contextOf(versions));
+      if (converged) await this.checkResolves(coordinator, key, contextOf(versions));
     }
   }
 
   /** Siblings are bounded because they resolve: one write over a full read leaves a single version. */
-  async #checkResolves(coordinator: NodeId, key: string, context: VectorClock): Promise<void> {
+  private async checkResolves(coordinator: NodeId, key: string, context: VectorClock): Promise<void> {
     const { cluster, clock, options } = this;
     try {
       const value = `final.${key}`;
@@ -417,28 +418,28 @@ class Run {
       const after = await clock.run(cluster.node(coordinator).get(key, { r: options.N }));
       const values = after.values.map((bytes) => decoder.decode(bytes));
       if (after.versions.length !== 1 || values[0] !== value) {
-        this.#violation(
+        this.violation(
           `a write over the full context of '${key}' left ${JSON.stringify(values)}, not one version`,
         );
       }
     } catch (error) {
-      this.#violation(`resolving the siblings of '${key}' failed after the faults stopped: ${String(error)}`);
+      this.violation(`resolving the siblings of '${key}' failed after the faults stopped: ${String(error)}`);
     }
   }
 
-  #acknowledged(key: string): WriteRecord[] {
+  private acknowledged(key: string): WriteRecord[] {
     return this.history.writes.filter((write) => write.key === key && write.outcome === 'acknowledged');
   }
 
-  #pickCoordinator(random: Random): NodeId | undefined {
+  private pickCoordinator(random: Random): NodeId | undefined {
     const up = this.cluster.upNodes();
     return up.length === 0 ? undefined : random.pick(up);
   }
 
   /** Starts the fault injector; the returned function stops it and repairs everything. */
-  #startFaults(plan: FaultPlan): () => Promise<void> {
+  private startFaults(plan: FaultPlan): () => Promise<void> {
     const { cluster, clock } = this;
-    const random = this.#faultRandom;
+    const random = this.faultRandom;
     cluster.network.setFaults({ dropRate: plan.messageLossRate, duplicateRate: plan.duplicateRate });
     let partitioned = false;
     let running = true;
@@ -476,7 +477,7 @@ class Run {
     };
   }
 
-  #violation(message: string): void {
+  private violation(message: string): void {
     this.violations.push(message);
   }
 }

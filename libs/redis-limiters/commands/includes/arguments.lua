@@ -6,13 +6,13 @@
              limiter instance then agrees on the time, whatever its own clock says). Keys expire
              on the decision's clock (PEXPIREAT now + ttl): a replayed schedule must therefore
              run ahead of the server clock, or its keys expire as they are written.
-    ARGV[2]  cost: units this request consumes (0 reads without consuming)
+    ARGV[2]  cost: units this request consumes (0 peeks: consumes nothing, answers as a cost of 1 would)
     ARGV[3]  limit: units per window (the refill or outflow rate of the buckets)
     ARGV[4]  windowMs
     ARGV[5]  burst: capacity of the buckets (equal to limit for the window algorithms)
 
-  Defines: cost, limit, windowMs, burst, nowUs, nowMs. Returns {-1} (InvalidArgument) for a bad
-  slot and {-2} (CostExceedsLimit) for a cost above the capacity.
+  Defines: cost, limit, windowMs, burst, nowUs, nowMs. Returns {-1} (INVALID_ARGUMENT) for a bad
+  slot and {-2} (COST_EXCEEDS_LIMIT) for a cost above the capacity.
 ]]
 local MAX_LIMIT = 1000000
 local MAX_WINDOW_MS = 2678400000

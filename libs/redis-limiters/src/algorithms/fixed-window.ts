@@ -30,6 +30,9 @@ export const decideFixedWindow: Decide<FixedWindowState> = (state, nowMs, cost, 
   }
   const resetAfterMs = count > 0 ? windowEndsInMs : 0;
   const expiresAtMs = (window + 1) * windowMs;
-  if (cost === 0) return { result: allowedResult(limit, limit - count, resetAfterMs), expiresAtMs };
+  // A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+  if (cost === 0 && limit - count >= 1) {
+    return { result: allowedResult(limit, limit - count, resetAfterMs), expiresAtMs };
+  }
   return { result: deniedResult(limit, limit - count, resetAfterMs, windowEndsInMs), expiresAtMs };
 };

@@ -47,7 +47,10 @@ export function decideGcraUs(
   const remaining = Math.floor((tolerance - (tat - nowUs)) / interval);
   const resetAfterMs = Math.ceil((tat - nowUs) / 1_000);
   const expiresAtMs = Math.ceil(tat / 1_000);
-  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
-  const retryAfterMs = Math.ceil((pushed - tolerance - nowUs) / 1_000);
+  // A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+  if (cost === 0 && remaining >= 1)
+    return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
+  const wanted = tat + interval * Math.max(cost, 1);
+  const retryAfterMs = Math.ceil((wanted - tolerance - nowUs) / 1_000);
   return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), expiresAtMs };
 }

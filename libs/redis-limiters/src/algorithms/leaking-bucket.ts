@@ -38,7 +38,9 @@ export const decideLeakingBucket: Decide<LeakingBucketState> = (state, nowMs, co
   const remaining = Math.floor((capacity - level) / windowMs);
   const resetAfterMs = Math.ceil(level / limit);
   const expiresAtMs = now + resetAfterMs;
-  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
-  const retryAfterMs = Math.ceil((level + need - capacity) / limit);
+  // A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+  if (cost === 0 && remaining >= 1)
+    return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
+  const retryAfterMs = Math.ceil((level + Math.max(cost, 1) * windowMs - capacity) / limit);
   return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), expiresAtMs };
 };

@@ -12,7 +12,8 @@ import type { LimitResult } from '../result.js';
  *   so refusing a flood costs no writes and a cached denial is exact.
  * - Time never runs backwards for one key: a clock behind the stored state counts as no time passed.
  * - `expiresAtMs` is when the state becomes equal to no state at all; Redis expires the key then.
- * - Cost 0 reads without consuming.
+ * - Cost 0 reads without consuming, and answers as a cost of 1 would: refused (with the wait for one
+ *   unit) while the key is blocked, admitted with the current `remaining` otherwise.
  */
 
 export interface Outcome<State> {

@@ -48,15 +48,18 @@ export const decideSlidingWindowCounter: Decide<SlidingWindowCounterState> = (st
     };
   }
   const expiresAtMs = (window + 2) * windowMs;
-  if (cost === 0) return { result: allowedResult(limit, remaining, resetAfterMs), expiresAtMs };
+  // A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+  if (cost === 0 && remaining >= 1)
+    return { result: allowedResult(limit, remaining, resetAfterMs), expiresAtMs };
+  const wanted = Math.max(cost, 1);
   let retryAfterMs: number;
-  if (limit - current - cost >= 0) {
+  if (limit - current - wanted >= 0) {
     // Wait inside this window until the previous window's weight has shrunk enough.
-    retryAfterMs = windowMs - Math.floor(((limit - current - cost) * windowMs) / previous) - elapsed;
+    retryAfterMs = windowMs - Math.floor(((limit - current - wanted) * windowMs) / previous) - elapsed;
   } else {
     // Wait for the next window, where this window's count becomes the weighted previous one.
     retryAfterMs =
-      windowMs - elapsed + Math.max(0, windowMs - Math.floor(((limit - cost) * windowMs) / current));
+      windowMs - elapsed + Math.max(0, windowMs - Math.floor(((limit - wanted) * windowMs) / current));
   }
   return { result: deniedResult(limit, remaining, resetAfterMs, retryAfterMs), expiresAtMs };
 };

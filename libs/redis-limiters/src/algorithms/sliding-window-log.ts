@@ -32,8 +32,12 @@ export const decideSlidingWindowLog: Decide<SlidingWindowLogState> = (state, now
   }
   const resetAfterMs = count > 0 ? entries[count - 1]! + windowMs - now : 0;
   const outcome = { expiresAtMs: now + resetAfterMs, ...(trimmed ? { state: trimmed } : {}) };
-  if (cost === 0) return { result: allowedResult(limit, limit - count, resetAfterMs), ...outcome };
-  // The request fits once the oldest `count + cost − limit` units have left the window.
-  const retryAfterMs = entries[count + cost - limit - 1]! + windowMs - now;
+  // A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+  if (cost === 0 && limit - count >= 1) {
+    return { result: allowedResult(limit, limit - count, resetAfterMs), ...outcome };
+  }
+  const wanted = Math.max(cost, 1);
+  // The request fits once the oldest `count + wanted − limit` units have left the window.
+  const retryAfterMs = entries[count + wanted - limit - 1]! + windowMs - now;
   return { result: deniedResult(limit, limit - count, resetAfterMs, retryAfterMs), ...outcome };
 };

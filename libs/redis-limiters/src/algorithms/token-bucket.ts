@@ -36,7 +36,9 @@ export const decideTokenBucket: Decide<TokenBucketState> = (state, nowMs, cost, 
   const remaining = Math.floor(tokens / windowMs);
   const resetAfterMs = Math.ceil((full - tokens) / limit);
   const expiresAtMs = now + resetAfterMs;
-  if (cost === 0) return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
-  const retryAfterMs = Math.ceil((need - tokens) / limit);
+  // A peek (cost 0) answers as a request of one unit would: refused while the key is blocked.
+  if (cost === 0 && remaining >= 1)
+    return { result: allowedResult(burst, remaining, resetAfterMs), expiresAtMs };
+  const retryAfterMs = Math.ceil((Math.max(cost, 1) * windowMs - tokens) / limit);
   return { result: deniedResult(burst, remaining, resetAfterMs, retryAfterMs), expiresAtMs };
 };

@@ -21,11 +21,15 @@
  *
  * Register it before the routes it should see (it hooks `onRoute`). Every limited response carries
  * `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds), `RateLimit-Policy`
- * and `RateLimit` (the IETF draft's structured fields); a refused one is a 429
- * `application/problem+json` with `Retry-After`. The decision is on `request.rateLimit`.
+ * and `RateLimit` (the IETF draft's structured fields). A refused request gets `Retry-After` (when
+ * waiting helps) and the plugin throws what `errorResponseBuilder(request, context)` returns, as
+ * @fastify/rate-limit does: by default a `RateLimitRefusedError` (a 429, or a 503 when failing
+ * closed) that Fastify's error handler renders, or the application's own handler shapes. The
+ * decision is on `request.rateLimit`.
  *
  * Stable API (semver): the default export, `RateLimitPluginOptions`, `RouteRateLimitOptions`,
- * `keyBy`, `request.rateLimit`, `app.rateLimit()`, the header names and the problem `type`s.
+ * `RateLimitErrorContext`, `RateLimitRefusedError`, `keyBy`, `request.rateLimit`,
+ * `app.rateLimit()` and the header names.
  */
 import type {
   FastifyPluginAsync,
@@ -44,6 +48,7 @@ import type { OverLimitCacheOptions } from '../over-limit-cache.js';
 import type { RateLimitPolicy } from '../policy.js';
 import { type LimiterEvents, type RedisClient, RedisLimiter } from '../redis-limiter.js';
 import type { LimitResult } from '../result.js';
+import { defaultErrorResponseBuilder, type ErrorResponseBuilder } from './refusal.js';
 
 export type KeyFunction = (request: FastifyRequest) => string | undefined;
 export type CostFunction = (request: FastifyRequest) => number;
@@ -82,8 +87,11 @@ export interface RateLimitPluginOptions extends RouteRateLimitOptions {
   onUnavailable?: (request: FastifyRequest, error: LimiterUnavailableError) => void;
   /** Where the check runs: `onRequest` (default; before the body is read) or `preHandler` (after auth). */
   hook?: 'onRequest' | 'preHandler';
-  /** The problem+json `type` of a refusal. Default `urn:sysdesign:problem:rate-limited`. */
-  problemType?: string;
+  /**
+   * What a refusal throws: the result goes to the application's error handler (Fastify's default
+   * renders an Error's `statusCode`, `code` and `message`). Default: `RateLimitRefusedError`.
+   */
+  errorResponseBuilder?: ErrorResponseBuilder;
   /** Observes every Redis reply, failure and cache hit (metrics). */
   events?: LimiterEvents;
   /** The in-memory store, when there is no Redis (share one between apps in a test). */
@@ -111,10 +119,6 @@ declare module 'fastify' {
 }
 
 export const DEFAULT_POLICY_NAME = 'default';
-export const RATE_LIMITED_TYPE = 'urn:sysdesign:problem:rate-limited';
-export const COST_TOO_HIGH_TYPE = 'urn:sysdesign:problem:rate-limit-cost-too-high';
-export const UNAVAILABLE_TYPE = 'urn:sysdesign:problem:rate-limiter-unavailable';
-const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
 /** Ready-made key functions. Each prefixes its kind, so an IP and a user id never share a counter. */
 export const keyBy = {
@@ -145,30 +149,8 @@ interface ResolvedRoute {
   cost: number | CostFunction;
 }
 
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  code: string;
-  [extension: string]: unknown;
-}
-
-function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
-  return reply
-    .code(problem.status)
-    .header('content-type', PROBLEM_CONTENT_TYPE)
-    .send(JSON.stringify(problem));
-}
-
 function windowText(windowMs: number): string {
   return windowMs % 1_000 === 0 ? `${windowMs / 1_000} s` : `${windowMs} ms`;
-}
-
-function pathOf(url: string): string {
-  const queryStart = url.indexOf('?');
-  return queryStart === -1 ? url : url.slice(0, queryStart);
 }
 
 /** Route names become part of Redis keys: no braces (they would become the cluster hash tag). */
@@ -179,7 +161,7 @@ function routeName(method: string, url: string): string {
 const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) => {
   const failMode = options.failMode ?? 'open';
   const hookName = options.hook ?? 'onRequest';
-  const problemType = options.problemType ?? RATE_LIMITED_TYPE;
+  const buildError = options.errorResponseBuilder ?? defaultErrorResponseBuilder;
   const breaker =
     options.breaker instanceof CircuitBreaker
       ? options.breaker
@@ -252,17 +234,16 @@ const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) 
       if (result.allowed) return;
       options.onExceeded?.(request, decision);
       const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1_000));
-      return sendProblem(reply, {
-        type: problemType,
-        title: 'Too many requests',
-        status: 429,
-        detail: `rate limit "${route.name}" exceeded: ${route.limiter.policy.limit} per ${windowText(route.limiter.policy.windowMs)}; retry in ${seconds} s`,
-        instance: pathOf(request.url),
-        code: 'RATE_LIMITED',
+      throw buildError(request, {
+        reason: 'rate-limited',
+        statusCode: 429,
         policy: route.name,
         limit: result.limit,
         remaining: result.remaining,
         retryAfterMs: result.retryAfterMs,
+        windowMs: route.limiter.policy.windowMs,
+        cost,
+        detail: `rate limit "${route.name}" exceeded: ${route.limiter.policy.limit} per ${windowText(route.limiter.policy.windowMs)}; retry in ${seconds} s`,
       });
     };
   }
@@ -273,30 +254,38 @@ const plugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, options) 
     reply: FastifyReply,
     route: ResolvedRoute,
     cost: number,
-  ): FastifyReply | undefined {
+  ): undefined {
+    const { limit, windowMs } = route.limiter.policy;
     if (error instanceof LimiterUnavailableError) {
       options.onUnavailable?.(request, error);
       if (failMode === 'open') return undefined;
-      reply.header('retry-after', String(Math.max(1, Math.ceil(breaker.cooldownMs / 1_000))));
-      return sendProblem(reply, {
-        type: UNAVAILABLE_TYPE,
-        title: 'Rate limiter unavailable',
-        status: 503,
+      const retryAfterMs = Math.max(1_000, breaker.cooldownMs);
+      reply.header('retry-after', String(Math.ceil(retryAfterMs / 1_000)));
+      throw buildError(request, {
+        reason: 'unavailable',
+        statusCode: 503,
+        policy: route.name,
+        limit,
+        remaining: 0,
+        retryAfterMs,
+        windowMs,
+        cost,
         detail: `the rate limiter cannot decide (${error.reason}) and fails closed; retry shortly`,
-        instance: pathOf(request.url),
-        code: 'RATE_LIMITER_UNAVAILABLE',
+        error,
       });
     }
     if (error instanceof CostExceedsLimitError) {
-      return sendProblem(reply, {
-        type: COST_TOO_HIGH_TYPE,
-        title: 'Request exceeds the rate limit',
-        status: 429,
-        detail: `this request costs ${cost} but rate limit "${route.name}" admits at most ${error.capacity} at once: it can never pass`,
-        instance: pathOf(request.url),
-        code: 'RATE_LIMIT_COST_TOO_HIGH',
+      throw buildError(request, {
+        reason: 'cost-too-high',
+        statusCode: 429,
         policy: route.name,
         limit: error.capacity,
+        remaining: 0,
+        retryAfterMs: 0,
+        windowMs,
+        cost,
+        detail: `this request costs ${cost} but rate limit "${route.name}" admits at most ${error.capacity} at once: it can never pass`,
+        error,
       });
     }
     throw error;
@@ -329,4 +318,11 @@ export default rateLimit;
 export type { LimiterUnavailableError } from '../errors.js';
 export type { RateLimitPolicy } from '../policy.js';
 export type { LimitResult } from '../result.js';
+export {
+  defaultErrorResponseBuilder,
+  type ErrorResponseBuilder,
+  type RateLimitErrorContext,
+  RateLimitRefusedError,
+  type RefusalReason,
+} from './refusal.js';
 export { rateLimit };

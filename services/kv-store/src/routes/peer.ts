@@ -1,12 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Problem, type ServiceApp } from '@sysdesign/platform';
-import {
-  decodeRequest,
-  encodeResponse,
-  InvalidMessageError,
-  QuorumError,
-  QuorumErrorCode,
-} from '@sysdesign/quorum';
+import { InvalidMessageError, QuorumError, QuorumErrorCode } from '@sysdesign/quorum';
+import { decodeRequest, encodeResponse } from '@sysdesign/quorum/wire';
 import type { Config } from '../config.js';
 import { errors } from '../errors.js';
 import type { KvNode } from '../node.js';

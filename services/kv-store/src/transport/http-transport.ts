@@ -1,6 +1,4 @@
 import {
-  decodeResponse,
-  encodeRequest,
   type NodeId,
   type PeerRequest,
   type PeerResponse,
@@ -8,8 +6,8 @@ import {
   QuorumErrorCode,
   type RequestOptions,
   type Transport,
-  type WireLimits,
 } from '@sysdesign/quorum';
+import { decodeResponse, encodeRequest, type WireLimits } from '@sysdesign/quorum/wire';
 import { Pool } from 'undici';
 
 /**

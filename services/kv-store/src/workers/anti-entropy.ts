@@ -1,8 +1,7 @@
 import type { ServiceLogger } from '@sysdesign/platform';
-import { type AntiEntropy, isQuorumError, QuorumErrorCode, type Replica } from '@sysdesign/quorum';
+import { type AntiEntropy, isQuorumError, Loop, QuorumErrorCode, type Replica } from '@sysdesign/quorum';
 import type { KvMetrics } from '../metrics.js';
 import type { StorageEngine } from '../storage/index.js';
-import { BackgroundLoop } from './loop.js';
 
 /**
  * Scheduled anti-entropy: every ANTI_ENTROPY_INTERVAL_MS one replica group of this node is
@@ -15,13 +14,13 @@ import { BackgroundLoop } from './loop.js';
  * scan (the `Replica.refresh` half of the ReplicaStore contract, done wholesale).
  */
 export class AntiEntropyWorker {
-  readonly #antiEntropy: AntiEntropy;
-  readonly #replica: Replica;
-  readonly #engine: StorageEngine;
-  readonly #logger: ServiceLogger;
-  readonly #metrics: KvMetrics;
-  readonly #loop: BackgroundLoop;
-  #tombstonesDroppedSeen: number;
+  private readonly antiEntropy: AntiEntropy;
+  private readonly replica: Replica;
+  private readonly engine: StorageEngine;
+  private readonly logger: ServiceLogger;
+  private readonly metrics: KvMetrics;
+  private readonly loop: Loop;
+  private tombstonesDroppedSeen: number;
 
   constructor(options: {
     antiEntropy: AntiEntropy;
@@ -31,57 +30,57 @@ export class AntiEntropyWorker {
     metrics: KvMetrics;
     intervalMs: number;
   }) {
-    this.#antiEntropy = options.antiEntropy;
-    this.#replica = options.replica;
-    this.#engine = options.engine;
-    this.#logger = options.logger;
-    this.#metrics = options.metrics;
-    this.#tombstonesDroppedSeen = options.engine.stats().counters.tombstonesDropped;
-    this.#loop = new BackgroundLoop(
-      options.intervalMs,
-      () => this.runOnce(),
-      (error) => {
-        this.#metrics.antiEntropyRounds.inc({ result: 'failed' });
+    this.antiEntropy = options.antiEntropy;
+    this.replica = options.replica;
+    this.engine = options.engine;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.tombstonesDroppedSeen = options.engine.stats().counters.tombstonesDropped;
+    this.loop = new Loop({
+      intervalMs: options.intervalMs,
+      task: () => this.runOnce(),
+      onError: (error) => {
+        this.metrics.antiEntropyRounds.inc({ result: 'failed' });
         // A replica that is down or slow is routine (the next round picks another); anything else is not.
         if (isUnreachable(error))
-          this.#logger.info({ reason: (error as Error).message }, 'anti-entropy round skipped');
-        else this.#logger.warn({ err: error }, 'anti-entropy round failed');
+          this.logger.info({ reason: (error as Error).message }, 'anti-entropy round skipped');
+        else this.logger.warn({ err: error }, 'anti-entropy round failed');
       },
-    );
+    });
   }
 
   start(intervalMs: number): void {
     // A random first delay spreads the nodes' rounds over the interval.
-    this.#loop.start(1 + Math.floor(Math.random() * intervalMs));
+    this.loop.start(1 + Math.floor(Math.random() * intervalMs));
   }
 
   stop(): Promise<void> {
-    return this.#loop.stop();
+    return this.loop.stop();
   }
 
   runNow(): Promise<void> {
-    return this.#loop.runNow();
+    return this.loop.runNow();
   }
 
   async runOnce(): Promise<void> {
-    const dropped = this.#engine.stats().counters.tombstonesDropped;
-    if (dropped > this.#tombstonesDroppedSeen) {
-      this.#tombstonesDroppedSeen = dropped;
-      await this.#replica.rebuildMerkle();
-      this.#metrics.merkleRebuilds.inc({ reason: 'tombstones_purged' });
+    const dropped = this.engine.stats().counters.tombstonesDropped;
+    if (dropped > this.tombstonesDroppedSeen) {
+      this.tombstonesDroppedSeen = dropped;
+      await this.replica.rebuildMerkle();
+      this.metrics.merkleRebuilds.inc({ reason: 'tombstones_purged' });
     }
-    const report = await this.#antiEntropy.runOnce();
+    const report = await this.antiEntropy.runOnce();
     if (report === undefined) {
-      this.#metrics.antiEntropyRounds.inc({ result: 'no_live_replica' });
+      this.metrics.antiEntropyRounds.inc({ result: 'no_live_replica' });
       return;
     }
-    this.#metrics.antiEntropyRounds.inc({ result: report.differingLeaves === 0 ? 'in_sync' : 'repaired' });
+    this.metrics.antiEntropyRounds.inc({ result: report.differingLeaves === 0 ? 'in_sync' : 'repaired' });
     if (report.differingLeaves === 0) return;
-    this.#metrics.antiEntropyKeys.inc({ direction: 'pulled' }, report.keysPulled);
-    this.#metrics.antiEntropyKeys.inc({ direction: 'pushed' }, report.keysPushed);
-    this.#metrics.antiEntropyBytes.inc({ direction: 'pulled' }, report.bytesPulled);
-    this.#metrics.antiEntropyBytes.inc({ direction: 'pushed' }, report.bytesPushed);
-    this.#logger.info(
+    this.metrics.antiEntropyKeys.inc({ direction: 'pulled' }, report.keysPulled);
+    this.metrics.antiEntropyKeys.inc({ direction: 'pushed' }, report.keysPushed);
+    this.metrics.antiEntropyBytes.inc({ direction: 'pulled' }, report.bytesPulled);
+    this.metrics.antiEntropyBytes.inc({ direction: 'pushed' }, report.bytesPushed);
+    this.logger.info(
       {
         peer: report.peer,
         range: report.range,
