@@ -5,6 +5,7 @@ export * from './blob/index.js';
 export * from './bus/index.js';
 export * from './config.js';
 export * from './errors.js';
+export * from './fs/index.js';
 export * from './health.js';
 export * from './ids/index.js';
 export * from './logging.js';
