@@ -139,13 +139,13 @@ export function createKvMetrics(metrics: ServiceMetrics): KvMetrics {
 
 /** Turns running totals into counter increments: each call adds what grew since the last. */
 export class DeltaTracker {
-  readonly #last = new Map<string, number>();
+  private readonly last = new Map<string, number>();
 
   add(counter: Counter<string>, labels: Record<string, string>, total: number, key: string): void {
-    const previous = this.#last.get(key) ?? 0;
+    const previous = this.last.get(key) ?? 0;
     // A total that went down belongs to a reopened source: count it from zero again.
     const delta = total >= previous ? total - previous : total;
-    this.#last.set(key, total);
+    this.last.set(key, total);
     if (delta > 0) counter.inc(labels, delta);
   }
 }

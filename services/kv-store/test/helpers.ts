@@ -50,22 +50,22 @@ export function useTempDirs(): () => Promise<string> {
 
 /** Links between in-process nodes that a test can cut (both directions) and heal. */
 export class NetworkSwitch {
-  readonly #cut = new Set<string>();
+  private readonly cut = new Set<string>();
 
-  readonly filter: LinkFilter = (from, to) => !this.#cut.has(`${from} ${to}`);
+  readonly filter: LinkFilter = (from, to) => !this.cut.has(`${from} ${to}`);
 
   /** Cuts every link between a node of `left` and a node of `right`. */
   partition(left: readonly TestNode[], right: readonly TestNode[]): void {
     for (const a of left) {
       for (const b of right) {
-        this.#cut.add(`${a.url} ${b.url}`);
-        this.#cut.add(`${b.url} ${a.url}`);
+        this.cut.add(`${a.url} ${b.url}`);
+        this.cut.add(`${b.url} ${a.url}`);
       }
     }
   }
 
   heal(): void {
-    this.#cut.clear();
+    this.cut.clear();
   }
 }
 
@@ -216,24 +216,24 @@ export async function startCluster(
  * acknowledgement is the value).
  */
 export class History {
-  readonly #latest = new Map<string, string>();
+  private readonly latest = new Map<string, string>();
 
   acknowledged(key: string, value: string): void {
-    this.#latest.set(key, value);
+    this.latest.set(key, value);
   }
 
   get size(): number {
-    return this.#latest.size;
+    return this.latest.size;
   }
 
   entries(): Array<[string, string]> {
-    return [...this.#latest.entries()];
+    return [...this.latest.entries()];
   }
 
   /** Keys whose value on `read` is not the acknowledged one, as messages (empty when all match). */
   async missing(read: (key: string) => Promise<string[]>): Promise<string[]> {
     const problems: string[] = [];
-    for (const [key, value] of this.#latest) {
+    for (const [key, value] of this.latest) {
       const values = await read(key);
       if (!values.includes(value)) problems.push(`${key}: expected ${value}, found [${values.join(', ')}]`);
     }

@@ -46,94 +46,94 @@ export interface ClusterRingOptions {
 export class ClusterRing {
   readonly n: number;
   readonly vnodes: number;
-  readonly #ring: HashRing;
-  #groups: ReplicaGroup[] = [];
-  readonly #groupIdByReplicas = new Map<string, string>();
-  #shares = new Map<string, NodeShare>();
+  private readonly ring: HashRing;
+  private replicaGroups: ReplicaGroup[] = [];
+  private readonly groupIdByReplicas = new Map<string, string>();
+  private nodeShares = new Map<string, NodeShare>();
 
   constructor(options: ClusterRingOptions) {
     this.n = options.n;
     this.vnodes = options.vnodes;
-    this.#ring = new HashRing({ vnodes: options.vnodes, nodes: [...new Set(options.nodes)] });
-    this.#recompute();
+    this.ring = new HashRing({ vnodes: options.vnodes, nodes: [...new Set(options.nodes)] });
+    this.recompute();
   }
 
   get size(): number {
-    return this.#ring.size;
+    return this.ring.size;
   }
 
   nodes(): string[] {
-    return this.#ring.nodes();
+    return this.ring.nodes();
   }
 
   has(node: string): boolean {
-    return this.#ring.has(node);
+    return this.ring.has(node);
   }
 
   /** Adds a node; false when it was already on the ring. */
   add(node: string): boolean {
-    if (this.#ring.has(node)) return false;
-    this.#ring.add(node);
-    this.#recompute();
+    if (this.ring.has(node)) return false;
+    this.ring.add(node);
+    this.recompute();
     return true;
   }
 
   /** The key's replicas (the first N distinct nodes clockwise), then its fallbacks. */
   preferenceList(key: string): string[] {
     const replicas = Math.min(this.n, this.size);
-    return this.#ring.preferenceList(key, Math.min(this.size, replicas * (1 + FALLBACKS_PER_REPLICA)));
+    return this.ring.preferenceList(key, Math.min(this.size, replicas * (1 + FALLBACKS_PER_REPLICA)));
   }
 
   /** The key's N replicas (fewer while the ring has fewer than N nodes). */
   replicasOf(key: string): string[] {
-    return this.#ring.preferenceList(key, Math.min(this.n, this.size));
+    return this.ring.preferenceList(key, Math.min(this.n, this.size));
   }
 
   /** The Merkle range (replica group) of a key: the same on every node with the same ring. */
   rangeOf(key: string): string {
-    return this.#groupId(this.replicasOf(key));
+    return this.groupId(this.replicasOf(key));
   }
 
   /** The groups `node` is a replica of: what its anti-entropy compares, and with whom. */
   rangesOf(node: string): RangeReplicas[] {
-    return this.#groups
+    return this.replicaGroups
       .filter((group) => group.replicas.includes(node))
       .map((group) => ({ range: group.id, replicas: group.replicas }));
   }
 
   groups(): readonly ReplicaGroup[] {
-    return this.#groups;
+    return this.replicaGroups;
   }
 
   /** Each node's share of the ring, as owner and as replica. */
   shares(): ReadonlyMap<string, NodeShare> {
-    return this.#shares;
+    return this.nodeShares;
   }
 
-  #groupId(replicas: readonly string[]): string {
+  private groupId(replicas: readonly string[]): string {
     const name = [...replicas].sort().join('\n');
-    let id = this.#groupIdByReplicas.get(name);
+    let id = this.groupIdByReplicas.get(name);
     if (id === undefined) {
       id = `g${hash52(name).toString(36)}`;
-      this.#groupIdByReplicas.set(name, id);
+      this.groupIdByReplicas.set(name, id);
     }
     return id;
   }
 
-  #recompute(): void {
+  private recompute(): void {
     const byId = new Map<string, ReplicaGroup>();
     const shares = new Map<string, NodeShare>();
-    for (const [node, primary] of this.#ring.ownership()) shares.set(node, { primary, replica: 0 });
+    for (const [node, primary] of this.ring.ownership()) shares.set(node, { primary, replica: 0 });
     const replicas = Math.min(this.n, this.size);
-    for (const range of replicas === 0 ? [] : this.#ring.replicaRanges(replicas)) {
+    for (const range of replicas === 0 ? [] : this.ring.replicaRanges(replicas)) {
       const width = rangeWidth(range) / RING_SIZE;
-      const id = this.#groupId(range.replicas);
+      const id = this.groupId(range.replicas);
       const group = byId.get(id) ?? { id, replicas: [...range.replicas].sort(), share: 0 };
       group.share += width;
       byId.set(id, group);
       for (const node of range.replicas) shares.get(node)!.replica += width;
     }
-    this.#groups = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.#shares = shares;
+    this.replicaGroups = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.nodeShares = shares;
   }
 }
