@@ -1,4 +1,5 @@
 export * from './backends.js';
+export * from './cluster.js';
 export * from './describe.js';
 export * from './isolation.js';
 export * from './ports.js';

@@ -1,10 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
 import { decodeResponse, encodeRequest, type Version } from '@sysdesign/quorum';
-import { afterEach } from 'vitest';
+import { startLocalCluster } from '@sysdesign/testkit';
 import { configSchema } from '../src/config.js';
 import type { KvNode } from '../src/node.js';
 import { buildService, kvNodeOf } from '../src/service.js';
@@ -22,31 +18,6 @@ export const FAST_CLUSTER_ENV: Record<string, string> = {
   ANTI_ENTROPY_INTERVAL_MS: '0',
   REQUEST_TIMEOUT_MS: '2000',
 };
-
-/** A free TCP port on 127.0.0.1 (the kernel's choice; released before the caller binds it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-/** Temporary directories removed after each test. */
-export function useTempDirs(): () => Promise<string> {
-  const dirs: string[] = [];
-  afterEach(async () => {
-    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-  });
-  return async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kv-store-'));
-    dirs.push(dir);
-    return dir;
-  };
-}
 
 /** Links between in-process nodes that a test can cut (both directions) and heal. */
 export class NetworkSwitch {
@@ -75,7 +46,7 @@ export interface TestNodeSpec {
   dataDir: string;
   seeds: string[];
   env: Record<string, string>;
-  links?: LinkFilter | undefined;
+  links?: LinkFilter;
 }
 
 /** One in-process node listening on 127.0.0.1; `stop` closes it cleanly, `restart` opens it again on its data. */
@@ -112,7 +83,7 @@ export class TestNode {
     const app = await buildService(
       config,
       { logger: createLogger(config.LOG_LEVEL) },
-      { links: this.spec.links },
+      this.spec.links === undefined ? {} : { links: this.spec.links },
     );
     await app.listen({ host: '127.0.0.1', port: this.spec.port });
     this.app = app;
@@ -179,35 +150,27 @@ export interface TestCluster {
 }
 
 /**
- * `size` in-process nodes on free ports, each with its own data directory and the others as
- * seeds, started in parallel. Stop them with `cluster.stop()` (tests register it in afterEach).
+ * `size` in-process kv nodes (testkit's local cluster: free ports, a data directory each, removed
+ * after the test), the others as seeds. Stop them with `cluster.stop()` (tests register it in afterEach).
  */
 export async function startCluster(
   size: number,
-  options: { tempDir: () => Promise<string>; env?: Record<string, string>; links?: NetworkSwitch },
+  options: { env?: Record<string, string>; links?: NetworkSwitch } = {},
 ): Promise<TestCluster> {
-  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
-  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  const nodes: TestNode[] = [];
-  for (const [index, port] of ports.entries()) {
-    nodes.push(
+  const cluster = await startLocalCluster(
+    size,
+    (slot) =>
       new TestNode({
-        name: `kv-${index + 1}`,
-        port,
-        dataDir: await options.tempDir(),
-        seeds: urls.filter((_, other) => other !== index),
+        name: `kv-${slot.index + 1}`,
+        port: slot.port,
+        dataDir: slot.dataDir,
+        seeds: slot.peerUrls,
         env: options.env ?? {},
-        links: options.links?.filter,
+        ...(options.links === undefined ? {} : { links: options.links.filter }),
       }),
-    );
-  }
-  await Promise.all(nodes.map((node) => node.start()));
-  return {
-    nodes,
-    stop: async () => {
-      await Promise.all(nodes.map((node) => node.stop()));
-    },
-  };
+    { dataDirPrefix: 'kv-store-' },
+  );
+  return { nodes: cluster.nodes, stop: cluster.stop };
 }
 
 /**
