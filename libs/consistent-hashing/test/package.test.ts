@@ -5,11 +5,11 @@
  * TypeScript consumer against the published .d.ts files.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type InstalledPackage, packAndInstall } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashRing, JumpHash, Maglev, Rendezvous } from '../src/index.js';
 import { makeKeys, nodeNames } from './helpers.js';
@@ -18,7 +18,7 @@ const PACK_TIMEOUT_MS = 120_000;
 const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(import.meta.url);
 
-let workDir: string;
+let installed: InstalledPackage | undefined;
 let consumerDir: string;
 let installedDir: string;
 let tarballFiles: string[];
@@ -27,28 +27,12 @@ function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-beforeAll(() => {
-  workDir = mkdtempSync(join(tmpdir(), 'consistent-hashing-pack-'));
-  run('pnpm', ['pack', '--pack-destination', workDir], packageDir);
-  const tarball = readdirSync(workDir).find((name) => name.endsWith('.tgz'));
-  if (tarball === undefined) throw new Error(`pnpm pack wrote no tarball into ${workDir}`);
-  tarballFiles = run('tar', ['-tzf', join(workDir, tarball)], workDir)
-    .trim()
-    .split('\n')
-    .sort();
-  consumerDir = join(workDir, 'consumer');
-  installedDir = join(consumerDir, 'node_modules', '@sysdesign', 'consistent-hashing');
-  mkdirSync(installedDir, { recursive: true });
-  run('tar', ['-xzf', join(workDir, tarball), '-C', installedDir, '--strip-components=1'], workDir);
-  writeFileSync(
-    join(consumerDir, 'package.json'),
-    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
-  );
+beforeAll(async () => {
+  installed = await packAndInstall(packageDir);
+  ({ projectDir: consumerDir, installedDir, tarballFiles } = installed);
 }, PACK_TIMEOUT_MS);
 
-afterAll(() => {
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => installed?.remove());
 
 describe('the published package', () => {
   it('ships only dist/, the manifest, README and LICENSE, with exports pointing only into dist', () => {

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type InstalledPackage, packAndInstall } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Builds the package with its own tsconfig.build.json, packs it with `pnpm pack` (which applies
@@ -63,25 +63,15 @@ export async function write(): Promise<string> {
 }
 `;
 
+let installed: InstalledPackage | undefined;
 let project: string;
 
-beforeAll(() => {
-  project = mkdtempSync(join(tmpdir(), 'quorum-consumer-'));
-  execFileSync(process.execPath, [tscBin, '-p', join(packageDir, 'tsconfig.build.json')], { stdio: 'pipe' });
-  execFileSync('pnpm', ['pack', '--pack-destination', project], { cwd: packageDir, stdio: 'pipe' });
-  const tarball = readdirSync(project).find((name) => name.endsWith('.tgz'))!;
-  const installed = join(project, 'node_modules', '@sysdesign', 'quorum');
-  mkdirSync(installed, { recursive: true });
-  execFileSync('tar', ['xzf', join(project, tarball), '-C', installed, '--strip-components=1']);
-  writeFileSync(
-    join(project, 'package.json'),
-    JSON.stringify({ name: 'consumer', type: 'module', private: true }),
-  );
+beforeAll(async () => {
+  installed = await packAndInstall(packageDir, { build: true });
+  project = installed.projectDir;
 }, 120_000);
 
-afterAll(() => {
-  if (project !== undefined) rmSync(project, { recursive: true, force: true });
-});
+afterAll(() => installed?.remove());
 
 describe('the published package', () => {
   it('exports only built files: every target of the exports map is under dist/ and exists', () => {

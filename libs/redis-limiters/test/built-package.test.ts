@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { deleteRedisPrefix, freshRedisPrefix } from '@sysdesign/testkit';
+import {
+  deleteRedisPrefix,
+  freshRedisPrefix,
+  type InstalledPackage,
+  packAndInstall,
+} from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -17,7 +20,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const requireFromRepo = createRequire(new URL('../../../package.json', import.meta.url));
 const PEERS = ['ioredis', 'fastify', 'fastify-plugin'];
 
 const CHECK_SCRIPT = `
@@ -59,40 +61,22 @@ interface PackedManifest {
 }
 
 describe('the published package', () => {
+  let installed: InstalledPackage | undefined;
   let projectDir: string;
   let installedDir: string;
   let manifest: PackedManifest;
   const redisPrefix = freshRedisPrefix('limiter-built');
 
   beforeAll(async () => {
-    projectDir = await mkdtemp(join(tmpdir(), 'redis-limiters-outside-'));
-    await run(process.execPath, [
-      requireFromRepo.resolve('typescript/bin/tsc'),
-      '-p',
-      join(packageDir, 'tsconfig.build.json'),
-    ]);
-    await run('pnpm', ['pack', '--pack-destination', projectDir], { cwd: packageDir });
-    const tarball = (await readdir(projectDir)).find((name) => name.endsWith('.tgz'))!;
-    await run('tar', ['-xzf', join(projectDir, tarball), '-C', projectDir]);
-    installedDir = join(projectDir, 'node_modules', '@sysdesign', 'redis-limiters');
-    await mkdir(join(projectDir, 'node_modules', '@sysdesign'), { recursive: true });
-    await rename(join(projectDir, 'package'), installedDir);
-    // The peers, as the outside project would have installed them.
-    const requireFromPackage = createRequire(join(packageDir, 'package.json'));
-    for (const peer of PEERS) {
-      const peerDir = join(requireFromPackage.resolve(`${peer}/package.json`), '..');
-      await symlink(peerDir, join(projectDir, 'node_modules', peer), 'dir');
-    }
-    await writeFile(
-      join(projectDir, 'package.json'),
-      JSON.stringify({ name: 'outside', type: 'module', private: true }),
-    );
+    // The peers linked as the outside project would have installed them.
+    installed = await packAndInstall(packageDir, { build: true, links: PEERS });
+    ({ projectDir, installedDir } = installed);
     await writeFile(join(projectDir, 'check.mjs'), CHECK_SCRIPT);
     manifest = JSON.parse(await readFile(join(installedDir, 'package.json'), 'utf8')) as PackedManifest;
   });
 
   afterAll(async () => {
-    if (projectDir) await rm(projectDir, { recursive: true, force: true });
+    await installed?.remove();
     if (process.env.REDIS_URL) await deleteRedisPrefix(process.env.REDIS_URL, redisPrefix);
   });
 
