@@ -694,8 +694,8 @@ export class StorageEngine {
     let start = options.start;
     for (;;) {
       const page = await this.scan({
-        start,
-        end: options.end,
+        ...(start === undefined ? {} : { start }),
+        ...(options.end === undefined ? {} : { end: options.end }),
         limit: options.pageSize ?? DEFAULT_SCAN_LIMIT,
       });
       yield* page.entries;
