@@ -23,6 +23,7 @@
 import { check } from 'k6';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
+import { positiveInteger } from './lib/env.js';
 
 const BASE_URL = (__ENV.BASE_URL || 'http://localhost:3003').replace(/\/+$/, '');
 const STRATEGY = __ENV.STRATEGY || '';
@@ -140,16 +141,4 @@ function areIncreasingDecimals(ids) {
 function isGreaterDecimal(left, right) {
   if (left.length !== right.length) return left.length > right.length;
   return left > right;
-}
-
-/**
- * @param {string} name
- * @param {number} defaultValue
- */
-function positiveInteger(name, defaultValue) {
-  const raw = __ENV[name];
-  if (raw === undefined || raw === '') return defaultValue;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}=${raw} is not a positive integer`);
-  return value;
 }

@@ -18,6 +18,7 @@
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
+import { positiveInteger } from './lib/env.js';
 
 const NODES = (__ENV.NODES || 'http://localhost:3002,http://localhost:3021,http://localhost:3022')
   .split(',')
@@ -76,16 +77,4 @@ export function readModifyWrite() {
     'write acknowledged (204)': (r) => r.status === 204,
     'write returns a context': (r) => typeof r.headers['X-Context'] === 'string',
   });
-}
-
-/**
- * @param {string} name
- * @param {number} fallback
- */
-function positiveInteger(name, fallback) {
-  const raw = __ENV[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) fail(`${name} must be a positive integer, got ${raw}`);
-  return value;
 }

@@ -16,10 +16,11 @@
  * Environment: BASE_URL (default http://localhost:3001), DURATION (default 30s), RATE (default
  * 2000), CLIENTS (default 1000), DOMAIN (default api).
  */
-import { check, fail } from 'k6';
+import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
+import { positiveInteger } from './lib/env.js';
 
 const BASE_URL = (__ENV.BASE_URL || 'http://localhost:3001').replace(/\/+$/, '');
 const DURATION = __ENV.DURATION || '30s';
@@ -67,16 +68,4 @@ export function decide() {
     'rate-limit headers': (r) =>
       r.headers['X-Ratelimit-Limit'] !== undefined && r.headers.Ratelimit !== undefined,
   });
-}
-
-/**
- * @param {string} name
- * @param {number} fallback
- */
-function positiveInteger(name, fallback) {
-  const raw = __ENV[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) fail(`${name} must be a positive integer, got ${raw}`);
-  return value;
 }

@@ -20,6 +20,7 @@
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
+import { positiveInteger } from './lib/env.js';
 
 const BASE_URL = (__ENV.BASE_URL || 'http://localhost:3004').replace(/\/+$/, '');
 const DURATION = __ENV.DURATION || '30s';
@@ -121,16 +122,4 @@ function stringField(response, field) {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return null;
   const value = body[field];
   return typeof value === 'string' ? value : null;
-}
-
-/**
- * @param {string} name
- * @param {number} fallback
- */
-function positiveInteger(name, fallback) {
-  const raw = __ENV[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) fail(`${name} must be a positive integer, got ${raw}`);
-  return value;
 }

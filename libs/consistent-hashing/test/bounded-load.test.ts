@@ -1,6 +1,7 @@
+import { seededRandom } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import { BoundedLoadRing, ConsistentHashingErrorCode, HashRing } from '../src/index.js';
-import { expectCode, makeKeys, nodeNames, seededRandom } from './helpers.js';
+import { expectCode, makeKeys, nodeNames } from './helpers.js';
 
 /** The cap the paper states, for `assigned` keys in total. */
 function cap(epsilon: number, assigned: number, weight: number, totalWeight: number): number {

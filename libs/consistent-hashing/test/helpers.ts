@@ -1,3 +1,4 @@
+import { seededRandom } from '@sysdesign/testkit';
 import { expect } from 'vitest';
 import {
   ConsistentHashingError,
@@ -7,18 +8,6 @@ import {
   rangeWidth,
   type TokenRange,
 } from '../src/index.js';
-
-/** A seeded PRNG (mulberry32): every "random" test replays exactly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function makeKeys(count: number, prefix = 'key'): string[] {
   return Array.from({ length: count }, (_, index) => `${prefix}:${index}`);

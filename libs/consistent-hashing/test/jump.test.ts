@@ -1,6 +1,7 @@
+import { seededRandom } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import { ConsistentHashingErrorCode, JumpHash, jumpBucket, jumpHash } from '../src/index.js';
-import { expectCode, makeKeys, nodeNames, seededRandom } from './helpers.js';
+import { expectCode, makeKeys, nodeNames } from './helpers.js';
 
 /** The paper's C code, transcribed with BigInt: the reference the 32-bit version must equal. */
 function referenceJump(key: bigint, buckets: number): number {

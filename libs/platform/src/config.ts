@@ -93,17 +93,16 @@ export const boolVar = (defaultValue: boolean) =>
     .transform((value) => value === 'true' || value === '1' || value === 'yes')
     .default(defaultValue);
 
+/** `' a, b,,c '` -> `['a', 'b', 'c']`: how every list in the environment is written. */
+export function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
 /** A comma-separated list of non-empty strings. */
-export const listVar = () =>
-  z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((item) => item.trim())
-        .filter((item) => item.length > 0),
-    )
-    .optional();
+export const listVar = () => z.string().transform(splitList).optional();
 
 const urlVar = (protocols: string[]) =>
   z

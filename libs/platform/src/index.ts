@@ -7,6 +7,7 @@ export * from './bus/index.js';
 export * from './config.js';
 export * from './define.js';
 export * from './errors.js';
+export * from './fs/index.js';
 export * from './health.js';
 export * from './ids/index.js';
 export * from './lifecycle.js';

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '@sysdesign/testkit';
 import { Redis } from 'ioredis';
 import { ALGORITHMS, type Algorithm, MemoryLimiter, MemoryStore, RedisLimiter } from '../src/index.js';
 
@@ -33,17 +34,6 @@ const RESULTS_PATH = fileURLToPath(new URL('../../../load-tests/results/redis-li
 
 const format = (value: number, digits = 0) =>
   value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 // ---- 1. memory per key --------------------------------------------------------------------
 

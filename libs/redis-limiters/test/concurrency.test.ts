@@ -1,8 +1,14 @@
-import { deleteRedisPrefix, describeWith, freshRedisPrefix, redisBackend } from '@sysdesign/testkit';
+import {
+  deleteRedisPrefix,
+  describeWith,
+  freshRedisPrefix,
+  redisBackend,
+  seededRandom,
+} from '@sysdesign/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ALGORITHMS, MAX_WINDOW_MS, RedisLimiter } from '../src/index.js';
-import { connect, SEMANTICS_TIMEOUT_MS, seededRandom, uniqueName } from './helpers.js';
+import { connect, SEMANTICS_TIMEOUT_MS, uniqueName } from './helpers.js';
 
 /**
  * Hard limits are exact under concurrency: several limiter instances, each with its own Redis

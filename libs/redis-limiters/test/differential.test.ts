@@ -1,4 +1,10 @@
-import { deleteRedisPrefix, describeWith, freshRedisPrefix, redisBackend } from '@sysdesign/testkit';
+import {
+  deleteRedisPrefix,
+  describeWith,
+  freshRedisPrefix,
+  redisBackend,
+  seededRandom,
+} from '@sysdesign/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -10,7 +16,7 @@ import {
   type RateLimitPolicy,
   RedisLimiter,
 } from '../src/index.js';
-import { connect, SEMANTICS_TIMEOUT_MS, seededRandom, T0, uniqueName } from './helpers.js';
+import { connect, SEMANTICS_TIMEOUT_MS, T0, uniqueName } from './helpers.js';
 
 /**
  * The Lua scripts and their in-memory twins must be the same algorithm: both are driven through

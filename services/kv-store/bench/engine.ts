@@ -10,10 +10,11 @@
  * BENCH_ENGINE_SECONDS (default 2) is the length of one measured run; BENCH_ROUNDS (default 3)
  * the runs per scenario, of which the median is reported.
  */
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describeEnvironment, resultsPath, runMicro } from '@sysdesign/load-tests';
+import { writeFileAtomic } from '@sysdesign/platform';
+import { tempDir } from '@sysdesign/testkit';
 import {
   type FsyncMode,
   SkipList,
@@ -33,7 +34,8 @@ const MAX_LATENCY_SAMPLES = 200_000;
 /** A 4 MiB and a 16 MiB memtable of 100-byte values (176 bytes each with key and overhead). */
 const MEMTABLE_SIZES = [25_000, 100_000];
 
-const root = await mkdtemp(join(tmpdir(), 'kv-engine-bench-'));
+// Removed when the process exits, however the run ends.
+const root = await tempDir('kv-engine-bench-');
 let directoryCounter = 0;
 const freshDir = () => join(root, `db-${directoryCounter++}`);
 const value = Buffer.alloc(VALUE_BYTES, 'v');
@@ -413,20 +415,14 @@ function render(
   return lines.join('\n');
 }
 
-try {
-  const memtables = await benchMemtables();
-  const bloom = await benchBloom();
-  const writes = await benchWrites();
-  const reads = await benchReads();
-  const extra = await benchRecoveryAndCompaction();
-  const markdown = render(writes, reads, bloom, memtables, extra);
-  process.stdout.write(markdown);
-  const path = resultsPath('kv-store-engine');
-  await mkdir(dirname(path), { recursive: true });
-  const temporaryPath = `${path}.${process.pid}.tmp`;
-  await writeFile(temporaryPath, markdown);
-  await rename(temporaryPath, path);
-  progress(`wrote ${path}`);
-} finally {
-  await rm(root, { recursive: true, force: true });
-}
+const memtables = await benchMemtables();
+const bloom = await benchBloom();
+const writes = await benchWrites();
+const reads = await benchReads();
+const extra = await benchRecoveryAndCompaction();
+const markdown = render(writes, reads, bloom, memtables, extra);
+process.stdout.write(markdown);
+const path = resultsPath('kv-store-engine');
+await mkdir(dirname(path), { recursive: true });
+await writeFileAtomic(path, markdown, { fsync: false });
+progress(`wrote ${path}`);

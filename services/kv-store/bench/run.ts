@@ -12,10 +12,6 @@
  *   BENCH_SKIP_ENGINE=1 skips bench/engine.ts (its last report stays in load-tests/results).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HashRing } from '@sysdesign/consistent-hashing';
 import {
@@ -29,6 +25,7 @@ import {
   writeReport,
 } from '@sysdesign/load-tests';
 import { decodeContext, encodeContext, reconcile, type Version } from '@sysdesign/quorum';
+import { freePort, tempDir } from '@sysdesign/testkit';
 import { ClusterRing } from '../src/domain/ring.js';
 import { StorageEngine } from '../src/storage/index.js';
 import { EngineReplicaStore } from '../src/store/replica-store.js';
@@ -135,7 +132,7 @@ async function microBenchmarks(): Promise<MicroResult[]> {
     }),
   );
 
-  const dir = await mkdtemp(join(tmpdir(), 'kv-bench-store-'));
+  const dir = await tempDir('kv-bench-store-');
   const engine = await StorageEngine.open({ dir, fsync: 'interval' });
   try {
     const store = new EngineReplicaStore(engine);
@@ -174,17 +171,6 @@ interface Group {
   entry: string;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
 /** Starts `size` nodes, each in its own process, seeded with the others. */
 async function startGroup(name: string, size: number, fsync: 'always' | 'interval'): Promise<Group> {
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
@@ -193,7 +179,7 @@ async function startGroup(name: string, size: number, fsync: 'always' | 'interva
   for (const [index, port] of ports.entries()) {
     // startTarget forks with a copy of this process's environment: the node reads these.
     process.env.KV_BENCH_PORT = String(port);
-    process.env.KV_BENCH_DATA_DIR = await mkdtemp(join(tmpdir(), `kv-bench-${name}-`));
+    process.env.KV_BENCH_DATA_DIR = await tempDir(`kv-bench-${name}-`);
     process.env.KV_BENCH_NODE_ID = `kv-${index + 1}`;
     process.env.KV_BENCH_SEEDS = urls.filter((_, other) => other !== index).join(',');
     process.env.KV_BENCH_FSYNC = fsync;

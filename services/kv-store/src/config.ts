@@ -1,4 +1,4 @@
-import { boolVar, ConfigError, intVar, serviceVars } from '@sysdesign/platform';
+import { boolVar, ConfigError, intVar, serviceVars, splitList } from '@sysdesign/platform';
 import { z } from 'zod';
 import { majority } from './domain/consistency.js';
 
@@ -36,12 +36,7 @@ export const configSchema = z.object({
   /** Base URLs of other nodes (their ADVERTISE_URL), comma-separated. Empty: a cluster of one. */
   SEEDS: z
     .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((item) => item.trim())
-        .filter((item) => item.length > 0),
-    )
+    .transform(splitList)
     .pipe(z.array(originVar).max(MAX_SEEDS, `must list at most ${MAX_SEEDS} nodes`))
     .optional(),
   /** Replicas per key. Default 3, or 1 for a node without SEEDS. */

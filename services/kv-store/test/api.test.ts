@@ -1,22 +1,21 @@
 import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
 import { encodeContext } from '@sysdesign/quorum';
+import { tempDir } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config.js';
 import { buildService } from '../src/service.js';
-import { useTempDirs } from './helpers.js';
 
 /**
  * The HTTP contract on one node (N = 1, no peers), through app.inject: every endpoint, every
  * status, and bad input on every field a client sends (key, value, X-Context, w, r, consistency).
  */
 
-const tempDir = useTempDirs();
 const MAX_VALUE_BYTES = 4096;
 let app: ServiceApp;
 let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = await tempDir();
+  dataDir = await tempDir('kv-store-');
   const config = loadConfig(configSchema, {
     LOG_LEVEL: 'silent',
     DATA_DIR: dataDir,
@@ -228,7 +227,7 @@ describe('bad input, field by field', () => {
         const response = await app.inject({
           method,
           url: url('q', query),
-          payload: method === 'PUT' ? 'v' : undefined,
+          ...(method === 'PUT' ? { payload: 'v' } : {}),
         });
         const problem = expectProblem(response, 400);
         expect(
@@ -314,7 +313,7 @@ describe('cluster secret', () => {
     // Proves CLUSTER_SECRET protects the peer API while the client API stays open.
     const config = loadConfig(configSchema, {
       LOG_LEVEL: 'silent',
-      DATA_DIR: await tempDir(),
+      DATA_DIR: await tempDir('kv-store-'),
       FSYNC: 'interval',
       CLUSTER_SECRET: 'a-secret-of-enough-length',
     });

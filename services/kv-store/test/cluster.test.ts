@@ -1,6 +1,6 @@
 import { waitFor } from '@sysdesign/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { History, liveTexts, NetworkSwitch, startCluster, type TestCluster, useTempDirs } from './helpers.js';
+import { History, liveTexts, NetworkSwitch, startCluster, type TestCluster } from './helpers.js';
 
 /**
  * Three in-process nodes on real sockets (N = 3, W = 2, R = 2 by default), talking HTTP to each
@@ -8,7 +8,6 @@ import { History, liveTexts, NetworkSwitch, startCluster, type TestCluster, useT
  * resolution, read repair, the 503 that says how many replicas answered, and the cluster view.
  */
 
-const tempDir = useTempDirs();
 let cluster: TestCluster | undefined;
 afterEach(async () => {
   await cluster?.stop();
@@ -18,7 +17,7 @@ afterEach(async () => {
 describe('a three-node cluster', () => {
   it('replicates a write through any node to all three, readable through every other', async () => {
     // Proves any node coordinates any key and W = 2 writes reach the third replica too (in the background).
-    cluster = await startCluster(3, { tempDir });
+    cluster = await startCluster(3);
     const [a, b, c] = cluster.nodes as [
       (typeof cluster.nodes)[0],
       (typeof cluster.nodes)[0],
@@ -45,7 +44,7 @@ describe('a three-node cluster', () => {
 
   it('keeps both writes of two clients that wrote over the same context as siblings (300), and one write with the merged context resolves them', async () => {
     // Proves vector clocks with dots: concurrent updates are never lost, and the client's merge supersedes both.
-    cluster = await startCluster(3, { tempDir });
+    cluster = await startCluster(3);
     const [a, b, c] = cluster.nodes as [
       (typeof cluster.nodes)[0],
       (typeof cluster.nodes)[0],
@@ -96,7 +95,6 @@ describe('a three-node cluster', () => {
     // Proves read repair: with hints and anti-entropy off, only the read can bring the third replica up to date.
     const links = new NetworkSwitch();
     cluster = await startCluster(3, {
-      tempDir,
       links,
       env: { SLOPPY_QUORUM: 'false', HINTED_HANDOFF: 'false', READ_REPAIR: 'true' },
     });
@@ -119,7 +117,7 @@ describe('a three-node cluster', () => {
 
   it('answers 503 saying how many replicas answered when W or R cannot be met, and succeeds with w=1', async () => {
     // Proves the quorum is enforced per request and the refusal carries required/answered.
-    cluster = await startCluster(3, { tempDir, env: { REQUEST_TIMEOUT_MS: '300' } });
+    cluster = await startCluster(3, { env: { REQUEST_TIMEOUT_MS: '300' } });
     const [a, b, c] = cluster.nodes as [
       (typeof cluster.nodes)[0],
       (typeof cluster.nodes)[0],
@@ -158,7 +156,7 @@ describe('a three-node cluster', () => {
 
   it('shows every member alive, by name, with about a third of the ring each', async () => {
     // Proves GET /v1/cluster reflects gossip (names, heartbeats) and ring ownership.
-    cluster = await startCluster(3, { tempDir });
+    cluster = await startCluster(3);
     const [a] = cluster.nodes;
     await waitFor(async () => {
       const body = (await (await a!.request('GET', '/v1/cluster')).json()) as {

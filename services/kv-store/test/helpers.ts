@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
 import type { Version } from '@sysdesign/quorum';
 import { decodeResponse, encodeRequest } from '@sysdesign/quorum/wire';
-import { afterEach } from 'vitest';
+import { startLocalCluster } from '@sysdesign/testkit';
 import { configSchema } from '../src/config.js';
 import type { KvNode } from '../src/node.js';
 import { buildService, kvNodeOf } from '../src/service.js';
@@ -24,49 +20,24 @@ export const FAST_CLUSTER_ENV: Record<string, string> = {
   REQUEST_TIMEOUT_MS: '2000',
 };
 
-/** A free TCP port on 127.0.0.1 (the kernel's choice; released before the caller binds it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-/** Temporary directories removed after each test. */
-export function useTempDirs(): () => Promise<string> {
-  const dirs: string[] = [];
-  afterEach(async () => {
-    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
-  });
-  return async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kv-store-'));
-    dirs.push(dir);
-    return dir;
-  };
-}
-
 /** Links between in-process nodes that a test can cut (both directions) and heal. */
 export class NetworkSwitch {
-  readonly #cut = new Set<string>();
+  private readonly cut = new Set<string>();
 
-  readonly filter: LinkFilter = (from, to) => !this.#cut.has(`${from} ${to}`);
+  readonly filter: LinkFilter = (from, to) => !this.cut.has(`${from} ${to}`);
 
   /** Cuts every link between a node of `left` and a node of `right`. */
   partition(left: readonly TestNode[], right: readonly TestNode[]): void {
     for (const a of left) {
       for (const b of right) {
-        this.#cut.add(`${a.url} ${b.url}`);
-        this.#cut.add(`${b.url} ${a.url}`);
+        this.cut.add(`${a.url} ${b.url}`);
+        this.cut.add(`${b.url} ${a.url}`);
       }
     }
   }
 
   heal(): void {
-    this.#cut.clear();
+    this.cut.clear();
   }
 }
 
@@ -76,7 +47,7 @@ export interface TestNodeSpec {
   dataDir: string;
   seeds: string[];
   env: Record<string, string>;
-  links?: LinkFilter | undefined;
+  links?: LinkFilter;
 }
 
 /** One in-process node listening on 127.0.0.1; `stop` closes it cleanly, `restart` opens it again on its data. */
@@ -113,7 +84,7 @@ export class TestNode {
     const app = await buildService(
       config,
       { logger: createLogger(config.LOG_LEVEL) },
-      { links: this.spec.links },
+      this.spec.links === undefined ? {} : { links: this.spec.links },
     );
     await app.listen({ host: '127.0.0.1', port: this.spec.port });
     this.app = app;
@@ -180,35 +151,27 @@ export interface TestCluster {
 }
 
 /**
- * `size` in-process nodes on free ports, each with its own data directory and the others as
- * seeds, started in parallel. Stop them with `cluster.stop()` (tests register it in afterEach).
+ * `size` in-process kv nodes (testkit's local cluster: free ports, a data directory each, removed
+ * after the test), the others as seeds. Stop them with `cluster.stop()` (tests register it in afterEach).
  */
 export async function startCluster(
   size: number,
-  options: { tempDir: () => Promise<string>; env?: Record<string, string>; links?: NetworkSwitch },
+  options: { env?: Record<string, string>; links?: NetworkSwitch } = {},
 ): Promise<TestCluster> {
-  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
-  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  const nodes: TestNode[] = [];
-  for (const [index, port] of ports.entries()) {
-    nodes.push(
+  const cluster = await startLocalCluster(
+    size,
+    (slot) =>
       new TestNode({
-        name: `kv-${index + 1}`,
-        port,
-        dataDir: await options.tempDir(),
-        seeds: urls.filter((_, other) => other !== index),
+        name: `kv-${slot.index + 1}`,
+        port: slot.port,
+        dataDir: slot.dataDir,
+        seeds: slot.peerUrls,
         env: options.env ?? {},
-        links: options.links?.filter,
+        ...(options.links === undefined ? {} : { links: options.links.filter }),
       }),
-    );
-  }
-  await Promise.all(nodes.map((node) => node.start()));
-  return {
-    nodes,
-    stop: async () => {
-      await Promise.all(nodes.map((node) => node.stop()));
-    },
-  };
+    { dataDirPrefix: 'kv-store-' },
+  );
+  return { nodes: cluster.nodes, stop: cluster.stop };
 }
 
 /**
@@ -217,24 +180,24 @@ export async function startCluster(
  * acknowledgement is the value).
  */
 export class History {
-  readonly #latest = new Map<string, string>();
+  private readonly latest = new Map<string, string>();
 
   acknowledged(key: string, value: string): void {
-    this.#latest.set(key, value);
+    this.latest.set(key, value);
   }
 
   get size(): number {
-    return this.#latest.size;
+    return this.latest.size;
   }
 
   entries(): Array<[string, string]> {
-    return [...this.#latest.entries()];
+    return [...this.latest.entries()];
   }
 
   /** Keys whose value on `read` is not the acknowledged one, as messages (empty when all match). */
   async missing(read: (key: string) => Promise<string[]>): Promise<string[]> {
     const problems: string[] = [];
-    for (const [key, value] of this.#latest) {
+    for (const [key, value] of this.latest) {
       const values = await read(key);
       if (!values.includes(value)) problems.push(`${key}: expected ${value}, found [${values.join(', ')}]`);
     }

@@ -2,17 +2,16 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, loadConfig } from '@sysdesign/platform';
 import { QuorumErrorCode } from '@sysdesign/quorum';
+import { tempDir } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config.js';
 import { buildService, kvNodeOf } from '../src/service.js';
-import { useTempDirs } from './helpers.js';
 
 /**
  * How the node is wired into the platform: what it opens is closed in reverse on shutdown and on
  * a failed start, and the coordinator's refusals reach clients through the service's error mapper.
  */
 
-const tempDir = useTempDirs();
 const context = () => ({ logger: createLogger('silent') });
 
 function configIn(dataDir: string, env: Record<string, string> = {}) {
@@ -29,7 +28,7 @@ describe('lifecycle', () => {
   it('closes the data engine when the start fails after it opened, and reports the failure', async () => {
     // The hints engine cannot open where a file sits: the start fails after the data engine opened.
     // Were that engine left open, its directory lock would refuse the next start in this process.
-    const dataDir = await tempDir();
+    const dataDir = await tempDir('kv-wiring-');
     await mkdir(dataDir, { recursive: true });
     await writeFile(join(dataDir, 'hints'), 'not a directory');
     await expect(buildService(configIn(dataDir), context())).rejects.toThrow();
@@ -44,7 +43,7 @@ describe('lifecycle', () => {
   });
 
   it('stops the node before its storage closes, and closes the storage with the app', async () => {
-    const dataDir = await tempDir();
+    const dataDir = await tempDir('kv-wiring-');
     const app = await buildService(configIn(dataDir), context());
     const node = kvNodeOf(app);
     expect(app.lifecycle.open).toEqual(['storage', 'hint storage', 'kv node']);
@@ -59,7 +58,7 @@ describe('lifecycle', () => {
 
 describe('errors through the service mapper', () => {
   it('answers too many siblings with 409, the configured limit, and counts the outcome', async () => {
-    const app = await buildService(configIn(await tempDir(), { MAX_SIBLINGS: '2' }), context());
+    const app = await buildService(configIn(await tempDir('kv-wiring-'), { MAX_SIBLINGS: '2' }), context());
     try {
       // Blind writes (no X-Context) are concurrent: each one adds a sibling.
       for (const value of ['a', 'b']) {
@@ -77,7 +76,7 @@ describe('errors through the service mapper', () => {
 
   it('answers the same refusal to a peer in the peer protocol, not as a client problem', async () => {
     // The peer scope maps a replica's refusals before the service's (client) mapper is asked.
-    const app = await buildService(configIn(await tempDir(), { MAX_SIBLINGS: '1' }), context());
+    const app = await buildService(configIn(await tempDir('kv-wiring-'), { MAX_SIBLINGS: '1' }), context());
     try {
       expect((await app.inject({ method: 'PUT', url: '/v1/kv/k', payload: 'a' })).statusCode).toBe(204);
       const mint = {

@@ -1,11 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
-import { waitFor } from '@sysdesign/testkit';
+import { freePort, tempDir, waitFor } from '@sysdesign/testkit';
 import { configSchema } from '../src/config.js';
 import { type BuildOptions, buildService } from '../src/service.js';
 
@@ -52,11 +50,14 @@ export async function metricValue(app: ServiceApp, series: RegExp): Promise<numb
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-/** A temporary directory holding one rules file. */
+/**
+ * A temporary directory holding one rules file (testkit removes it after the test, or at exit when
+ * made in a beforeAll); `remove()` deletes it earlier, as a test of a vanished file needs.
+ */
 export async function rulesDir(
   yaml: string,
 ): Promise<{ file: string; write(yaml: string): Promise<void>; remove(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'rate-limiter-rules-'));
+  const dir = await tempDir('rate-limiter-rules-');
   const file = join(dir, 'rules.yaml');
   await writeFile(file, yaml);
   return {
@@ -64,14 +65,6 @@ export async function rulesDir(
     write: (next) => writeFile(file, next),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const REDIS_SERVER_PATHS = [

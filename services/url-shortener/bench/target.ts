@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger, loadConfig, openSql, type ServiceApp } from '@sysdesign/platform';
+import { tempDirSync } from '@sysdesign/testkit';
 import { configSchema } from '../src/config.js';
 import { buildService } from '../src/service.js';
 
@@ -29,7 +27,8 @@ function benchHooks(app: ServiceApp): void {
 }
 
 async function build(env: Record<string, string | undefined>, sqlSchema?: string) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'url-shortener-bench-'));
+  // Removed when the bench's process exits.
+  const dataDir = tempDirSync('url-shortener-bench-');
   const config = loadConfig(configSchema, {
     PGLITE_DIR: 'memory',
     LOG_LEVEL: 'warn',
@@ -43,7 +42,6 @@ async function build(env: Record<string, string | undefined>, sqlSchema?: string
   });
   benchHooks(app);
   const close = async () => {
-    rmSync(dataDir, { recursive: true, force: true });
     if (sqlSchema && config.DATABASE_URL) {
       const sql = await openSql({ schema: 'public', databaseUrl: config.DATABASE_URL });
       await sql.query(`DROP SCHEMA IF EXISTS ${sqlSchema} CASCADE`);

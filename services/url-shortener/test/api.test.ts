@@ -1,14 +1,7 @@
 import { EmbeddedPostgres, type ServiceApp, TokenAuthority } from '@sysdesign/platform';
-import { describeWith, dropSchema, freshSchemaName, postgresBackend } from '@sysdesign/testkit';
+import { describeWith, dropSchema, freshSchemaName, postgresBackend, tempDirSync } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildFromEnv,
-  createLink,
-  expectClicksSettle,
-  metricValue,
-  TEST_AUTH_SECRET,
-  tempDir,
-} from './helpers.js';
+import { buildFromEnv, createLink, expectClicksSettle, metricValue, TEST_AUTH_SECRET } from './helpers.js';
 
 const authority = new TokenAuthority({ secret: TEST_AUTH_SECRET });
 const bearer = async (user: string) => ({
@@ -431,26 +424,22 @@ function apiContract(open: (env?: Record<string, string>) => Promise<ServiceApp>
 
 describe('url-shortener API on embedded PGlite', () => {
   let embedded: EmbeddedPostgres;
-  const dir = tempDir('api');
+  const dir = tempDirSync('url-shortener-api-');
   beforeAll(async () => {
     embedded = await EmbeddedPostgres.open('memory');
   });
   afterAll(async () => {
     await embedded.close();
-    dir.remove();
   });
   apiContract((env = {}) =>
-    buildFromEnv(
-      { DATA_DIR: dir.path, ...env },
-      { embedded, schema: freshSchemaName('api'), nowMs: clock.now },
-    ),
+    buildFromEnv({ DATA_DIR: dir, ...env }, { embedded, schema: freshSchemaName('api'), nowMs: clock.now }),
   );
 
   it('sends 301 with a cache lifetime when REDIRECT_STATUS=301, but 302 for expiring and limited links', async () => {
-    const other = tempDir('api301');
+    const other = tempDirSync('url-shortener-api301-');
     const app = await buildFromEnv(
       {
-        DATA_DIR: other.path,
+        DATA_DIR: other,
         REDIRECT_STATUS: '301',
         PERMANENT_REDIRECT_MAX_AGE_SECONDS: '600',
         PUBLIC_BASE_URL: 'https://sho.rt/',
@@ -478,19 +467,17 @@ describe('url-shortener API on embedded PGlite', () => {
       expect(self.statusCode).toBe(400);
     } finally {
       await app.close();
-      other.remove();
     }
   });
 });
 
 describeWith(await postgresBackend(), 'url-shortener API on Postgres', ({ url }) => {
   const schema = freshSchemaName('api');
-  const dir = tempDir('api-pg');
+  const dir = tempDirSync('url-shortener-api-pg-');
   afterAll(async () => {
     await dropSchema(url, schema);
-    dir.remove();
   });
   apiContract((env = {}) =>
-    buildFromEnv({ DATABASE_URL: url, DATA_DIR: dir.path, ...env }, { schema, nowMs: clock.now }),
+    buildFromEnv({ DATABASE_URL: url, DATA_DIR: dir, ...env }, { schema, nowMs: clock.now }),
   );
 });

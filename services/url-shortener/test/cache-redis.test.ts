@@ -5,28 +5,28 @@ import {
   freshRedisPrefix,
   freshSchemaName,
   redisBackend,
+  tempDirSync,
 } from '@sysdesign/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildFromEnv, createLink, metricValue, TEST_AUTH_SECRET, tempDir } from './helpers.js';
+import { buildFromEnv, createLink, metricValue, TEST_AUTH_SECRET } from './helpers.js';
 
 describeWith(await redisBackend(), 'the redirect cache in Redis, shared by two instances', ({ url }) => {
   let embedded: EmbeddedPostgres;
   const prefix = freshRedisPrefix('urlshort');
-  const dirs = [tempDir('redis-a'), tempDir('redis-b')];
+  const dirs = [tempDirSync('url-shortener-redis-a-'), tempDirSync('url-shortener-redis-b-')];
   beforeAll(async () => {
     embedded = await EmbeddedPostgres.open('memory');
   });
   afterAll(async () => {
     await embedded.close();
     await deleteRedisPrefix(url, prefix);
-    for (const dir of dirs) dir.remove();
   });
 
   it('serves the second instance from the cache the first filled, and a delete on one reaches both', async () => {
     // With REDIS_URL the cache is shared: one miss for the fleet, one invalidation for the fleet.
     const schema = freshSchemaName('rediscache');
     const env = (index: number) => ({
-      DATA_DIR: dirs[index]!.path,
+      DATA_DIR: dirs[index]!,
       REDIS_URL: url,
       REDIS_KEY_PREFIX: prefix,
       WORKER_LEASE_STORE: 'redis',

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   createLogger,
   type EmbeddedPostgres,
@@ -13,12 +10,6 @@ import { configSchema } from '../src/config.js';
 import { buildService } from '../src/service.js';
 
 export const TEST_AUTH_SECRET = 'test-secret-of-at-least-thirty-two-bytes!';
-
-/** A temporary directory, removed by the returned function. */
-export function tempDir(label: string): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(tmpdir(), `url-shortener-${label}-`));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
 
 /** Builds the service the way main.ts does, from an environment, in the given schema. */
 export async function buildFromEnv(

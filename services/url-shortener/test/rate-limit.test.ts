@@ -5,9 +5,10 @@ import {
   freshRedisPrefix,
   freshSchemaName,
   redisBackend,
+  tempDirSync,
 } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFromEnv, metricValue, TEST_AUTH_SECRET, tempDir } from './helpers.js';
+import { buildFromEnv, metricValue, TEST_AUTH_SECRET } from './helpers.js';
 
 const authority = new TokenAuthority({ secret: TEST_AUTH_SECRET });
 
@@ -29,9 +30,9 @@ afterAll(async () => embedded.close());
 describe('rate-limited creation (in-process counts)', () => {
   it('admits CREATE_RATE_LIMIT creations per client and window, then answers 429 with Retry-After', async () => {
     // Creation is the expensive, abusable write; redirects are never limited.
-    const dir = tempDir('ratelimit');
+    const dir = tempDirSync('url-shortener-ratelimit-');
     const app = await buildFromEnv(
-      { DATA_DIR: dir.path, CREATE_RATE_LIMIT: '3' },
+      { DATA_DIR: dir, CREATE_RATE_LIMIT: '3' },
       { embedded, schema: freshSchemaName('rl') },
     );
     try {
@@ -64,21 +65,19 @@ describe('rate-limited creation (in-process counts)', () => {
         expect((await app.inject({ url: `/${code}` })).statusCode).toBe(302);
     } finally {
       await app.close();
-      dir.remove();
     }
   });
 
   it('does not limit at all with RATE_LIMIT_ENABLED=false', async () => {
-    const dir = tempDir('nolimit');
+    const dir = tempDirSync('url-shortener-nolimit-');
     const app = await buildFromEnv(
-      { DATA_DIR: dir.path, CREATE_RATE_LIMIT: '1', RATE_LIMIT_ENABLED: 'false' },
+      { DATA_DIR: dir, CREATE_RATE_LIMIT: '1', RATE_LIMIT_ENABLED: 'false' },
       { embedded, schema: freshSchemaName('nolimit') },
     );
     try {
       for (let index = 0; index < 4; index++) expect((await create(app, index)).statusCode).toBe(201);
     } finally {
       await app.close();
-      dir.remove();
     }
   });
 });
@@ -88,10 +87,10 @@ describeWith(await redisBackend(), 'rate-limited creation shared through Redis',
   afterAll(async () => deleteRedisPrefix(url, prefix));
 
   it('shares one quota between two instances', async () => {
-    const dirs = [tempDir('rl-a'), tempDir('rl-b')];
+    const dirs = [tempDirSync('url-shortener-rl-a-'), tempDirSync('url-shortener-rl-b-')];
     const schema = freshSchemaName('rlredis');
     const env = (index: number) => ({
-      DATA_DIR: dirs[index]!.path,
+      DATA_DIR: dirs[index]!,
       REDIS_URL: url,
       REDIS_KEY_PREFIX: prefix,
       CREATE_RATE_LIMIT: '4',
@@ -107,7 +106,6 @@ describeWith(await redisBackend(), 'rate-limited creation shared through Redis',
     } finally {
       await a.close();
       await b.close();
-      for (const dir of dirs) dir.remove();
     }
   });
 });

@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedPostgres } from '@sysdesign/platform';
-import { freshSchemaName, waitFor } from '@sysdesign/testkit';
+import { freePort, freshSchemaName, tempDirSync, waitFor } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFromEnv, createLink, expectClicksSettle, metricValue, tempDir } from './helpers.js';
+import { buildFromEnv, createLink, expectClicksSettle, metricValue } from './helpers.js';
 
 let embedded: EmbeddedPostgres;
 beforeAll(async () => {
@@ -15,9 +14,9 @@ afterAll(async () => embedded.close());
 describe('hashed codes across a restart', () => {
   it('rebuilds the bloom filter from the database: old URLs keep their codes, nothing is read twice', async () => {
     // After a restart the filter must again hold every stored code, or candidates would look free.
-    const dir = tempDir('hash-restart');
+    const dir = tempDirSync('url-shortener-hash-restart-');
     const schema = freshSchemaName('hash');
-    const env = { DATA_DIR: dir.path, CODE_STRATEGY: 'hash' };
+    const env = { DATA_DIR: dir, CODE_STRATEGY: 'hash' };
     const urls = Array.from({ length: 40 }, (_, index) => `https://example.com/article/${index}`);
     const first = await buildFromEnv(env, { embedded, schema });
     const codes: string[] = [];
@@ -46,7 +45,6 @@ describe('hashed codes across a restart', () => {
       expect((await second.inject({ url: `/${codes[7]}` })).headers.location).toBe(urls[7]);
     } finally {
       await second.close();
-      dir.remove();
     }
   });
 });
@@ -54,36 +52,21 @@ describe('hashed codes across a restart', () => {
 describe('clicks across a restart (embedded mode)', () => {
   it('counts clicks made before a restart once the next start consumes them from the durable bus', async () => {
     // The first life serves redirects without an aggregator; its clicks wait on disk under DATA_DIR.
-    const dir = tempDir('bus-restart');
+    const dir = tempDirSync('url-shortener-bus-restart-');
     const schema = freshSchemaName('busrestart');
-    const first = await buildFromEnv(
-      { DATA_DIR: dir.path, AGGREGATOR_ENABLED: 'false' },
-      { embedded, schema },
-    );
+    const first = await buildFromEnv({ DATA_DIR: dir, AGGREGATOR_ENABLED: 'false' }, { embedded, schema });
     const { link } = await createLink(first, { url: 'https://example.com/survives' });
     for (let index = 0; index < 150; index++)
       expect((await first.inject({ url: `/${link.code}` })).statusCode).toBe(302);
     await first.close();
-    const second = await buildFromEnv({ DATA_DIR: dir.path }, { embedded, schema });
+    const second = await buildFromEnv({ DATA_DIR: dir }, { embedded, schema });
     try {
       await expectClicksSettle(second, link.code, 150);
     } finally {
       await second.close();
-      dir.remove();
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -123,14 +106,14 @@ describe('a crash of the whole process (kill -9)', () => {
     // bus redelivers it after the restart, and the dedupe keeps what was already flushed from
     // counting twice. Flushes happen only at 150 held clicks (messages hold at most 20, and a
     // partition holds one at a time), so the kill always lands with 1..149 clicks in memory.
-    const dir = tempDir('kill9');
+    const dir = tempDirSync('url-shortener-kill9-');
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const env = {
       PORT: String(port),
       HOST: '127.0.0.1',
-      DATA_DIR: dir.path,
-      PGLITE_DIR: `${dir.path}/pglite`,
+      DATA_DIR: dir,
+      PGLITE_DIR: `${dir}/pglite`,
       AUTH_SECRET: 'kill-nine-secret-of-at-least-32-bytes!',
       CLICK_LINGER_MS: '2',
       CLICK_BATCH_MAX: '20',
@@ -187,7 +170,6 @@ describe('a crash of the whole process (kill -9)', () => {
         child.kill('SIGTERM');
         await new Promise((resolve) => child.once('exit', resolve));
       }
-      dir.remove();
     }
   }, 120_000);
 });

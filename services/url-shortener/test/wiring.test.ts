@@ -10,7 +10,7 @@ import {
   loadConfig,
   SnowflakeGenerator,
 } from '@sysdesign/platform';
-import { freshSchemaName } from '@sysdesign/testkit';
+import { freshSchemaName, tempDirSync } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../src/config.js';
 import { AliasTakenError, Links, NoFreeCodeError, NotOwnerError } from '../src/domain/links.js';
@@ -18,7 +18,7 @@ import { linkProblemOf } from '../src/routes/problems.js';
 import { buildService } from '../src/service.js';
 import { ClickAggregator } from '../src/workers/click-aggregator.js';
 import { ClickPublisher } from '../src/workers/click-publisher.js';
-import { buildFromEnv, tempDir } from './helpers.js';
+import { buildFromEnv } from './helpers.js';
 
 /**
  * How the shortener is wired into the platform: its parts close in reverse on shutdown and on a
@@ -27,7 +27,7 @@ import { buildFromEnv, tempDir } from './helpers.js';
 
 let embedded: EmbeddedPostgres;
 let bus: EventBus;
-const dir = tempDir('wiring');
+const dir = tempDirSync('url-shortener-wiring-');
 
 beforeAll(async () => {
   embedded = await EmbeddedPostgres.open('memory');
@@ -37,14 +37,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await bus.close();
   await embedded.close();
-  dir.remove();
 });
 
 describe('lifecycle', () => {
   it('closes the click pipeline and the links, newest first, when the start fails at its end', async () => {
     // No AUTH_SECRET and a DATA_DIR that is a file: the last step (the embedded secret) fails,
     // after every part opened.
-    const notADirectory = join(dir.path, 'file');
+    const notADirectory = join(dir, 'file');
     writeFileSync(notADirectory, '');
     const spies = [
       vi.spyOn(ClickPublisher.prototype, 'close'),

@@ -1,19 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
-import {
-  access,
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  realpath,
-  rename,
-  rm,
-  rmdir,
-  unlink,
-} from 'node:fs/promises';
+import { access, type FileHandle, mkdir, open, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
+import { DirectoryLock } from '../fs/directory-lock.js';
+import { fsyncDirectory } from '../fs/durable.js';
 import {
   assertBlobKey,
   type BlobInfo,
@@ -54,8 +45,9 @@ import {
  * open removes. Concurrent puts of one key each write their own temp file and the last rename
  * wins. A reader holds the file it opened, so an overwrite mid-read does not change what it reads.
  *
- * A directory belongs to one open store: opening it removes everything in `tmp/`, which would
- * break another process's puts in flight. Give each service its own (`<BLOB_DIR>/<service>`).
+ * A directory belongs to one open store, held with the platform's directory lock (a `LOCK` file
+ * beside `objects/`): opening it removes everything in `tmp/`, which would break another store's
+ * puts in flight. Give each service its own (`<BLOB_DIR>/<service>`).
  * The filesystem must be case-sensitive (keys `A` and `a` differ).
  */
 
@@ -76,27 +68,30 @@ const MAX_PUBLISH_ATTEMPTS = 5;
 const SEGMENT_NAME = /^[A-Za-z0-9._-]+$/;
 const ETAG = /^[0-9a-f]{64}$/;
 
-/** Directories open in this process: two stores on one directory would delete each other's puts. */
-const openDirectories = new Set<string>();
-
 export async function createFsBlobStore(options: FsBlobStoreOptions): Promise<BlobStore> {
   await mkdir(options.dir, { recursive: true });
-  const root = await realpath(resolve(options.dir));
-  if (openDirectories.has(root)) throw new Error(`blob directory ${root} is already open in this process`);
-  const objectsDir = join(root, 'objects');
-  const tempDir = join(root, 'tmp');
-  await mkdir(objectsDir, { recursive: true });
-  await mkdir(tempDir, { recursive: true });
-  await removeTempFiles(tempDir);
-  openDirectories.add(root);
-  return new FsBlobStore(root, objectsDir, tempDir, options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES);
+  // Two stores on one directory would delete each other's puts in flight (see above).
+  const lock = DirectoryLock.acquire(resolve(options.dir), {
+    lockedError: ({ message }) => new Error(`blob directory ${message}`),
+  });
+  try {
+    const objectsDir = join(lock.dir, 'objects');
+    const tempDir = join(lock.dir, 'tmp');
+    await mkdir(objectsDir, { recursive: true });
+    await mkdir(tempDir, { recursive: true });
+    await removeTempFiles(tempDir);
+    return new FsBlobStore(lock, objectsDir, tempDir, options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 }
 
 class FsBlobStore implements BlobStore {
   private closed = false;
 
   constructor(
-    private readonly root: string,
+    private readonly lock: DirectoryLock,
     private readonly objectsDir: string,
     private readonly tempDir: string,
     private readonly maxBlobBytes: number,
@@ -194,7 +189,7 @@ class FsBlobStore implements BlobStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    openDirectories.delete(this.root);
+    this.lock.release();
   }
 
   private assertOpen(): void {
@@ -392,19 +387,6 @@ function subtreeMayMatch(directoryPrefix: string, params: ListParams): boolean {
   if (params.after === undefined || params.after < directoryPrefix) return true;
   // The cursor is past this directory's prefix: only a cursor inside the subtree leaves keys after it.
   return params.after.startsWith(directoryPrefix);
-}
-
-async function fsyncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } catch (error) {
-    // Some platforms cannot fsync a directory; there the rename is as durable as it gets.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw error;
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Everything in `tmp/` is a put that a crash interrupted: its blob was never published. */

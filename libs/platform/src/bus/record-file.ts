@@ -1,6 +1,6 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { writeFileAtomicSync } from '../fs/atomic-write.js';
 
 /**
  * The on-disk format of the in-process bus: append-only files of records, one per line, each line
@@ -66,32 +66,13 @@ export function scanRecordFile(
   return { records, validBytes: position, totalBytes: data.length };
 }
 
-/** Writes all of `buffer` at the end of an append-mode file. */
-export function appendFully(fd: number, buffer: Buffer): void {
-  let written = 0;
-  while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written);
-}
-
-/** Makes a created, renamed or deleted entry of `dir` durable (needed only with `fsync: 'always'`). */
-export function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+/**
+ * The bus's names for the platform's durable-file steps (../fs), which its logs, offsets and
+ * snapshots share with the storage engine and the blob store.
+ */
+export { fsyncDirectorySync as fsyncDirectory, writeFully as appendFully } from '../fs/durable.js';
 
 /** Replaces `path` with `content` atomically: a reader sees the old file or the new one, whole. */
 export function writeFileAtomically(path: string, content: Buffer | string, fsync: FsyncMode): void {
-  const temporary = `${path}.tmp`;
-  const fd = openSync(temporary, 'w');
-  try {
-    appendFully(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
-    if (fsync === 'always') fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, path);
-  if (fsync === 'always') fsyncDirectory(dirname(path));
+  writeFileAtomicSync(path, content, { fsync: fsync === 'always' });
 }

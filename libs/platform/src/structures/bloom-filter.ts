@@ -1,11 +1,12 @@
-import { murmur3 } from './hash.js';
+import { murmur3x86_32 } from '@sysdesign/consistent-hashing';
 
 /**
  * A bloom filter: "definitely not present" or "probably present" in a few bits per key. Sized
  * from the expected number of keys n and the false-positive rate p you accept:
  * m = -n ln p / (ln 2)^2 bits and k = (m / n) ln 2 hash functions, with the k positions derived
- * from two murmur3 hashes (Kirsch and Mitzenmacher's double hashing). It serialises to bytes,
- * so an SSTable can store it beside its index.
+ * from two MurmurHash3 x86 32-bit hashes (Kirsch and Mitzenmacher's double hashing), taken from
+ * consistent-hashing, whose copy is checked against SMHasher's values. It serialises to bytes, so
+ * an SSTable can store it beside its index; the hashes are part of that format.
  */
 
 const HEADER_BYTES = 12;
@@ -53,8 +54,8 @@ export class BloomFilter {
   }
 
   add(key: string | Uint8Array): void {
-    const first = murmur3(key, 0);
-    const second = murmur3(key, first) | 1;
+    const first = murmur3x86_32(key, 0);
+    const second = murmur3x86_32(key, first) | 1;
     for (let index = 0; index < this.hashCount; index += 1) {
       const bit = (first + Math.imul(index, second)) >>> 0;
       const position = bit % this.bitCount;
@@ -65,8 +66,8 @@ export class BloomFilter {
 
   /** False means the key was never added; true means it probably was. */
   mightContain(key: string | Uint8Array): boolean {
-    const first = murmur3(key, 0);
-    const second = murmur3(key, first) | 1;
+    const first = murmur3x86_32(key, 0);
+    const second = murmur3x86_32(key, first) | 1;
     for (let index = 0; index < this.hashCount; index += 1) {
       const bit = (first + Math.imul(index, second)) >>> 0;
       const position = bit % this.bitCount;

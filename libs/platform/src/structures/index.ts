@@ -1,2 +1,1 @@
 export * from './bloom-filter.js';
-export * from './hash.js';

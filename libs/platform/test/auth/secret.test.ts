@@ -1,20 +1,10 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '@sysdesign/testkit';
+import { describe, expect, it } from 'vitest';
 import { AUTH_SECRET_FILE, resolveAuthSecret, TokenAuthority } from '../../src/auth/index.js';
 
-const directories: string[] = [];
-
-async function freshDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'auth-secret-'));
-  directories.push(dir);
-  return dir;
-}
-
-afterAll(async () => {
-  for (const dir of directories) await rm(dir, { recursive: true, force: true });
-});
+const freshDir = () => tempDir('auth-secret-');
 
 /** A logger that keeps what it was given. */
 function recordingLog() {

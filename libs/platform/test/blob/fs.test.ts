@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '@sysdesign/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type BlobStore, createFsBlobStore } from '../../src/blob/index.js';
 import { blobStoreContract, streamOf } from './contract.js';
 
-const directories: string[] = [];
-
-async function freshDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'blob-fs-'));
-  directories.push(dir);
-  return dir;
-}
-
-afterAll(async () => {
-  for (const dir of directories) await rm(dir, { recursive: true, force: true });
-});
+const freshDir = () => tempDir('blob-fs-');
 
 blobStoreContract('filesystem', async () => createFsBlobStore({ dir: await freshDir() }));
 

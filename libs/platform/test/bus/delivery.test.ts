@@ -1,16 +1,11 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { tempDirSync } from '@sysdesign/testkit';
+import { describe, expect, it } from 'vitest';
 import { backoffDelayMs, deliverWithRetry, normaliseRetryPolicy, pause } from '../../src/bus/delivery.js';
 import { COMPACT_AFTER_COMMITS, GroupOffsets } from '../../src/bus/group-offsets.js';
 import { partitionOf } from '../../src/bus/in-process.js';
 import { BusErrorCode, createEventBus, parseBrokers, stderrBusLogger } from '../../src/bus/index.js';
-
-const directories: string[] = [];
-afterAll(() => {
-  for (const dir of directories) rmSync(dir, { recursive: true, force: true });
-});
 
 describe('retry policy', () => {
   it('doubles the backoff per failure up to the cap, with at most the upper half random', () => {
@@ -62,8 +57,7 @@ describe('group offsets file', () => {
   it('compacts to one line per partition after many commits and reloads the latest positions', () => {
     // More commits than the compaction threshold: the file stays a few lines long and a reload
     // returns the last committed position of each partition.
-    const dir = mkdtempSync(join(tmpdir(), 'bus-offsets-'));
-    directories.push(dir);
+    const dir = tempDirSync('bus-offsets-');
     const path = join(dir, 'g.offsets');
     const offsets = GroupOffsets.create(path, [0, 0], 'never');
     for (let offset = 1; offset <= COMPACT_AFTER_COMMITS + 5; offset++) offsets.commit(offset % 2, offset);

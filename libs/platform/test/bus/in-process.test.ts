@@ -1,7 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDirSync } from '@sysdesign/testkit';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BusErrorCode,
   type BusMessage,
@@ -9,21 +9,12 @@ import {
   type InProcessBusOptions,
   InProcessEventBus,
 } from '../../src/bus/index.js';
+import type { DirectoryLock } from '../../src/fs/index.js';
 import { eventBusContract } from './contract.js';
 import { EventCounts, gate, Received, RecordingLogger, uniqueName, waitFor } from './helpers.js';
 
 const WAIT_MS = 5_000;
-const directories: string[] = [];
-
-function freshDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bus-test-'));
-  directories.push(dir);
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of directories) rmSync(dir, { recursive: true, force: true });
-});
+const freshDir = () => tempDirSync('bus-test-');
 
 describe('EventBus contract: in-process, memory only', () => {
   eventBusContract({
@@ -61,9 +52,15 @@ async function open(options: InProcessBusOptions): Promise<InProcessEventBus> {
   return bus;
 }
 
-/** A crash: the instance is dropped without close(); only what reached its files survives. */
-function crash(bus: EventBus): void {
+/**
+ * A crash: the instance is dropped without close(); only what reached its files survives, and its
+ * directory lock stays behind as kill -9 leaves it, so that this process may open the directory
+ * again (the platform's lock refuses a second open while the first still holds it). The bus has no
+ * crash() of its own, so the test abandons the lock through the private field.
+ */
+function crash(bus: InProcessEventBus): void {
   crashed.add(bus);
+  (bus as unknown as { lock: DirectoryLock }).lock.abandon();
 }
 
 afterEach(async () => {

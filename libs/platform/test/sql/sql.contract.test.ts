@@ -1,7 +1,6 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeWith, dropSchema, freshSchemaName, postgresBackend } from '@sysdesign/testkit';
+import { describeWith, dropSchema, freshSchemaName, postgresBackend, tempDir } from '@sysdesign/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createPostgresSql,
@@ -90,7 +89,7 @@ function sqlContract(factory: () => SqlFactory) {
   it('applies migrations once, even when two starts race, and rejects an edited migration', async () => {
     // Replicas start together; the advisory lock must make exactly one of them apply each file.
     await open('migrate');
-    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const dir = await tempDir('migrations-');
     writeFileSync(join(dir, '001_create_items.sql'), 'CREATE TABLE items (id int PRIMARY KEY);');
     writeFileSync(
       join(dir, '002_seed_items.sql'),
@@ -111,7 +110,7 @@ function sqlContract(factory: () => SqlFactory) {
 
   it('keeps namespaced migration sources apart', async () => {
     await open('namespaces');
-    const root = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const root = await tempDir('migrations-');
     mkdirSync(join(root, 'a'));
     mkdirSync(join(root, 'b'));
     writeFileSync(join(root, 'a', '001_one.sql'), 'CREATE TABLE a1 (x int);');
@@ -155,7 +154,7 @@ describe('Sql on embedded PGlite', () => {
 
   it('keeps data across a close and reopen of an on-disk database', async () => {
     // The embedded default persists under ./data; a restart must lose nothing.
-    const dir = mkdtempSync(join(tmpdir(), 'pglite-'));
+    const dir = await tempDir('pglite-');
     const first = await EmbeddedPostgres.open(dir);
     const sql = await first.forSchema('svc');
     await sql.script('CREATE TABLE kept (x int); INSERT INTO kept VALUES (7);');

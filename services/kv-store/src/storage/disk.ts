@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { writeFileAtomic } from '@sysdesign/platform';
 import { StorageError } from './errors.js';
 
 /**
@@ -11,6 +12,8 @@ import { StorageError } from './errors.js';
 export class Disk {
   private halted = false;
   private readonly handles = new Set<FileHandle>();
+  /** Aborted by `halt()`: a whole-file replacement in flight stops before its rename. */
+  private readonly halting = new AbortController();
 
   constructor(readonly dir: string) {}
 
@@ -54,6 +57,12 @@ export class Disk {
     await mkdir(this.dir, { recursive: true });
   }
 
+  /** Replaces a whole file atomically and durably (temporary file, fsync, rename, directory fsync). */
+  async replaceFile(path: string, data: string): Promise<void> {
+    this.check();
+    await writeFileAtomic(path, data, { fsync: true, signal: this.halting.signal });
+  }
+
   /** Makes renames, creations and deletions in the directory durable (Linux needs this). */
   async syncDir(): Promise<void> {
     this.check();
@@ -68,12 +77,17 @@ export class Disk {
   /** Refuses every later operation and closes every handle. Waits for the closes. */
   async halt(): Promise<void> {
     this.halted = true;
+    this.halting.abort(haltedError());
     const handles = [...this.handles];
     this.handles.clear();
     await Promise.allSettled(handles.map((handle) => handle.close()));
   }
 
   private check(): void {
-    if (this.halted) throw new StorageError('KV_ERR_CLOSED', 'the engine was halted');
+    if (this.halted) throw haltedError();
   }
+}
+
+function haltedError(): StorageError {
+  return new StorageError('KV_ERR_CLOSED', 'the engine was halted');
 }

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { DirectoryLock } from '@sysdesign/platform';
 import {
   encodeRecords,
   LogSegment,
@@ -20,7 +21,6 @@ import {
 } from './entry.js';
 import { corruption, StorageError } from './errors.js';
 import { IoLimiter } from './io-limiter.js';
-import { DirectoryLock } from './lock.js';
 import {
   emptyManifest,
   MANIFEST_FORMAT_VERSION,
@@ -283,14 +283,14 @@ export class StorageEngine {
     const config = normalizeOptions(options);
     const disk = new Disk(resolve(config.dir));
     await disk.mkdir();
-    const lock = await DirectoryLock.acquire(disk.dir);
+    const lock = lockDirectory(disk.dir);
     try {
       const engine = await StorageEngine.recover(config, disk, lock);
       engine.start();
       return engine;
     } catch (error) {
       await disk.halt();
-      await lock.release();
+      lock.release();
       throw error;
     }
   }
@@ -694,8 +694,8 @@ export class StorageEngine {
     let start = options.start;
     for (;;) {
       const page = await this.scan({
-        start,
-        end: options.end,
+        ...(start === undefined ? {} : { start }),
+        ...(options.end === undefined ? {} : { end: options.end }),
         limit: options.pageSize ?? DEFAULT_SCAN_LIMIT,
       });
       yield* page.entries;
@@ -1052,7 +1052,7 @@ export class StorageEngine {
     this.version.unref();
     await Promise.all([...this.openTables].map((table) => table.closed));
     await this.disk.halt();
-    await this.lock.release();
+    this.lock.release();
     if (syncError !== undefined)
       throw new StorageError('KV_ERR_ENGINE_FAILED', 'final log fsync failed', {}, { cause: syncError });
   }
@@ -1248,4 +1248,12 @@ function runAsync<T>(operation: () => Promise<T>): Promise<T> {
 
 function closedError(): StorageError {
   return new StorageError('KV_ERR_CLOSED');
+}
+
+/** The platform's directory lock (fs/directory-lock.ts states its policy), refusing with KV_ERR_LOCKED. */
+function lockDirectory(dir: string): DirectoryLock {
+  return DirectoryLock.acquire(dir, {
+    lockedError: ({ dir: locked, pid, message }) =>
+      new StorageError('KV_ERR_LOCKED', message, { dir: locked, ...(pid === undefined ? {} : { pid }) }),
+  });
 }

@@ -78,7 +78,7 @@
  *
  * | file | content |
  * |---|---|
- * | `LOCK` | pid of the owning process |
+ * | `LOCK` | pid of the owning process and a token (the platform's directory lock) |
  * | `MANIFEST` | JSON `{format, lastSeq, flushedLogThrough, nextTableId, tables}` + CRC-32 line; replaced atomically (tmp + fsync + rename + dir fsync) |
  * | `log-<12-digit id>.wal` | commit log segments; records `crc32 u32, length u32, kind u8, seq u64, timestampMs u64, keyLength u16, valueLength u32, key, value` (big-endian, CRC over everything after it) |
  * | `sst-<12-digit id>.sst` | SSTables: data blocks (entries + count + CRC-32), sparse index (last key per block + CRC), bloom filter (platform `BloomFilter` bytes + CRC), meta JSON + CRC, 52-byte footer ending in magic `KVSSTBL1` |

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Disk } from './disk.js';
 import { crc32 } from './entry.js';
@@ -63,14 +63,5 @@ export async function readManifest(disk: Disk): Promise<ManifestState | undefine
 export async function writeManifest(disk: Disk, state: ManifestState): Promise<void> {
   const json = JSON.stringify(state);
   const text = `${json}\n${crc32(Buffer.from(json, 'utf8')).toString(16).padStart(8, '0')}\n`;
-  const temporaryPath = join(disk.dir, `${MANIFEST_FILE}.tmp`);
-  const handle = await disk.open(temporaryPath, 'w');
-  try {
-    await writeFile(handle, text);
-    await handle.datasync();
-  } finally {
-    await disk.close(handle);
-  }
-  await disk.rename(temporaryPath, join(disk.dir, MANIFEST_FILE));
-  await disk.syncDir();
+  await disk.replaceFile(join(disk.dir, MANIFEST_FILE), text);
 }

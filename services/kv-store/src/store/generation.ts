@@ -1,5 +1,6 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@sysdesign/platform';
 import { nextIncarnation } from '../domain/incarnation.js';
 
 /**
@@ -14,21 +15,7 @@ export async function advanceGeneration(dataDir: string, nowMs: number = Date.no
   const path = join(dataDir, GENERATION_FILE);
   const previous = await readGeneration(path);
   const next = nextIncarnation(previous, nowMs);
-  const temporary = `${path}.tmp`;
-  const file = await open(temporary, 'w');
-  try {
-    await file.writeFile(`${next}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temporary, path);
-  const directory = await open(dataDir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
+  await writeFileAtomic(path, `${next}\n`, { fsync: true });
   return next;
 }
 

@@ -35,18 +35,18 @@ interface IndexEntry {
 }
 
 export class EngineHintStore implements HintStore {
-  readonly #engine: StorageEngine;
-  readonly #limits: HintLimits;
+  private readonly engine: StorageEngine;
+  private readonly limits: HintLimits;
   /** Keys in order of last update, oldest first (a Map keeps insertion order; updates re-insert). */
-  readonly #index = new Map<string, IndexEntry>();
-  #bytes = 0;
-  #refused = 0;
-  #expired = 0;
-  #stored = 0;
+  private readonly index = new Map<string, IndexEntry>();
+  private bytes = 0;
+  private refused = 0;
+  private expired = 0;
+  private stored = 0;
 
   private constructor(engine: StorageEngine, limits: HintLimits) {
-    this.#engine = engine;
-    this.#limits = limits;
+    this.engine = engine;
+    this.limits = limits;
   }
 
   /** Loads the index from the engine's records. */
@@ -59,7 +59,7 @@ export class EngineHintStore implements HintStore {
       loaded.push([entry.key, indexEntryOf(record)]);
     }
     loaded.sort((a, b) => a[1].updatedAtMs - b[1].updatedAtMs);
-    for (const [key, entry] of loaded) store.#setIndex(key, entry);
+    for (const [key, entry] of loaded) store.setIndex(key, entry);
     return store;
   }
 
@@ -70,20 +70,20 @@ export class EngineHintStore implements HintStore {
     nowMs: number,
   ): Promise<Version[]> {
     let next = undefined as HintRecord | undefined;
-    await this.#engine.update(key, (current) => {
+    await this.engine.update(key, (current) => {
       const record = recordOf(current);
       const versions = update(record?.versions ?? []);
       const bytes = versionsBytes(versions);
-      const known = this.#index.get(key);
+      const known = this.index.get(key);
       try {
         assertHintCapacity(
-          this.#limits,
-          { entries: this.#index.size, totalBytes: this.#bytes },
+          this.limits,
+          { entries: this.index.size, totalBytes: this.bytes },
           known?.bytes,
           bytes,
         );
       } catch (error) {
-        this.#refused++;
+        this.refused++;
         throw error;
       }
       const owners =
@@ -96,31 +96,31 @@ export class EngineHintStore implements HintStore {
       return { kind: 'value', value: encodeHint(next) };
     });
     const written = next!;
-    this.#setIndex(key, indexEntryOf(written));
-    this.#stored++;
+    this.setIndex(key, indexEntryOf(written));
+    this.stored++;
     return written.versions;
   }
 
   async read(key: string): Promise<Version[]> {
-    if (!this.#index.has(key)) return [];
-    return recordOf(await this.#engine.get(key))?.versions ?? [];
+    if (!this.index.has(key)) return [];
+    return recordOf(await this.engine.get(key))?.versions ?? [];
   }
 
   async owners(): Promise<NodeId[]> {
     const owners = new Set<NodeId>();
-    for (const entry of this.#index.values()) for (const owner of entry.owners) owners.add(owner);
+    for (const entry of this.index.values()) for (const owner of entry.owners) owners.add(owner);
     return [...owners];
   }
 
   async pending(owner: NodeId, limit: number): Promise<HintEntry[]> {
     const keys: string[] = [];
-    for (const [key, entry] of this.#index) {
+    for (const [key, entry] of this.index) {
       if (keys.length >= limit) break;
       if (entry.owners.includes(owner)) keys.push(key);
     }
     const owed: HintEntry[] = [];
     for (const key of keys) {
-      const record = recordOf(await this.#engine.get(key));
+      const record = recordOf(await this.engine.get(key));
       if (record === undefined || !record.owners.includes(owner)) continue;
       owed.push({
         key,
@@ -136,7 +136,7 @@ export class EngineHintStore implements HintStore {
   async delivered(owner: NodeId, key: string, digest: number): Promise<void> {
     let remaining = undefined as HintRecord | undefined;
     let changed = false as boolean;
-    await this.#engine.update(key, (current) => {
+    await this.engine.update(key, (current) => {
       const record = recordOf(current);
       // Versions added since the hand-off was read: the owner is still owed the newer set.
       if (record === undefined || digestVersions(record.versions) !== digest) return undefined;
@@ -148,58 +148,58 @@ export class EngineHintStore implements HintStore {
       return { kind: 'value', value: encodeHint(remaining) };
     });
     if (!changed) return;
-    if (remaining === undefined) this.#deleteIndex(key);
+    if (remaining === undefined) this.deleteIndex(key);
     else {
       // Same age: a partial hand-off does not make a hint younger.
-      const entry = this.#index.get(key);
+      const entry = this.index.get(key);
       if (entry !== undefined) entry.owners = remaining.owners;
     }
   }
 
   async expire(nowMs: number): Promise<number> {
     const old: string[] = [];
-    for (const [key, entry] of this.#index) {
-      if (nowMs - entry.updatedAtMs <= this.#limits.maxAgeMs) break;
+    for (const [key, entry] of this.index) {
+      if (nowMs - entry.updatedAtMs <= this.limits.maxAgeMs) break;
       old.push(key);
     }
     let expired = 0;
     for (const key of old) {
       let dropped = false as boolean;
-      await this.#engine.update(key, (current) => {
+      await this.engine.update(key, (current) => {
         const record = recordOf(current);
-        if (record === undefined || nowMs - record.updatedAtMs <= this.#limits.maxAgeMs) return undefined;
+        if (record === undefined || nowMs - record.updatedAtMs <= this.limits.maxAgeMs) return undefined;
         dropped = true;
         return { kind: 'tombstone' };
       });
       if (!dropped) continue;
-      this.#deleteIndex(key);
+      this.deleteIndex(key);
       expired++;
     }
-    this.#expired += expired;
+    this.expired += expired;
     return expired;
   }
 
   stats(): HintStats & { stored: number } {
     return {
-      entries: this.#index.size,
-      bytes: this.#bytes,
-      refused: this.#refused,
-      expired: this.#expired,
-      stored: this.#stored,
+      entries: this.index.size,
+      bytes: this.bytes,
+      refused: this.refused,
+      expired: this.expired,
+      stored: this.stored,
     };
   }
 
-  #setIndex(key: string, entry: IndexEntry): void {
-    this.#deleteIndex(key);
-    this.#index.set(key, entry);
-    this.#bytes += entry.bytes;
+  private setIndex(key: string, entry: IndexEntry): void {
+    this.deleteIndex(key);
+    this.index.set(key, entry);
+    this.bytes += entry.bytes;
   }
 
-  #deleteIndex(key: string): void {
-    const known = this.#index.get(key);
+  private deleteIndex(key: string): void {
+    const known = this.index.get(key);
     if (known === undefined) return;
-    this.#index.delete(key);
-    this.#bytes -= known.bytes;
+    this.index.delete(key);
+    this.bytes -= known.bytes;
   }
 }
 

@@ -27,21 +27,21 @@ import { decodeVersions, encodeVersions } from './version-codec.js';
  *   trees after compactions that dropped tombstones (workers/anti-entropy.ts).
  */
 export class EngineReplicaStore implements ReplicaStore {
-  readonly #engine: StorageEngine;
+  private readonly engine: StorageEngine;
 
   constructor(engine: StorageEngine) {
-    this.#engine = engine;
+    this.engine = engine;
   }
 
   async read(key: string): Promise<Version[]> {
-    const entry = await this.#engine.get(key);
+    const entry = await this.engine.get(key);
     return entry === undefined ? [] : versionsOf(entry);
   }
 
   async update(key: string, update: (current: readonly Version[]) => Version[]): Promise<Version[]> {
     let next: Version[] = [];
     try {
-      await this.#engine.update(key, (current) => {
+      await this.engine.update(key, (current) => {
         next = update(current === undefined ? [] : versionsOf(current));
         return decisionFor(current, next);
       });
@@ -59,7 +59,7 @@ export class EngineReplicaStore implements ReplicaStore {
   }
 
   async *entries(): AsyncIterable<KeyVersions> {
-    for await (const entry of this.#engine.entries()) {
+    for await (const entry of this.engine.entries()) {
       const versions = versionsOf(entry);
       if (versions.length > 0) yield { key: entry.key, versions };
     }

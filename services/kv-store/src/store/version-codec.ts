@@ -30,66 +30,66 @@ export class CorruptRecordError extends Error {
 
 /** A growable byte buffer with the few writes the formats need. */
 class Writer {
-  #buffer = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
-  #length = 0;
+  private buffer = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
+  private length = 0;
 
   byte(value: number): void {
-    this.#reserve(1);
-    this.#buffer[this.#length++] = value;
+    this.reserve(1);
+    this.buffer[this.length++] = value;
   }
 
   varint(value: number): void {
-    this.#reserve(MAX_VARINT_BYTES);
+    this.reserve(MAX_VARINT_BYTES);
     let rest = value;
     while (rest >= 0x80) {
-      this.#buffer[this.#length++] = (rest % 0x80) | 0x80;
+      this.buffer[this.length++] = (rest % 0x80) | 0x80;
       rest = Math.floor(rest / 0x80);
     }
-    this.#buffer[this.#length++] = rest;
+    this.buffer[this.length++] = rest;
   }
 
   bytes(value: Uint8Array): void {
     this.varint(value.byteLength);
-    this.#reserve(value.byteLength);
-    this.#buffer.set(value, this.#length);
-    this.#length += value.byteLength;
+    this.reserve(value.byteLength);
+    this.buffer.set(value, this.length);
+    this.length += value.byteLength;
   }
 
   text(value: string): void {
     const maxBytes = value.length * 3;
-    this.#reserve(MAX_VARINT_BYTES + maxBytes);
+    this.reserve(MAX_VARINT_BYTES + maxBytes);
     // Write the string after room for its length, then move it down behind the real varint.
-    const start = this.#length + MAX_VARINT_BYTES;
-    const written = this.#buffer.write(value, start, 'utf8');
+    const start = this.length + MAX_VARINT_BYTES;
+    const written = this.buffer.write(value, start, 'utf8');
     this.varint(written);
-    this.#buffer.copy(this.#buffer, this.#length, start, start + written);
-    this.#length += written;
+    this.buffer.copy(this.buffer, this.length, start, start + written);
+    this.length += written;
   }
 
   finish(): Uint8Array {
-    return this.#buffer.subarray(0, this.#length);
+    return this.buffer.subarray(0, this.length);
   }
 
-  #reserve(extra: number): void {
-    const needed = this.#length + extra;
-    if (needed <= this.#buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.#buffer.length * 2));
-    this.#buffer.copy(grown, 0, 0, this.#length);
-    this.#buffer = grown;
+  private reserve(extra: number): void {
+    const needed = this.length + extra;
+    if (needed <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
   }
 }
 
 class Reader {
-  readonly #bytes: Buffer;
-  #offset = 0;
+  private readonly source: Buffer;
+  private offset = 0;
 
   constructor(bytes: Uint8Array) {
-    this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   byte(): number {
-    if (this.#offset >= this.#bytes.length) throw new CorruptRecordError('record ends early');
-    return this.#bytes[this.#offset++]!;
+    if (this.offset >= this.source.length) throw new CorruptRecordError('record ends early');
+    return this.source[this.offset++]!;
   }
 
   varint(): number {
@@ -109,9 +109,9 @@ class Reader {
 
   bytes(): Uint8Array {
     const length = this.varint();
-    if (this.#offset + length > this.#bytes.length) throw new CorruptRecordError('length beyond the record');
-    const value = this.#bytes.subarray(this.#offset, this.#offset + length);
-    this.#offset += length;
+    if (this.offset + length > this.source.length) throw new CorruptRecordError('length beyond the record');
+    const value = this.source.subarray(this.offset, this.offset + length);
+    this.offset += length;
     return value;
   }
 
@@ -120,7 +120,7 @@ class Reader {
   }
 
   end(): void {
-    if (this.#offset !== this.#bytes.length) throw new CorruptRecordError('bytes after the record');
+    if (this.offset !== this.source.length) throw new CorruptRecordError('bytes after the record');
   }
 }
 

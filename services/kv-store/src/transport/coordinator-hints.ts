@@ -31,44 +31,47 @@ export interface CoordinatorHintsEvents {
 }
 
 export class HintingTransport implements Transport {
-  readonly #inner: Transport;
-  readonly #hints: HintStore;
-  readonly #now: () => number;
-  readonly #events: CoordinatorHintsEvents;
+  private readonly inner: Transport;
+  private readonly hints: HintStore;
+  private readonly now: () => number;
+  private readonly events: CoordinatorHintsEvents;
 
   constructor(inner: Transport, hints: HintStore, now: () => number, events: CoordinatorHintsEvents = {}) {
-    this.#inner = inner;
-    this.#hints = hints;
-    this.#now = now;
-    this.#events = events;
+    this.inner = inner;
+    this.hints = hints;
+    this.now = now;
+    this.events = events;
   }
 
   async request(to: NodeId, message: PeerRequest, options: RequestOptions): Promise<PeerResponse> {
     try {
-      return await this.#inner.request(to, message, options);
+      return await this.inner.request(to, message, options);
     } catch (error) {
       // A store with `hintFor` went to a fallback, which is not owed anything itself.
       if (message.type === 'store' && message.hintFor === undefined && isMissedDelivery(error)) {
-        await this.#remember(to, message.items);
+        await this.remember(to, message.items);
       }
       throw error;
     }
   }
 
-  async #remember(replica: NodeId, items: Extract<PeerRequest, { type: 'store' }>['items']): Promise<void> {
+  private async remember(
+    replica: NodeId,
+    items: Extract<PeerRequest, { type: 'store' }>['items'],
+  ): Promise<void> {
     try {
       for (const item of items) {
-        await this.#hints.update(
+        await this.hints.update(
           replica,
           item.key,
           (current) => reconcile(current, item.versions),
-          this.#now(),
+          this.now(),
         );
       }
-      this.#events.onHinted?.(replica, items.length);
+      this.events.onHinted?.(replica, items.length);
     } catch (error) {
       // A full hint store (or a failing disk) costs only the hint: anti-entropy still repairs the replica.
-      this.#events.onRefused?.(replica, error);
+      this.events.onRefused?.(replica, error);
     }
   }
 }

@@ -45,14 +45,14 @@ export interface HttpTransportOptions {
 }
 
 export class HttpTransport implements Transport {
-  readonly #options: HttpTransportOptions;
-  readonly #pools = new Map<NodeId, Pool>();
-  readonly #headers: Record<string, string>;
-  #closed = false;
+  private readonly options: HttpTransportOptions;
+  private readonly pools = new Map<NodeId, Pool>();
+  private readonly headers: Record<string, string>;
+  private closed = false;
 
   constructor(options: HttpTransportOptions) {
-    this.#options = options;
-    this.#headers = {
+    this.options = options;
+    this.headers = {
       'content-type': 'application/json',
       [FROM_HEADER]: options.self,
       [NODE_ID_HEADER]: options.nodeId,
@@ -61,10 +61,10 @@ export class HttpTransport implements Transport {
   }
 
   async request(to: NodeId, message: PeerRequest, { timeoutMs }: RequestOptions): Promise<PeerResponse> {
-    if (this.#options.links !== undefined && !this.#options.links(this.#options.self, to)) {
+    if (this.options.links !== undefined && !this.options.links(this.options.self, to)) {
       throw new QuorumError(QuorumErrorCode.UNREACHABLE, `link to ${to} cut`);
     }
-    const pool = this.#poolFor(to);
+    const pool = this.poolFor(to);
     const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
     let statusCode: number;
     let text: string;
@@ -73,7 +73,7 @@ export class HttpTransport implements Transport {
       const response = await pool.request({
         path: PEER_PATH,
         method: 'POST',
-        headers: this.#headers,
+        headers: this.headers,
         body: JSON.stringify(encodeRequest(message)),
         signal,
       });
@@ -85,7 +85,7 @@ export class HttpTransport implements Transport {
         throw new QuorumError(QuorumErrorCode.TIMEOUT, `${to} gave no answer within ${timeoutMs} ms`);
       throw new QuorumError(QuorumErrorCode.UNREACHABLE, describe(error));
     }
-    if (typeof name === 'string') this.#options.onPeerName?.(to, name);
+    if (typeof name === 'string') this.options.onPeerName?.(to, name);
     if (statusCode !== 200) throw remoteError(to, statusCode, text);
     let json: unknown;
     try {
@@ -93,13 +93,13 @@ export class HttpTransport implements Transport {
     } catch {
       throw new QuorumError(QuorumErrorCode.REMOTE, `${to} answered with a body that is not JSON`);
     }
-    return decodeResponse(json, this.#options.wireLimits);
+    return decodeResponse(json, this.options.wireLimits);
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
     await Promise.all(
       pools.map(async (pool) => {
         let timer: NodeJS.Timeout | undefined;
@@ -113,10 +113,10 @@ export class HttpTransport implements Transport {
     );
   }
 
-  #poolFor(to: NodeId): Pool {
-    let pool = this.#pools.get(to);
+  private poolFor(to: NodeId): Pool {
+    let pool = this.pools.get(to);
     if (pool !== undefined) return pool;
-    if (this.#closed) throw new QuorumError(QuorumErrorCode.STOPPED, 'the transport is closed');
+    if (this.closed) throw new QuorumError(QuorumErrorCode.STOPPED, 'the transport is closed');
     let origin: string;
     try {
       origin = new URL(to).origin;
@@ -127,11 +127,11 @@ export class HttpTransport implements Transport {
       );
     }
     pool = new Pool(origin, {
-      connections: this.#options.connectionsPerPeer,
+      connections: this.options.connectionsPerPeer,
       pipelining: 1,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     });
-    this.#pools.set(to, pool);
+    this.pools.set(to, pool);
     return pool;
   }
 }

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@sysdesign/testkit';
+import { freePort, tempDir, waitFor } from '@sysdesign/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAST_CLUSTER_ENV, freePort, History, liveTexts, TestNode, useTempDirs } from '../helpers.js';
+import { FAST_CLUSTER_ENV, History, liveTexts, TestNode } from '../helpers.js';
 
 /**
  * kill -9 a node in the middle of writes, then restart it: no write it acknowledged is missing
@@ -10,7 +10,6 @@ import { FAST_CLUSTER_ENV, freePort, History, liveTexts, TestNode, useTempDirs }
  * node is a real process (src/main.ts, fsync always); its two peers run in this process.
  */
 
-const tempDir = useTempDirs();
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** How long a child may take to start: tsx compiles the sources on the fly. */
 const START_TIMEOUT_MS = 30_000;
@@ -66,13 +65,13 @@ describe('kill -9 mid-write', () => {
   it('loses no write the killed node acknowledged, and none the cluster acknowledged', async () => {
     const [portA, portB, portC] = await Promise.all([freePort(), freePort(), freePort()]);
     const urls = [portA, portB, portC].map((port) => `http://127.0.0.1:${port}`) as [string, string, string];
-    const dirA = await tempDir();
+    const dirA = await tempDir('kv-store-');
     const envA = { NODE_ID: 'kv-a', PORT: String(portA), DATA_DIR: dirA, SEEDS: `${urls[1]},${urls[2]}` };
     for (const [index, port] of [portB, portC].entries()) {
       const node = new TestNode({
         name: `kv-${index === 0 ? 'b' : 'c'}`,
         port,
-        dataDir: await tempDir(),
+        dataDir: await tempDir('kv-store-'),
         seeds: urls.filter((url) => url !== `http://127.0.0.1:${port}`),
         env: { FSYNC: 'always' },
       });

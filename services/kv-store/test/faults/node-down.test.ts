@@ -1,6 +1,6 @@
 import { waitFor } from '@sysdesign/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { History, startCluster, type TestCluster, useTempDirs } from '../helpers.js';
+import { History, startCluster, type TestCluster } from '../helpers.js';
 
 /**
  * One of three nodes down: W = 2 writes and R = 2 reads still succeed; the coordinators keep what
@@ -8,7 +8,6 @@ import { History, startCluster, type TestCluster, useTempDirs } from '../helpers
  * holds the latest value of every key, without a client read and with anti-entropy off.
  */
 
-const tempDir = useTempDirs();
 let cluster: TestCluster | undefined;
 afterEach(async () => {
   await cluster?.stop();
@@ -17,7 +16,7 @@ afterEach(async () => {
 
 describe('one node of three down', () => {
   it('serves W=2 writes and R=2 reads, then hands the missed writes to the returning node', async () => {
-    cluster = await startCluster(3, { tempDir });
+    cluster = await startCluster(3);
     const [a, b, c] = cluster.nodes as [
       (typeof cluster.nodes)[0],
       (typeof cluster.nodes)[0],
@@ -66,7 +65,7 @@ describe('one node of three down', () => {
 
   it('keeps its hints across its own restart and still hands them off', async () => {
     // Proves hints are on disk: the coordinator holding them restarts before the replica returns.
-    cluster = await startCluster(3, { tempDir });
+    cluster = await startCluster(3);
     const [a, , c] = cluster.nodes as [
       (typeof cluster.nodes)[0],
       (typeof cluster.nodes)[0],

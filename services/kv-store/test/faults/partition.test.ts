@@ -1,6 +1,6 @@
 import { waitFor } from '@sysdesign/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { History, NetworkSwitch, startCluster, type TestCluster, useTempDirs } from '../helpers.js';
+import { History, NetworkSwitch, startCluster, type TestCluster } from '../helpers.js';
 
 /**
  * A partition that heals: writes land on both sides (W = 2 on the majority side, w = 1 on the
@@ -8,7 +8,6 @@ import { History, NetworkSwitch, startCluster, type TestCluster, useTempDirs } f
  * every replica hold every version, concurrent ones as siblings, with identical trees at the end.
  */
 
-const tempDir = useTempDirs();
 let cluster: TestCluster | undefined;
 afterEach(async () => {
   await cluster?.stop();
@@ -19,7 +18,6 @@ describe('a partition that heals', () => {
   it('converges every replica through Merkle anti-entropy without client reads', async () => {
     const links = new NetworkSwitch();
     cluster = await startCluster(3, {
-      tempDir,
       links,
       env: {
         SLOPPY_QUORUM: 'false',

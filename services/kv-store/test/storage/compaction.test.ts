@@ -1,3 +1,4 @@
+import { seededRandom } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   type CompactionCandidate,
@@ -7,7 +8,7 @@ import {
   sizeTieredBuckets,
 } from '../../src/storage/index.js';
 import { IoLimiter } from '../../src/storage/io-limiter.js';
-import { bytes, dump, manualClock, pad, seededRandom, testOptions, text, useTempDirs } from './helpers.js';
+import { bytes, dump, manualClock, pad, testOptions, text, useTempDirs } from './helpers.js';
 
 const temp = useTempDirs();
 

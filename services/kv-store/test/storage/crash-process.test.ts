@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import { type FsyncMode, StorageEngine } from '../../src/storage/index.js';
-import { seededRandom, testOptions, text, useTempDirs } from './helpers.js';
+import { testOptions, text, useTempDirs } from './helpers.js';
 
 const temp = useTempDirs();
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));

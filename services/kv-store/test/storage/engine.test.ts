@@ -121,7 +121,7 @@ describe('ordered scans', () => {
     const page = await engine.scan({ start: 'k010', end: 'k020', limit: 4 });
     expect(page.entries.map((entry) => entry.key)).toEqual(['k010', 'k011', 'k012', 'k013']);
     expect(page.next).toBe(keyAfter('k013'));
-    const rest = await engine.scan({ start: page.next, end: 'k020', limit: 100 });
+    const rest = await engine.scan({ start: page.next!, end: 'k020', limit: 100 });
     expect(rest.entries.map((entry) => entry.key)).toEqual(['k014', 'k015', 'k016', 'k017', 'k018', 'k019']);
     expect(rest.next).toBeUndefined();
   });

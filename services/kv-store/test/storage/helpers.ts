@@ -1,28 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tempDir } from '@sysdesign/testkit';
 import { afterEach } from 'vitest';
 import type { StorageEngine, StorageOptions, StoredEntry } from '../../src/storage/index.js';
 
-/** A fresh directory per call, removed after the test (engines left open are crashed first). */
+/**
+ * A fresh directory per call, removed after the test; engines left open are crashed first (in
+ * afterEach, which runs before testkit removes the directories).
+ */
 export function useTempDirs(): {
   dir: () => Promise<string>;
   track: (engine: StorageEngine) => StorageEngine;
 } {
-  const dirs: string[] = [];
   const engines: StorageEngine[] = [];
   afterEach(async () => {
     for (const engine of engines.splice(0)) {
       if (engine.stats().state !== 'closed') await engine.crash();
     }
-    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   });
   return {
-    dir: async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'kv-storage-'));
-      dirs.push(dir);
-      return dir;
-    },
+    dir: () => tempDir('kv-storage-'),
     track: (engine) => {
       engines.push(engine);
       return engine;
@@ -50,18 +45,6 @@ export function manualClock(startMs = 1_700_000_000_000): {
 } {
   let nowMs = startMs;
   return { now: () => nowMs, advance: (ms) => (nowMs += ms) };
-}
-
-/** mulberry32: a small seeded generator, so a failing randomised test replays exactly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 export const bytes = (text: string): Uint8Array => Buffer.from(text, 'utf8');

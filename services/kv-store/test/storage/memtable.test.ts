@@ -1,7 +1,7 @@
+import { seededRandom } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import type { StoredEntry } from '../../src/storage/entry.js';
 import { Memtable, SkipList, SortedArray, type SortedIndex } from '../../src/storage/memtable.js';
-import { seededRandom } from './helpers.js';
 
 const entry = (key: string, seq: number, kind: StoredEntry['kind'] = 'value'): StoredEntry => ({
   key,

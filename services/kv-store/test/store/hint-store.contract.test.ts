@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   digestVersions,
   type HintLimits,
@@ -10,6 +7,7 @@ import {
   reconcile,
   type Version,
 } from '@sysdesign/quorum';
+import { tempDir } from '@sysdesign/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageEngine } from '../../src/storage/index.js';
 import { EngineHintStore } from '../../src/store/hint-store.js';
@@ -20,16 +18,13 @@ import { EngineHintStore } from '../../src/store/hint-store.js';
  * The engine store must also still hold its hints after the node restarts (or crashes).
  */
 
-const dirs: string[] = [];
 const engines: StorageEngine[] = [];
 afterEach(async () => {
   for (const engine of engines.splice(0)) if (engine.stats().state !== 'closed') await engine.close();
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
 async function openEngine(dir?: string): Promise<{ engine: StorageEngine; dir: string }> {
-  const directory = dir ?? (await mkdtemp(join(tmpdir(), 'kv-hint-store-')));
-  if (dir === undefined) dirs.push(directory);
+  const directory = dir ?? (await tempDir('kv-hint-store-'));
   const engine = await StorageEngine.open({ dir: directory, fsync: 'interval', tombstoneGraceMs: 0 });
   engines.push(engine);
   return { engine, dir: directory };

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   MemoryReplicaStore,
   QuorumErrorCode,
@@ -8,6 +5,7 @@ import {
   reconcile,
   type Version,
 } from '@sysdesign/quorum';
+import { tempDir } from '@sysdesign/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageEngine } from '../../src/storage/index.js';
 import { EngineReplicaStore } from '../../src/store/replica-store.js';
@@ -18,16 +16,13 @@ import { EngineReplicaStore } from '../../src/store/replica-store.js';
  * also keeps everything across a reopen (and a crash), and writes nothing when nothing changes.
  */
 
-const dirs: string[] = [];
 const engines: StorageEngine[] = [];
 afterEach(async () => {
   for (const engine of engines.splice(0)) if (engine.stats().state !== 'closed') await engine.close();
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
 async function openEngine(dir?: string): Promise<{ engine: StorageEngine; dir: string }> {
-  const directory = dir ?? (await mkdtemp(join(tmpdir(), 'kv-replica-store-')));
-  if (dir === undefined) dirs.push(directory);
+  const directory = dir ?? (await tempDir('kv-replica-store-'));
   const engine = await StorageEngine.open({ dir: directory, fsync: 'interval', maxValueBytes: 64 * 1024 });
   engines.push(engine);
   return { engine, dir: directory };

@@ -9,14 +9,13 @@ import {
   migrate,
   type Sql,
 } from '@sysdesign/platform';
-import { describeWith, freshSchemaName, kafkaBackend, waitFor } from '@sysdesign/testkit';
+import { describeWith, freshSchemaName, kafkaBackend, tempDirSync, waitFor } from '@sysdesign/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLICKS_TOPIC, type ClickBatch, type ClickEvent } from '../../src/domain/clicks.js';
 import { type ClickStore, PostgresClickStore } from '../../src/store/click-store.js';
 import { PostgresLinkStore } from '../../src/store/link-store.js';
 import { ClickAggregator, type ClickAggregatorOptions } from '../../src/workers/click-aggregator.js';
 import { ClickPublisher } from '../../src/workers/click-publisher.js';
-import { tempDir } from '../helpers.js';
 
 const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -109,9 +108,8 @@ async function durableBus(dir: string): Promise<InProcessEventBus> {
 
 describe('click analytics as a stream (durable in-process bus, PGlite)', () => {
   it('counts exactly 1,000 clicks published in batches from 20 redirect bursts', async () => {
-    const dir = tempDir('pipeline');
-    cleanups.push(dir.remove);
-    const bus = await durableBus(dir.path);
+    const dir = tempDirSync('url-shortener-pipeline-');
+    const bus = await durableBus(dir);
     cleanups.push(() => bus.close());
     const { store } = await freshStore(['aaa', 'bbb']);
     const aggregator = await ClickAggregator.start(aggregatorOptions(bus, store));
@@ -130,11 +128,10 @@ describe('click analytics as a stream (durable in-process bus, PGlite)', () => {
     // The worst moment to crash: counts are in the database, the messages are not committed on the
     // bus, and the next aggregator (after a restart from disk) receives them again. Dedupe by id
     // must keep them from counting twice; holding until the flush must keep none from being lost.
-    const dir = tempDir('crash');
-    cleanups.push(dir.remove);
+    const dir = tempDirSync('url-shortener-crash-');
     const { store } = await freshStore(['crash']);
     const N = 1_200;
-    let bus = await durableBus(dir.path);
+    let bus = await durableBus(dir);
     const clicks = publisher(bus, { batchMax: 25 });
     for (const click of clicksFor('crash', N)) clicks.record(click);
     await clicks.close();
@@ -167,7 +164,7 @@ describe('click analytics as a stream (durable in-process bus, PGlite)', () => {
     await first.abandon();
     await bus.close();
 
-    bus = await durableBus(dir.path);
+    bus = await durableBus(dir);
     cleanups.push(() => bus.close());
     const second = await ClickAggregator.start(aggregatorOptions(bus, store));
     cleanups.push(() => second.stop());
