@@ -124,7 +124,7 @@ export class JumpHash implements Placement {
     return this.bucketOf.has(node);
   }
 
-  add(node: string, options: { weight?: number } = {}): void {
+  add(node: string, options: { weight?: number | undefined } = {}): void {
     assertNodeId(node);
     if (normalizeWeight(node, options.weight) !== 1) {
       fail(

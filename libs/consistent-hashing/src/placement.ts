@@ -16,11 +16,11 @@ export type Algorithm = 'ring' | 'jump' | 'rendezvous' | 'maglev' | 'bounded-loa
 export interface NodeSpec {
   id: string;
   /** Relative capacity: a node of weight 2 gets twice the keys of a node of weight 1. Default 1. */
-  weight?: number;
+  weight?: number | undefined;
 }
 
 export interface NodeOptions {
-  weight?: number;
+  weight?: number | undefined;
 }
 
 export interface Placement {

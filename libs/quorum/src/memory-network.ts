@@ -97,8 +97,8 @@ export class MemoryNetwork {
   }
 
   /** Changes latency, drop and duplicate rates from now on (messages in flight keep theirs). */
-  setFaults(faults: Partial<NetworkFaults>): void {
-    const next = { ...this.currentFaults, ...definedOnly(faults) };
+  setFaults(faults: { [Fault in keyof NetworkFaults]?: NetworkFaults[Fault] | undefined }): void {
+    const next: NetworkFaults = { ...this.currentFaults, ...definedOnly(faults) };
     assert(next.latency.minMs >= 0 && next.latency.maxMs >= next.latency.minMs, 'latency range');
     assert(next.dropRate >= 0 && next.dropRate <= 1, 'dropRate in [0, 1]');
     assert(next.duplicateRate >= 0 && next.duplicateRate <= 1, 'duplicateRate in [0, 1]');
@@ -333,8 +333,8 @@ function remoteError(node: NodeId, error: unknown): Error {
   return new QuorumError(QuorumErrorCode.REMOTE, `${node} failed: ${message}`);
 }
 
-function definedOnly<T extends object>(value: T): Partial<T> {
-  const result: Partial<T> = {};
+function definedOnly<T extends object>(value: T): { [Key in keyof T]?: Exclude<T[Key], undefined> } {
+  const result: { [Key in keyof T]?: Exclude<T[Key], undefined> } = {};
   for (const [key, field] of Object.entries(value)) {
     if (field !== undefined) (result as Record<string, unknown>)[key] = field;
   }

@@ -38,7 +38,14 @@ async function statuses(
 ) {
   const codes: number[] = [];
   for (let call = 0; call < count; call++)
-    codes.push((await app.inject({ url: request.url ?? '/', headers: request.headers })).statusCode);
+    codes.push(
+      (
+        await app.inject({
+          url: request.url ?? '/',
+          ...(request.headers ? { headers: request.headers } : {}),
+        })
+      ).statusCode,
+    );
   return codes;
 }
 

@@ -18,7 +18,7 @@ export function registerApp(app: ServiceApp, deps: AppDeps): ServiceApp {
   const strategies = createStrategies({
     snowflake: deps.snowflake,
     tickets: deps.tickets,
-    budget: deps.budget,
+    ...(deps.budget === undefined ? {} : { budget: deps.budget }),
   });
   registerIdRoutes(app, { strategies, snowflake: deps.snowflake, metrics: deps.metrics });
   return app;

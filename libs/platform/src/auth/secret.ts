@@ -22,7 +22,7 @@ export interface AuthLog {
 
 export interface ResolveAuthSecretOptions {
   /** `AUTH_SECRET` from the config; absent means the embedded mode. */
-  configured?: string;
+  configured?: string | undefined;
   /** Where the embedded secret lives. Services that must accept each other's tokens share it. */
   dataDir: string;
   log: AuthLog;

@@ -28,7 +28,7 @@ export interface TokenAuthorityOptions {
   /** At least MIN_SECRET_BYTES bytes; a string is taken as UTF-8. */
   secret: string | Uint8Array;
   /** Milliseconds since the epoch; injected so tests can move time. */
-  now?: () => number;
+  now?: (() => number) | undefined;
 }
 
 export interface IssueOptions {

@@ -49,9 +49,9 @@ export interface BlobRead {
 
 export interface ListOptions {
   /** Only keys starting with this string (not necessarily at a '/'). */
-  prefix?: string;
+  prefix?: string | undefined;
   /** The `nextCursor` of the previous page. */
-  cursor?: string;
+  cursor?: string | undefined;
   /** Page size, 1..MAX_LIST_LIMIT; defaults to DEFAULT_LIST_LIMIT. */
   limit?: number;
 }

@@ -71,9 +71,9 @@ export const DELIVERIES_PER_TURN = 256;
 
 export interface InProcessBusOptions {
   /** Keep the logs here (durable across a process crash); absent: memory only. */
-  dir?: string;
+  dir?: string | undefined;
   /** `always`: fsync every append and commit (survives an OS crash, slower). Default `never`. */
-  fsync?: FsyncMode;
+  fsync?: FsyncMode | undefined;
   /** Partitions of a topic this bus creates; an existing topic keeps its count. */
   partitions?: number;
   segmentBytes?: number;

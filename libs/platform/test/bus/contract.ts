@@ -41,7 +41,11 @@ export function eventBusContract(target: BusTarget): void {
   const test = (name: string, body: () => Promise<void>) => it(name, body, target.testTimeoutMs);
 
   async function openBus(observer?: BusObserver, drainTimeoutMs?: number): Promise<EventBus> {
-    const bus = await target.open({ retry: FAST_RETRY, observer, drainTimeoutMs });
+    const bus = await target.open({
+      retry: FAST_RETRY,
+      ...(observer === undefined ? {} : { observer }),
+      ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
+    });
     opened.push(bus);
     return bus;
   }
