@@ -221,30 +221,13 @@ export function hostOf(url: string): string {
 }
 
 function isHostName(value: string): boolean {
+  // A port is not part of a host ("kv-1:80" would otherwise pass as kv-1, the default port dropped).
+  const afterIpv6 = value.startsWith('[') ? value.slice(value.indexOf(']') + 1) : value;
+  if (afterIpv6.includes(':')) return false;
   try {
     const url = new URL(`http://${value}`);
-    return url.hostname.length > 0 && url.port === '' && url.pathname === '/' && url.username === '';
+    return url.hostname.length > 0 && url.pathname === '/' && url.username === '';
   } catch {
     return false;
   }
-}
-
-function isHttpOrigin(value: string): boolean {
-  try {
-    const url = new URL(value);
-    const bare =
-      url.pathname === '/' &&
-      url.search === '' &&
-      url.hash === '' &&
-      url.username === '' &&
-      url.password === '';
-    return (url.protocol === 'http:' || url.protocol === 'https:') && bare;
-  } catch {
-    return false;
-  }
-}
-
-/** `http://Kv-1:3002/` -> `http://kv-1:3002`: one spelling per node, since it is the node's id. */
-export function normalizeOrigin(value: string): string {
-  return new URL(value).origin;
 }
