@@ -231,3 +231,23 @@ function isHostName(value: string): boolean {
     return false;
   }
 }
+
+function isHttpOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    const bare =
+      url.pathname === '/' &&
+      url.search === '' &&
+      url.hash === '' &&
+      url.username === '' &&
+      url.password === '';
+    return (url.protocol === 'http:' || url.protocol === 'https:') && bare;
+  } catch {
+    return false;
+  }
+}
+
+/** `http://Kv-1:3002/` -> `http://kv-1:3002`: one spelling per node, since it is the node's id. */
+export function normalizeOrigin(value: string): string {
+  return new URL(value).origin;
+}
