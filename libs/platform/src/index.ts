@@ -11,6 +11,7 @@ export * from './fs/index.js';
 export * from './health.js';
 export * from './ids/index.js';
 export * from './lifecycle.js';
+export * from './listener.js';
 export * from './logging.js';
 export * from './metrics.js';
 export * from './redis.js';

@@ -26,6 +26,13 @@ import {
  * - A restarted node comes back with a higher incarnation: its heartbeat starts from 0 again, and
  *   (incarnation, heartbeat) still compares higher than anything from its previous life. A node
  *   that hears of itself with a higher incarnation than its own takes a higher one still.
+ *
+ * Membership is earned, never told: a node named in someone's gossip (or sending gossip itself) is
+ * only a candidate until this node has reached it and exchanged tables with it over its own
+ * transport (which a service authenticates). Candidates are neither gossiped on nor members;
+ * `admit` filters them (an address allowlist), at most `maxJoinsPerRound` are tried per round,
+ * and the table and candidates together hold at most `maxMembers`. A forged table can therefore
+ * add nothing, and a flood of names costs a bounded number of probes.
  */
 
 export type MemberState = 'alive' | 'suspect' | 'dead';
@@ -48,6 +55,7 @@ export const DEFAULT_REMOVE_AFTER_MS = 15_000;
 export const DEFAULT_FORGET_AFTER_MS = 10 * 60_000;
 /** Most members one table holds: a bound on gossip message size. */
 export const MAX_MEMBERS = 4096;
+export const DEFAULT_MAX_JOINS_PER_ROUND = 4;
 
 export interface GossipOptions {
   self: NodeId;
@@ -62,8 +70,15 @@ export interface GossipOptions {
   fanout?: number;
   suspectAfterMs?: number;
   removeAfterMs?: number;
+  /** A dead member is dropped from the table once silent this long (it can join again by answering). */
   forgetAfterMs?: number;
   timeoutMs?: number;
+  /** Which nodes may become members at all (an address allowlist). Default: any. Seeds are not asked. */
+  admit?: (node: NodeId) => boolean;
+  /** Most members plus candidates; names beyond it are ignored. */
+  maxMembers?: number;
+  /** Most candidates tried per round. */
+  maxJoinsPerRound?: number;
 }
 
 export class Gossip implements HealthView {
@@ -77,7 +92,12 @@ export class Gossip implements HealthView {
   private readonly removeAfterMs: number;
   private readonly forgetAfterMs: number;
   private readonly timeoutMs: number;
+  private readonly admit: (node: NodeId) => boolean;
+  private readonly maxMembers: number;
+  private readonly maxJoinsPerRound: number;
   private readonly table = new Map<NodeId, Member>();
+  /** Nodes heard of but not yet reached: the highest digest heard, in order of first hearing. */
+  private readonly candidates = new Map<NodeId, MemberDigest>();
   private readonly listeners: MembershipListener[] = [];
   private readonly loop: Loop;
 
@@ -96,6 +116,12 @@ export class Gossip implements HealthView {
       throw new InvalidOptionError('removeAfterMs', 'must be greater than suspectAfterMs');
     }
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? intervalMs);
+    this.admit = options.admit ?? (() => true);
+    this.maxMembers = positive('maxMembers', options.maxMembers ?? MAX_MEMBERS);
+    this.maxJoinsPerRound = positive(
+      'maxJoinsPerRound',
+      options.maxJoinsPerRound ?? DEFAULT_MAX_JOINS_PER_ROUND,
+    );
     const now = this.clock.now();
     this.table.set(this.self, {
       node: this.self,
@@ -138,29 +164,75 @@ export class Gossip implements HealthView {
     return this.table.get(this.self)!.incarnation;
   }
 
-  /** One round: beat, re-evaluate states, exchange tables with the chosen peers. */
+  /** Nodes heard of and waiting to be reached before they become members. */
+  pendingCandidates(): NodeId[] {
+    return [...this.candidates.keys()];
+  }
+
+  /** One round: beat, re-evaluate states, exchange tables with the chosen peers, try a few candidates. */
   async tick(): Promise<void> {
     const me = this.table.get(this.self)!;
     me.heartbeat++;
     me.lastHeardMs = this.clock.now();
     this.updateStates();
-    const request: PeerRequest = { type: 'gossip', from: this.self, members: this.digest() };
-    await Promise.all(
-      this.choosePeers().map(async (peer) => {
-        try {
-          const response = await this.transport.request(peer, request, { timeoutMs: this.timeoutMs });
-          this.merge(expectResponse(response, 'gossip').members);
-        } catch {
-          // An unreachable peer is what the failure detector is for; its heartbeat simply stops.
-        }
-      }),
-    );
+    const peers = [...this.choosePeers(), ...this.takeCandidates()];
+    await Promise.all(peers.map((peer) => this.exchange(peer)));
   }
 
-  /** Serves a gossip request: merge the sender's table, answer with ours. */
+  /** Serves a gossip request: merge the sender's table, answer with ours. The sender is only a candidate. */
   handle(request: Extract<PeerRequest, { type: 'gossip' }>): PeerResponse {
     this.merge(request.members);
+    this.consider({ node: request.from, incarnation: 0, heartbeat: 0 });
     return { type: 'gossip', members: this.digest() };
+  }
+
+  private async exchange(peer: NodeId): Promise<void> {
+    const request: PeerRequest = { type: 'gossip', from: this.self, members: this.digest() };
+    let members: MemberDigest[];
+    try {
+      const response = await this.transport.request(peer, request, { timeoutMs: this.timeoutMs });
+      members = expectResponse(response, 'gossip').members;
+    } catch {
+      // An unreachable peer is what the failure detector is for; its heartbeat simply stops.
+      // An unreachable candidate stays out: it may be named again, and tried again.
+      return;
+    }
+    this.reached(peer, members);
+    this.merge(members);
+  }
+
+  /** `peer` answered this node's own request: it is a member now, if it was not already. */
+  private reached(peer: NodeId, members: readonly MemberDigest[]): void {
+    const rumour = this.candidates.get(peer);
+    this.candidates.delete(peer);
+    if (this.table.has(peer) || this.table.size >= this.maxMembers) return;
+    const own = members.find((member) => member.node === peer) ?? rumour;
+    this.table.set(peer, {
+      node: peer,
+      incarnation: own?.incarnation ?? 0,
+      heartbeat: own?.heartbeat ?? 0,
+      state: 'alive',
+      lastHeardMs: this.clock.now(),
+    });
+    this.emit(peer, undefined, 'alive');
+  }
+
+  private takeCandidates(): NodeId[] {
+    const chosen = [...this.candidates.keys()].slice(0, this.maxJoinsPerRound);
+    for (const node of chosen) this.candidates.delete(node);
+    return chosen;
+  }
+
+  /** Remembers a node heard of but not reached, within the bounds and the allowlist. */
+  private consider(digest: MemberDigest): void {
+    if (digest.node === this.self || this.table.has(digest.node)) return;
+    const known = this.candidates.get(digest.node);
+    if (known !== undefined) {
+      if (isNewer(digest, known)) this.candidates.set(digest.node, { ...digest });
+      return;
+    }
+    if (this.table.size + this.candidates.size >= this.maxMembers || !this.admit(digest.node)) return;
+    this.candidates.set(digest.node, { ...digest });
   }
 
   private digest(): MemberDigest[] {
@@ -181,15 +253,10 @@ export class Gossip implements HealthView {
       }
       const known = this.table.get(digest.node);
       if (known === undefined) {
-        if (this.table.size >= MAX_MEMBERS) continue;
-        this.table.set(digest.node, { ...digest, state: 'alive', lastHeardMs: now });
-        this.emit(digest.node, undefined, 'alive');
+        this.consider(digest);
         continue;
       }
-      const newer =
-        digest.incarnation > known.incarnation ||
-        (digest.incarnation === known.incarnation && digest.heartbeat > known.heartbeat);
-      if (!newer) continue;
+      if (!isNewer(digest, known)) continue;
       known.incarnation = digest.incarnation;
       known.heartbeat = digest.heartbeat;
       known.lastHeardMs = now;
@@ -240,6 +307,13 @@ export class Gossip implements HealthView {
   private emit(node: NodeId, from: MemberState | undefined, to: MemberState): void {
     for (const listener of this.listeners) listener(node, from, to);
   }
+}
+
+function isNewer(digest: MemberDigest, than: MemberDigest): boolean {
+  return (
+    digest.incarnation > than.incarnation ||
+    (digest.incarnation === than.incarnation && digest.heartbeat > than.heartbeat)
+  );
 }
 
 function positive(name: string, value: number): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClockScope, Gossip, type MemberState, QuorumError } from '../src/index.js';
+import { ClockScope, Gossip, type GossipOptions, type MemberState, QuorumError } from '../src/index.js';
 import { MemoryNetwork, Random, VirtualClock } from '../src/testing.js';
 
 const T_SUSPECT = 500;
@@ -175,5 +175,121 @@ describe('gossip membership', () => {
           removeAfterMs: 1000,
         }),
     ).toThrow(/removeAfterMs must be greater than suspectAfterMs/);
+  });
+});
+
+/** Gossip nodes on one network, each with its own seeds and options. */
+function gossipNetwork() {
+  const clock = new VirtualClock();
+  const random = new Random(7);
+  const network = new MemoryNetwork({ clock, random: random.fork(), latency: { minMs: 1, maxMs: 5 } });
+  const nodes = new Map<string, Gossip>();
+  const add = (id: string, seeds: string[], options: Partial<GossipOptions> = {}) => {
+    const gossip = new Gossip({
+      self: id,
+      incarnation: 1,
+      transport: network.transport(id),
+      seeds,
+      clock,
+      random: random.fork(),
+      intervalMs: INTERVAL,
+      fanout: 2,
+      suspectAfterMs: T_SUSPECT,
+      removeAfterMs: T_REMOVE,
+      ...options,
+    });
+    network.register(id, async (request) => {
+      if (request.type !== 'gossip') throw new QuorumError('QUORUM_ERR_REMOTE', 'not gossip');
+      return gossip.handle(request);
+    });
+    nodes.set(id, gossip);
+    gossip.start();
+    return gossip;
+  };
+  const membersOf = (id: string) =>
+    nodes
+      .get(id)!
+      .members()
+      .map((member) => member.node)
+      .sort();
+  return { clock, network, add, membersOf };
+}
+
+const A = 'http://10.0.0.1:3002';
+const B = 'http://10.0.0.2:3002';
+const C = 'http://10.0.0.3:3002';
+const FAKE = 'http://10.0.0.66:3002';
+
+describe('gossip admission', () => {
+  it('never makes a member of a node named only in gossip that it cannot reach, nor passes the name on', async () => {
+    const net = gossipNetwork();
+    const a = net.add(A, [B]);
+    net.add(B, [A]);
+    a.handle({ type: 'gossip', from: FAKE, members: [{ node: FAKE, incarnation: 9, heartbeat: 99 }] });
+    expect(a.pendingCandidates()).toEqual([FAKE]);
+    expect(net.membersOf(A)).toEqual([A, B]);
+    await net.clock.advance(2000);
+    expect(net.membersOf(A)).toEqual([A, B]);
+    expect(net.membersOf(B)).toEqual([A, B]);
+    expect(a.pendingCandidates()).toEqual([]);
+  });
+
+  it('admits a node it heard of from a member once that node answers its own request', async () => {
+    // c knows only b; a learns of c from b and reaches c itself before taking it in.
+    const net = gossipNetwork();
+    const a = net.add(A, [B]);
+    net.add(B, [A]);
+    net.add(C, [B]);
+    const joined: string[] = [];
+    a.onChange((node, from, to) => from === undefined && joined.push(`${node}:${to}`));
+    await net.clock.advance(1000);
+    expect(net.membersOf(A)).toEqual([A, B, C]);
+    expect(joined).toEqual([`${C}:alive`]);
+    expect(a.state(C)).toBe('alive');
+  });
+
+  it('ignores names its allowlist refuses', async () => {
+    const net = gossipNetwork();
+    net.add(A, [B], { admit: (node) => node !== C });
+    net.add(B, [A]);
+    net.add(C, [B]);
+    await net.clock.advance(1000);
+    expect(net.membersOf(A)).toEqual([A, B]);
+    expect(net.membersOf(B)).toEqual([A, B, C]);
+  });
+
+  it('bounds a flood of names: candidates by maxMembers, tries per round by maxJoinsPerRound', async () => {
+    // 500 forged names in one message: a keeps at most maxMembers, tries 2 a round, and stays a member of b.
+    const net = gossipNetwork();
+    const a = net.add(A, [B], { maxMembers: 50, maxJoinsPerRound: 2 });
+    net.add(B, [A]);
+    const forged = Array.from({ length: 500 }, (_, index) => ({
+      node: `http://10.9.${index >> 8}.${index & 255}:3002`,
+      incarnation: 1,
+      heartbeat: 1,
+    }));
+    a.handle({ type: 'gossip', from: B, members: forged });
+    expect(a.pendingCandidates()).toHaveLength(48);
+    const before = net.network.stats.requests;
+    await net.clock.advance(INTERVAL);
+    // One round: at most fanout (2) + a seed + 2 candidates, from a; b's own round adds at most 3.
+    expect(net.network.stats.requests - before).toBeLessThanOrEqual(2 + 1 + 2 + 3);
+    expect(a.pendingCandidates()).toHaveLength(46);
+    expect(net.membersOf(A)).toEqual([A, B]);
+  });
+
+  it('forgets a dead member after forgetAfterMs, and stale gossip about it cannot bring it back', async () => {
+    const net = gossipNetwork();
+    const a = net.add(A, [B, C], { forgetAfterMs: 3000 });
+    net.add(B, [A, C], { forgetAfterMs: 3000 });
+    net.add(C, [A, B]);
+    await net.clock.advance(500);
+    expect(net.membersOf(A)).toEqual([A, B, C]);
+    net.network.crash(C);
+    await net.clock.advance(3500);
+    expect(net.membersOf(A)).toEqual([A, B]);
+    a.handle({ type: 'gossip', from: B, members: [{ node: C, incarnation: 1, heartbeat: 10_000 }] });
+    await net.clock.advance(1000);
+    expect(net.membersOf(A)).toEqual([A, B]);
   });
 });

@@ -17,6 +17,10 @@ export const MAX_REPLICATION_FACTOR = 16;
 export const DEFAULT_REPLICATION_FACTOR = 3;
 /** Seeds only bootstrap gossip: a handful is plenty, and the list is bounded. */
 export const MAX_SEEDS = 64;
+/** The peer API listens on PORT + this unless PEER_PORT says otherwise. */
+export const PEER_PORT_OFFSET = 10_000;
+const MAX_PORT = 65_535;
+const MAX_ALLOWED_HOSTS = 256;
 
 /** An http(s) origin: the address peers use, and the node's identity on the ring. */
 const originVar = z
@@ -31,9 +35,16 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, dots, dashes or underscores')
     .optional(),
-  /** The base URL other nodes reach this one at; it is the node's identity on the ring. Default http://127.0.0.1:<PORT>. */
+  /**
+   * The base URL other nodes reach this one's peer API at; it is the node's identity on the ring.
+   * Default http://127.0.0.1:<PEER_PORT> (https with PEER_TLS_CERT_FILE).
+   */
   ADVERTISE_URL: originVar.optional(),
-  /** Base URLs of other nodes (their ADVERTISE_URL), comma-separated. Empty: a cluster of one. */
+  /** Port of the peer API, a listener of its own (the public port has no /internal routes). Default PORT + 10000. */
+  PEER_PORT: z.coerce.number().int().min(0).max(MAX_PORT).optional(),
+  /** Interface the peer API binds to: the cluster's private network. Default: HOST. */
+  PEER_HOST: z.string().min(1).optional(),
+  /** Peer API URLs of other nodes (their ADVERTISE_URL), comma-separated. Empty: a cluster of one. */
   SEEDS: z
     .string()
     .transform(splitList)
@@ -79,8 +90,32 @@ export const configSchema = z.object({
   MAX_SIBLINGS: intVar(64, 1, 64),
   /** Virtual nodes per node on the consistent-hashing ring. */
   VNODES: intVar(256, 1, 4_096),
-  /** When set, peer requests must carry it (header x-cluster-secret). */
+  /**
+   * Peers authenticate with it (header x-cluster-secret). Required with SEEDS, unless
+   * CLUSTER_SECRET_FILE is given. Without either, the node serves no peer API (a cluster of one).
+   */
   CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** A file holding the cluster secret (a Docker or Kubernetes secret); made with a random one (mode 0600) when absent. */
+  CLUSTER_SECRET_FILE: z.string().min(1).optional(),
+  /** Hosts whose addresses may become members, comma-separated. Default: the seeds' hosts and this node's. */
+  PEER_ALLOWED_HOSTS: z
+    .string()
+    .transform(splitList)
+    .pipe(
+      z
+        .array(z.string().refine(isHostName, 'must list host names or IP addresses'))
+        .max(MAX_ALLOWED_HOSTS, `must list at most ${MAX_ALLOWED_HOSTS} hosts`),
+    )
+    .optional(),
+  /** Most members (and members heard of but not yet reached) a node keeps; a longer gossip is refused. */
+  MAX_CLUSTER_MEMBERS: intVar(128, 2, 4_096),
+  /** A member silent this long leaves the ring (its hints are dropped); it joins again when it answers. */
+  DEAD_MEMBER_REMOVAL_MS: intVar(60 * 60 * SECOND_MS, 1_000, 30 * DAY_MS),
+  /** Serve the peer API over HTTPS with this certificate (PEM) and PEER_TLS_KEY_FILE. */
+  PEER_TLS_CERT_FILE: z.string().min(1).optional(),
+  PEER_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** Trust these CAs (PEM) when calling peers over HTTPS, besides the system's. */
+  PEER_TLS_CA_FILE: z.string().min(1).optional(),
   /** Largest peer message (a batch of sibling sets in JSON, values in base64). */
   PEER_BODY_LIMIT_BYTES: intVar(128 * MiB, 1 * MiB, 1024 * MiB),
   /** Keep-alive connections to each peer. */
@@ -96,23 +131,47 @@ export interface Replication {
   r: number;
 }
 
+/** Where the peer API listens, and who may join. */
+export interface PeerSettings {
+  /** False without a cluster secret: no peer API, a cluster of one. */
+  enabled: boolean;
+  host: string;
+  port: number;
+  tls: boolean;
+  /** Host names (lower case, IPv6 in brackets as URLs spell them) whose addresses may become members. */
+  allowedHosts: ReadonlySet<string>;
+}
+
 /** The cluster part of the configuration, resolved: defaults that depend on other variables filled in. */
 export interface ClusterSettings {
   nodeId: string;
-  /** This node's identity on the ring and in vector clocks: its advertised base URL. */
+  /** This node's identity on the ring and in vector clocks: its advertised peer API URL. */
   url: string;
-  /** Other nodes' base URLs, without this node's. */
+  /** Other nodes' peer API URLs, without this node's. */
   seeds: string[];
   replication: Replication;
+  peer: PeerSettings;
 }
 
-/** Resolves NODE_ID, ADVERTISE_URL and N/W/R; throws a ConfigError naming each bad variable. */
+/** Resolves NODE_ID, ADVERTISE_URL, the peer listener and N/W/R; throws a ConfigError naming each bad variable. */
 export function clusterSettings(config: Config): ClusterSettings {
-  const url = config.ADVERTISE_URL ?? `http://127.0.0.1:${config.PORT}`;
+  const problems: string[] = [];
+  const peerPort = config.PEER_PORT ?? (config.PORT === 0 ? 0 : config.PORT + PEER_PORT_OFFSET);
+  if (peerPort > MAX_PORT)
+    problems.push(`PEER_PORT: PORT + ${PEER_PORT_OFFSET} is above ${MAX_PORT}; set PEER_PORT`);
+  const tls = config.PEER_TLS_CERT_FILE !== undefined;
+  if (tls !== (config.PEER_TLS_KEY_FILE !== undefined)) {
+    problems.push('PEER_TLS_KEY_FILE: give both PEER_TLS_CERT_FILE and PEER_TLS_KEY_FILE, or neither');
+  }
+  const url = config.ADVERTISE_URL ?? `${tls ? 'https' : 'http'}://127.0.0.1:${Math.min(peerPort, MAX_PORT)}`;
   const seeds = [...new Set(config.SEEDS ?? [])].filter((seed) => seed !== url);
+  const enabled = config.CLUSTER_SECRET !== undefined || config.CLUSTER_SECRET_FILE !== undefined;
+  if (seeds.length > 0 && !enabled) {
+    problems.push('CLUSTER_SECRET: required with SEEDS (or CLUSTER_SECRET_FILE): peers authenticate with it');
+  }
+  const allowedHosts = allowedHostsOf(config, url, seeds, problems);
   const n = config.N ?? (seeds.length === 0 ? 1 : DEFAULT_REPLICATION_FACTOR);
   const replication = { n, w: config.W ?? majority(n), r: config.R ?? majority(n) };
-  const problems: string[] = [];
   if (replication.w > n) problems.push(`W: must be at most N (${n}), got ${replication.w}`);
   if (replication.r > n) problems.push(`R: must be at most N (${n}), got ${replication.r}`);
   if (config.SLOPPY_QUORUM && !config.HINTED_HANDOFF) {
@@ -123,8 +182,54 @@ export function clusterSettings(config: Config): ClusterSettings {
   if (config.GOSSIP_DEAD_AFTER_MS <= config.GOSSIP_SUSPECT_AFTER_MS) {
     problems.push('GOSSIP_DEAD_AFTER_MS: must be greater than GOSSIP_SUSPECT_AFTER_MS');
   }
+  if (config.DEAD_MEMBER_REMOVAL_MS <= config.GOSSIP_DEAD_AFTER_MS) {
+    problems.push('DEAD_MEMBER_REMOVAL_MS: must be greater than GOSSIP_DEAD_AFTER_MS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { nodeId: config.NODE_ID ?? `kv-${config.PORT}`, url, seeds, replication };
+  const host = config.PEER_HOST ?? config.HOST;
+  return {
+    nodeId: config.NODE_ID ?? `kv-${config.PORT}`,
+    url,
+    seeds,
+    replication,
+    peer: { enabled, host, port: peerPort, tls, allowedHosts },
+  };
+}
+
+/** PEER_ALLOWED_HOSTS, or the seeds' hosts and this node's; every seed's host must be in it. */
+function allowedHostsOf(
+  config: Config,
+  url: string,
+  seeds: readonly string[],
+  problems: string[],
+): Set<string> {
+  const seedHosts = seeds.map(hostOf);
+  if (config.PEER_ALLOWED_HOSTS === undefined) return new Set([hostOf(url), ...seedHosts]);
+  const allowed = new Set(config.PEER_ALLOWED_HOSTS.map((host) => hostOf(`http://${host}`)));
+  const missing = seedHosts.filter((host) => !allowed.has(host));
+  if (missing.length > 0) {
+    problems.push(
+      `PEER_ALLOWED_HOSTS: must include every seed's host (missing ${[...new Set(missing)].join(', ')})`,
+    );
+  }
+  return allowed;
+}
+
+/** The host part of a URL as WHATWG URLs spell it (lower case, IPv6 in brackets). */
+export function hostOf(url: string): string {
+  return new URL(url).hostname;
+}
+
+function isHostName(value: string): boolean {
+  // A port is not part of a host ("kv-1:80" would otherwise pass as kv-1, the default port dropped).
+  const afterIpv6 = value.startsWith('[') ? value.slice(value.indexOf(']') + 1) : value;
+  if (afterIpv6.includes(':')) return false;
+  try {
+    const url = new URL(`http://${value}`);
+    return url.hostname.length > 0 && url.pathname === '/' && url.username === '';
+  } catch {
+    return false;
+  }
 }
 
 function isHttpOrigin(value: string): boolean {

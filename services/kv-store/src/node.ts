@@ -8,8 +8,8 @@ import {
   type Transport,
 } from '@sysdesign/quorum';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '@sysdesign/quorum/wire';
-import { type ClusterSettings, type Config, MAX_KEY_BYTES } from './config.js';
-import { ClusterRing, type NodeShare } from './domain/ring.js';
+import { type ClusterSettings, type Config, hostOf, MAX_KEY_BYTES } from './config.js';
+import type { ClusterRing, NodeShare } from './domain/ring.js';
 import { DeltaTracker, type KvMetrics, refreshEngineMetrics } from './metrics.js';
 import type { NodeStorage } from './node-storage.js';
 import type { StorageEngine } from './storage/index.js';
@@ -17,9 +17,10 @@ import type { EngineHintStore } from './store/hint-store.js';
 import { EngineReplicaStore } from './store/replica-store.js';
 import { HintingTransport } from './transport/coordinator-hints.js';
 import { HttpTransport, type LinkFilter } from './transport/http-transport.js';
+import type { PeerCredentials } from './transport/peer-credentials.js';
 import { AntiEntropyWorker } from './workers/anti-entropy.js';
 import { HandoffWorker } from './workers/handoff.js';
-import { MembershipWorker } from './workers/membership.js';
+import { LiveRing, MembershipWorker } from './workers/membership.js';
 
 /**
  * One node of the cluster, wired from its parts:
@@ -30,7 +31,8 @@ import { MembershipWorker } from './workers/membership.js';
  *
  * and @sysdesign/quorum's QuorumNode over them (replica, coordinator, gossip), with hinted handoff
  * and anti-entropy driven by this service's workers so their rounds reach the metrics and logs.
- * The ring is @sysdesign/consistent-hashing's, grown by the membership worker as gossip finds nodes.
+ * The ring is @sysdesign/consistent-hashing's, changed by the membership worker as gossip admits
+ * nodes (only those this node has reached with the cluster secret, on allowed hosts) and forgets them.
  */
 
 /** Keys per hand-off request: a batch of 1 MiB values stays well under the peer body limit. */
@@ -47,6 +49,8 @@ export interface KvNodeOptions {
   cluster: ClusterSettings;
   logger: ServiceLogger;
   metrics: KvMetrics;
+  /** The cluster secret and TLS material; absent: no peer API, a cluster of one. */
+  credentials?: PeerCredentials | undefined;
   /** Tests cut links between in-process nodes with this. */
   links?: LinkFilter | undefined;
 }
@@ -73,6 +77,20 @@ function wireLimitsOf(config: Config): WireLimits {
     maxKeyBytes: MAX_KEY_BYTES,
     maxValueBytes: config.MAX_VALUE_BYTES,
     maxVersionsPerKey: MAX_VERSIONS_PER_KEY_ON_THE_WIRE,
+    maxMembers: config.MAX_CLUSTER_MEMBERS,
+  };
+}
+
+/** Which addresses may become members: peer API URLs with this node's scheme, on an allowed host. */
+function admissionOf(cluster: ClusterSettings): (node: NodeId) => boolean {
+  const protocol = new URL(cluster.url).protocol;
+  return (node) => {
+    try {
+      const url = new URL(node);
+      return url.origin === node && url.protocol === protocol && cluster.peer.allowedHosts.has(hostOf(node));
+    } catch {
+      return false;
+    }
   };
 }
 
@@ -89,7 +107,7 @@ function coordinatorTransportOf(transport: HttpTransport, parts: NodeParts): Tra
 }
 
 /** The library's node: replica, coordinator and gossip; hand-off and anti-entropy run as this service's workers. */
-function createQuorumNode(parts: NodeParts, transport: Transport, ring: ClusterRing): QuorumNode {
+function createQuorumNode(parts: NodeParts, transport: Transport, ring: LiveRing): QuorumNode {
   const { config, cluster } = parts.options;
   const { n, r, w } = cluster.replication;
   return new QuorumNode({
@@ -99,8 +117,11 @@ function createQuorumNode(parts: NodeParts, transport: Transport, ring: ClusterR
     store: new EngineReplicaStore(parts.engine),
     hints: parts.hints,
     seeds: cluster.seeds,
-    preferenceList: (key) => ring.preferenceList(key),
-    ranges: { rangeOf: (key) => ring.rangeOf(key), rangesOf: (node) => ring.rangesOf(node) },
+    preferenceList: (key) => ring.current.preferenceList(key),
+    ranges: {
+      rangeOf: (key) => ring.current.rangeOf(key),
+      rangesOf: (node) => ring.current.rangesOf(node),
+    },
     coordinator: {
       n,
       r,
@@ -116,7 +137,10 @@ function createQuorumNode(parts: NodeParts, transport: Transport, ring: ClusterR
       intervalMs: config.GOSSIP_INTERVAL_MS,
       suspectAfterMs: config.GOSSIP_SUSPECT_AFTER_MS,
       removeAfterMs: config.GOSSIP_DEAD_AFTER_MS,
+      forgetAfterMs: config.DEAD_MEMBER_REMOVAL_MS,
       timeoutMs: Math.max(config.GOSSIP_INTERVAL_MS, GOSSIP_MIN_TIMEOUT_MS),
+      admit: admissionOf(cluster),
+      maxMembers: config.MAX_CLUSTER_MEMBERS,
     },
     handoff: false,
     antiEntropy: false,
@@ -148,7 +172,7 @@ function createAntiEntropyWorker(
   parts: NodeParts,
   transport: HttpTransport,
   quorum: QuorumNode,
-  ring: ClusterRing,
+  ring: LiveRing,
 ): AntiEntropyWorker | undefined {
   const { config, cluster, logger, metrics } = parts.options;
   if (config.ANTI_ENTROPY_INTERVAL_MS <= 0) return undefined;
@@ -156,7 +180,7 @@ function createAntiEntropyWorker(
     antiEntropy: new AntiEntropy({
       replica: quorum.replica,
       transport,
-      localRanges: () => ring.rangesOf(cluster.url),
+      localRanges: () => ring.current.rangesOf(cluster.url),
       health: quorum.health,
       intervalMs: config.ANTI_ENTROPY_INTERVAL_MS,
       maxKeysPerRound: config.ANTI_ENTROPY_MAX_KEYS_PER_ROUND,
@@ -177,8 +201,9 @@ export class KvNode {
   readonly engine: StorageEngine;
   readonly hintEngine: StorageEngine;
   readonly hints: EngineHintStore;
-  readonly ring: ClusterRing;
+  readonly liveRing: LiveRing;
   readonly quorum: QuorumNode;
+  readonly peerCredentials: PeerCredentials | undefined;
   readonly wireLimits: WireLimits;
   readonly handoff: HandoffWorker | undefined;
   readonly antiEntropy: AntiEntropyWorker | undefined;
@@ -202,7 +227,8 @@ export class KvNode {
     this.metrics = metrics;
     this.config = config;
     this.names = new Map([[cluster.url, cluster.nodeId]]);
-    this.ring = new ClusterRing({
+    this.peerCredentials = options.credentials;
+    this.liveRing = new LiveRing({
       nodes: [cluster.url, ...cluster.seeds],
       n: cluster.replication.n,
       vnodes: config.VNODES,
@@ -211,23 +237,31 @@ export class KvNode {
     this.transport = new HttpTransport({
       self: cluster.url,
       nodeId: cluster.nodeId,
-      clusterSecret: config.CLUSTER_SECRET,
+      secret: options.credentials?.secret,
+      ca: options.credentials?.ca,
       connectionsPerPeer: config.PEER_CONNECTIONS,
       wireLimits: this.wireLimits,
       links: parts.options.links,
       onPeerName: (peer, name) => this.rememberName(peer, name),
     });
-    this.quorum = createQuorumNode(parts, coordinatorTransportOf(this.transport, parts), this.ring);
+    this.quorum = createQuorumNode(parts, coordinatorTransportOf(this.transport, parts), this.liveRing);
     this.membership = new MembershipWorker({
+      self: cluster.url,
       gossip: this.gossip,
-      ring: this.ring,
+      ring: this.liveRing,
       replica: this.quorum.replica,
+      hints: this.hints,
       logger,
       metrics,
       intervalMs: config.GOSSIP_INTERVAL_MS,
     });
     this.handoff = createHandoffWorker(parts, this.transport, this.quorum);
-    this.antiEntropy = createAntiEntropyWorker(parts, this.transport, this.quorum, this.ring);
+    this.antiEntropy = createAntiEntropyWorker(parts, this.transport, this.quorum, this.liveRing);
+  }
+
+  /** The ring as it is now (membership replaces it when a node leaves). */
+  get ring(): ClusterRing {
+    return this.liveRing.current;
   }
 
   get url(): NodeId {
@@ -262,7 +296,7 @@ export class KvNode {
 
   rememberName(peer: NodeId, name: string): void {
     // Bounded like gossip's member table: a peer cannot grow it past the members it could add.
-    if (this.names.get(peer) === name || this.names.size >= 4096) return;
+    if (this.names.get(peer) === name || this.names.size >= this.config.MAX_CLUSTER_MEMBERS) return;
     this.names.set(peer, name);
   }
 

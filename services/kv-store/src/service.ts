@@ -5,12 +5,20 @@ import {
   type ServiceContext,
 } from '@sysdesign/platform';
 import { registerApp } from './app.js';
-import { type Config, clusterSettings, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.js';
+import {
+  type Config,
+  clusterSettings,
+  configSchema,
+  DEFAULT_PORT,
+  PEER_PORT_OFFSET,
+  SERVICE_NAME,
+} from './config.js';
 import { createKvMetrics } from './metrics.js';
 import { KvNode } from './node.js';
 import { openNodeStorage } from './node-storage.js';
 import { clientProblemOf } from './routes/problems.js';
 import type { LinkFilter } from './transport/http-transport.js';
+import { loadPeerCredentials } from './transport/peer-credentials.js';
 
 /** Test seams that configuration cannot express. */
 export interface KvBuildOptions {
@@ -28,9 +36,10 @@ export function kvNodeOf(app: ServiceApp): KvNode {
 }
 
 /**
- * One node from its configuration: storage (recovered), the quorum parts, the HTTP routes,
- * readiness checks; then gossip and the workers start. On close (or a failed start) the app's
- * lifecycle stops them, then closes the storage, after the last request drained.
+ * One node from its configuration: its peer credentials, storage (recovered), the quorum parts,
+ * the HTTP routes (the peer API on its own listener, which listens from here on), readiness
+ * checks; then gossip and the workers start. On close (or a failed start) the app's lifecycle
+ * closes the peer listener, stops the node, then closes the storage, after the last request drained.
  */
 async function setup(
   app: ServiceApp,
@@ -40,8 +49,12 @@ async function setup(
 ): Promise<void> {
   const cluster = clusterSettings(config);
   const metrics = createKvMetrics(app.metrics);
+  const credentials = await loadPeerCredentials(config, app.log);
   const storage = await openNodeStorage(config, app.log, app.lifecycle);
-  const node = new KvNode({ config, cluster, logger: app.log, metrics, links: options.links }, storage);
+  const node = new KvNode(
+    { config, cluster, logger: app.log, metrics, credentials, links: options.links },
+    storage,
+  );
   nodes.set(app, node);
   app.lifecycle.defer('kv node', () => node.stop());
   await registerApp(app, { node, metrics, config });
@@ -78,7 +91,10 @@ function addReadiness(app: ServiceApp, node: KvNode): void {
   });
 }
 
-/** `pnpm start`: a three-node cluster in one process, each node with its own port and data. */
+/**
+ * `pnpm start`: a three-node cluster in one process, each node with its own port, peer port and
+ * data. They share one cluster secret, made by the first in a 0600 file beside their data.
+ */
 export const EMBEDDED_NODES: EmbeddedInstance[] = [
   ['kv-1', DEFAULT_PORT],
   ['kv-2', 3021],
@@ -89,10 +105,11 @@ export const EMBEDDED_NODES: EmbeddedInstance[] = [
   env: {
     NODE_ID: name as string,
     DATA_DIR: `./data/${SERVICE_NAME}/${name}`,
-    ADVERTISE_URL: `http://127.0.0.1:${port}`,
+    PEER_HOST: '127.0.0.1',
+    CLUSTER_SECRET_FILE: `./data/${SERVICE_NAME}/cluster-secret`,
     SEEDS: all
       .filter((_, other) => other !== index)
-      .map(([, otherPort]) => `http://127.0.0.1:${otherPort}`)
+      .map(([, otherPort]) => `http://127.0.0.1:${(otherPort as number) + PEER_PORT_OFFSET}`)
       .join(','),
   },
 }));

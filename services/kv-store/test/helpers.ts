@@ -1,7 +1,7 @@
 import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
 import type { Version } from '@sysdesign/quorum';
 import { decodeResponse, encodeRequest } from '@sysdesign/quorum/wire';
-import { startLocalCluster } from '@sysdesign/testkit';
+import { freePort, startLocalCluster } from '@sysdesign/testkit';
 import { configSchema } from '../src/config.js';
 import type { KvNode } from '../src/node.js';
 import { buildService, kvNodeOf } from '../src/service.js';
@@ -19,6 +19,9 @@ export const FAST_CLUSTER_ENV: Record<string, string> = {
   ANTI_ENTROPY_INTERVAL_MS: '0',
   REQUEST_TIMEOUT_MS: '2000',
 };
+
+/** The secret test clusters share (peers authenticate with it). */
+export const TEST_CLUSTER_SECRET = 'test-cluster-secret-of-enough-length';
 
 /** Links between in-process nodes that a test can cut (both directions) and heal. */
 export class NetworkSwitch {
@@ -43,7 +46,10 @@ export class NetworkSwitch {
 
 export interface TestNodeSpec {
   name: string;
+  /** The public (client API) port. */
   port: number;
+  /** The peer API's port: the node's identity is http://127.0.0.1:<peerPort>. */
+  peerPort: number;
   dataDir: string;
   seeds: string[];
   env: Record<string, string>;
@@ -59,7 +65,13 @@ export class TestNode {
     this.spec = spec;
   }
 
+  /** The node's identity on the ring: its peer API's URL. */
   get url(): string {
+    return `http://127.0.0.1:${this.spec.peerPort}`;
+  }
+
+  /** The client API's URL. */
+  get apiUrl(): string {
     return `http://127.0.0.1:${this.spec.port}`;
   }
 
@@ -75,9 +87,12 @@ export class TestNode {
   async start(): Promise<void> {
     const config = loadConfig(configSchema, {
       ...FAST_CLUSTER_ENV,
+      CLUSTER_SECRET: TEST_CLUSTER_SECRET,
+      PEER_HOST: '127.0.0.1',
       ...this.spec.env,
       NODE_ID: this.spec.name,
       PORT: String(this.spec.port),
+      PEER_PORT: String(this.spec.peerPort),
       DATA_DIR: this.spec.dataDir,
       SEEDS: this.spec.seeds.join(','),
     });
@@ -102,7 +117,7 @@ export class TestNode {
     path: string,
     init: { body?: string | Uint8Array; headers?: Record<string, string> } = {},
   ) {
-    return fetch(this.url + path, { method, ...init, signal: AbortSignal.timeout(10_000) });
+    return fetch(this.apiUrl + path, { method, ...init, signal: AbortSignal.timeout(10_000) });
   }
 
   put(key: string, value: string, options: { context?: string | null; query?: string } = {}) {
@@ -120,10 +135,7 @@ export class TestNode {
 
   /** What this node's own disk (and hint store) holds for `key`, through the peer protocol. */
   async localVersions(key: string): Promise<Version[]> {
-    const response = await this.request('POST', '/internal/v1/peer', {
-      body: JSON.stringify(encodeRequest({ type: 'read', key })),
-      headers: { 'content-type': 'application/json' },
-    });
+    const response = await peerRequest(this.url, encodeRequest({ type: 'read', key }));
     if (response.status !== 200)
       throw new Error(`peer read answered ${response.status}: ${await response.text()}`);
     const decoded = decodeResponse(await response.json());
@@ -136,6 +148,19 @@ export class TestNode {
     const versions = await this.node.quorum.replica.read(key);
     return liveTexts(versions);
   }
+}
+
+/** One peer request, with the test cluster's secret unless `secret` says otherwise (null: none). */
+export function peerRequest(peerUrl: string, message: unknown, secret: string | null = TEST_CLUSTER_SECRET) {
+  return fetch(`${peerUrl}/internal/v1/peer`, {
+    method: 'POST',
+    body: typeof message === 'string' ? message : JSON.stringify(message),
+    headers: {
+      'content-type': 'application/json',
+      ...(secret === null ? {} : { 'x-cluster-secret': secret }),
+    },
+    signal: AbortSignal.timeout(10_000),
+  });
 }
 
 export function liveTexts(versions: readonly Version[]): string[] {
@@ -152,20 +177,23 @@ export interface TestCluster {
 
 /**
  * `size` in-process kv nodes (testkit's local cluster: free ports, a data directory each, removed
- * after the test), the others as seeds. Stop them with `cluster.stop()` (tests register it in afterEach).
+ * after the test), each with a free peer port and the test secret, the others' peer APIs as seeds. Stop them with `cluster.stop()` (tests register it in afterEach).
  */
 export async function startCluster(
   size: number,
   options: { env?: Record<string, string>; links?: NetworkSwitch } = {},
 ): Promise<TestCluster> {
+  const peerPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const peerUrls = peerPorts.map((port) => `http://127.0.0.1:${port}`);
   const cluster = await startLocalCluster(
     size,
     (slot) =>
       new TestNode({
         name: `kv-${slot.index + 1}`,
         port: slot.port,
+        peerPort: peerPorts[slot.index]!,
         dataDir: slot.dataDir,
-        seeds: slot.peerUrls,
+        seeds: peerUrls.filter((_, other) => other !== slot.index),
         env: options.env ?? {},
         ...(options.links === undefined ? {} : { links: options.links.filter }),
       }),

@@ -2,10 +2,11 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, loadConfig } from '@sysdesign/platform';
 import { QuorumErrorCode } from '@sysdesign/quorum';
-import { tempDir } from '@sysdesign/testkit';
+import { freePort, tempDir } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config.js';
 import { buildService, kvNodeOf } from '../src/service.js';
+import { peerRequest, TEST_CLUSTER_SECRET } from './helpers.js';
 
 /**
  * How the node is wired into the platform: what it opens is closed in reverse on shutdown and on
@@ -13,6 +14,11 @@ import { buildService, kvNodeOf } from '../src/service.js';
  */
 
 const context = () => ({ logger: createLogger('silent') });
+
+/** A node of one that serves the peer API (it has the secret) on a free port. */
+async function peerEnv(): Promise<Record<string, string>> {
+  return { CLUSTER_SECRET: TEST_CLUSTER_SECRET, PEER_HOST: '127.0.0.1', PEER_PORT: String(await freePort()) };
+}
 
 function configIn(dataDir: string, env: Record<string, string> = {}) {
   return loadConfig(configSchema, {
@@ -54,6 +60,16 @@ describe('lifecycle', () => {
     const again = await buildService(configIn(dataDir), context());
     await again.close();
   });
+
+  it('closes the peer listener first, before the node stops, and frees its port', async () => {
+    const env = await peerEnv();
+    const app = await buildService(configIn(await tempDir('kv-wiring-'), env), context());
+    expect(app.lifecycle.open).toEqual(['storage', 'hint storage', 'kv node', 'peer listener']);
+    const peerUrl = `http://127.0.0.1:${env.PEER_PORT}`;
+    expect((await peerRequest(peerUrl, { type: 'read', key: 'k' })).status).toBe(200);
+    await app.close();
+    await expect(peerRequest(peerUrl, { type: 'read', key: 'k' })).rejects.toThrow();
+  });
 });
 
 describe('errors through the service mapper', () => {
@@ -76,7 +92,11 @@ describe('errors through the service mapper', () => {
 
   it('answers the same refusal to a peer in the peer protocol, not as a client problem', async () => {
     // The peer scope maps a replica's refusals before the service's (client) mapper is asked.
-    const app = await buildService(configIn(await tempDir('kv-wiring-'), { MAX_SIBLINGS: '1' }), context());
+    const env = await peerEnv();
+    const app = await buildService(
+      configIn(await tempDir('kv-wiring-'), { MAX_SIBLINGS: '1', ...env }),
+      context(),
+    );
     try {
       expect((await app.inject({ method: 'PUT', url: '/v1/kv/k', payload: 'a' })).statusCode).toBe(204);
       const mint = {
@@ -86,9 +106,9 @@ describe('errors through the service mapper', () => {
         context: [],
         writeId: 'w',
       };
-      const response = await app.inject({ method: 'POST', url: '/internal/v1/peer', payload: mint });
-      expect(response.statusCode).toBe(409);
-      expect(response.json()).toMatchObject({
+      const response = await peerRequest(`http://127.0.0.1:${env.PEER_PORT}`, mint);
+      expect(response.status).toBe(409);
+      expect(await response.json()).toMatchObject({
         code: 'KV_ERR_PEER_REQUEST_FAILED',
         quorumCode: QuorumErrorCode.TOO_MANY_SIBLINGS,
       });

@@ -1,5 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { Problem, type ServiceApp } from '@sysdesign/platform';
+import {
+  type ListenerApp,
+  openServiceListener,
+  Problem,
+  type ServiceApp,
+  type ServiceListener,
+} from '@sysdesign/platform';
 import { InvalidMessageError, QuorumError, QuorumErrorCode } from '@sysdesign/quorum';
 import { decodeRequest, encodeResponse } from '@sysdesign/quorum/wire';
 import type { Config } from '../config.js';
@@ -12,12 +17,15 @@ import {
   NODE_ID_HEADER,
   PEER_PATH,
 } from '../transport/http-transport.js';
+import type { ClusterSecret } from '../transport/peer-credentials.js';
 
 /**
- * The peer endpoint: one POST route carrying the library's whole protocol (read, mint, store,
- * Merkle hashes and leaves, fetch, gossip) in its JSON codec. Hidden from the OpenAPI docs; when
- * CLUSTER_SECRET is set, a request without it is refused before its body is read. Every field of a
- * message is checked by `decodeRequest` before a replica sees it (a 400 naming the field).
+ * The peer API: one POST route carrying the library's whole protocol (read, mint, store, Merkle
+ * hashes and leaves, fetch, gossip) in its JSON codec, on a listener of its own (PEER_HOST and
+ * PEER_PORT), never on the public port. Without a cluster secret there is no peer API at all (a
+ * cluster of one); with one, a request without it is refused before its body is read, the secret
+ * compared in constant time. Every field of a message is checked by `decodeRequest` before a
+ * replica sees it (a 400 naming the field), and a gossip message is bounded in bytes and members.
  */
 
 /** Status of a replica's refusal, by the library's code; the code itself travels as `quorumCode`. */
@@ -27,55 +35,81 @@ const STATUS_BY_QUORUM_CODE: Partial<Record<QuorumErrorCode, number>> = {
   [QuorumErrorCode.TOO_MANY_SIBLINGS]: 409,
   [QuorumErrorCode.STOPPED]: 503,
 };
+/** A gossip member's digest in JSON, at most: a URL of up to 256 bytes, two counters, the punctuation. */
+const GOSSIP_BYTES_PER_MEMBER = 320;
+const GOSSIP_ENVELOPE_BYTES = 1024;
+
+const listeners = new WeakMap<ServiceApp, ServiceListener>();
+
+/** The peer listener of an app built here, if it has one (tests, operators' scripts). */
+export function peerListenerOf(app: ServiceApp): ServiceListener | undefined {
+  return listeners.get(app);
+}
+
+/** The largest gossip message a node accepts: its member bound, in bytes. */
+export function gossipBodyLimitBytes(config: Config): number {
+  return config.MAX_CLUSTER_MEMBERS * GOSSIP_BYTES_PER_MEMBER + GOSSIP_ENVELOPE_BYTES;
+}
 
 export async function registerPeerRoutes(app: ServiceApp, node: KvNode, config: Config): Promise<void> {
-  const secretDigest = config.CLUSTER_SECRET === undefined ? undefined : digest(config.CLUSTER_SECRET);
-  await app.register(async (scope) => {
-    // Peers send JSON the codec checks field by field; JSON.parse is enough (no prototype is read).
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(
-      'application/json',
-      { parseAs: 'string', bodyLimit: config.PEER_BODY_LIMIT_BYTES },
-      (_request, body, done) => {
-        try {
-          done(null, JSON.parse(body as string));
-        } catch {
-          done(errors.KV_ERR_PEER_MESSAGE_INVALID('the body is not JSON', { field: 'body' }), undefined);
-        }
-      },
-    );
-    if (secretDigest !== undefined) {
-      scope.addHook('onRequest', (request, _reply, done) => {
-        const given = request.headers[CLUSTER_SECRET_HEADER];
-        if (typeof given === 'string' && timingSafeEqual(digest(given), secretDigest)) return done();
-        done(errors.KV_ERR_PEER_UNAUTHORIZED(`send the cluster secret in ${CLUSTER_SECRET_HEADER}`));
-      });
+  const credentials = node.peerCredentials;
+  if (credentials === undefined) return;
+  const { host, port } = node.settings.peer;
+  const listener = await openServiceListener(
+    app,
+    {
+      name: 'peer',
+      host,
+      port,
+      tls: credentials.tls,
+      bodyLimitBytes: config.PEER_BODY_LIMIT_BYTES,
+      // A replica's refusal reaches the coordinator in the peer protocol's terms, not the client API's.
+      mapError: peerProblem,
+    },
+    (scope) => addPeerRoute(scope, node, config, credentials.secret),
+  );
+  listeners.set(app, listener);
+  app.log.info({ peerUrl: listener.url, advertised: node.url }, 'peer API listening');
+}
+
+function addPeerRoute(scope: ListenerApp, node: KvNode, config: Config, secret: ClusterSecret): void {
+  const gossipLimitBytes = gossipBodyLimitBytes(config);
+  scope.addHook('onRequest', (request, _reply, done) => {
+    if (secret.matches(request.headers[CLUSTER_SECRET_HEADER])) return done();
+    done(errors.KV_ERR_PEER_UNAUTHORIZED(`send the cluster secret in ${CLUSTER_SECRET_HEADER}`));
+  });
+  // Peers send JSON the codec checks field by field; JSON.parse is enough (no prototype is read).
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    let message: unknown;
+    try {
+      message = JSON.parse(body as string);
+    } catch {
+      return done(errors.KV_ERR_PEER_MESSAGE_INVALID('the body is not JSON', { field: 'body' }), undefined);
     }
+    if (isGossip(message) && (body as string).length > gossipLimitBytes) {
+      const detail = `a gossip message is at most ${gossipLimitBytes} bytes (MAX_CLUSTER_MEMBERS=${config.MAX_CLUSTER_MEMBERS})`;
+      return done(errors.KV_ERR_PEER_MESSAGE_INVALID(detail, { field: 'body' }), undefined);
+    }
+    done(null, message);
+  });
 
-    // A replica's refusal reaches the coordinator in the peer protocol's terms, not the client
-    // API's: mapped here, before the service's mapper (which speaks to clients) is asked.
-    scope.setErrorHandler((error) => {
-      throw peerProblem(error);
-    });
-
-    // Gossip alone is several requests a second: request logs only at warn and above.
-    const routeOptions = {
-      bodyLimit: config.PEER_BODY_LIMIT_BYTES,
-      logLevel: 'warn',
-      schema: { hide: true },
-    } as const;
-    scope.post(PEER_PATH, routeOptions, async (request, reply) => {
-      reply.header(NODE_ID_HEADER, node.settings.nodeId);
-      const from = request.headers[FROM_HEADER];
-      const name = request.headers[NODE_ID_HEADER];
-      if (typeof from === 'string' && typeof name === 'string') node.rememberName(from, name);
-      const message = decodeRequest(request.body, node.wireLimits);
-      return encodeResponse(await node.quorum.handle(message));
-    });
+  // Gossip alone is several requests a second: request logs only at warn and above.
+  scope.post(PEER_PATH, { logLevel: 'warn' }, async (request, reply) => {
+    reply.header(NODE_ID_HEADER, node.settings.nodeId);
+    const from = request.headers[FROM_HEADER];
+    const name = request.headers[NODE_ID_HEADER];
+    if (typeof from === 'string' && typeof name === 'string') node.rememberName(from, name);
+    const message = decodeRequest(request.body, node.wireLimits);
+    return encodeResponse(await node.quorum.handle(message));
   });
 }
 
-function peerProblem(error: unknown): unknown {
+function isGossip(message: unknown): boolean {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'gossip';
+}
+
+function peerProblem(error: unknown): Problem | undefined {
   if (error instanceof InvalidMessageError) {
     return errors.KV_ERR_PEER_MESSAGE_INVALID(error.message, { field: error.field, quorumCode: error.code });
   }
@@ -94,9 +128,5 @@ function peerProblem(error: unknown): unknown {
   if (isStorageError(error, 'KV_ERR_KEY_INVALID') || isStorageError(error, 'KV_ERR_KEY_TOO_LARGE')) {
     return errors.KV_ERR_PEER_MESSAGE_INVALID(error.message, { field: 'key', storageCode: error.code });
   }
-  return error;
-}
-
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
+  return undefined;
 }

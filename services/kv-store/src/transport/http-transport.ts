@@ -9,10 +9,12 @@ import {
 } from '@sysdesign/quorum';
 import { decodeResponse, encodeRequest, type WireLimits } from '@sysdesign/quorum/wire';
 import { Pool } from 'undici';
+import type { ClusterSecret } from './peer-credentials.js';
 
 /**
- * Node-to-node messages over HTTP: every peer request is a POST of the library's JSON codec to
- * `${peer}/internal/v1/peer` (routes/peer.ts), on one keep-alive undici Pool per peer, with the
+ * Node-to-node messages over HTTP(S): every peer request is a POST of the library's JSON codec to
+ * `${peer}/internal/v1/peer` on the peer's own peer listener (routes/peer.ts), carrying the cluster
+ * secret in `x-cluster-secret`, on one keep-alive undici Pool per peer, with the
  * request's deadline as an abort signal. Failures become the library's `QuorumError`s: a deadline
  * is TIMEOUT, a refused or reset connection UNREACHABLE, and an error answer keeps the peer's
  * library code (HINTS_FULL, TOO_MANY_SIBLINGS...) from its problem+json `quorumCode`.
@@ -36,7 +38,9 @@ export type LinkFilter = (from: NodeId, to: NodeId) => boolean;
 export interface HttpTransportOptions {
   self: NodeId;
   nodeId: string;
-  clusterSecret?: string | undefined;
+  secret?: ClusterSecret | undefined;
+  /** CAs trusted for https peers, besides the system's. */
+  ca?: string | undefined;
   connectionsPerPeer: number;
   wireLimits: WireLimits;
   links?: LinkFilter | undefined;
@@ -56,7 +60,7 @@ export class HttpTransport implements Transport {
       'content-type': 'application/json',
       [FROM_HEADER]: options.self,
       [NODE_ID_HEADER]: options.nodeId,
-      ...(options.clusterSecret === undefined ? {} : { [CLUSTER_SECRET_HEADER]: options.clusterSecret }),
+      ...(options.secret === undefined ? {} : { [CLUSTER_SECRET_HEADER]: options.secret.reveal() }),
     };
   }
 
@@ -130,6 +134,7 @@ export class HttpTransport implements Transport {
       connections: this.options.connectionsPerPeer,
       pipelining: 1,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      ...(this.options.ca === undefined ? {} : { connect: { ca: this.options.ca } }),
     });
     this.pools.set(to, pool);
     return pool;

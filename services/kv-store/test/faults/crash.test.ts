@@ -2,7 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir, waitFor } from '@sysdesign/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAST_CLUSTER_ENV, History, liveTexts, TestNode } from '../helpers.js';
+import {
+  FAST_CLUSTER_ENV,
+  History,
+  liveTexts,
+  peerRequest,
+  TEST_CLUSTER_SECRET,
+  TestNode,
+} from '../helpers.js';
 
 /**
  * kill -9 a node in the middle of writes, then restart it: no write it acknowledged is missing
@@ -63,16 +70,35 @@ async function incarnationOf(url: string): Promise<number> {
 
 describe('kill -9 mid-write', () => {
   it('loses no write the killed node acknowledged, and none the cluster acknowledged', async () => {
-    const [portA, portB, portC] = await Promise.all([freePort(), freePort(), freePort()]);
+    const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    const [portA, portB, portC, peerA, peerB, peerC] = ports as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const urls = [portA, portB, portC].map((port) => `http://127.0.0.1:${port}`) as [string, string, string];
+    const peerUrls = [peerA, peerB, peerC].map((port) => `http://127.0.0.1:${port}`);
     const dirA = await tempDir('kv-store-');
-    const envA = { NODE_ID: 'kv-a', PORT: String(portA), DATA_DIR: dirA, SEEDS: `${urls[1]},${urls[2]}` };
+    const envA = {
+      NODE_ID: 'kv-a',
+      PORT: String(portA),
+      PEER_PORT: String(peerA),
+      PEER_HOST: '127.0.0.1',
+      CLUSTER_SECRET: TEST_CLUSTER_SECRET,
+      DATA_DIR: dirA,
+      SEEDS: `${peerUrls[1]},${peerUrls[2]}`,
+    };
     for (const [index, port] of [portB, portC].entries()) {
+      const peerPort = index === 0 ? peerB : peerC;
       const node = new TestNode({
         name: `kv-${index === 0 ? 'b' : 'c'}`,
         port,
+        peerPort,
         dataDir: await tempDir('kv-store-'),
-        seeds: urls.filter((url) => url !== `http://127.0.0.1:${port}`),
+        seeds: peerUrls.filter((url) => url !== `http://127.0.0.1:${peerPort}`),
         env: { FSYNC: 'always' },
       });
       inProcess.push(node);
@@ -131,11 +157,7 @@ describe('kill -9 mid-write', () => {
 
     // Every write A acknowledged is on A's own disk (its peer read answers from its store).
     const readOnA = async (key: string) => {
-      const response = await fetch(`${urls[0]}/internal/v1/peer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ type: 'read', key }),
-      });
+      const response = await peerRequest(peerUrls[0]!, { type: 'read', key });
       const body = (await response.json()) as { versions: Array<{ value: string | null }> };
       return body.versions
         .filter((version) => version.value !== null)
