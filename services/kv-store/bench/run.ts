@@ -11,7 +11,9 @@
  *   BENCH_DURATION_SECONDS (5) BENCH_ROUNDS (3) BENCH_CONNECTIONS (50) BENCH_WARMUP_SECONDS (1)
  *   BENCH_SKIP_ENGINE=1 skips bench/engine.ts (its last report stays in load-tests/results).
  */
+
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { HashRing } from '@sysdesign/consistent-hashing';
 import {
@@ -174,14 +176,19 @@ interface Group {
 /** Starts `size` nodes, each in its own process, seeded with the others. */
 async function startGroup(name: string, size: number, fsync: 'always' | 'interval'): Promise<Group> {
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  // Peers talk on a listener of their own; their URLs are the nodes' identities on the ring.
+  const peerPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+  const peerUrls = peerPorts.map((port) => `http://127.0.0.1:${port}`);
   const nodes: RunningTarget[] = [];
+  process.env.KV_BENCH_CLUSTER_SECRET = randomBytes(32).toString('hex');
   for (const [index, port] of ports.entries()) {
     // startTarget forks with a copy of this process's environment: the node reads these.
     process.env.KV_BENCH_PORT = String(port);
+    process.env.KV_BENCH_PEER_PORT = String(peerPorts[index]);
     process.env.KV_BENCH_DATA_DIR = await tempDir(`kv-bench-${name}-`);
     process.env.KV_BENCH_NODE_ID = `kv-${index + 1}`;
-    process.env.KV_BENCH_SEEDS = urls.filter((_, other) => other !== index).join(',');
+    process.env.KV_BENCH_SEEDS = peerUrls.filter((_, other) => other !== index).join(',');
     process.env.KV_BENCH_FSYNC = fsync;
     nodes.push(await startTarget({ modulePath: nodeModule }));
   }

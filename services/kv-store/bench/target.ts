@@ -23,6 +23,9 @@ export async function createBenchTarget(): Promise<BenchTarget> {
     DATA_DIR: dataDir,
     NODE_ID: process.env.KV_BENCH_NODE_ID,
     SEEDS: process.env.KV_BENCH_SEEDS,
+    PEER_HOST: '127.0.0.1',
+    PEER_PORT: process.env.KV_BENCH_PEER_PORT,
+    CLUSTER_SECRET: process.env.KV_BENCH_CLUSTER_SECRET,
     FSYNC: process.env.KV_BENCH_FSYNC,
   });
   const app = await buildService(config, { logger: createLogger('warn') });
