@@ -139,3 +139,4 @@ export {
   type StorageLogger,
   type StorageOptions,
 } from './options.js';
+export { Quarantine } from './quarantine.js';
