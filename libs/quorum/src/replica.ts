@@ -55,8 +55,8 @@ export interface ReplicaOptions {
   maxSiblings?: number;
   /**
    * Bound on the bytes of a key's siblings after a write (`versionsBytes`); a write past it is
-   * refused, as past `maxSiblings`. A write that leaves one version is always accepted, so the
-   * write that resolves the siblings never is refused.
+   * refused, as past `maxSiblings`. A write that leaves one version, or fewer bytes than the key
+   * had, is always accepted, so the write that resolves the siblings never is refused.
    */
   maxSiblingsBytes?: number;
   maxClockEntries?: number;
@@ -227,7 +227,7 @@ export class Replica {
         siblings.some((sibling) => sameDot(sibling.dot, version.dot)),
         'a fresh dot cannot be superseded',
       );
-      this.checkSiblingBounds(key, siblings);
+      this.checkSiblingBounds(key, current, siblings);
       minted = version;
       return siblings;
     };
@@ -386,8 +386,13 @@ export class Replica {
     return undefined;
   }
 
-  private checkSiblingBounds(key: string, siblings: readonly Version[]): void {
-    if (siblings.length > this.maxSiblings) {
+  /**
+   * Refuses a write that leaves more siblings, or more bytes of them, than the bounds allow and
+   * more than the key had: a write that shrinks the set (one resolving some of its siblings) always
+   * passes, so a client that could read only part of an oversized set can still resolve it.
+   */
+  private checkSiblingBounds(key: string, current: readonly Version[], siblings: readonly Version[]): void {
+    if (siblings.length > this.maxSiblings && siblings.length > current.length) {
       this.counters.refusedTooManySiblings++;
       throw new QuorumError(
         QuorumErrorCode.TOO_MANY_SIBLINGS,
@@ -395,10 +400,9 @@ export class Replica {
           'read it and write with the merged context to resolve them',
       );
     }
-    // One version is always accepted: it is what resolving the siblings leaves.
     if (siblings.length < 2) return;
     const bytes = versionsBytes(siblings);
-    if (bytes > this.maxSiblingsBytes) {
+    if (bytes > this.maxSiblingsBytes && bytes > versionsBytes(current)) {
       this.counters.refusedSiblingsTooLarge++;
       throw new QuorumError(
         QuorumErrorCode.SIBLINGS_TOO_LARGE,
