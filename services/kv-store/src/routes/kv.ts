@@ -45,7 +45,9 @@ function quorumQuery(replication: Replication) {
       .max(replication.n, `must be at most N (${replication.n})`)
       .optional()
       .describe(what);
-  return z.object({
+  // Strict: an unknown option (`?W=3`, `?quorum=all`) is refused rather than ignored, so a client
+  // never believes it asked for more replicas than it did.
+  return z.strictObject({
     w: count(`Replicas that must acknowledge a write (default ${replication.w})`),
     r: count(`Replicas that must answer a read (default ${replication.r})`),
     consistency: z
