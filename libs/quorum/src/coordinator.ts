@@ -368,7 +368,7 @@ export class Coordinator {
         };
       } catch (error) {
         write.failures.push({ node: candidate.node, reason: reasonOf(error) });
-        if (isQuorumErrorWith(error, QuorumErrorCode.TOO_MANY_SIBLINGS)) throw error;
+        if (REFUSALS_OF_THE_WRITE.some((code) => isQuorumErrorWith(error, code))) throw error;
       }
     }
     return undefined;
@@ -419,6 +419,7 @@ export class Coordinator {
         };
         waitingFor.add(target.node);
         this.request(target.node, request, deadline, 'stored')
+          .then(storedWhole)
           .then(
             () => {
               waitingFor.delete(target.node);
@@ -497,6 +498,7 @@ export class Coordinator {
         ...hintField(target),
       };
       this.request(target.node, request, this.clock.now() + this.defaults.timeoutMs, 'stored')
+        .then(storedWhole)
         .catch(() => {
           this.counters.readRepairFailures++;
         })
@@ -526,6 +528,27 @@ export class Coordinator {
     if (utf8Length(key) > this.maxKeyBytes) {
       throw new InvalidOptionError('key', `must be at most ${this.maxKeyBytes} bytes`);
     }
+  }
+}
+
+/**
+ * A minter's refusals that are about the write itself, not the minter: another target would refuse
+ * it too (the siblings are the same everywhere), or the context is forged. Anything else, the next
+ * target tries (a minter whose counters are exhausted, a timeout...).
+ */
+const REFUSALS_OF_THE_WRITE: readonly QuorumErrorCode[] = [
+  QuorumErrorCode.TOO_MANY_SIBLINGS,
+  QuorumErrorCode.SIBLINGS_TOO_LARGE,
+  QuorumErrorCode.INVALID_CONTEXT,
+];
+
+/** A replica that left out a version it was sent (a forged claim about it) did not store the write. */
+function storedWhole(response: ResponseOf<'stored'>): void {
+  if (response.count < 1) {
+    throw new QuorumError(
+      QuorumErrorCode.REMOTE,
+      'refused the version: it claims a counter of that replica it never issued',
+    );
   }
 }
 

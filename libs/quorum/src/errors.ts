@@ -21,6 +21,10 @@ export const QuorumErrorCode = {
   INVALID_OPTION: 'QUORUM_ERR_INVALID_OPTION',
   /** The write would leave more concurrent versions of the key than a replica keeps. */
   TOO_MANY_SIBLINGS: 'QUORUM_ERR_TOO_MANY_SIBLINGS',
+  /** The write would leave the key's concurrent versions larger in bytes than a replica keeps. */
+  SIBLINGS_TOO_LARGE: 'QUORUM_ERR_SIBLINGS_TOO_LARGE',
+  /** This replica's actor has minted its last safe-integer counter: a restart gives it a new actor. */
+  COUNTER_EXHAUSTED: 'QUORUM_ERR_COUNTER_EXHAUSTED',
   /** The hint store is at its count or byte bound, so this fallback cannot take the write. */
   HINTS_FULL: 'QUORUM_ERR_HINTS_FULL',
   /** The component was stopped while the operation was in flight. */

@@ -1,10 +1,17 @@
 import { type Clock, systemClock } from './clock.js';
-import { assert, InvalidMessageError, InvalidOptionError, QuorumError, QuorumErrorCode } from './errors.js';
+import {
+  assert,
+  InvalidContextError,
+  InvalidMessageError,
+  InvalidOptionError,
+  QuorumError,
+  QuorumErrorCode,
+} from './errors.js';
 import type { HintStore } from './hints.js';
 import { DEFAULT_MERKLE_DEPTH, MerkleTree } from './merkle.js';
 import type { ReplicaStore } from './store.js';
 import type { KeyVersions, LeafEntry, NodeId, PeerRequest, PeerResponse } from './transport.js';
-import { counterOf, DEFAULT_MAX_CLOCK_ENTRIES, pruneClock, type VectorClock } from './vector-clock.js';
+import { type ClockEntry, DEFAULT_MAX_CLOCK_ENTRIES, pruneClock, type VectorClock } from './vector-clock.js';
 import {
   digestVersions,
   onlyTombstonesBefore,
@@ -25,6 +32,8 @@ import {
 export const DEFAULT_TOMBSTONE_GRACE_MS = 10 * 24 * 60 * 60 * 1000;
 /** Riak's default sibling limit for writes; replication still merges past it, so replicas converge. */
 export const DEFAULT_MAX_SIBLINGS = 64;
+/** Bytes of a key's siblings a write may leave (values, clocks, dots: `versionsBytes`). */
+export const DEFAULT_MAX_SIBLINGS_BYTES = 8 * 1024 * 1024;
 /** Write ids remembered to answer a duplicated mint with the version minted the first time. */
 export const DEFAULT_MAX_RECENT_WRITES = 10_000;
 export const SINGLE_RANGE = 'all';
@@ -44,6 +53,12 @@ export interface ReplicaOptions {
   rangeOf?: (key: string) => string;
   merkleDepth?: number;
   maxSiblings?: number;
+  /**
+   * Bound on the bytes of a key's siblings after a write (`versionsBytes`); a write past it is
+   * refused, as past `maxSiblings`. A write that leaves one version, or fewer bytes than the key
+   * had, is always accepted, so the write that resolves the siblings never is refused.
+   */
+  maxSiblingsBytes?: number;
   maxClockEntries?: number;
   tombstoneGraceMs?: number;
   maxRecentWrites?: number;
@@ -62,6 +77,9 @@ export interface ReplicaStats {
   stores: number;
   hintedStores: number;
   refusedTooManySiblings: number;
+  refusedSiblingsTooLarge: number;
+  /** Versions refused by `store` because they claim counters of this replica's actor it never issued. */
+  refusedForgedVersions: number;
 }
 
 export class Replica {
@@ -73,11 +91,14 @@ export class Replica {
   private readonly rangeOf: (key: string) => string;
   readonly merkleDepth: number;
   private readonly maxSiblings: number;
+  private readonly maxSiblingsBytes: number;
   private readonly maxClockEntries: number;
   readonly tombstoneGraceMs: number;
   private readonly maxRecentWrites: number;
   private readonly trees = new Map<string, MerkleTree>();
   private readonly recentWrites = new Map<string, { key: string; version: Version }>();
+  private readonly incarnation: number;
+  /** The last counter this replica's actor issued; no genuine clock claims more. */
   private lastCounter = 0;
   private readonly counters: ReplicaStats = {
     reads: 0,
@@ -86,6 +107,8 @@ export class Replica {
     stores: 0,
     hintedStores: 0,
     refusedTooManySiblings: 0,
+    refusedSiblingsTooLarge: 0,
+    refusedForgedVersions: 0,
   };
 
   constructor(options: ReplicaOptions) {
@@ -96,6 +119,7 @@ export class Replica {
       );
     }
     this.self = options.self;
+    this.incarnation = options.incarnation;
     this.actor = `${options.self}#${options.incarnation}`;
     this.versionStore = options.store;
     this.hints = options.hints;
@@ -103,6 +127,10 @@ export class Replica {
     this.rangeOf = options.rangeOf ?? (() => SINGLE_RANGE);
     this.merkleDepth = options.merkleDepth ?? DEFAULT_MERKLE_DEPTH;
     this.maxSiblings = positive('maxSiblings', options.maxSiblings ?? DEFAULT_MAX_SIBLINGS);
+    this.maxSiblingsBytes = positive(
+      'maxSiblingsBytes',
+      options.maxSiblingsBytes ?? DEFAULT_MAX_SIBLINGS_BYTES,
+    );
     this.maxClockEntries = positive('maxClockEntries', options.maxClockEntries ?? DEFAULT_MAX_CLOCK_ENTRIES);
     this.tombstoneGraceMs = positive(
       'tombstoneGraceMs',
@@ -163,9 +191,11 @@ export class Replica {
    * Coordinates one write: stamps a new version with this replica's next dot and the writer's
    * context, and stores it (in the hint store when `hintFor` names the replica it stands in for).
    *
-   * The counter is above every counter of this actor the replica has seen (its own last one, the
-   * context's, the key's current versions'), so no existing version can supersede the new one,
-   * while the new one supersedes exactly what the context covers.
+   * The counter is one above the last this actor issued, so no existing version can supersede the
+   * new one, while the new one supersedes exactly what the context covers. A context that claims
+   * a counter of this actor above the last it issued, or names a later run of this node, was
+   * forged (no read returns one): it is refused, since believing it would carry this actor's
+   * counter to the claim and every later write past 2^53.
    */
   async mint(
     key: string,
@@ -179,12 +209,14 @@ export class Replica {
       this.counters.duplicateMints++;
       return { version: recent.version, siblings: await this.read(key) };
     }
+    const forgery = this.forgeryIn(context);
+    if (forgery !== undefined) throw new InvalidContextError(forgery);
     let minted: Version | undefined;
     const apply = (current: readonly Version[]): Version[] => {
       const version: Version = {
         dot: {
           actor: this.actor,
-          counter: this.nextCounter(context, current),
+          counter: this.nextCounter(key, current),
           timeMs: Math.floor(this.clock.now()),
         },
         clock: pruneClock(context, this.maxClockEntries),
@@ -195,14 +227,7 @@ export class Replica {
         siblings.some((sibling) => sameDot(sibling.dot, version.dot)),
         'a fresh dot cannot be superseded',
       );
-      if (siblings.length > this.maxSiblings) {
-        this.counters.refusedTooManySiblings++;
-        throw new QuorumError(
-          QuorumErrorCode.TOO_MANY_SIBLINGS,
-          `'${key}' would have ${siblings.length} siblings, more than ${this.maxSiblings}: ` +
-            'read it and write with the merged context to resolve them',
-        );
-      }
+      this.checkSiblingBounds(key, current, siblings);
       minted = version;
       return siblings;
     };
@@ -217,10 +242,21 @@ export class Replica {
     return { version: minted, siblings };
   }
 
-  /** Merges each item's versions into the store (or the hint store); returns the number of items. */
+  /**
+   * Merges each item's versions into the store (or the hint store). A version that claims a
+   * counter of this replica's actor it never issued is left out and counted: a coordinator
+   * elsewhere cannot tell a forged claim about this replica, so this replica refuses it here.
+   * Returns the number of items merged whole; a coordinator does not count a replica that left
+   * out the version it replicates.
+   */
   async store(items: readonly KeyVersions[], hintFor?: NodeId): Promise<number> {
+    let whole = 0;
     for (const item of items) {
-      const merge = (current: readonly Version[]) => reconcile(current, item.versions);
+      const versions = item.versions.filter((version) => this.forgeryIn(claimsOf(version)) === undefined);
+      this.counters.refusedForgedVersions += item.versions.length - versions.length;
+      if (versions.length === item.versions.length) whole++;
+      if (versions.length === 0) continue;
+      const merge = (current: readonly Version[]) => reconcile(current, versions);
       if (hintFor === undefined) {
         this.track(item.key, await this.versionStore.update(item.key, merge));
         this.counters.stores++;
@@ -229,7 +265,7 @@ export class Replica {
         this.counters.hintedStores++;
       }
     }
-    return items.length;
+    return whole;
   }
 
   /** The Merkle tree of `range` (an empty one if this replica holds nothing there yet). */
@@ -315,14 +351,65 @@ export class Replica {
     else tree.set(key, digestVersions(versions));
   }
 
-  private nextCounter(context: VectorClock, current: readonly Version[]): number {
-    let counter = Math.max(this.lastCounter, counterOf(context, this.actor));
+  /** The next counter of this actor; refuses a key whose stored versions claim one it never issued. */
+  private nextCounter(key: string, current: readonly Version[]): number {
     for (const version of current) {
-      counter = Math.max(counter, counterOf(version.clock, this.actor));
-      if (version.dot.actor === this.actor) counter = Math.max(counter, version.dot.counter);
+      const forgery = this.forgeryIn(claimsOf(version));
+      if (forgery !== undefined) throw new InvalidContextError(`a stored version of '${key}' ${forgery}`);
     }
-    this.lastCounter = counter + 1;
+    if (this.lastCounter >= Number.MAX_SAFE_INTEGER) {
+      throw new QuorumError(
+        QuorumErrorCode.COUNTER_EXHAUSTED,
+        `${this.actor} has issued its last counter: a restart makes this node a new actor`,
+      );
+    }
+    this.lastCounter++;
     return this.lastCounter;
+  }
+
+  /**
+   * Why one of `entries` cannot be genuine, or undefined: a counter of this actor above the last
+   * it issued, or an actor of a later run of this node (its incarnations only rise).
+   */
+  private forgeryIn(entries: Iterable<ClockEntry>): string | undefined {
+    const runPrefix = `${this.self}#`;
+    for (const entry of entries) {
+      if (entry.actor === this.actor) {
+        if (entry.counter > this.lastCounter)
+          return `claims counter ${entry.counter} of ${this.actor}, which it never issued`;
+      } else if (entry.actor.startsWith(runPrefix)) {
+        const run = entry.actor.slice(runPrefix.length);
+        if (/^\d+$/.test(run) && Number(run) > this.incarnation)
+          return `names ${entry.actor}, a run of this node that has not started`;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Refuses a write that leaves more siblings, or more bytes of them, than the bounds allow and
+   * more than the key had: a write that shrinks the set (one resolving some of its siblings) always
+   * passes, so a client that could read only part of an oversized set can still resolve it.
+   */
+  private checkSiblingBounds(key: string, current: readonly Version[], siblings: readonly Version[]): void {
+    if (siblings.length > this.maxSiblings && siblings.length > current.length) {
+      this.counters.refusedTooManySiblings++;
+      throw new QuorumError(
+        QuorumErrorCode.TOO_MANY_SIBLINGS,
+        `'${key}' would have ${siblings.length} siblings, more than ${this.maxSiblings}: ` +
+          'read it and write with the merged context to resolve them',
+      );
+    }
+    if (siblings.length < 2) return;
+    const bytes = versionsBytes(siblings);
+    if (bytes > this.maxSiblingsBytes && bytes > versionsBytes(current)) {
+      this.counters.refusedSiblingsTooLarge++;
+      throw new QuorumError(
+        QuorumErrorCode.SIBLINGS_TOO_LARGE,
+        `'${key}' would have ${siblings.length} siblings of ${bytes} bytes, more than ${this.maxSiblingsBytes}: ` +
+          'read it and write with the merged context to resolve them',
+      );
+    }
   }
 
   private remember(writeId: string, key: string, version: Version): void {
@@ -348,6 +435,11 @@ export class Replica {
       );
     }
   }
+}
+
+/** The entries a version claims to have seen: its dot and its clock. */
+function claimsOf(version: Version): ClockEntry[] {
+  return [version.dot, ...version.clock];
 }
 
 function positive(name: string, value: number): number {

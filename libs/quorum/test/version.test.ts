@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  clockFrom,
   contextOf,
   digestVersions,
   EMPTY_CLOCK,
@@ -93,15 +92,6 @@ describe('versions and siblings', () => {
     expect(replica.stats().duplicateMints).toBe(1);
   });
 
-  it('mints counters above anything the context claims, so a forged context cannot bury the write', async () => {
-    // The context says a:1000; the new dot must exceed it or the write would be born superseded.
-    const replica = replicaFor('a');
-    const forged = clockFrom([{ actor: replica.actor, counter: 1000, timeMs: 0 }]);
-    const result = await replica.mint('k', bytes('v'), forged, 'w');
-    expect(result.version.dot.counter).toBe(1001);
-    expect(result.siblings).toHaveLength(1);
-  });
-
   it('refuses a write that would leave more siblings than maxSiblings, and accepts the resolving one', async () => {
     // Three blind writes fill a limit of 3; the fourth blind one is refused; one with the merged context is not.
     const replica = new Replica({
@@ -118,6 +108,27 @@ describe('versions and siblings', () => {
       code: 'QUORUM_ERR_TOO_MANY_SIBLINGS',
     });
     const resolved = await replica.mint('k', bytes('merged'), contextOf(last.siblings), 'w5');
+    expect(resolved.siblings).toHaveLength(1);
+  });
+
+  it('refuses a write that would leave siblings larger than maxSiblingsBytes, and accepts the resolving one', async () => {
+    // Two blind 400-byte writes fit 1000 bytes; a third does not; one large merged value always does.
+    const replica = new Replica({
+      self: 'a',
+      incarnation: 1,
+      store: new MemoryReplicaStore(),
+      clock: new VirtualClock(),
+      maxSiblingsBytes: 1000,
+    });
+    const value = new Uint8Array(400);
+    await replica.mint('k', value, EMPTY_CLOCK, 'w1');
+    const last = await replica.mint('k', value, EMPTY_CLOCK, 'w2');
+    await expect(replica.mint('k', value, EMPTY_CLOCK, 'w3')).rejects.toMatchObject({
+      code: 'QUORUM_ERR_SIBLINGS_TOO_LARGE',
+      message: expect.stringMatching(/more than 1000/),
+    });
+    expect(replica.stats().refusedSiblingsTooLarge).toBe(1);
+    const resolved = await replica.mint('k', new Uint8Array(2000), contextOf(last.siblings), 'w4');
     expect(resolved.siblings).toHaveLength(1);
   });
 

@@ -88,6 +88,12 @@ export const configSchema = z.object({
   MAX_VALUE_BYTES: intVar(1 * MiB, 1, 16 * MiB),
   /** New writes that would leave more concurrent versions of a key are refused (409). */
   MAX_SIBLINGS: intVar(64, 1, 64),
+  /**
+   * New writes that would leave a key's siblings larger than this (values, clocks, dots) are
+   * refused (409); a write that leaves one version never is. A read answers at most this many
+   * bytes of values. At least MAX_VALUE_BYTES.
+   */
+  MAX_SIBLINGS_BYTES: intVar(8 * MiB, 1 * KiB, 32 * MiB),
   /** Virtual nodes per node on the consistent-hashing ring. */
   VNODES: intVar(256, 1, 4_096),
   /**
@@ -178,6 +184,9 @@ export function clusterSettings(config: Config): ClusterSettings {
     problems.push(
       'HINTED_HANDOFF: sloppy quorum needs hinted handoff (set SLOPPY_QUORUM=false to turn both off)',
     );
+  }
+  if (config.MAX_SIBLINGS_BYTES < config.MAX_VALUE_BYTES) {
+    problems.push(`MAX_SIBLINGS_BYTES: must be at least MAX_VALUE_BYTES (${config.MAX_VALUE_BYTES})`);
   }
   if (config.GOSSIP_DEAD_AFTER_MS <= config.GOSSIP_SUSPECT_AFTER_MS) {
     problems.push('GOSSIP_DEAD_AFTER_MS: must be greater than GOSSIP_SUSPECT_AFTER_MS');

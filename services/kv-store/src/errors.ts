@@ -2,7 +2,8 @@ import { defineProblems } from '@sysdesign/platform';
 
 /**
  * The kv-store's stable error codes; each maps to a problem+json `type`. Bad keys, counts and
- * contexts are the platform's ERR_VALIDATION (400, naming the field).
+ * malformed contexts are the platform's ERR_VALIDATION (400, naming the field); a well-formed
+ * context that claims writes no replica made is KV_ERR_INVALID_CONTEXT.
  */
 export const errors = defineProblems({
   /** Fewer than W (writes) or R (reads) replicas answered within REQUEST_TIMEOUT_MS. */
@@ -13,6 +14,10 @@ export const errors = defineProblems({
   KV_ERR_VALUE_TOO_LARGE: { status: 413, title: 'Value too large' },
   /** The write would leave more concurrent versions than a replica keeps: read, merge, write with the context. */
   KV_ERR_TOO_MANY_SIBLINGS: { status: 409, title: 'Too many siblings' },
+  /** The write would leave the key's siblings larger than MAX_SIBLINGS_BYTES: read, merge, write with the context. */
+  KV_ERR_SIBLINGS_TOO_LARGE: { status: 409, title: 'Siblings too large' },
+  /** An X-Context claiming a write a replica never made (a counter it never issued): no read returns one. */
+  KV_ERR_INVALID_CONTEXT: { status: 400, title: 'Context not issued by this cluster' },
   /** This node cannot serve the request (its storage failed, or it is shutting down). */
   KV_ERR_NODE_UNAVAILABLE: { status: 503, title: 'Node unavailable' },
   /** A peer request without the right x-cluster-secret. */

@@ -44,6 +44,7 @@ interface EngineMetrics {
   state: Gauge<'engine'>;
   memtableBytes: Gauge<'engine'>;
   tables: Gauge<'engine'>;
+  quarantinedKeys: Gauge<'engine'>;
   tableBytes: Gauge<'engine'>;
   pendingWrites: Gauge<'engine'>;
   writes: Counter<'engine'>;
@@ -107,6 +108,11 @@ export function createKvMetrics(metrics: ServiceMetrics): KvMetrics {
       state: metrics.gauge('kv_engine_open', '1 while the storage engine accepts writes', ['engine']),
       memtableBytes: metrics.gauge('kv_engine_memtable_bytes', 'Bytes in the active memtable', ['engine']),
       tables: metrics.gauge('kv_engine_sstables', 'Live SSTables', ['engine']),
+      quarantinedKeys: metrics.gauge(
+        'kv_engine_quarantined_keys',
+        'Keys whose record could not be decoded, served as absent until rewritten',
+        ['engine'],
+      ),
       tableBytes: metrics.gauge('kv_engine_sstable_bytes', 'Bytes of live SSTables', ['engine']),
       pendingWrites: metrics.gauge('kv_engine_pending_writes', 'Writes admitted and not yet durable', [
         'engine',
@@ -162,6 +168,7 @@ export function refreshEngineMetrics(
   m.state.set(labels, stats.state === 'open' ? 1 : 0);
   m.memtableBytes.set(labels, stats.memtable.bytes);
   m.tables.set(labels, stats.tables.length);
+  m.quarantinedKeys.set(labels, stats.quarantinedKeys);
   m.tableBytes.set(
     labels,
     stats.tables.reduce((sum, table) => sum + table.fileBytes, 0),

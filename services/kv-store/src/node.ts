@@ -132,7 +132,11 @@ function createQuorumNode(parts: NodeParts, transport: Transport, ring: LiveRing
       maxKeyBytes: MAX_KEY_BYTES,
       maxValueBytes: config.MAX_VALUE_BYTES,
     },
-    replica: { maxSiblings: config.MAX_SIBLINGS, tombstoneGraceMs: Math.max(1, config.TOMBSTONE_GRACE_MS) },
+    replica: {
+      maxSiblings: config.MAX_SIBLINGS,
+      maxSiblingsBytes: config.MAX_SIBLINGS_BYTES,
+      tombstoneGraceMs: Math.max(1, config.TOMBSTONE_GRACE_MS),
+    },
     gossip: {
       intervalMs: config.GOSSIP_INTERVAL_MS,
       suspectAfterMs: config.GOSSIP_SUSPECT_AFTER_MS,

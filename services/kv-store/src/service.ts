@@ -72,11 +72,13 @@ function addReadiness(app: ServiceApp, node: KvNode): void {
     ['hint-storage', node.hintEngine],
   ] as const) {
     app.readiness.add(name, () => {
-      const { state } = engine.stats();
+      const { state, quarantinedKeys } = engine.stats();
       if (state !== 'open')
         throw new Error(
           `engine is ${state}${engine.failureReason ? `: ${engine.failureReason.message}` : ''}`,
         );
+      if (quarantinedKeys > 0)
+        throw new Error(`${quarantinedKeys} keys quarantined (undecodable records, see the log)`);
     });
   }
   const { n, w, r } = node.settings.replication;

@@ -1,5 +1,6 @@
 import { Problem, type ServiceApp, validationProblem } from '@sysdesign/platform';
 import {
+  contextOf as contextOfVersions,
   decodeContext,
   EMPTY_CLOCK,
   encodeContext,
@@ -10,6 +11,7 @@ import {
   QuorumNotMetError,
   type ReadResult,
   type VectorClock,
+  type Version,
 } from '@sysdesign/quorum';
 import { z } from 'zod';
 import { type Config, MAX_KEY_BYTES, type Replication } from '../config.js';
@@ -43,7 +45,9 @@ function quorumQuery(replication: Replication) {
       .max(replication.n, `must be at most N (${replication.n})`)
       .optional()
       .describe(what);
-  return z.object({
+  // Strict: an unknown option (`?W=3`, `?quorum=all`) is refused rather than ignored, so a client
+  // never believes it asked for more replicas than it did.
+  return z.strictObject({
     w: count(`Replicas that must acknowledge a write (default ${replication.w})`),
     r: count(`Replicas that must answer a read (default ${replication.r})`),
     consistency: z
@@ -64,7 +68,14 @@ const contextHeaders = z.object({
 
 const siblingsBody = z.object({
   key: z.string(),
-  context: z.string().describe('Write with this X-Context to replace every sibling'),
+  context: z.string().describe('Write with this X-Context to replace every sibling listed'),
+  omitted: z
+    .number()
+    .int()
+    .describe(
+      'Siblings left out to keep the values within MAX_SIBLINGS_BYTES; the context does not cover them, ' +
+        'so they stay siblings of a write made with it (read again to get them)',
+    ),
   siblings: z.array(
     z.object({
       value: z.string().describe('The value bytes, base64'),
@@ -106,7 +117,7 @@ export async function registerKvRoutes(app: ServiceApp, deps: KvRouteDeps): Prom
     acceptRawValues(scope, config);
     countFailures(scope, config, metrics, outcomes);
     registerPutRoute(scope, routes, config);
-    registerGetRoute(scope, routes);
+    registerGetRoute(scope, routes, config);
     registerDeleteRoute(scope, routes);
     registerEmptyKeyRoutes(scope);
   });
@@ -153,7 +164,13 @@ function countFailures(
 /** The outcome label of a request that failed with this error. */
 function failureOutcomeOf(error: unknown): Outcome {
   if (error instanceof QuorumNotMetError) return 'quorum_not_met';
-  if (isQuorumError(error, QuorumErrorCode.TOO_MANY_SIBLINGS)) return 'too_many_siblings';
+  if (
+    isQuorumError(error, QuorumErrorCode.TOO_MANY_SIBLINGS) ||
+    isQuorumError(error, QuorumErrorCode.SIBLINGS_TOO_LARGE)
+  ) {
+    return 'too_many_siblings';
+  }
+  if (isQuorumError(error, QuorumErrorCode.INVALID_CONTEXT)) return 'invalid';
   if (error instanceof Problem) {
     if (error.code === 'KV_ERR_KEY_NOT_FOUND') return 'not_found';
     return error.status === 400 ? 'invalid' : 'error';
@@ -198,7 +215,7 @@ function registerPutRoute(scope: ServiceApp, routes: KvRouteContext, config: Con
   );
 }
 
-function registerGetRoute(scope: ServiceApp, routes: KvRouteContext): void {
+function registerGetRoute(scope: ServiceApp, routes: KvRouteContext, config: Config): void {
   const { node, replication, defaults, outcomes } = routes;
   scope.get(
     '/v1/kv/*',
@@ -207,7 +224,9 @@ function registerGetRoute(scope: ServiceApp, routes: KvRouteContext): void {
         summary: 'Read a value',
         description:
           '200 with the value bytes and its X-Context; 300 with every sibling (JSON) when writes were concurrent; ' +
-          '404 when there is no live version. Answers once R replicas answered; stale replicas are repaired.',
+          '404 when there is no live version. Answers once R replicas answered; stale replicas are repaired. ' +
+          'A 300 lists siblings whose values total at most MAX_SIBLINGS_BYTES (base64 in JSON adds a third); ' +
+          '`omitted` counts the rest, which its context does not cover.',
         params: keyParams,
         querystring: routes.querystring,
         response: { 300: siblingsBody },
@@ -217,7 +236,7 @@ function registerGetRoute(scope: ServiceApp, routes: KvRouteContext): void {
       const key = keyOf(request.params['*']);
       const { r } = quorumFor(request.query, replication.n, defaults);
       const result = await node.quorum.get(key, { r });
-      const answer = readAnswer(result, outcomes.get);
+      const answer = readAnswer(result, outcomes.get, config.MAX_SIBLINGS_BYTES);
       if (answer.status === 300)
         return reply.code(300).header(CONTEXT_HEADER, answer.context).send(answer.body);
       // The response map types JSON answers only; the 200 is the raw value bytes.
@@ -303,11 +322,14 @@ type ReadAnswer =
   | { status: 200; context: string; body: Buffer }
   | { status: 300; context: string; body: z.infer<typeof siblingsBody> };
 
-/** 200 with the one live value, or 300 with the siblings; a 404 problem when nothing is live. */
-function readAnswer(result: ReadResult, outcomes: OutcomeCounters): ReadAnswer {
-  const context = encodeContext(result.context);
+/**
+ * 200 with the one live value, or 300 with the siblings whose values fit in `maxBytes`; a 404
+ * problem when nothing is live.
+ */
+function readAnswer(result: ReadResult, outcomes: OutcomeCounters, maxBytes: number): ReadAnswer {
   if (!result.found) {
     // The context of a tombstone lets a client write over the delete instead of beside it.
+    const context = encodeContext(result.context);
     throw errors.KV_ERR_KEY_NOT_FOUND(
       `no live version of ${JSON.stringify(result.key)}`,
       {},
@@ -317,19 +339,40 @@ function readAnswer(result: ReadResult, outcomes: OutcomeCounters): ReadAnswer {
   if (result.values.length === 1) {
     outcomes.ok.inc();
     const value = result.values[0]!;
-    return { status: 200, context, body: Buffer.from(value.buffer, value.byteOffset, value.byteLength) };
+    const body = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return { status: 200, context: encodeContext(result.context), body };
   }
   outcomes.siblings.inc();
-  const siblings = [];
-  for (const version of result.versions) {
+  const { listed, omitted } = boundedSiblings(result.versions, maxBytes);
+  // Tombstones stay covered: a write with this context supersedes the deletes it saw too.
+  const covered = [...result.versions.filter((version) => version.value === null), ...listed];
+  const context = encodeContext(omitted === 0 ? result.context : contextOfVersions(covered));
+  const siblings = listed.map((version) => ({
+    value: Buffer.from(version.value!).toString('base64'),
+    version: `${version.dot.actor}:${version.dot.counter}`,
+    writtenAt: new Date(version.dot.timeMs).toISOString(),
+  }));
+  return { status: 300, context, body: { key: result.key, context, omitted, siblings } };
+}
+
+/** The live versions in order while their values total at most `maxBytes` (the first always). */
+function boundedSiblings(
+  versions: readonly Version[],
+  maxBytes: number,
+): { listed: Version[]; omitted: number } {
+  const listed: Version[] = [];
+  let bytes = 0;
+  let omitted = 0;
+  for (const version of versions) {
     if (version.value === null) continue;
-    siblings.push({
-      value: Buffer.from(version.value).toString('base64'),
-      version: `${version.dot.actor}:${version.dot.counter}`,
-      writtenAt: new Date(version.dot.timeMs).toISOString(),
-    });
+    if (listed.length > 0 && bytes + version.value.byteLength > maxBytes) {
+      omitted++;
+      continue;
+    }
+    listed.push(version);
+    bytes += version.value.byteLength;
   }
-  return { status: 300, context, body: { key: result.key, context, siblings } };
+  return { listed, omitted };
 }
 
 /** The URL-decoded key from the path, checked: non-empty, well-formed Unicode, at most 1 KiB of UTF-8. */

@@ -33,6 +33,9 @@ const INTERNAL_ERROR_STATUS = 500;
 const STATUS_BY_QUORUM_CODE: Partial<Record<QuorumErrorCode, number>> = {
   [QuorumErrorCode.HINTS_FULL]: 503,
   [QuorumErrorCode.TOO_MANY_SIBLINGS]: 409,
+  [QuorumErrorCode.SIBLINGS_TOO_LARGE]: 409,
+  [QuorumErrorCode.INVALID_CONTEXT]: 400,
+  [QuorumErrorCode.COUNTER_EXHAUSTED]: 503,
   [QuorumErrorCode.STOPPED]: 503,
 };
 /** A gossip member's digest in JSON, at most: a URL of up to 256 bytes, two counters, the punctuation. */

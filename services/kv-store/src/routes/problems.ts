@@ -8,7 +8,10 @@ import { errors } from '../errors.js';
  * handler asks it first; anything else goes to the platform's mapping (a 500 when unknown). The
  * peer routes answer replicas in their own terms (`peerProblem` in peer.ts) before this is asked.
  */
-export function clientProblemOf(error: unknown, config: Pick<Config, 'MAX_SIBLINGS'>): Problem | undefined {
+export function clientProblemOf(
+  error: unknown,
+  config: Pick<Config, 'MAX_SIBLINGS' | 'MAX_SIBLINGS_BYTES'>,
+): Problem | undefined {
   if (error instanceof QuorumNotMetError) {
     return errors.KV_ERR_QUORUM_NOT_MET(
       error.message,
@@ -23,6 +26,18 @@ export function clientProblemOf(error: unknown, config: Pick<Config, 'MAX_SIBLIN
   }
   if (isQuorumError(error, QuorumErrorCode.TOO_MANY_SIBLINGS)) {
     return errors.KV_ERR_TOO_MANY_SIBLINGS(error.message, { maxSiblings: config.MAX_SIBLINGS });
+  }
+  if (isQuorumError(error, QuorumErrorCode.SIBLINGS_TOO_LARGE)) {
+    return errors.KV_ERR_SIBLINGS_TOO_LARGE(error.message, { maxSiblingsBytes: config.MAX_SIBLINGS_BYTES });
+  }
+  // A replica's refusal of a forged context (it may come from another node, as a code).
+  if (isQuorumError(error, QuorumErrorCode.INVALID_CONTEXT)) {
+    return errors.KV_ERR_INVALID_CONTEXT(
+      'X-Context claims a write no replica made: send back the X-Context of a read, or none',
+    );
+  }
+  if (isQuorumError(error, QuorumErrorCode.COUNTER_EXHAUSTED)) {
+    return errors.KV_ERR_NODE_UNAVAILABLE(error.message, {}, { 'retry-after': '1' });
   }
   if (error instanceof InvalidOptionError) {
     return validationProblem([{ in: 'params', field: error.option, message: error.reason }]);

@@ -30,6 +30,7 @@ import {
 } from './manifest.js';
 import { Memtable } from './memtable.js';
 import { type NormalizedOptions, normalizeOptions, type StorageOptions } from './options.js';
+import { Quarantine } from './quarantine.js';
 import { BlockCache, parseTableFileName, Table, type TableOrigin, TableWriter } from './sstable.js';
 
 /**
@@ -133,6 +134,8 @@ export interface EngineStats {
   pendingWrites: number;
   blockCache: { bytes: number; hits: number; misses: number };
   counters: EngineCounters;
+  /** Keys whose record the layer above could not decode (see quarantine.ts). */
+  quarantinedKeys: number;
 }
 
 export interface RecoveryReport {
@@ -237,6 +240,8 @@ export class StorageEngine {
   private readonly manifestMutex = new Mutex();
   private readonly compactionMutex = new Mutex();
   private readonly limiter: IoLimiter;
+  /** Keys the layer above could not decode: it adds them, and releases them when it rewrites them. */
+  readonly quarantine: Quarantine;
   private syncTimer: NodeJS.Timeout | undefined;
   private syncingLog = false;
   private readonly counters: EngineCounters = {
@@ -276,6 +281,7 @@ export class StorageEngine {
     for (const table of tables) this.openTables.add(table);
     this.version = this.newVersion(tables);
     this.limiter = new IoLimiter(config.compactionBytesPerSecond, config.now, config.sleep);
+    this.quarantine = new Quarantine(config.logger);
   }
 
   /** Opens (or creates) the engine in `options.dir`, recovering whatever a crash left there. */
@@ -1097,6 +1103,7 @@ export class StorageEngine {
       pendingWrites: this.admittedWrites,
       blockCache: { bytes: this.cache.usedBytes, hits: this.cache.hits, misses: this.cache.misses },
       counters: { ...this.counters },
+      quarantinedKeys: this.quarantine.size,
     };
   }
 

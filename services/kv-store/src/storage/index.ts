@@ -49,6 +49,8 @@
  *   KV_ERR_OVERLOADED, KV_ERR_CLOSED, KV_ERR_ENGINE_FAILED (a background flush, compaction or log
  *   fsync failed: writes are refused until restart, reads go on; see `failureReason`),
  *   KV_ERR_CORRUPTION (with `details.file` and `details.offset`), KV_ERR_LOCKED.
+ * - `quarantine`: keys whose record the layer above could not decode; it adds and releases them
+ *   (quarantine.ts), and `stats().quarantinedKeys` counts them for metrics and readiness.
  * - `stats()` gives counters for metrics (bloom checks, negatives and false positives, fsyncs,
  *   flushes, compactions, bytes) and the table list; `flush()`, `compact({ major })` and
  *   `idle()` are for operators and tests; `crash()` simulates kill -9 in tests.
@@ -139,3 +141,4 @@ export {
   type StorageLogger,
   type StorageOptions,
 } from './options.js';
+export { Quarantine } from './quarantine.js';

@@ -11,7 +11,7 @@ import {
   versionsBytes,
 } from '@sysdesign/quorum';
 import type { StorageEngine, StoredEntry } from '../storage/index.js';
-import { decodeHint, encodeHint, type HintRecord } from './version-codec.js';
+import { CorruptRecordError, decodeHint, encodeHint, type HintRecord } from './version-codec.js';
 
 /**
  * Hints on disk: writes this node accepted for replicas that were down (as a sloppy-quorum
@@ -54,7 +54,7 @@ export class EngineHintStore implements HintStore {
     const store = new EngineHintStore(engine, { ...DEFAULT_HINT_LIMITS, ...limits });
     const loaded: Array<[string, IndexEntry]> = [];
     for await (const entry of engine.entries()) {
-      const record = recordOf(entry);
+      const record = store.recordOf(entry);
       if (record === undefined) continue;
       loaded.push([entry.key, indexEntryOf(record)]);
     }
@@ -71,7 +71,7 @@ export class EngineHintStore implements HintStore {
   ): Promise<Version[]> {
     let next = undefined as HintRecord | undefined;
     await this.engine.update(key, (current) => {
-      const record = recordOf(current);
+      const record = this.recordOf(current);
       const versions = update(record?.versions ?? []);
       const bytes = versionsBytes(versions);
       const known = this.index.get(key);
@@ -96,6 +96,7 @@ export class EngineHintStore implements HintStore {
       return { kind: 'value', value: encodeHint(next) };
     });
     const written = next!;
+    this.engine.quarantine.release(key);
     this.setIndex(key, indexEntryOf(written));
     this.stored++;
     return written.versions;
@@ -103,7 +104,7 @@ export class EngineHintStore implements HintStore {
 
   async read(key: string): Promise<Version[]> {
     if (!this.index.has(key)) return [];
-    return recordOf(await this.engine.get(key))?.versions ?? [];
+    return this.recordOf(await this.engine.get(key))?.versions ?? [];
   }
 
   async owners(): Promise<NodeId[]> {
@@ -120,7 +121,7 @@ export class EngineHintStore implements HintStore {
     }
     const owed: HintEntry[] = [];
     for (const key of keys) {
-      const record = recordOf(await this.engine.get(key));
+      const record = this.recordOf(await this.engine.get(key));
       if (record === undefined || !record.owners.includes(owner)) continue;
       owed.push({
         key,
@@ -137,7 +138,7 @@ export class EngineHintStore implements HintStore {
     let remaining = undefined as HintRecord | undefined;
     let changed = false as boolean;
     await this.engine.update(key, (current) => {
-      const record = recordOf(current);
+      const record = this.recordOf(current);
       // Versions added since the hand-off was read: the owner is still owed the newer set.
       if (record === undefined || digestVersions(record.versions) !== digest) return undefined;
       const owners = record.owners.filter((known) => known !== owner);
@@ -166,7 +167,7 @@ export class EngineHintStore implements HintStore {
     for (const key of old) {
       let dropped = false as boolean;
       await this.engine.update(key, (current) => {
-        const record = recordOf(current);
+        const record = this.recordOf(current);
         if (record === undefined || nowMs - record.updatedAtMs <= this.limits.maxAgeMs) return undefined;
         dropped = true;
         return { kind: 'tombstone' };
@@ -189,6 +190,18 @@ export class EngineHintStore implements HintStore {
     };
   }
 
+  /** The hint in `entry`; an undecodable one quarantines its key and reads as absent (storage/quarantine.ts). */
+  private recordOf(entry: StoredEntry | undefined): HintRecord | undefined {
+    if (entry?.kind !== 'value') return undefined;
+    try {
+      return decodeHint(entry.value);
+    } catch (error) {
+      if (!(error instanceof CorruptRecordError)) throw error;
+      this.engine.quarantine.add(entry.key, error.message, entry.value.byteLength);
+      return undefined;
+    }
+  }
+
   private setIndex(key: string, entry: IndexEntry): void {
     this.deleteIndex(key);
     this.index.set(key, entry);
@@ -201,10 +214,6 @@ export class EngineHintStore implements HintStore {
     this.index.delete(key);
     this.bytes -= known.bytes;
   }
-}
-
-function recordOf(entry: StoredEntry | undefined): HintRecord | undefined {
-  return entry?.kind === 'value' ? decodeHint(entry.value) : undefined;
 }
 
 function indexEntryOf(record: HintRecord): IndexEntry {

@@ -11,7 +11,7 @@ import {
   type StoredEntry,
   type UpdateDecision,
 } from '../storage/index.js';
-import { decodeVersions, encodeVersions } from './version-codec.js';
+import { CorruptRecordError, decodeVersions, encodeVersions } from './version-codec.js';
 
 /**
  * The replica's store over the node's LSM engine: one engine record per key holding the key's
@@ -25,6 +25,10 @@ import { decodeVersions, encodeVersions } from './version-codec.js';
  *   time, so the engine's compaction drops it once the grace period has passed, as anti-entropy
  *   stops spreading it at the same moment (`onlyTombstonesBefore`). The node rebuilds its Merkle
  *   trees after compactions that dropped tombstones (workers/anti-entropy.ts).
+ * - A record that does not decode (`CorruptRecordError`) quarantines its key in the engine
+ *   (storage/quarantine.ts) and reads as absent, so a recovery scan, a read or a merge goes on;
+ *   the next write of the key, a repair from another replica or a client's, replaces the record
+ *   and releases the key.
  */
 export class EngineReplicaStore implements ReplicaStore {
   private readonly engine: StorageEngine;
@@ -35,16 +39,17 @@ export class EngineReplicaStore implements ReplicaStore {
 
   async read(key: string): Promise<Version[]> {
     const entry = await this.engine.get(key);
-    return entry === undefined ? [] : versionsOf(entry);
+    return entry === undefined ? [] : this.versionsOf(entry);
   }
 
   async update(key: string, update: (current: readonly Version[]) => Version[]): Promise<Version[]> {
     let next: Version[] = [];
     try {
       await this.engine.update(key, (current) => {
-        next = update(current === undefined ? [] : versionsOf(current));
+        next = update(current === undefined ? [] : this.versionsOf(current));
         return decisionFor(current, next);
       });
+      this.engine.quarantine.release(key);
     } catch (error) {
       if (isStorageError(error, 'KV_ERR_VALUE_TOO_LARGE')) {
         // The merged set outgrew the engine's record bound: more (or larger) siblings than it keeps.
@@ -60,15 +65,22 @@ export class EngineReplicaStore implements ReplicaStore {
 
   async *entries(): AsyncIterable<KeyVersions> {
     for await (const entry of this.engine.entries()) {
-      const versions = versionsOf(entry);
+      const versions = this.versionsOf(entry);
       if (versions.length > 0) yield { key: entry.key, versions };
     }
   }
-}
 
-function versionsOf(entry: StoredEntry): Version[] {
-  // An empty tombstone is a key whose set the replica emptied; anything else holds a set.
-  return entry.value.byteLength === 0 ? [] : decodeVersions(entry.value);
+  private versionsOf(entry: StoredEntry): Version[] {
+    // An empty tombstone is a key whose set the replica emptied; anything else holds a set.
+    if (entry.value.byteLength === 0) return [];
+    try {
+      return decodeVersions(entry.value);
+    } catch (error) {
+      if (!(error instanceof CorruptRecordError)) throw error;
+      this.engine.quarantine.add(entry.key, error.message, entry.value.byteLength);
+      return [];
+    }
+  }
 }
 
 /** What to write for `next` over `current`: nothing when the bytes would not change. */

@@ -39,6 +39,10 @@ class Writer {
   }
 
   varint(value: number): void {
+    // A record this codec could not read back would be a corrupt record of our own making.
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(`cannot encode ${value}: varints hold non-negative safe integers`);
+    }
     this.reserve(MAX_VARINT_BYTES);
     let rest = value;
     while (rest >= 0x80) {
