@@ -13,10 +13,10 @@ import {
   PEER_PORT_OFFSET,
   SERVICE_NAME,
 } from './config.js';
+import { mapKvStoreError } from './errors.js';
 import { createKvMetrics } from './metrics.js';
 import { KvNode } from './node.js';
 import { openNodeStorage } from './node-storage.js';
-import { clientProblemOf } from './routes/problems.js';
 import type { LinkFilter } from './transport/http-transport.js';
 import { loadPeerCredentials } from './transport/peer-credentials.js';
 
@@ -125,7 +125,7 @@ export const kvStore = defineService<typeof configSchema, KvBuildOptions>({
   configSchema,
   embeddedInstances: EMBEDDED_NODES,
   logBindings: (config) => ({ node: clusterSettings(config).nodeId }),
-  mapError: clientProblemOf,
+  mapError: mapKvStoreError,
   setup,
 });
 
