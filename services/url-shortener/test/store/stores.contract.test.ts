@@ -228,7 +228,11 @@ function clickStoreContract(open: () => { links: LinkStore; clicks: ClickStore }
     await links.insert(link);
     const old = batch(`m-${link.code}-old`, [click(link.code, { at: NOW - 3 * 60 * MINUTE_MS })]);
     await clicks.apply([old]);
-    await clicks.prune(Date.now() + 60_000, { dedupeRetentionMs: 1, minutesRetentionMs: 60 * MINUTE_MS });
+    await clicks.prune(Date.now() + 60_000, {
+      dedupeRetentionMs: 1,
+      minutesRetentionMs: 60 * MINUTE_MS,
+      referrerRetentionMs: 30 * 24 * 60 * MINUTE_MS,
+    });
     // The id is forgotten, so the same id counts again: retention must outlast any redelivery.
     expect(await clicks.apply([old])).toMatchObject({ applied: 1 });
     const stats = await clicks.stats(link.code, NOW);
