@@ -74,6 +74,7 @@ const statsResponse = linkResponse.extend({
   remainingClicks: z.number().int().nullable(),
   clicks: z.object({
     total: z.number().int(),
+    unique: z.number().int().describe('Clicks less repeats of one client within UNIQUE_CLICK_WINDOW_SECONDS'),
     perMinute: z.array(z.object({ minute: z.string(), clicks: z.number().int() })),
     topReferrers: z.array(z.object({ referrer: z.string(), clicks: z.number().int() })),
     devices: z.array(z.object({ device: z.string(), clicks: z.number().int() })),
