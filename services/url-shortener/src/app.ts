@@ -1,9 +1,13 @@
 import { Problem, type Redis, type ServiceApp, type TokenAuthority } from '@sysdesign/platform';
-import rateLimit, { keyBy, type RateLimitErrorContext } from '@sysdesign/redis-limiters/fastify';
+import rateLimit, { type RateLimitErrorContext } from '@sysdesign/redis-limiters/fastify';
+import { type ClientRequest, clientAddressOf } from './domain/client.js';
 import type { Links } from './domain/links.js';
-import { selfReferenceOf } from './domain/target-url.js';
+import type { SelfReference } from './domain/target-url.js';
+import { UniqueClicks } from './domain/unique-clicks.js';
 import type { ShortenerMetrics } from './metrics.js';
-import { registerLinkRoutes } from './routes/links.js';
+import type { QrRenderer } from './qr/renderer.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { type RouteRateLimit, registerLinkRoutes } from './routes/links.js';
 import { registerRedirectRoute } from './routes/redirect.js';
 import type { ClickStore } from './store/click-store.js';
 import type { ClickPublisher } from './workers/click-publisher.js';
@@ -15,12 +19,18 @@ export interface AppDeps {
   authority: TokenAuthority;
   metrics: ShortenerMetrics;
   publicBaseUrl: string;
+  /** Every origin that reaches this service (PUBLIC_BASE_URL and the listen addresses). */
+  self: SelfReference;
+  blockPrivateTargets: boolean;
+  trustProxy: boolean;
   redirectStatus: 301 | 302;
   permanentRedirectMaxAgeSeconds: number;
-  /** Absent: creation is not rate-limited. */
-  createRateLimit?: {
-    limit: number;
-    windowMs: number;
+  qr: { renderer: QrRenderer; cacheEntries: number };
+  uniqueClicks: { windowMs: number; maxEntries: number };
+  /** Absent: nothing is rate-limited. */
+  rateLimits?: {
+    create: RouteRateLimit;
+    qr: RouteRateLimit;
     /** Shared counts across instances; without it each instance counts on its own. */
     redis?: Redis;
     /** Prefix of the limiter's Redis keys. */
@@ -52,15 +62,17 @@ function rateLimitProblem(context: RateLimitErrorContext): Problem {
 /** The HTTP app over ready-made parts; `service.ts` makes the parts from configuration. */
 export async function registerApp(app: ServiceApp, deps: AppDeps): Promise<ServiceApp> {
   const nowMs = deps.nowMs ?? Date.now;
-  const limit = deps.createRateLimit;
+  const limit = deps.rateLimits;
   if (limit) {
     // Registered before the routes (it hooks onRoute); only routes that ask are limited. It runs
     // at preHandler, after the creation route's optional authentication: a signed-in user has a
-    // quota of their own, anonymous callers one per address. Redis down: admit (fail open).
+    // quota of their own, anonymous callers one per address (TRUST_PROXY decides which address).
+    // Redis down: admit (fail open).
+    const clientOf = (request: ClientRequest) => clientAddressOf(request, deps.trustProxy);
     await app.register(rateLimit, {
       global: false,
       hook: 'preHandler',
-      key: keyBy.user((request) => request.user?.id),
+      key: (request) => (request.user ? `user:${request.user.id}` : `ip:${clientOf(request)}`),
       failMode: 'open',
       prefix: limit.keyPrefix,
       ...(limit.redis ? { redis: limit.redis } : {}),
@@ -70,20 +82,25 @@ export async function registerApp(app: ServiceApp, deps: AppDeps): Promise<Servi
     });
   }
   registerLinkRoutes(app, {
-    ...(limit ? { createRateLimit: { limit: limit.limit, windowMs: limit.windowMs } } : {}),
+    createRateLimit: limit?.create,
     links: deps.links,
     clicks: deps.clicks,
     authority: deps.authority,
     publicBaseUrl: deps.publicBaseUrl,
-    self: selfReferenceOf(deps.publicBaseUrl),
+    self: deps.self,
+    blockPrivateTargets: deps.blockPrivateTargets,
+    qr: { ...deps.qr, rateLimit: limit?.qr },
     nowMs,
   });
+  registerAdminRoutes(app, { links: deps.links, authority: deps.authority });
   registerRedirectRoute(app, {
     links: deps.links,
     publisher: deps.publisher,
     metrics: deps.metrics,
     status: deps.redirectStatus,
     permanentMaxAgeSeconds: deps.permanentRedirectMaxAgeSeconds,
+    uniqueClicks: new UniqueClicks(deps.uniqueClicks.windowMs, deps.uniqueClicks.maxEntries, nowMs),
+    trustProxy: deps.trustProxy,
     nowMs,
   });
   return app;

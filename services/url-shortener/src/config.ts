@@ -82,6 +82,30 @@ export const configSchema = z.object({
   CREATE_RATE_LIMIT: intVar(60, 1, 1_000_000),
   CREATE_RATE_WINDOW_MS: intVar(60_000, 1_000, 86_400_000),
   RATE_LIMIT_ENABLED: boolVar(true),
+  /**
+   * Believe X-Forwarded-For (its last address: the one our proxy appended) for the client's
+   * identity in rate limits and unique clicks. Off: the socket's address, which nobody can forge.
+   */
+  TRUST_PROXY: boolVar(false),
+  /** Refuse targets on loopback, private, link-local, CGNAT or metadata hosts (on in compose). */
+  BLOCK_PRIVATE_TARGETS: boolVar(false),
+  /** QR images are rendered on this many worker threads, off the event loop. */
+  QR_RENDER_THREADS: intVar(1, 1, 16),
+  /** QR renders waiting for a thread beyond this are refused with 503 and Retry-After. */
+  QR_RENDER_QUEUE_MAX: intVar(16, 0, 10_000),
+  /** Rendered QR images kept (LRU by code, format and size). */
+  QR_CACHE_ENTRIES: intVar(1_000, 1, 1_000_000),
+  /** QR requests per client per window (rendering is the service's most expensive answer). */
+  QR_RATE_LIMIT: intVar(30, 1, 1_000_000),
+  QR_RATE_WINDOW_MS: intVar(60_000, 1_000, 86_400_000),
+  /** Referrer hosts kept per link per UTC day; the rest are counted as "other". */
+  REFERRER_TOP_N: intVar(20, 1, 1_000),
+  /** Per-day referrer counts older than this are deleted. */
+  REFERRER_RETENTION_DAYS: intVar(90, 1, 3_650),
+  /** Clicks of one client on one link within this window count once in the "unique" figure. */
+  UNIQUE_CLICK_WINDOW_SECONDS: intVar(600, 1, 86_400),
+  /** Clients remembered for the unique figure (per instance; beyond it the oldest are forgotten). */
+  UNIQUE_CLICK_TRACKED_MAX: intVar(100_000, 1_000, 10_000_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

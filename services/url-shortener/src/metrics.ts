@@ -116,7 +116,7 @@ export function createShortenerMetrics(metrics: ServiceMetrics): ShortenerMetric
     ),
     rateLimited: metrics.counter(
       'urlshort_create_rate_limited_total',
-      'Creations refused with 429 by the rate limiter',
+      'Requests (creations and QR images) refused with 429 by the rate limiter',
     ),
     rateLimiterUnavailable: metrics.counter(
       'urlshort_rate_limiter_unavailable_total',

@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   defineService,
@@ -19,6 +20,7 @@ import { type AppDeps, registerApp } from './app.js';
 import { type Config, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.js';
 import { CodeFilter } from './domain/code-filter.js';
 import { Links } from './domain/links.js';
+import { selfReferenceOf } from './domain/target-url.js';
 import {
   aggregatorObserver,
   createShortenerMetrics,
@@ -27,6 +29,8 @@ import {
   type ShortenerMetrics,
   snowflakeObserver,
 } from './metrics.js';
+import { QrRenderer } from './qr/renderer.js';
+import { ADMIN_SCOPE } from './routes/admin.js';
 import { linkProblemOf } from './routes/problems.js';
 import { PostgresClickStore } from './store/click-store.js';
 import { type LinkCache, MemoryLinkCache, RedisLinkCache } from './store/link-cache.js';
@@ -37,6 +41,7 @@ import { ClickPublisher } from './workers/click-publisher.js';
 const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 const GAUGE_REFRESH_MS = 5_000;
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** Test seams that configuration cannot express. */
 export interface BuildOptions {
@@ -108,6 +113,7 @@ async function startClickPipeline(
       retention: {
         dedupeRetentionMs: config.DEDUPE_RETENTION_HOURS * HOUR_MS,
         minutesRetentionMs: config.CLICK_MINUTES_RETENTION_HOURS * HOUR_MS,
+        referrerRetentionMs: config.REFERRER_RETENTION_DAYS * DAY_MS,
       },
       logger: app.log,
       observer: aggregatorObserver(metrics),
@@ -146,16 +152,32 @@ function startGauges(
   app.lifecycle.defer('gauges', () => clearInterval(gauges));
 }
 
-function createRateLimitOf(config: Config, redis: Redis | undefined): Pick<AppDeps, 'createRateLimit'> {
+function rateLimitsOf(config: Config, redis: Redis | undefined): Pick<AppDeps, 'rateLimits'> {
   if (!config.RATE_LIMIT_ENABLED) return {};
   return {
-    createRateLimit: {
-      limit: config.CREATE_RATE_LIMIT,
-      windowMs: config.CREATE_RATE_WINDOW_MS,
+    rateLimits: {
+      create: { limit: config.CREATE_RATE_LIMIT, windowMs: config.CREATE_RATE_WINDOW_MS },
+      qr: { limit: config.QR_RATE_LIMIT, windowMs: config.QR_RATE_WINDOW_MS },
       keyPrefix: `${config.REDIS_KEY_PREFIX}rl:`,
       ...(redis ? { redis } : {}),
     },
   };
+}
+
+/** Every address of this machine's interfaces: a wildcard HOST listens on all of them. */
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((addresses) =>
+    (addresses ?? []).map((address) => address.address),
+  );
+}
+
+function qrRendererOf(app: ServiceApp, config: Config): QrRenderer {
+  const renderer = new QrRenderer({
+    threads: config.QR_RENDER_THREADS,
+    queueMax: config.QR_RENDER_QUEUE_MAX,
+  });
+  app.lifecycle.defer('qr renderer', () => renderer.close());
+  return renderer;
 }
 
 /**
@@ -187,13 +209,15 @@ async function setup(
   const cache = createCache(config, redis, metrics);
   const links = createLinks(config, sql, { cache, worker, filter, metrics, nowMs });
   app.lifecycle.defer('links', () => links.close());
-  const clicks = new PostgresClickStore(sql);
+  const clicks = new PostgresClickStore(sql, { referrerTopN: config.REFERRER_TOP_N });
   const publisher = await startClickPipeline(app, config, { bus, clicks, metrics, nowMs });
   startGauges(app, cache, filter, metrics);
   const secret = await resolveAuthSecret({
     configured: config.AUTH_SECRET,
     dataDir: config.DATA_DIR,
     log: app.log,
+    // The embedded mode's operator is whoever can read DATA_DIR: its dev token may use the operator API.
+    devScopes: [ADMIN_SCOPE],
   });
   await registerApp(app, {
     links,
@@ -202,9 +226,21 @@ async function setup(
     authority: new TokenAuthority({ secret }),
     metrics,
     publicBaseUrl: config.PUBLIC_BASE_URL,
+    self: selfReferenceOf({
+      publicBaseUrl: config.PUBLIC_BASE_URL,
+      listen: { host: config.HOST, port: config.PORT },
+      interfaceAddresses: interfaceAddresses(),
+    }),
+    blockPrivateTargets: config.BLOCK_PRIVATE_TARGETS,
+    trustProxy: config.TRUST_PROXY,
     redirectStatus: config.REDIRECT_STATUS,
     permanentRedirectMaxAgeSeconds: config.PERMANENT_REDIRECT_MAX_AGE_SECONDS,
-    ...createRateLimitOf(config, redis),
+    qr: { renderer: qrRendererOf(app, config), cacheEntries: config.QR_CACHE_ENTRIES },
+    uniqueClicks: {
+      windowMs: config.UNIQUE_CLICK_WINDOW_SECONDS * 1_000,
+      maxEntries: config.UNIQUE_CLICK_TRACKED_MAX,
+    },
+    ...rateLimitsOf(config, redis),
     nowMs,
   });
 }

@@ -1,16 +1,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MIN_SECRET_BYTES, secretBytes, TokenAuthority } from './tokens.js';
 
 /**
  * Where the auth secret comes from. Distributed mode sets `AUTH_SECRET`. The embedded mode must
  * work after `pnpm start` with nothing set, so it generates a secret once, keeps it in
- * `<dataDir>/auth-secret` (mode 0600) so tokens survive restarts, and logs a token for user
- * `dev` so the first curl works. The secret itself is never logged.
+ * `<dataDir>/auth-secret` (mode 0600) so tokens survive restarts, and writes a fresh token for
+ * user `dev` to `<dataDir>/dev-token` (mode 0600) so the first curl works. Neither the secret nor
+ * the token is ever logged: a bearer token valid for a day does not belong in a log file that
+ * others may read or ship; the log names the file instead.
  */
 
 export const AUTH_SECRET_FILE = 'auth-secret';
+export const DEV_TOKEN_FILE = 'dev-token';
 export const DEV_USER = 'dev';
 export const DEFAULT_DEV_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 
@@ -48,11 +51,46 @@ export async function resolveAuthSecret(options: ResolveAuthSecretOptions): Prom
     ttlSeconds: options.devTokenTtlSeconds ?? DEFAULT_DEV_TOKEN_TTL_SECONDS,
     scopes: options.devScopes ?? [],
   });
+  const devTokenFile = join(options.dataDir, DEV_TOKEN_FILE);
+  await writePrivateFile(options.dataDir, devTokenFile, devToken);
   options.log.info(
-    { user: DEV_USER, devToken, secretFile: path, secretSource: source },
-    `AUTH_SECRET is not set: ${source} the embedded secret; try curl -H "Authorization: Bearer <devToken>"`,
+    { user: DEV_USER, devTokenFile, secretFile: path, secretSource: source },
+    `AUTH_SECRET is not set: ${source} the embedded secret; a token for user ${DEV_USER} is in ${devTokenFile}: ` +
+      `curl -H "Authorization: Bearer $(cat ${devTokenFile})"`,
   );
   return secret;
+}
+
+/**
+ * Replaces `path` with `text` in one rename, the file being 0600 from its first byte: the
+ * platform's `writeFileAtomic` creates its temp file with the umask's mode, which would leave a
+ * readable token on disk for a moment. Each start writes a new token; the old one stays valid
+ * until it expires.
+ */
+async function writePrivateFile(dataDir: string, path: string, text: string): Promise<void> {
+  const tempPath = await writePrivateTemp(dataDir, path, text);
+  try {
+    await rename(tempPath, path);
+  } catch (error) {
+    await unlink(tempPath).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dataDir);
+}
+
+/** A new file next to `path`, mode 0600 whatever the umask, holding `text` and fsynced. */
+async function writePrivateTemp(dataDir: string, path: string, text: string): Promise<string> {
+  await mkdir(dataDir, { recursive: true });
+  const tempPath = `${path}.${randomUUID()}.tmp`;
+  const handle = await open(tempPath, 'wx', 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(`${text}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return tempPath;
 }
 
 async function readSecretFile(path: string, log: AuthLog): Promise<string | undefined> {
@@ -85,17 +123,8 @@ async function readSecretFile(path: string, log: AuthLog): Promise<string | unde
  * every caller ends up with the secret on disk. A reader never sees a partial file.
  */
 async function createSecretFile(dataDir: string, path: string): Promise<string> {
-  await mkdir(dataDir, { recursive: true });
-  const tempPath = join(dataDir, `.${AUTH_SECRET_FILE}.${randomUUID()}.tmp`);
   const secret = randomBytes(32).toString('base64url');
-  const handle = await open(tempPath, 'wx', 0o600);
-  try {
-    await handle.chmod(0o600); // Whatever the umask.
-    await handle.writeFile(`${secret}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  const tempPath = await writePrivateTemp(dataDir, path, secret);
   try {
     await link(tempPath, path);
   } catch (error) {

@@ -1,8 +1,8 @@
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
-import { AUTH_SECRET_FILE, resolveAuthSecret, TokenAuthority } from '../../src/auth/index.js';
+import { AUTH_SECRET_FILE, DEV_TOKEN_FILE, resolveAuthSecret, TokenAuthority } from '../../src/auth/index.js';
 
 const freshDir = () => tempDir('auth-secret-');
 
@@ -24,20 +24,27 @@ describe('resolveAuthSecret', () => {
     expect(first.length).toBeGreaterThanOrEqual(32);
     expect(second).toBe(first);
     expect((await stat(join(dataDir, AUTH_SECRET_FILE))).mode & 0o777).toBe(0o600);
-    expect(await readdir(dataDir)).toEqual([AUTH_SECRET_FILE]);
+    expect((await readdir(dataDir)).sort()).toEqual([AUTH_SECRET_FILE, DEV_TOKEN_FILE]);
   });
 
-  it('logs a working dev token for user dev and never the secret', async () => {
-    // Proves the embedded-mode convenience: the logged token verifies under the returned secret,
-    // and no log line contains the secret.
+  it('writes a working dev token to a 0600 file and logs only its path, never the token or the secret', async () => {
+    // Proves the embedded-mode convenience without a bearer token in the log: the file's token
+    // verifies under the returned secret, the file is private, and the log names the file only.
+    const dataDir = await freshDir();
     const log = recordingLog();
-    const secret = await resolveAuthSecret({ dataDir: await freshDir(), log, devScopes: ['admin'] });
-    const info = log.lines.filter((line) => line.level === 'info');
-    expect(info).toHaveLength(1);
-    const devToken = info[0]!.details.devToken as string;
+    const secret = await resolveAuthSecret({ dataDir, log, devScopes: ['admin'] });
+    const tokenFile = join(dataDir, DEV_TOKEN_FILE);
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+    const devToken = (await readFile(tokenFile, 'utf8')).trim();
     const verified = await new TokenAuthority({ secret }).verify(devToken);
     expect(verified).toMatchObject({ subject: 'dev', scopes: ['admin'] });
-    expect(JSON.stringify(log.lines)).not.toContain(secret);
+    const info = log.lines.filter((line) => line.level === 'info');
+    expect(info).toHaveLength(1);
+    expect(info[0]!.details.devTokenFile).toBe(tokenFile);
+    const logged = JSON.stringify(log.lines);
+    expect(logged).not.toContain(devToken);
+    expect(logged).not.toContain(devToken.split('.')[2]);
+    expect(logged).not.toContain(secret);
   });
 
   it('gives every concurrent first start the same secret', async () => {
@@ -47,7 +54,7 @@ describe('resolveAuthSecret', () => {
       Array.from({ length: 5 }, () => resolveAuthSecret({ dataDir, log: recordingLog() })),
     );
     expect(new Set(secrets).size).toBe(1);
-    expect(await readdir(dataDir)).toEqual([AUTH_SECRET_FILE]);
+    expect((await readdir(dataDir)).sort()).toEqual([AUTH_SECRET_FILE, DEV_TOKEN_FILE]);
   });
 
   it('uses a configured AUTH_SECRET as is, writing and logging nothing', async () => {

@@ -2,6 +2,8 @@
  * Custom aliases: `[A-Za-z0-9_-]{3,32}`, minus words that name (or may one day name) the
  * service's own paths, compared without regard to case so `/Docs` cannot shadow `/docs` for a
  * reader. Codes share one namespace with aliases: an alias equal to an existing code is taken.
+ * Aliases are also unique ignoring case (`DevLink` is taken once `devlink` exists): two links
+ * whose names differ only in case are a phishing look-alike, and people type links in any case.
  */
 
 export const ALIAS_PATTERN = /^[A-Za-z0-9_-]{3,32}$/;

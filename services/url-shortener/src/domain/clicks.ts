@@ -14,6 +14,9 @@ export const MINUTE_MS = 60_000;
 /** The per-minute series the API returns: the last hour, current minute included. */
 export const SERIES_MINUTES = 60;
 export const TOP_REFERRERS = 10;
+export const DAY_MS = 86_400_000;
+/** The row that holds a day's referrers beyond its top N. */
+export const OTHER_REFERRER = 'other';
 
 export interface ClickEvent {
   code: string;
@@ -21,6 +24,11 @@ export interface ClickEvent {
   at: number;
   referrer: string;
   device: DeviceClass;
+  /**
+   * The first click of this client on this code within the unique window (as the redirecting
+   * instance saw it). Absent in messages of earlier versions, which count as unique.
+   */
+  unique?: boolean;
 }
 
 export interface ClickMessageValue {
@@ -46,7 +54,8 @@ function isClickEvent(value: unknown): value is ClickEvent {
     click.referrer.length > 0 &&
     click.referrer.length <= MAX_REFERRER_LENGTH &&
     typeof click.device === 'string' &&
-    DEVICES.has(click.device)
+    DEVICES.has(click.device) &&
+    (click.unique === undefined || typeof click.unique === 'boolean')
   );
 }
 
@@ -84,16 +93,22 @@ export interface KeyedCount {
   key: string;
   clicks: number;
 }
+export interface DayKeyedCount extends KeyedCount {
+  /** The UTC day, as ms since the epoch of its midnight. */
+  dayMs: number;
+}
 export interface CodeCount {
   code: string;
   clicks: number;
+  /** Of `clicks`, those marked unique. */
+  unique: number;
 }
 
 /** What one flush adds to the counters. */
 export interface ClickDeltas {
   totals: CodeCount[];
   minutes: MinuteCount[];
-  referrers: KeyedCount[];
+  referrers: DayKeyedCount[];
   devices: KeyedCount[];
 }
 
@@ -101,11 +116,26 @@ export function minuteOf(atMs: number): number {
   return atMs - (atMs % MINUTE_MS);
 }
 
+export function dayOf(atMs: number): number {
+  return atMs - (atMs % DAY_MS);
+}
+
 interface CodeCounts {
   total: number;
+  unique: number;
   minutes: Map<number, number>;
-  referrers: Map<string, number>;
+  /** Per day, per referrer host. */
+  referrers: Map<number, Map<string, number>>;
   devices: Map<string, number>;
+}
+
+function referrersOfDay(counts: CodeCounts, dayMs: number): Map<string, number> {
+  let day = counts.referrers.get(dayMs);
+  if (day === undefined) {
+    day = new Map();
+    counts.referrers.set(dayMs, day);
+  }
+  return day;
 }
 
 function bump<Key>(map: Map<Key, number>, key: Key): void {
@@ -113,7 +143,7 @@ function bump<Key>(map: Map<Key, number>, key: Key): void {
 }
 
 /**
- * Counts a set of click events in memory: one row per (code, minute), (code, referrer) and
+ * Counts a set of click events in memory: one row per (code, minute), (code, day, referrer) and
  * (code, device class), and a total per code. Grouping by code first keeps the per-click work to
  * a few map updates without building composite keys (this runs for every click).
  */
@@ -123,20 +153,22 @@ export function countClicks(batches: Iterable<Pick<ClickBatch, 'clicks'>>): Clic
     for (const click of batch.clicks) {
       let counts = byCode.get(click.code);
       if (counts === undefined) {
-        counts = { total: 0, minutes: new Map(), referrers: new Map(), devices: new Map() };
+        counts = { total: 0, unique: 0, minutes: new Map(), referrers: new Map(), devices: new Map() };
         byCode.set(click.code, counts);
       }
       counts.total++;
+      if (click.unique !== false) counts.unique++;
       bump(counts.minutes, minuteOf(click.at));
-      bump(counts.referrers, click.referrer);
+      bump(referrersOfDay(counts, dayOf(click.at)), click.referrer);
       bump(counts.devices, click.device);
     }
   }
   const deltas: ClickDeltas = { totals: [], minutes: [], referrers: [], devices: [] };
   for (const [code, counts] of byCode) {
-    deltas.totals.push({ code, clicks: counts.total });
+    deltas.totals.push({ code, clicks: counts.total, unique: counts.unique });
     for (const [minuteMs, clicks] of counts.minutes) deltas.minutes.push({ code, minuteMs, clicks });
-    for (const [key, clicks] of counts.referrers) deltas.referrers.push({ code, key, clicks });
+    for (const [dayMs, day] of counts.referrers)
+      for (const [key, clicks] of day) deltas.referrers.push({ code, dayMs, key, clicks });
     for (const [key, clicks] of counts.devices) deltas.devices.push({ code, key, clicks });
   }
   return deltas;
@@ -144,6 +176,8 @@ export function countClicks(batches: Iterable<Pick<ClickBatch, 'clicks'>>): Clic
 
 export interface ClickStats {
   total: number;
+  /** Clicks less repeats of one client within the unique window. */
+  unique: number;
   /** Oldest first; the last entry is the current minute. */
   perMinute: { minute: string; clicks: number }[];
   topReferrers: { referrer: string; clicks: number }[];

@@ -18,6 +18,10 @@ export interface Link {
   /** Redirects admitted so far against `maxClicks` (only counted for limited links). */
   redirectsUsed: number;
   deletedAt: Date | undefined;
+  /** Set while the link is disabled (an operator's takedown; the owner's with #18): answer 410. */
+  disabledAt: Date | undefined;
+  /** Why it was disabled: for operators, never shown to visitors. */
+  disabledReason: string | undefined;
 }
 
 export type NewLink = Pick<
@@ -41,6 +45,8 @@ export interface CachedLink {
   limited: boolean;
   /** Deleted: answer 410. */
   gone: boolean;
+  /** Disabled: answer 410. Absent in entries cached before the flag existed. */
+  disabled?: boolean;
 }
 
 export function toCached(link: Link): CachedLink {
@@ -49,13 +55,15 @@ export function toCached(link: Link): CachedLink {
     expiresAtMs: link.expiresAt?.getTime(),
     limited: link.maxClicks !== undefined,
     gone: link.deletedAt !== undefined,
+    disabled: link.disabledAt !== undefined,
   };
 }
 
-export type LinkState = 'active' | 'expired' | 'deleted';
+export type LinkState = 'active' | 'expired' | 'deleted' | 'disabled';
 
 export function stateOf(link: CachedLink, nowMs: number): LinkState {
   if (link.gone) return 'deleted';
+  if (link.disabled) return 'disabled';
   if (link.expiresAtMs !== undefined && nowMs >= link.expiresAtMs) return 'expired';
   return 'active';
 }

@@ -28,6 +28,9 @@ export class LinkNotFoundError extends Error {
 export class NotOwnerError extends Error {
   override name = 'NotOwnerError';
 }
+export class LinkDeletedError extends Error {
+  override name = 'LinkDeletedError';
+}
 
 export interface CreateLinkRequest {
   /** Already validated and normalised. */
@@ -139,7 +142,7 @@ export class Links {
     const existing = await this.options.store.find(alias);
     if (existing && sameAliasRequest(existing, request)) return { created: false, link: existing };
     this.options.filter?.add(alias);
-    throw new AliasTakenError(`alias "${alias}" is already taken`);
+    throw new AliasTakenError(`alias "${alias}" is already taken (aliases are compared ignoring case)`);
   }
 
   /**
@@ -271,6 +274,22 @@ export class Links {
     if (link.deletedAt === undefined) await this.options.store.delete(code);
     await this.options.cache.delete(code);
     this.scheduleSecondInvalidation(code);
+  }
+
+  /**
+   * Disables a link (an operator acting on an abuse report), with the reason kept for operators;
+   * `reason` undefined enables it again. Both invalidate the cache as a delete does, so every
+   * instance answers 410 (or redirects again) within the second invalidation.
+   */
+  async setDisabled(code: string, reason: string | undefined): Promise<Link> {
+    const link = await this.options.store.setDisabled(code, reason, this.nowMs());
+    if (!link) {
+      const existing = await this.options.store.find(code);
+      throw existing ? new LinkDeletedError(`${code} was deleted`) : new LinkNotFoundError(`no link ${code}`);
+    }
+    await this.options.cache.delete(code);
+    this.scheduleSecondInvalidation(code);
+    return link;
   }
 
   private scheduleSecondInvalidation(code: string): void {

@@ -7,7 +7,6 @@ import {
   userOf,
   validationProblem,
 } from '@sysdesign/platform';
-import QRCode from 'qrcode';
 import { z } from 'zod';
 import { aliasProblem } from '../domain/alias.js';
 import { CODE_PATTERN } from '../domain/codes.js';
@@ -16,15 +15,15 @@ import type { Links } from '../domain/links.js';
 import { LruCache } from '../domain/lru.js';
 import { checkTargetUrl, MAX_URL_LENGTH, type SelfReference } from '../domain/target-url.js';
 import { errors } from '../errors.js';
+import type { QrRenderer } from '../qr/renderer.js';
 import type { ClickStore } from '../store/click-store.js';
 
 export const MAX_CLICKS_LIMIT = 1_000_000_000;
 /** Expiry at most this far ahead: a typo'd year 29999 is an error, not a plan. */
 export const MAX_EXPIRY_AHEAD_MS = 10 * 365 * 24 * 60 * 60 * 1000;
-export const QR_MIN_SIZE = 64;
-export const QR_MAX_SIZE = 1_024;
-export const QR_DEFAULT_SIZE = 256;
-export const QR_CACHE_ENTRIES = 1_000;
+/** The only QR sizes, in pixels: a few presets keep the cache small and its hit rate high. */
+export const QR_SIZES = { s: 128, m: 256, l: 512 } as const;
+export const QR_MARGIN_MODULES = 2;
 export const QR_CACHE_TTL_MS = 60 * 60_000;
 const ALIAS_INPUT_MAX = 256;
 
@@ -75,6 +74,7 @@ const statsResponse = linkResponse.extend({
   remainingClicks: z.number().int().nullable(),
   clicks: z.object({
     total: z.number().int(),
+    unique: z.number().int().describe('Clicks less repeats of one client within UNIQUE_CLICK_WINDOW_SECONDS'),
     perMinute: z.array(z.object({ minute: z.string(), clicks: z.number().int() })),
     topReferrers: z.array(z.object({ referrer: z.string(), clicks: z.number().int() })),
     devices: z.array(z.object({ device: z.string(), clicks: z.number().int() })),
@@ -83,36 +83,35 @@ const statsResponse = linkResponse.extend({
 
 const qrQuery = z.object({
   format: z.enum(['svg', 'png'], { error: 'must be svg or png' }).default('svg'),
-  size: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(QR_MIN_SIZE, `must be at least ${QR_MIN_SIZE}`)
-    .max(QR_MAX_SIZE, `must be at most ${QR_MAX_SIZE}`)
-    .default(QR_DEFAULT_SIZE)
-    .describe('Width and height in pixels'),
-  margin: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(0, 'must be at least 0')
-    .max(16, 'must be at most 16')
-    .default(2)
-    .describe('Quiet zone, in modules'),
+  size: z
+    .enum(['s', 'm', 'l'], { error: 'must be s, m or l' })
+    .default('m')
+    .describe(`s (${QR_SIZES.s} px), m (${QR_SIZES.m} px) or l (${QR_SIZES.l} px), square`),
 });
 
-/** Creation's rate limit, enforced by @sysdesign/redis-limiters (registered by app.ts). */
-export interface CreateRateLimit {
+/** A route's rate limit, enforced by @sysdesign/redis-limiters (registered by app.ts). */
+export interface RouteRateLimit {
   limit: number;
   windowMs: number;
+}
+
+export interface QrOptions {
+  renderer: QrRenderer;
+  cacheEntries: number;
+  /** Absent: QR codes are not rate-limited. */
+  rateLimit?: RouteRateLimit | undefined;
 }
 
 export interface LinkRoutesOptions {
   links: Links;
   /** Absent: creation is not rate-limited. */
-  createRateLimit?: CreateRateLimit;
+  createRateLimit?: RouteRateLimit | undefined;
   clicks: ClickStore;
   authority: TokenAuthority;
   publicBaseUrl: string;
   self: SelfReference;
+  blockPrivateTargets: boolean;
+  qr: QrOptions;
   nowMs: () => number;
 }
 
@@ -149,13 +148,14 @@ export function registerLinkRoutes(app: ServiceApp, options: LinkRoutesOptions):
       const link = await links.find(code);
       if (!link) throw errors.URLSHORT_ERR_NOT_FOUND(`no short link ${code}`);
       if (link.deletedAt) throw errors.URLSHORT_ERR_DELETED(`${code} was deleted`);
+      if (link.disabledAt) throw errors.URLSHORT_ERR_DISABLED(`${code} was disabled`);
       return link;
     },
   };
   registerCreateRoute(app, routes, options);
   registerStatsRoute(app, routes, options.clicks);
   registerDeleteRoute(app, routes, options.authority);
-  registerQrRoute(app, routes);
+  registerQrRoute(app, routes, options.qr);
 }
 
 /**
@@ -172,11 +172,11 @@ function optionalUser(authority: TokenAuthority) {
   };
 }
 
-function rateLimitConfigOf(limit: CreateRateLimit | undefined) {
+function rateLimitConfigOf(name: string, limit: RouteRateLimit | undefined) {
   if (!limit) return {};
   return {
     rateLimit: {
-      name: 'create-url',
+      name,
       policy: { algorithm: 'sliding_window_counter' as const, limit: limit.limit, windowMs: limit.windowMs },
     },
   };
@@ -185,11 +185,11 @@ function rateLimitConfigOf(limit: CreateRateLimit | undefined) {
 /** The creation request's checks beyond its schema, all reported at once; the normalised URL and expiry. */
 function checkCreateRequest(
   body: z.infer<typeof createBody>,
-  self: SelfReference,
+  options: Pick<LinkRoutesOptions, 'self' | 'blockPrivateTargets'>,
   nowMs: number,
 ): { url: string; expiresAt: Date | undefined } {
   const problems: FieldError[] = [];
-  const target = checkTargetUrl(body.url, self);
+  const target = checkTargetUrl(body.url, options.self, { blockPrivateTargets: options.blockPrivateTargets });
   if (!target.ok) problems.push({ in: 'body', field: 'url', message: target.reason });
   const aliasReason = body.alias === undefined ? undefined : aliasProblem(body.alias);
   if (aliasReason) problems.push({ in: 'body', field: 'alias', message: aliasReason });
@@ -208,7 +208,7 @@ function registerCreateRoute(app: ServiceApp, routes: LinkRouteContext, options:
     '/v1/urls',
     {
       onRequest: optionalUser(options.authority),
-      config: rateLimitConfigOf(options.createRateLimit),
+      config: rateLimitConfigOf('create-url', options.createRateLimit),
       schema: {
         summary: 'Shorten a URL',
         description:
@@ -219,7 +219,7 @@ function registerCreateRoute(app: ServiceApp, routes: LinkRouteContext, options:
       },
     },
     async (request, reply) => {
-      const { url, expiresAt } = checkCreateRequest(request.body, options.self, routes.nowMs());
+      const { url, expiresAt } = checkCreateRequest(request.body, options, routes.nowMs());
       const { created, link } = await routes.links.create({
         url,
         alias: request.body.alias,
@@ -282,28 +282,45 @@ function registerDeleteRoute(app: ServiceApp, routes: LinkRouteContext, authorit
   );
 }
 
-function registerQrRoute(app: ServiceApp, routes: LinkRouteContext): void {
-  const qrCache = new LruCache<string | Buffer>(QR_CACHE_ENTRIES, routes.nowMs);
-  const imageOf = async (code: string, query: z.infer<typeof qrQuery>): Promise<string | Buffer> => {
-    const { format, size, margin } = query;
-    const key = `${code}|${format}|${size}|${margin}`;
-    let image = qrCache.get(key);
-    if (image === undefined) {
-      const text = routes.shortUrlOf(code);
-      image =
-        format === 'svg'
-          ? await QRCode.toString(text, { type: 'svg', width: size, margin, errorCorrectionLevel: 'M' })
-          : await QRCode.toBuffer(text, { type: 'png', width: size, margin, errorCorrectionLevel: 'M' });
-      qrCache.set(key, image, QR_CACHE_TTL_MS);
+/**
+ * The QR image of a short URL: one of three sizes, rendered off the event loop (503 when the
+ * render queue is full), kept in an LRU, one render per key however many ask at once, and
+ * rate-limited per client.
+ */
+function registerQrRoute(app: ServiceApp, routes: LinkRouteContext, qr: QrOptions): void {
+  const qrCache = new LruCache<string | Buffer>(qr.cacheEntries, routes.nowMs);
+  const rendering = new Map<string, Promise<string | Buffer>>();
+  const imageOf = (code: string, query: z.infer<typeof qrQuery>): Promise<string | Buffer> => {
+    const key = `${code}|${query.format}|${query.size}`;
+    const cached = qrCache.get(key);
+    if (cached !== undefined) return Promise.resolve(cached);
+    let render = rendering.get(key);
+    if (render === undefined) {
+      render = qr.renderer
+        .render({
+          text: routes.shortUrlOf(code),
+          format: query.format,
+          sizePx: QR_SIZES[query.size],
+          marginModules: QR_MARGIN_MODULES,
+        })
+        .then((image) => {
+          qrCache.set(key, image, QR_CACHE_TTL_MS);
+          return image;
+        })
+        .finally(() => rendering.delete(key));
+      rendering.set(key, render);
     }
-    return image;
+    return render;
   };
   app.get(
     '/v1/urls/:code/qr',
     {
+      config: rateLimitConfigOf('qr', qr.rateLimit),
       schema: {
         summary: 'The short URL as a QR code',
-        description: 'SVG (default) or PNG, `size` pixels square.',
+        description:
+          `SVG (default) or PNG, size s (${QR_SIZES.s} px), m (default, ${QR_SIZES.m} px) or l (${QR_SIZES.l} px). ` +
+          '503 with Retry-After while the renderer is saturated.',
         params: codeParams,
         querystring: qrQuery,
       },

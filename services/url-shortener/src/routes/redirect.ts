@@ -1,7 +1,9 @@
 import type { ServiceApp } from '@sysdesign/platform';
+import { type ClientRequest, clientAddressOf } from '../domain/client.js';
 import { CODE_PATTERN } from '../domain/codes.js';
 import { stateOf } from '../domain/link.js';
 import type { Links } from '../domain/links.js';
+import type { UniqueClicks } from '../domain/unique-clicks.js';
 import { VisitorClassifier } from '../domain/visitor.js';
 import { errors } from '../errors.js';
 import type { ShortenerMetrics } from '../metrics.js';
@@ -14,7 +16,17 @@ export interface RedirectOptions {
   /** 302 (every click reaches us) or 301 (browsers cache the redirect). */
   status: 301 | 302;
   permanentMaxAgeSeconds: number;
+  uniqueClicks: UniqueClicks;
+  /** TRUST_PROXY: the client is X-Forwarded-For's last address rather than the socket's peer. */
+  trustProxy: boolean;
   nowMs: () => number;
+}
+
+function refusalOf(code: string, state: 'expired' | 'deleted' | 'disabled', expiresAtMs: number | undefined) {
+  if (state === 'expired')
+    return errors.URLSHORT_ERR_EXPIRED(`${code} expired at ${new Date(expiresAtMs!).toISOString()}`);
+  if (state === 'disabled') return errors.URLSHORT_ERR_DISABLED(`${code} was disabled`);
+  return errors.URLSHORT_ERR_DELETED(`${code} was deleted`);
 }
 
 /**
@@ -59,9 +71,7 @@ export function registerRedirectRoute(app: ServiceApp, options: RedirectOptions)
       const state = stateOf(link, now);
       if (state !== 'active') {
         counted[410].inc();
-        throw state === 'expired'
-          ? errors.URLSHORT_ERR_EXPIRED(`${code} expired at ${new Date(link.expiresAtMs!).toISOString()}`)
-          : errors.URLSHORT_ERR_DELETED(`${code} was deleted`);
+        throw refusalOf(code, state, link.expiresAtMs);
       }
       if (link.limited && !(await links.admitRedirect(code))) {
         counted[410].inc();
@@ -72,6 +82,10 @@ export function registerRedirectRoute(app: ServiceApp, options: RedirectOptions)
         at: now,
         referrer: visitors.referrerHost(request.headers.referer),
         device: visitors.deviceClass(request.headers['user-agent']),
+        unique: options.uniqueClicks.isFirst(
+          code,
+          clientAddressOf(request as ClientRequest, options.trustProxy),
+        ),
       });
       const permanent = options.status === 301 && !link.limited && link.expiresAtMs === undefined;
       const status = permanent ? 301 : 302;

@@ -4,9 +4,11 @@ import {
   type ClickDeltas,
   type ClickStats,
   countClicks,
+  dayOf,
   MINUTE_MS,
   minuteOf,
   minuteSeries,
+  OTHER_REFERRER,
   SERIES_MINUTES,
   TOP_REFERRERS,
 } from '../domain/clicks.js';
@@ -17,7 +19,16 @@ import {
  * per-partition checkpoint. A batch whose id was applied before adds nothing, so a redelivery or
  * a retried flush never counts twice; a flush that fails rolls back whole, so nothing is counted
  * half. Clicks of codes that are unknown or deleted are dropped.
+ *
+ * Referrers are counted per link per UTC day and folded, in the same transaction, to the day's
+ * top `referrerTopN` hosts plus one `other` row: however many distinct Referer headers arrive, a
+ * link has at most N+1 referrer rows a day, kept for the retention.
  */
+
+export interface ClickStoreOptions {
+  /** Referrer hosts kept per link per day; the rest are counted as `other`. */
+  referrerTopN: number;
+}
 
 export interface ApplyResult {
   /** Batches applied now. */
@@ -38,13 +49,14 @@ export interface Checkpoint {
 export interface RetentionPolicy {
   dedupeRetentionMs: number;
   minutesRetentionMs: number;
+  referrerRetentionMs: number;
 }
 
 export interface ClickStore {
   apply(batches: readonly ClickBatch[]): Promise<ApplyResult>;
   stats(code: string, nowMs: number): Promise<ClickStats>;
   checkpoints(topic: string): Promise<Checkpoint[]>;
-  /** Forgets dedupe ids and per-minute counts older than the policy keeps. */
+  /** Forgets dedupe ids, per-minute counts and referrer days older than the policy keeps. */
   prune(nowMs: number, policy: RetentionPolicy): Promise<void>;
 }
 
@@ -89,18 +101,36 @@ const byClicksThenName =
   (left: T, right: T) =>
     right.clicks - left.clicks || (name(left) < name(right) ? -1 : name(left) > name(right) ? 1 : 0);
 
+export const DEFAULT_REFERRER_TOP_N = 20;
+
+/** A day's referrers cut to the top `topN` hosts (by clicks, then name) plus `other`. */
+function foldReferrers(day: Map<string, number>, topN: number): Map<string, number> {
+  if (day.size <= topN + 1) return day;
+  const ranked = [...day]
+    .filter(([referrer]) => referrer !== OTHER_REFERRER)
+    .map(([referrer, clicks]) => ({ referrer, clicks }))
+    .sort(byClicksThenName((item) => item.referrer));
+  const folded = new Map(ranked.slice(0, topN).map((item) => [item.referrer, item.clicks]));
+  const rest = ranked.slice(topN).reduce((sum, item) => sum + item.clicks, 0);
+  const other = (day.get(OTHER_REFERRER) ?? 0) + rest;
+  if (other > 0) folded.set(OTHER_REFERRER, other);
+  return folded;
+}
+
 /** The in-memory adapter; `isLive` tells it which codes exist (the memory link store). */
 export class MemoryClickStore implements ClickStore {
   private readonly appliedIds = new Map<string, number>();
-  private readonly totals = new Map<string, number>();
+  private readonly totals = new Map<string, { clicks: number; unique: number }>();
   private readonly minutes = new Map<string, Map<number, number>>();
-  private readonly referrers = new Map<string, Map<string, number>>();
+  /** Per code, per UTC day, per referrer host. */
+  private readonly referrers = new Map<string, Map<number, Map<string, number>>>();
   private readonly devices = new Map<string, Map<string, number>>();
   private readonly progress = new Map<string, Checkpoint & { topic: string }>();
 
   constructor(
     private readonly isLive: (code: string) => boolean,
     private readonly nowMs: () => number = Date.now,
+    private readonly options: ClickStoreOptions = { referrerTopN: DEFAULT_REFERRER_TOP_N },
   ) {}
 
   async apply(batches: readonly ClickBatch[]): Promise<ApplyResult> {
@@ -126,8 +156,10 @@ export class MemoryClickStore implements ClickStore {
       map.set(key, (map.get(key) ?? 0) + clicks);
       target.set(code, map);
     };
-    for (const { code, clicks } of deltas.totals) {
-      if (this.isLive(code)) this.totals.set(code, (this.totals.get(code) ?? 0) + clicks);
+    for (const { code, clicks, unique } of deltas.totals) {
+      if (!this.isLive(code)) continue;
+      const total = this.totals.get(code) ?? { clicks: 0, unique: 0 };
+      this.totals.set(code, { clicks: total.clicks + clicks, unique: total.unique + unique });
     }
     for (const { code, minuteMs, clicks } of deltas.minutes) {
       if (!this.isLive(code)) continue;
@@ -135,8 +167,14 @@ export class MemoryClickStore implements ClickStore {
       map.set(minuteMs, (map.get(minuteMs) ?? 0) + clicks);
       this.minutes.set(code, map);
     }
-    for (const { code, key, clicks } of deltas.referrers)
-      if (this.isLive(code)) keyed(this.referrers, code, key, clicks);
+    for (const { code, dayMs, key, clicks } of deltas.referrers) {
+      if (!this.isLive(code)) continue;
+      const days = this.referrers.get(code) ?? new Map<number, Map<string, number>>();
+      const day = days.get(dayMs) ?? new Map<string, number>();
+      day.set(key, (day.get(key) ?? 0) + clicks);
+      days.set(dayMs, foldReferrers(day, this.options.referrerTopN));
+      this.referrers.set(code, days);
+    }
     for (const { code, key, clicks } of deltas.devices)
       if (this.isLive(code)) keyed(this.devices, code, key, clicks);
   }
@@ -150,13 +188,16 @@ export class MemoryClickStore implements ClickStore {
   }
 
   async stats(code: string, nowMs: number): Promise<ClickStats> {
-    const referrers = [...(this.referrers.get(code) ?? [])].map(([referrer, clicks]) => ({
-      referrer,
-      clicks,
-    }));
+    const summed = new Map<string, number>();
+    for (const day of this.referrers.get(code)?.values() ?? []) {
+      for (const [referrer, clicks] of day) summed.set(referrer, (summed.get(referrer) ?? 0) + clicks);
+    }
+    const referrers = [...summed].map(([referrer, clicks]) => ({ referrer, clicks }));
     const devices = [...(this.devices.get(code) ?? [])].map(([device, clicks]) => ({ device, clicks }));
+    const totals = this.totals.get(code) ?? { clicks: 0, unique: 0 };
     return {
-      total: this.totals.get(code) ?? 0,
+      total: totals.clicks,
+      unique: totals.unique,
       perMinute: minuteSeries(this.minutes.get(code) ?? new Map(), nowMs),
       topReferrers: referrers.sort(byClicksThenName((item) => item.referrer)).slice(0, TOP_REFERRERS),
       devices: devices.sort(byClicksThenName((item) => item.device)),
@@ -178,12 +219,26 @@ export class MemoryClickStore implements ClickStore {
     for (const map of this.minutes.values()) {
       for (const minuteMs of map.keys()) if (minuteMs < oldestMinute) map.delete(minuteMs);
     }
+    const oldestDay = dayOf(nowMs - policy.referrerRetentionMs);
+    for (const days of this.referrers.values()) {
+      for (const dayMs of days.keys()) if (dayMs < oldestDay) days.delete(dayMs);
+    }
+  }
+
+  /** Referrer rows (code, day, host) held: the bound the fold keeps. */
+  referrerRows(code: string): number {
+    let rows = 0;
+    for (const day of this.referrers.get(code)?.values() ?? []) rows += day.size;
+    return rows;
   }
 }
 
 /** Postgres or PGlite. Arrays travel as parameters and are spread with unnest: one statement per table. */
 export class PostgresClickStore implements ClickStore {
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly options: ClickStoreOptions = { referrerTopN: DEFAULT_REFERRER_TOP_N },
+  ) {}
 
   async apply(batches: readonly ClickBatch[]): Promise<ApplyResult> {
     const unique = uniqueById(batches);
@@ -199,7 +254,9 @@ export class PostgresClickStore implements ClickStore {
       );
       const newIds = new Set(rows.map((row) => row.message_id));
       const fresh = unique.filter((batch) => newIds.has(batch.id));
-      await addDeltas(tx, countClicks(fresh));
+      const deltas = countClicks(fresh);
+      await addDeltas(tx, deltas);
+      await foldReferrerDays(tx, deltas, this.options.referrerTopN);
       await moveCheckpoints(tx, progressOf(batches, new Set(fresh)));
       const clicks = fresh.reduce((sum, batch) => sum + batch.clicks.length, 0);
       return { applied: fresh.length, duplicates: batches.length - fresh.length, clicks };
@@ -211,29 +268,33 @@ export class PostgresClickStore implements ClickStore {
     const { rows } = await this.sql.query<{ kind: string; key: string | null; clicks: bigint }>(
       `SELECT 'total' AS kind, NULL AS key, clicks FROM click_totals WHERE code = $1
        UNION ALL
+       SELECT 'unique', NULL, unique_clicks FROM click_totals WHERE code = $1
+       UNION ALL
        SELECT 'minute', (extract(epoch FROM minute) * 1000)::bigint::text, clicks
          FROM click_minutes WHERE code = $1 AND minute >= to_timestamp($2::bigint / 1000.0)
        UNION ALL
-       (SELECT 'referrer', referrer, clicks FROM click_referrers WHERE code = $1
-         ORDER BY clicks DESC, referrer COLLATE "C" LIMIT ${TOP_REFERRERS})
+       (SELECT 'referrer', referrer, sum(clicks)::bigint FROM click_referrer_days WHERE code = $1
+         GROUP BY referrer ORDER BY 3 DESC, referrer COLLATE "C" LIMIT ${TOP_REFERRERS})
        UNION ALL
        SELECT 'device', device, clicks FROM click_devices WHERE code = $1`,
       [code, sinceMs],
     );
     let total = 0;
+    let unique = 0;
     const minutes = new Map<number, number>();
     const topReferrers: ClickStats['topReferrers'] = [];
     const devices: ClickStats['devices'] = [];
     for (const row of rows) {
       const clicks = Number(row.clicks);
       if (row.kind === 'total') total = clicks;
+      else if (row.kind === 'unique') unique = clicks;
       else if (row.kind === 'minute') minutes.set(Number(row.key), clicks);
       else if (row.kind === 'referrer') topReferrers.push({ referrer: row.key!, clicks });
       else devices.push({ device: row.key!, clicks });
     }
     topReferrers.sort(byClicksThenName((item) => item.referrer));
     devices.sort(byClicksThenName((item) => item.device));
-    return { total, perMinute: minuteSeries(minutes, nowMs), topReferrers, devices };
+    return { total, unique, perMinute: minuteSeries(minutes, nowMs), topReferrers, devices };
   }
 
   async checkpoints(topic: string) {
@@ -255,6 +316,10 @@ export class PostgresClickStore implements ClickStore {
     await this.sql.query('DELETE FROM click_minutes WHERE minute < to_timestamp($1::bigint / 1000.0)', [
       minuteOf(nowMs - policy.minutesRetentionMs),
     ]);
+    await this.sql.query(
+      `DELETE FROM click_referrer_days WHERE day < (to_timestamp($1::bigint / 1000.0) AT TIME ZONE 'UTC')::date`,
+      [dayOf(nowMs - policy.referrerRetentionMs)],
+    );
   }
 }
 
@@ -262,11 +327,30 @@ export class PostgresClickStore implements ClickStore {
 async function addDeltas(tx: SqlQueryable, deltas: ClickDeltas): Promise<void> {
   if (deltas.totals.length === 0) return;
   await tx.query(
-    `INSERT INTO click_totals (code, clicks)
-     SELECT d.code, d.clicks FROM unnest($1::text[], $2::bigint[]) AS d(code, clicks)
+    `INSERT INTO click_totals (code, clicks, unique_clicks)
+     SELECT d.code, d.clicks, d.unique_clicks
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(code, clicks, unique_clicks)
      JOIN links l ON l.code = d.code AND l.deleted_at IS NULL
-     ON CONFLICT (code) DO UPDATE SET clicks = click_totals.clicks + EXCLUDED.clicks`,
-    [deltas.totals.map((row) => row.code), deltas.totals.map((row) => row.clicks)],
+     ON CONFLICT (code) DO UPDATE SET clicks = click_totals.clicks + EXCLUDED.clicks,
+       unique_clicks = click_totals.unique_clicks + EXCLUDED.unique_clicks`,
+    [
+      deltas.totals.map((row) => row.code),
+      deltas.totals.map((row) => row.clicks),
+      deltas.totals.map((row) => row.unique),
+    ],
+  );
+  await tx.query(
+    `INSERT INTO click_referrer_days (code, day, referrer, clicks)
+     SELECT d.code, (to_timestamp(d.day_ms / 1000) AT TIME ZONE 'UTC')::date, d.key, d.clicks
+     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS d(code, day_ms, key, clicks)
+     JOIN links l ON l.code = d.code AND l.deleted_at IS NULL
+     ON CONFLICT (code, day, referrer) DO UPDATE SET clicks = click_referrer_days.clicks + EXCLUDED.clicks`,
+    [
+      deltas.referrers.map((row) => row.code),
+      deltas.referrers.map((row) => row.dayMs),
+      deltas.referrers.map((row) => row.key),
+      deltas.referrers.map((row) => row.clicks),
+    ],
   );
   await tx.query(
     `INSERT INTO click_minutes (code, minute, clicks)
@@ -280,18 +364,45 @@ async function addDeltas(tx: SqlQueryable, deltas: ClickDeltas): Promise<void> {
       deltas.minutes.map((row) => row.clicks),
     ],
   );
-  for (const [table, column, rows] of [
-    ['click_referrers', 'referrer', deltas.referrers],
-    ['click_devices', 'device', deltas.devices],
-  ] as const) {
-    await tx.query(
-      `INSERT INTO ${table} (code, ${column}, clicks)
-       SELECT d.code, d.key, d.clicks FROM unnest($1::text[], $2::text[], $3::bigint[]) AS d(code, key, clicks)
-       JOIN links l ON l.code = d.code AND l.deleted_at IS NULL
-       ON CONFLICT (code, ${column}) DO UPDATE SET clicks = ${table}.clicks + EXCLUDED.clicks`,
-      [rows.map((row) => row.code), rows.map((row) => row.key), rows.map((row) => row.clicks)],
-    );
-  }
+  const devices = deltas.devices;
+  await tx.query(
+    `INSERT INTO click_devices (code, device, clicks)
+     SELECT d.code, d.key, d.clicks FROM unnest($1::text[], $2::text[], $3::bigint[]) AS d(code, key, clicks)
+     JOIN links l ON l.code = d.code AND l.deleted_at IS NULL
+     ON CONFLICT (code, device) DO UPDATE SET clicks = click_devices.clicks + EXCLUDED.clicks`,
+    [devices.map((row) => row.code), devices.map((row) => row.key), devices.map((row) => row.clicks)],
+  );
+}
+
+/**
+ * Cuts every (code, day) this flush touched back to its top `topN` hosts: the rest are deleted
+ * and their clicks added to the day's `other` row, in one statement. Days still within the bound
+ * are not touched beyond the ranking.
+ */
+async function foldReferrerDays(tx: SqlQueryable, deltas: ClickDeltas, topN: number): Promise<void> {
+  const touched = new Map<string, { code: string; dayMs: number }>();
+  for (const row of deltas.referrers) touched.set(`${row.code}/${row.dayMs}`, row);
+  if (touched.size === 0) return;
+  const days = [...touched.values()];
+  await tx.query(
+    `WITH touched AS (
+       SELECT t.code, (to_timestamp(t.day_ms / 1000) AT TIME ZONE 'UTC')::date AS day
+       FROM unnest($1::text[], $2::bigint[]) AS t(code, day_ms)
+     ), ranked AS (
+       SELECT r.code, r.day, r.referrer,
+              row_number() OVER (PARTITION BY r.code, r.day ORDER BY r.clicks DESC, r.referrer COLLATE "C") AS rank
+       FROM click_referrer_days r JOIN touched t ON t.code = r.code AND t.day = r.day
+       WHERE r.referrer <> $3
+     ), folded AS (
+       DELETE FROM click_referrer_days r USING ranked k
+       WHERE k.rank > $4 AND r.code = k.code AND r.day = k.day AND r.referrer = k.referrer
+       RETURNING r.code, r.day, r.clicks
+     )
+     INSERT INTO click_referrer_days (code, day, referrer, clicks)
+     SELECT code, day, $3, sum(clicks) FROM folded GROUP BY code, day
+     ON CONFLICT (code, day, referrer) DO UPDATE SET clicks = click_referrer_days.clicks + EXCLUDED.clicks`,
+    [days.map((day) => day.code), days.map((day) => day.dayMs), OTHER_REFERRER, topN],
+  );
 }
 
 async function moveCheckpoints(tx: SqlQueryable, progress: PartitionProgress[]): Promise<void> {

@@ -26,6 +26,8 @@ export interface LinkStore {
   delete(code: string): Promise<boolean>;
   /** Counts one redirect of a limited link if it is under its limit; false once it is not. */
   admitRedirect(code: string): Promise<boolean>;
+  /** Disables a live link with a reason (again: the reason is replaced), or enables it (`undefined`). */
+  setDisabled(code: string, reason: string | undefined, atMs: number): Promise<Link | undefined>;
   /** Up to `limit` codes greater than `after`, in order (tombstones included). */
   codesAfter(after: string, limit: number): Promise<string[]>;
 }
@@ -41,10 +43,19 @@ function plainKey(url: string, owner: string | undefined): string {
   return `${owner ?? ''}\u0000${url}`;
 }
 
+/**
+ * Aliases are unique ignoring case (`DevLink` and `devlink` would be look-alikes); generated
+ * codes are base62, where case is part of the code, and are compared exactly.
+ */
+export function foldedAliasOf(link: Pick<NewLink, 'code' | 'kind'>): string | null {
+  return link.kind === 'alias' ? link.code.toLowerCase() : null;
+}
+
 /** The in-memory adapter; `onDelete` lets the memory click store drop a deleted link's counters. */
 export class MemoryLinkStore implements LinkStore {
   private readonly links = new Map<string, Link>();
   private readonly plain = new Map<string, string>();
+  private readonly foldedAliases = new Set<string>();
   onDelete: (code: string) => void = () => undefined;
 
   async find(code: string) {
@@ -63,8 +74,17 @@ export class MemoryLinkStore implements LinkStore {
     const existingCode = plain ? this.plain.get(plainKey(link.url, link.owner)) : undefined;
     if (existingCode !== undefined) return { kind: 'duplicate', link: { ...this.links.get(existingCode)! } };
     if (this.links.has(link.code)) return { kind: 'code-taken' };
-    const stored: Link = { ...link, redirectsUsed: 0, deletedAt: undefined };
+    const folded = foldedAliasOf(link);
+    if (folded !== null && this.foldedAliases.has(folded)) return { kind: 'code-taken' };
+    const stored: Link = {
+      ...link,
+      redirectsUsed: 0,
+      deletedAt: undefined,
+      disabledAt: undefined,
+      disabledReason: undefined,
+    };
     this.links.set(link.code, stored);
+    if (folded !== null) this.foldedAliases.add(folded);
     if (plain) this.plain.set(plainKey(link.url, link.owner), link.code);
     return { kind: 'inserted', link: { ...stored } };
   }
@@ -86,6 +106,14 @@ export class MemoryLinkStore implements LinkStore {
       return false;
     link.redirectsUsed++;
     return true;
+  }
+
+  async setDisabled(code: string, reason: string | undefined, atMs: number) {
+    const link = this.links.get(code);
+    if (!link || link.deletedAt) return undefined;
+    link.disabledAt = reason === undefined ? undefined : new Date(atMs);
+    link.disabledReason = reason;
+    return { ...link };
   }
 
   async codesAfter(after: string, limit: number) {
@@ -112,9 +140,12 @@ interface LinkRow {
   max_clicks: number | null;
   redirects_used: number;
   deleted_at: Date | null;
+  disabled_at: Date | null;
+  disabled_reason: string | null;
 }
 
-const LINK_COLUMNS = 'code, url, kind, owner, created_at, expires_at, max_clicks, redirects_used, deleted_at';
+const LINK_COLUMNS =
+  'code, url, kind, owner, created_at, expires_at, max_clicks, redirects_used, deleted_at, disabled_at, disabled_reason';
 
 function linkOf(row: LinkRow): Link {
   return {
@@ -127,6 +158,8 @@ function linkOf(row: LinkRow): Link {
     maxClicks: row.max_clicks ?? undefined,
     redirectsUsed: Number(row.redirects_used),
     deletedAt: row.deleted_at ?? undefined,
+    disabledAt: row.disabled_at ?? undefined,
+    disabledReason: row.disabled_reason ?? undefined,
   };
 }
 
@@ -147,8 +180,8 @@ export class PostgresLinkStore implements LinkStore {
 
   async insert(link: NewLink): Promise<InsertOutcome> {
     const { rows } = await this.sql.query<LinkRow>(
-      `INSERT INTO links (code, url, plain_key, kind, owner, created_at, expires_at, max_clicks)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO links (code, url, plain_key, kind, owner, created_at, expires_at, max_clicks, alias_folded)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT DO NOTHING
        RETURNING ${LINK_COLUMNS}`,
       [
@@ -160,6 +193,7 @@ export class PostgresLinkStore implements LinkStore {
         link.createdAt,
         link.expiresAt ?? null,
         link.maxClicks ?? null,
+        foldedAliasOf(link),
       ],
     );
     if (rows[0]) return { kind: 'inserted', link: linkOf(rows[0]) };
@@ -179,7 +213,7 @@ export class PostgresLinkStore implements LinkStore {
         [code],
       );
       if (rowCount === 0) return false;
-      for (const table of ['click_totals', 'click_minutes', 'click_referrers', 'click_devices']) {
+      for (const table of ['click_totals', 'click_minutes', 'click_referrer_days', 'click_devices']) {
         await tx.query(`DELETE FROM ${table} WHERE code = $1`, [code]);
       }
       return true;
@@ -195,6 +229,15 @@ export class PostgresLinkStore implements LinkStore {
       [code],
     );
     return rowCount > 0;
+  }
+
+  async setDisabled(code: string, reason: string | undefined, atMs: number) {
+    const { rows } = await this.sql.query<LinkRow>(
+      `UPDATE links SET disabled_at = $2, disabled_reason = $3
+       WHERE code = $1 AND deleted_at IS NULL RETURNING ${LINK_COLUMNS}`,
+      [code, reason === undefined ? null : new Date(atMs), reason ?? null],
+    );
+    return rows[0] ? linkOf(rows[0]) : undefined;
   }
 
   async codesAfter(after: string, limit: number) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { aliasProblem, RESERVED_ALIASES } from '../../src/domain/alias.js';
 import { decodeBase62, encodeBase62, fixedBase62 } from '../../src/domain/base62.js';
-import { countClicks, MINUTE_MS, minuteSeries } from '../../src/domain/clicks.js';
+import { countClicks, dayOf, MINUTE_MS, minuteSeries } from '../../src/domain/clicks.js';
 import {
   CODE_PATTERN,
   HASH_CODE_LENGTH,
@@ -197,22 +197,23 @@ describe('counting clicks', () => {
       {
         clicks: [
           { code: 'a', at: base + 1, referrer: 'direct', device: 'mobile' },
-          { code: 'a', at: base + 59_999, referrer: 'x.example', device: 'mobile' },
-          { code: 'a', at: base + MINUTE_MS, referrer: 'x.example', device: 'desktop' },
+          { code: 'a', at: base + 59_999, referrer: 'x.example', device: 'mobile', unique: false },
+          { code: 'a', at: base + MINUTE_MS, referrer: 'x.example', device: 'desktop', unique: true },
         ],
       },
       { clicks: [{ code: 'b', at: base, referrer: 'direct', device: 'bot' }] },
     ]);
+    // A click not marked unique counts in the total only; one of an earlier version counts in both.
     expect(deltas.totals).toEqual([
-      { code: 'a', clicks: 3 },
-      { code: 'b', clicks: 1 },
+      { code: 'a', clicks: 3, unique: 2 },
+      { code: 'b', clicks: 1, unique: 1 },
     ]);
     expect(deltas.minutes).toEqual([
       { code: 'a', minuteMs: base, clicks: 2 },
       { code: 'a', minuteMs: base + MINUTE_MS, clicks: 1 },
       { code: 'b', minuteMs: base, clicks: 1 },
     ]);
-    expect(deltas.referrers).toContainEqual({ code: 'a', key: 'x.example', clicks: 2 });
+    expect(deltas.referrers).toContainEqual({ code: 'a', dayMs: dayOf(base), key: 'x.example', clicks: 2 });
     expect(deltas.devices).toContainEqual({ code: 'a', key: 'mobile', clicks: 2 });
   });
 

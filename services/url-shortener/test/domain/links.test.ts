@@ -28,6 +28,7 @@ function countingStore(inner: LinkStore = new MemoryLinkStore()) {
     delete: (code) => inner.delete(code),
     admitRedirect: (code) => inner.admitRedirect(code),
     codesAfter: (after, limit) => inner.codesAfter(after, limit),
+    setDisabled: (code, reason, atMs) => inner.setDisabled(code, reason, atMs),
   };
   return { store, counts };
 }

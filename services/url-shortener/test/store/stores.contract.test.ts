@@ -10,9 +10,9 @@ import {
   redisBackend,
 } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClickBatch, type ClickEvent, MINUTE_MS } from '../../src/domain/clicks.js';
+import { type ClickBatch, type ClickEvent, DAY_MS, MINUTE_MS } from '../../src/domain/clicks.js';
 import type { CachedLink, NewLink } from '../../src/domain/link.js';
-import { type ClickStore, PostgresClickStore } from '../../src/store/click-store.js';
+import { type ClickStore, type ClickStoreOptions, PostgresClickStore } from '../../src/store/click-store.js';
 import { type LinkCache, MemoryLinkCache, RedisLinkCache } from '../../src/store/link-cache.js';
 import { type LinkStore, PostgresLinkStore } from '../../src/store/link-store.js';
 import { memoryStores } from '../memory.js';
@@ -77,6 +77,39 @@ function linkStoreContract(open: () => { links: LinkStore; clicks: ClickStore })
     expect((await links.findPlain(first.url, undefined))?.code).toBe(first.code);
   });
 
+  it('refuses an alias that differs from another only in case; generated codes keep their case', async () => {
+    const { links } = open();
+    const alias = `DevLink${sequence}`;
+    expect(await links.insert(newLink({ code: alias, kind: 'alias' }))).toMatchObject({ kind: 'inserted' });
+    expect(await links.insert(newLink({ code: alias.toLowerCase(), kind: 'alias' }))).toEqual({
+      kind: 'code-taken',
+    });
+    expect(await links.insert(newLink({ code: alias.toUpperCase(), kind: 'alias' }))).toEqual({
+      kind: 'code-taken',
+    });
+    const generated = newLink({ code: `aBc${sequence}Xy` });
+    await links.insert(generated);
+    expect(await links.insert(newLink({ code: generated.code.toLowerCase() }))).toMatchObject({
+      kind: 'inserted',
+    });
+  });
+
+  it('disables a live link with a reason and enables it again; a deleted link is left alone', async () => {
+    const { links } = open();
+    const link = newLink();
+    await links.insert(link);
+    const disabled = await links.setDisabled(link.code, 'abuse report #12', NOW);
+    expect(disabled).toMatchObject({ disabledAt: new Date(NOW), disabledReason: 'abuse report #12' });
+    expect(await links.find(link.code)).toMatchObject({ disabledReason: 'abuse report #12' });
+    expect(await links.setDisabled(link.code, undefined, NOW)).toMatchObject({
+      disabledAt: undefined,
+      disabledReason: undefined,
+    });
+    await links.delete(link.code);
+    expect(await links.setDisabled(link.code, 'too late', NOW)).toBeUndefined();
+    expect(await links.setDisabled('no-such-code', 'x', NOW)).toBeUndefined();
+  });
+
   it('lets exactly one of 20 concurrent plain inserts of one URL win', async () => {
     // Two instances creating the same URL at once must still store it once.
     const { links } = open();
@@ -132,7 +165,75 @@ function linkStoreContract(open: () => { links: LinkStore; clicks: ClickStore })
 }
 
 /** What every ClickStore must do. */
-function clickStoreContract(open: () => { links: LinkStore; clicks: ClickStore }) {
+type OpenStores = (options?: ClickStoreOptions) => {
+  links: LinkStore;
+  clicks: ClickStore;
+  referrerRows(code: string): Promise<number>;
+};
+
+function clickStoreContract(open: OpenStores) {
+  it('folds 2,000 distinct referrers of a day into the top 10 plus other: at most 11 rows, nothing lost', async () => {
+    // Issue #9: distinct Referer hosts made one row each, forever. Scaled down from 30,000 with N=10.
+    const { links, clicks, referrerRows } = open({ referrerTopN: 10 });
+    const link = newLink();
+    await links.insert(link);
+    const popular = Array.from({ length: 10 }, (_, index) =>
+      Array.from({ length: 50 }, () => click(link.code, { referrer: `popular${index}.example` })),
+    ).flat();
+    const flood = Array.from({ length: 2_000 }, (_, index) =>
+      click(link.code, { referrer: `r${index}.attacker.example` }),
+    );
+    const events = [...popular, ...flood];
+    for (let flush = 0; flush < 5; flush++) {
+      await clicks.apply([
+        batch(`m-${link.code}-fold-${flush}`, events.slice(flush * 500, (flush + 1) * 500)),
+      ]);
+      expect(await referrerRows(link.code)).toBeLessThanOrEqual(11);
+    }
+    const stats = await clicks.stats(link.code, NOW);
+    expect(stats.total).toBe(2_500);
+    expect(stats.topReferrers[0]).toEqual({ referrer: 'other', clicks: 2_000 });
+    expect(
+      stats.topReferrers.slice(1).every((row) => row.clicks === 50 && row.referrer.startsWith('popular')),
+    ).toBe(true);
+  });
+
+  it('keeps referrer days apart and forgets the days past their retention', async () => {
+    const { links, clicks, referrerRows } = open({ referrerTopN: 10 });
+    const link = newLink();
+    await links.insert(link);
+    await clicks.apply([
+      batch(`m-${link.code}-days`, [
+        click(link.code, { referrer: 'old.example', at: NOW - 40 * DAY_MS }),
+        click(link.code, { referrer: 'new.example' }),
+      ]),
+    ]);
+    expect(await referrerRows(link.code)).toBe(2);
+    await clicks.prune(NOW, {
+      dedupeRetentionMs: DAY_MS,
+      minutesRetentionMs: DAY_MS,
+      referrerRetentionMs: 30 * DAY_MS,
+    });
+    expect((await clicks.stats(link.code, NOW)).topReferrers).toEqual([
+      { referrer: 'new.example', clicks: 1 },
+    ]);
+  });
+
+  it('counts every click in the total and only the unique ones in unique', async () => {
+    const { links, clicks } = open();
+    const link = newLink();
+    await links.insert(link);
+    await clicks.apply([
+      batch(`m-${link.code}-unique`, [
+        click(link.code, { unique: true }),
+        click(link.code, { unique: false }),
+        click(link.code, { unique: false }),
+        click(link.code),
+      ]),
+    ]);
+    expect(await clicks.stats(link.code, NOW)).toMatchObject({ total: 4, unique: 2 });
+  });
+
   it('applies a batch once: a redelivered id adds nothing', async () => {
     const { links, clicks } = open();
     const link = newLink();
@@ -228,7 +329,11 @@ function clickStoreContract(open: () => { links: LinkStore; clicks: ClickStore }
     await links.insert(link);
     const old = batch(`m-${link.code}-old`, [click(link.code, { at: NOW - 3 * 60 * MINUTE_MS })]);
     await clicks.apply([old]);
-    await clicks.prune(Date.now() + 60_000, { dedupeRetentionMs: 1, minutesRetentionMs: 60 * MINUTE_MS });
+    await clicks.prune(Date.now() + 60_000, {
+      dedupeRetentionMs: 1,
+      minutesRetentionMs: 60 * MINUTE_MS,
+      referrerRetentionMs: 30 * 24 * 60 * MINUTE_MS,
+    });
     // The id is forgotten, so the same id counts again: retention must outlast any redelivery.
     expect(await clicks.apply([old])).toMatchObject({ applied: 1 });
     const stats = await clicks.stats(link.code, NOW);
@@ -274,15 +379,28 @@ function cacheContract(open: () => LinkCache) {
 
 describe('memory stores', () => {
   linkStoreContract(() => memoryStores(() => Date.now()));
-  clickStoreContract(() => memoryStores(() => Date.now()));
+  clickStoreContract((options) => {
+    const stores = memoryStores(() => Date.now(), options);
+    return { ...stores, referrerRows: async (code: string) => stores.clicks.referrerRows(code) };
+  });
 });
 
 describe('memory LRU cache', () => {
   cacheContract(() => new MemoryLinkCache(1_000));
 });
 
-function sqlStores(sql: () => Sql) {
-  return () => ({ links: new PostgresLinkStore(sql()), clicks: new PostgresClickStore(sql()) });
+function sqlStores(sql: () => Sql): OpenStores {
+  return (options) => ({
+    links: new PostgresLinkStore(sql()),
+    clicks: new PostgresClickStore(sql(), options),
+    referrerRows: async (code) => {
+      const { rows } = await sql().query<{ rows: bigint }>(
+        'SELECT count(*) AS rows FROM click_referrer_days WHERE code = $1',
+        [code],
+      );
+      return Number(rows[0]!.rows);
+    },
+  });
 }
 
 describe('PGlite stores', () => {

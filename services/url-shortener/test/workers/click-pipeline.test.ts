@@ -19,7 +19,11 @@ import { ClickPublisher } from '../../src/workers/click-publisher.js';
 
 const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
-const RETENTION = { dedupeRetentionMs: 3_600_000, minutesRetentionMs: 3_600_000 };
+const RETENTION = {
+  dedupeRetentionMs: 3_600_000,
+  minutesRetentionMs: 3_600_000,
+  referrerRetentionMs: 86_400_000,
+};
 
 let embedded: EmbeddedPostgres;
 beforeAll(async () => {
