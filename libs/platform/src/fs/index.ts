@@ -1,3 +1,4 @@
 export * from './atomic-write.js';
 export * from './directory-lock.js';
 export * from './durable.js';
+export * from './secret-file.js';

@@ -1,8 +1,7 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
-import { fsyncDirectory, type ServiceListenerTls, type ServiceLogger } from '@sysdesign/platform';
+import { readOrCreateSecretFile, type ServiceListenerTls, type ServiceLogger } from '@sysdesign/platform';
 import type { Config } from '../config.js';
 
 /**
@@ -75,58 +74,16 @@ async function resolveSecret(config: Config, log: ServiceLogger): Promise<Cluste
   if (config.CLUSTER_SECRET !== undefined) return new ClusterSecret(config.CLUSTER_SECRET);
   const path = config.CLUSTER_SECRET_FILE;
   if (path === undefined) return undefined;
-  let value = await readSecretFile(path);
-  const source = value === undefined ? 'generated' : 'reused';
-  value ??= await createSecretFile(path);
+  const { secret, source } = await readOrCreateSecretFile(path, {
+    minBytes: MIN_SECRET_LENGTH,
+    generatedBytes: GENERATED_SECRET_BYTES,
+    describe: 'CLUSTER_SECRET_FILE',
+    onLooseMode: (mode) =>
+      log.warn({ secretFile: path, mode: mode.toString(8) }, 'the cluster secret file is readable by others'),
+  });
   // The path only: the secret itself never reaches a log.
   log.info({ secretFile: path, secretSource: source }, `cluster secret ${source} in ${path}`);
-  return new ClusterSecret(value);
-}
-
-async function readSecretFile(path: string): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const secret = text.trim();
-  if (secret.length < MIN_SECRET_LENGTH) {
-    throw new Error(
-      `CLUSTER_SECRET_FILE: ${path} holds no secret of at least ${MIN_SECRET_LENGTH} characters`,
-    );
-  }
-  return secret;
-}
-
-/**
- * Writes a random secret to a temp file (0600, fsynced) and links it into place: `link` fails when
- * the name exists, so when two nodes race, both end up with the first one's secret.
- */
-async function createSecretFile(path: string): Promise<string> {
-  const directory = dirname(path);
-  await mkdir(directory, { recursive: true });
-  const tempPath = join(directory, `.cluster-secret.${randomUUID()}.tmp`);
-  const secret = randomBytes(GENERATED_SECRET_BYTES).toString('base64url');
-  const handle = await open(tempPath, 'wx', 0o600);
-  try {
-    await handle.chmod(0o600); // Whatever the umask.
-    await handle.writeFile(`${secret}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(tempPath, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return (await readSecretFile(path)) ?? secret;
-  } finally {
-    await unlink(tempPath);
-  }
-  await fsyncDirectory(directory);
-  return secret;
+  return new ClusterSecret(secret);
 }
 
 function sha256(text: string): Buffer {
