@@ -74,7 +74,9 @@ describe('resolveAuthSecret', () => {
     // Proves an operator's broken file is reported, not silently overwritten (which would void tokens).
     const dataDir = await freshDir();
     await writeFile(join(dataDir, AUTH_SECRET_FILE), 'short\n', { mode: 0o600 });
-    await expect(resolveAuthSecret({ dataDir, log: recordingLog() })).rejects.toThrow(/holds no secret of at least 32 bytes; delete it to make a new one/);
+    await expect(resolveAuthSecret({ dataDir, log: recordingLog() })).rejects.toThrow(
+      /holds no secret of at least 32 bytes; delete it to make a new one/,
+    );
   });
 
   it('warns when the secret file is readable by others', async () => {
