@@ -84,6 +84,7 @@ export const platformProblems = defineProblems({
   ERR_VALIDATION: { status: 400, title: 'Invalid request' },
   ERR_MALFORMED_BODY: { status: 400, title: 'Malformed request body' },
   ERR_MALFORMED_URL: { status: 400, title: 'Malformed URL' },
+  ERR_PATH_PARAMETER_TOO_LONG: { status: 414, title: 'Path parameter too long' },
   ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },
@@ -169,6 +170,8 @@ export function toProblem(error: unknown): Problem {
       return platformProblems.ERR_UNSUPPORTED_MEDIA_TYPE(fastifyError.message);
     case 'FST_ERR_BAD_URL':
       return platformProblems.ERR_MALFORMED_URL(fastifyError.message);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return platformProblems.ERR_PATH_PARAMETER_TOO_LONG(fastifyError.message);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

@@ -159,6 +159,13 @@ describe('createService', () => {
     expect(response.json().code).toBe('ERR_MALFORMED_URL');
   });
 
+  it('answers a path parameter past the router limit with a 414 problem of its own code', async () => {
+    const response = await app.inject({ url: `/v1/items/${'x'.repeat(500)}` });
+    expect(response.statusCode).toBe(414);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.json().code).toBe('ERR_PATH_PARAMETER_TOO_LONG');
+  });
+
   it('answers an unknown route with a 404 problem whose instance has no query string', async () => {
     const response = await app.inject({ url: '/v1/nothing?signature=abc' });
     expect(response.statusCode).toBe(404);

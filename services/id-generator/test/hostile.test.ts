@@ -129,7 +129,7 @@ describe('GET /v1/ids/{id}/decode', () => {
   });
 
   it('refuses an id longer than any route parameter with a 414, before validation', async () => {
-    await expectProblem(`/v1/ids/${'9'.repeat(400)}/decode`, 414, 'FST_ERR_MAX_PARAM_LENGTH');
+    await expectProblem(`/v1/ids/${'9'.repeat(400)}/decode`, 414, 'ERR_PATH_PARAMETER_TOO_LONG');
   });
 
   it('refuses an encoded lone surrogate in the path as a malformed URL', async () => {

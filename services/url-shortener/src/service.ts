@@ -21,6 +21,7 @@ import { type Config, configSchema, DEFAULT_PORT, SERVICE_NAME } from './config.
 import { CodeFilter } from './domain/code-filter.js';
 import { Links } from './domain/links.js';
 import { selfReferenceOf } from './domain/target-url.js';
+import { mapUrlShortenerError } from './errors.js';
 import {
   aggregatorObserver,
   createShortenerMetrics,
@@ -31,7 +32,6 @@ import {
 } from './metrics.js';
 import { QrRenderer } from './qr/renderer.js';
 import { ADMIN_SCOPE } from './routes/admin.js';
-import { linkProblemOf } from './routes/problems.js';
 import { PostgresClickStore } from './store/click-store.js';
 import { type LinkCache, MemoryLinkCache, RedisLinkCache } from './store/link-cache.js';
 import { PostgresLinkStore } from './store/link-store.js';
@@ -251,7 +251,7 @@ export const urlShortener = defineService<typeof configSchema, BuildOptions>({
     'Short codes for long URLs: base62 snowflake or hashed codes, cache-aside redirects, click analytics as a stream.',
   defaultPort: DEFAULT_PORT,
   configSchema,
-  mapError: linkProblemOf,
+  mapError: mapUrlShortenerError,
   setup,
 });
 

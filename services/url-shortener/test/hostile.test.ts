@@ -10,12 +10,8 @@ import { buildFromEnv, createLink, TEST_AUTH_SECRET } from './helpers.js';
  * refusal is problem+json with a stable code (`URLSHORT_ERR_*` or the platform's `ERR_*`).
  */
 
-/**
- * Ours, the platform's, the limiter's, or one of Fastify's documented `FST_ERR_*` codes, which
- * the platform passes through for refusals made before routing (a path parameter over 100
- * characters is a 414 `FST_ERR_MAX_PARAM_LENGTH`).
- */
-const STABLE_CODE = /^(URLSHORT_ERR_[A-Z_]+|ERR_[A-Z_]+|FST_ERR_[A-Z_]+|RATE_LIMITED)$/;
+/** Ours, the platform's (refusals made before routing included), or the limiter's. */
+const STABLE_CODE = /^(URLSHORT_ERR_[A-Z_]+|ERR_[A-Z_]+|RATE_LIMITED)$/;
 const LONE_SURROGATE = '\ud800';
 const HUGE = 'x'.repeat(200_000);
 

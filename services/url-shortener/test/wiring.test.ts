@@ -14,7 +14,7 @@ import { freshSchemaName, tempDirSync } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../src/config.js';
 import { AliasTakenError, Links, NoFreeCodeError, NotOwnerError } from '../src/domain/links.js';
-import { linkProblemOf } from '../src/routes/problems.js';
+import { mapUrlShortenerError } from '../src/errors.js';
 import { buildService } from '../src/service.js';
 import { ClickAggregator } from '../src/workers/click-aggregator.js';
 import { ClickPublisher } from '../src/workers/click-publisher.js';
@@ -86,16 +86,16 @@ describe('lifecycle', () => {
 
 describe('errors through the service mapper', () => {
   it('maps the domain errors it knows, with their headers, and leaves the rest to the platform', () => {
-    const taken = linkProblemOf(new AliasTakenError('alias go is taken'));
+    const taken = mapUrlShortenerError(new AliasTakenError('alias go is taken'));
     expect(taken).toMatchObject({
       status: 409,
       code: 'URLSHORT_ERR_ALIAS_TAKEN',
       extensions: { field: 'alias' },
     });
-    expect(linkProblemOf(new NoFreeCodeError('all taken'))?.headers).toEqual({ 'retry-after': '1' });
-    expect(linkProblemOf(new NotOwnerError('not yours'))?.status).toBe(403);
-    expect(linkProblemOf(new GeneratorUnavailableError('lease lost'))).toBeUndefined();
-    expect(linkProblemOf(new Error('a bug'))).toBeUndefined();
+    expect(mapUrlShortenerError(new NoFreeCodeError('all taken'))?.headers).toEqual({ 'retry-after': '1' });
+    expect(mapUrlShortenerError(new NotOwnerError('not yours'))?.status).toBe(403);
+    expect(mapUrlShortenerError(new GeneratorUnavailableError('lease lost'))).toBeUndefined();
+    expect(mapUrlShortenerError(new Error('a bug'))).toBeUndefined();
   });
 
   it('answers a refused snowflake id with the platform problem and its Retry-After', async () => {
