@@ -22,6 +22,7 @@ export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
+  'req.headers["x-cluster-secret"]',
   'headers.authorization',
   '*.password',
   '*.secret',
