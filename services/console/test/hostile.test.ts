@@ -16,7 +16,14 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-const hostileRequests: Array<[string, Parameters<ServiceApp['inject']>[0]]> = [
+interface HostileRequest {
+  method?: 'GET' | 'POST';
+  url: string;
+  payload?: string;
+  headers?: Record<string, string>;
+}
+
+const hostileRequests: Array<[string, HostileRequest]> = [
   ['a query naming another address', { url: '/v1/services?url=http://169.254.169.254/' }],
   ['a lone surrogate in the query', { url: '/v1/services?name=%ED%A0%80' }],
   ['a path that does not decode', { url: '/v1/services/%ZZ' }],
