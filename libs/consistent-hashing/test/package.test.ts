@@ -7,12 +7,19 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type InstalledPackage,
+  OUTSIDE_COMMAND_TIMEOUT_MS,
+  PACK_TIMEOUT_MS,
+  packAndInstall,
+  RESOLUTIONS,
+  runNode,
+  typecheckConsumer,
+} from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashRing, JumpHash, Maglev, Rendezvous } from '../src/index.js';
 import { makeKeys, nodeNames } from './helpers.js';
-import { installPacked, type OutsideProject, RESOLUTIONS, runNode, typecheck } from './outside-project.js';
 
-const PACK_TIMEOUT_MS = 120_000;
 const CONSUMER_TS = `
 import { createPlacement, HashRing, type Placement, type RangeMove } from '@sysdesign/consistent-hashing';
 import { type BalanceReport, measureBalance } from '@sysdesign/consistent-hashing/harness';
@@ -25,10 +32,10 @@ export const answer: [number, number, string, number] = [moves.length, replicas.
 `;
 
 const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
-let project: OutsideProject;
+let project: InstalledPackage;
 
-beforeAll(() => {
-  project = installPacked(packageDir);
+beforeAll(async () => {
+  project = await packAndInstall(packageDir);
 }, PACK_TIMEOUT_MS);
 
 afterAll(() => project?.remove());
@@ -63,10 +70,12 @@ describe('the published package', () => {
     expect(foreign).toEqual([]);
   });
 
-  it('runs under plain node with no export conditions and answers exactly as the sources do', () => {
-    const keys = makeKeys(200);
-    const nodes = nodeNames(9);
-    const script = `
+  it(
+    'runs under plain node with no export conditions and answers exactly as the sources do',
+    async () => {
+      const keys = makeKeys(200);
+      const nodes = nodeNames(9);
+      const script = `
       import { HashRing, JumpHash, Maglev, Rendezvous, ConsistentHashingError } from '@sysdesign/consistent-hashing';
       import { measureBalance } from '@sysdesign/consistent-hashing/harness';
       import manifest from '@sysdesign/consistent-hashing/package.json' with { type: 'json' };
@@ -89,27 +98,30 @@ describe('the published package', () => {
         balanced: measureBalance(ring, keys).keys,
       }));
     `;
-    const output = JSON.parse(runNode(project, script));
-    const ring = new HashRing({ vnodes: 64, nodes });
-    const jump = new JumpHash({ nodes });
-    const maglev = new Maglev({ tableSize: 1009, nodes });
-    const rendezvous = new Rendezvous({ nodes });
-    expect(output).toEqual({
-      name: '@sysdesign/consistent-hashing',
-      ring: keys.map((key) => ring.lookup(key)),
-      preference: keys.map((key) => ring.preferenceList(key, 3)),
-      jump: keys.map((key) => jump.lookup(key)),
-      maglev: keys.map((key) => maglev.lookup(key)),
-      rendezvous: keys.map((key) => rendezvous.lookup(key)),
-      code: 'CH_ERR_DUPLICATE_NODE',
-      balanced: keys.length,
-    });
-  });
+      const output = JSON.parse(await runNode(project, script));
+      const ring = new HashRing({ vnodes: 64, nodes });
+      const jump = new JumpHash({ nodes });
+      const maglev = new Maglev({ tableSize: 1009, nodes });
+      const rendezvous = new Rendezvous({ nodes });
+      expect(output).toEqual({
+        name: '@sysdesign/consistent-hashing',
+        ring: keys.map((key) => ring.lookup(key)),
+        preference: keys.map((key) => ring.preferenceList(key, 3)),
+        jump: keys.map((key) => jump.lookup(key)),
+        maglev: keys.map((key) => maglev.lookup(key)),
+        rendezvous: keys.map((key) => rendezvous.lookup(key)),
+        code: 'CH_ERR_DUPLICATE_NODE',
+        balanced: keys.length,
+      });
+    },
+    OUTSIDE_COMMAND_TIMEOUT_MS,
+  );
 
   it.each(RESOLUTIONS)(
     'typechecks a strict consumer of the root and /harness under %s resolution',
-    (resolution) => {
-      expect(typecheck(project, resolution, CONSUMER_TS)).toBe('');
+    async (resolution) => {
+      expect(await typecheckConsumer(project, resolution, CONSUMER_TS)).toBe('');
     },
+    OUTSIDE_COMMAND_TIMEOUT_MS,
   );
 });

@@ -94,6 +94,24 @@ export function closeOnSignals(close: () => Promise<void>, logger: Logger, timeo
   process.once('SIGINT', onSignal);
 }
 
+/**
+ * A start refused for the operator's mistake, such as a configuration file that does not parse:
+ * `runStandalone` prints its message to stderr and exits 1, as for a bad variable (ConfigError).
+ * The message says what to fix; a stack trace or a JSON log line would bury it.
+ */
+export class StartupError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}
+
+/** A ConfigError or StartupError ends the process with its message alone. */
+function exitForOperator(service: string, error: ConfigError | StartupError): never {
+  process.stderr.write(`${service}: ${error.message}\n`);
+  process.exit(1);
+}
+
 /** Parses config or exits with one message naming every bad variable. */
 export function configOrExit<Schema extends z.ZodObject>(
   schema: Schema,
@@ -103,10 +121,7 @@ export function configOrExit<Schema extends z.ZodObject>(
   try {
     return loadConfig(schema, env);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${service}: ${error.message}\n`);
-      process.exit(1);
-    }
+    if (error instanceof ConfigError) exitForOperator(service, error);
     throw error;
   }
 }
@@ -124,6 +139,8 @@ export async function runStandalone<Schema extends z.ZodObject>(
     logger.info({ url, docs: `${url}/docs` }, `${definition.name} listening`);
     closeOnSignals(() => app.close(), logger, SHUTDOWN_TIMEOUT_MS);
   } catch (error) {
+    if (error instanceof StartupError || error instanceof ConfigError)
+      exitForOperator(definition.name, error);
     logger.fatal({ err: error }, `${definition.name} failed to start`);
     process.exit(1);
   }

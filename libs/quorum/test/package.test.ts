@@ -1,8 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type InstalledPackage,
+  OUTSIDE_COMMAND_TIMEOUT_MS,
+  PACK_TIMEOUT_MS,
+  packAndInstall,
+  RESOLUTIONS,
+  runNode,
+  typecheckConsumer,
+} from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installPacked, type OutsideProject, RESOLUTIONS, runNode, typecheck } from './outside-project.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -63,11 +71,11 @@ export async function write(): Promise<string> {
 }
 `;
 
-let project: OutsideProject;
+let project: InstalledPackage;
 
-beforeAll(() => {
-  project = installPacked(packageDir);
-}, 120_000);
+beforeAll(async () => {
+  project = await packAndInstall(packageDir);
+}, PACK_TIMEOUT_MS);
 
 afterAll(() => project?.remove());
 
@@ -93,21 +101,26 @@ describe('the published package', () => {
     expect(manifest.dependencies ?? {}).toEqual({});
   });
 
-  it('runs from plain node with no export conditions, root and subpaths', () => {
-    // A three-node cluster, concurrent writes, a context round trip, a short simulation, a wire codec.
-    expect(JSON.parse(runNode(project, CONSUMER_JS))).toEqual({
-      siblings: ['three', 'two'],
-      contextRoundTrips: true,
-      empty: 0,
-      simulationOk: true,
-      wire: { type: 'read', key: 'k' },
-    });
-  });
+  it(
+    'runs from plain node with no export conditions, root and subpaths',
+    async () => {
+      // A three-node cluster, concurrent writes, a context round trip, a short simulation, a wire codec.
+      expect(JSON.parse(await runNode(project, CONSUMER_JS))).toEqual({
+        siblings: ['three', 'two'],
+        contextRoundTrips: true,
+        empty: 0,
+        simulationOk: true,
+        wire: { type: 'read', key: 'k' },
+      });
+    },
+    OUTSIDE_COMMAND_TIMEOUT_MS,
+  );
 
   it.each(RESOLUTIONS)(
     'typechecks a strict consumer of the root and every subpath under %s resolution',
-    (resolution) => {
-      expect(typecheck(project, resolution, CONSUMER_TS)).toBe('');
+    async (resolution) => {
+      expect(await typecheckConsumer(project, resolution, CONSUMER_TS)).toBe('');
     },
+    OUTSIDE_COMMAND_TIMEOUT_MS,
   );
 });

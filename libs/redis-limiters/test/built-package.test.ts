@@ -1,12 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deleteRedisPrefix, freshRedisPrefix } from '@sysdesign/testkit';
+import {
+  deleteRedisPrefix,
+  freshRedisPrefix,
+  type InstalledPackage,
+  installPacked,
+  OUTSIDE_COMMAND_TIMEOUT_MS,
+  PACK_TIMEOUT_MS,
+  packPackage,
+  RESOLUTIONS,
+  runNode,
+  typecheckConsumer,
+} from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installPacked, type OutsideProject, RESOLUTIONS, runNode, typecheck } from './outside-project.js';
 
 /**
- * The package as an outside project gets it (see outside-project.ts): imported by a plain `node`
+ * The package as an outside project gets it (testkit's `packPackage`): imported by a plain `node`
  * script with no export conditions, and typechecked under NodeNext, Bundler and Node10 resolution,
  * with its peers and without them. With REDIS_URL set, the script also runs every Lua script from
  * the installed package.
@@ -40,7 +50,8 @@ if (process.env.CHECK_REDIS_URL) {
   const redis = new Redis(process.env.CHECK_REDIS_URL);
   output.redis = {};
   for (const algorithm of ALGORITHMS) {
-    const limiter = new RedisLimiter(redis, { algorithm, limit: 1, windowMs: 60000 }, { name: 'outside', prefix: process.env.CHECK_PREFIX });
+    // A generous timeout: this checks that the scripts run, not how fast a loaded test machine answers.
+    const limiter = new RedisLimiter(redis, { algorithm, limit: 1, windowMs: 60000 }, { name: 'outside', prefix: process.env.CHECK_PREFIX, timeoutMs: 10000 });
     output.redis[algorithm] = [(await limiter.limit('k')).allowed, (await limiter.limit('k')).allowed];
   }
   redis.disconnect();
@@ -73,18 +84,20 @@ export const first: Promise<LimitResult> = limiter.limit('k');
 `;
 
 describe('the published package', () => {
-  let project: OutsideProject;
-  let memoryOnly: OutsideProject;
+  let project: InstalledPackage;
+  let memoryOnly: InstalledPackage;
   const redisPrefix = freshRedisPrefix('limiter-built');
 
-  beforeAll(() => {
-    project = installPacked(packageDir, [...PEERS, '@types/node']);
-    memoryOnly = installPacked(packageDir);
-  }, 180_000);
+  beforeAll(async () => {
+    // One pack, two outside projects: with the peers installed, and with neither.
+    const packed = await packPackage(packageDir);
+    project = await installPacked(packed, { links: [...PEERS, '@types/node'] });
+    memoryOnly = await installPacked(packed);
+  }, PACK_TIMEOUT_MS);
 
   afterAll(async () => {
-    project?.remove();
-    memoryOnly?.remove();
+    await project?.remove();
+    await memoryOnly?.remove();
     if (process.env.REDIS_URL) await deleteRedisPrefix(process.env.REDIS_URL, redisPrefix);
   });
 
@@ -110,39 +123,45 @@ describe('the published package', () => {
     });
   });
 
-  it('works from a plain node script, with the Lua scripts from the generated module', async () => {
-    // No export conditions, no tsx: exactly what a user of the published package runs.
-    const output = JSON.parse(
-      runNode(project, CHECK_SCRIPT, {
-        CHECK_REDIS_URL: process.env.REDIS_URL ?? '',
-        CHECK_PREFIX: redisPrefix,
-      }),
-    ) as { memory: boolean[]; http: unknown[]; redis?: Record<string, boolean[]> };
-    expect(output.memory).toEqual([true, true, false]);
-    expect(output.http).toEqual([
-      [200, '"default";q=1;w=60'],
-      [429, '"default";q=1;w=60'],
-    ]);
-    if (process.env.REDIS_URL) {
-      expect(Object.values(output.redis!)).toEqual(Array(6).fill([true, false]));
-    } else {
-      console.warn(
-        '[built-package] REDIS_URL not set: the Lua scripts were not run from the installed package',
-      );
-    }
-  });
+  it(
+    'works from a plain node script, with the Lua scripts from the generated module',
+    async () => {
+      // No export conditions, no tsx: exactly what a user of the published package runs.
+      const output = JSON.parse(
+        await runNode(project, CHECK_SCRIPT, {
+          CHECK_REDIS_URL: process.env.REDIS_URL ?? '',
+          CHECK_PREFIX: redisPrefix,
+        }),
+      ) as { memory: boolean[]; http: unknown[]; redis?: Record<string, boolean[]> };
+      expect(output.memory).toEqual([true, true, false]);
+      expect(output.http).toEqual([
+        [200, '"default";q=1;w=60'],
+        [429, '"default";q=1;w=60'],
+      ]);
+      if (process.env.REDIS_URL) {
+        expect(Object.values(output.redis!)).toEqual(Array(6).fill([true, false]));
+      } else {
+        console.warn(
+          '[built-package] REDIS_URL not set: the Lua scripts were not run from the installed package',
+        );
+      }
+    },
+    OUTSIDE_COMMAND_TIMEOUT_MS,
+  );
 
   it.each(RESOLUTIONS)(
     'typechecks a strict consumer of the root and /fastify under %s resolution',
-    (resolution) => {
-      expect(typecheck(project, resolution, CONSUMER_TS, ['node'])).toBe('');
+    async (resolution) => {
+      expect(await typecheckConsumer(project, resolution, CONSUMER_TS, { types: ['node'] })).toBe('');
     },
+    OUTSIDE_COMMAND_TIMEOUT_MS,
   );
 
   it.each(RESOLUTIONS)(
     'typechecks a memory-only consumer with neither peer installed under %s',
-    (resolution) => {
-      expect(typecheck(memoryOnly, resolution, MEMORY_ONLY_TS)).toBe('');
+    async (resolution) => {
+      expect(await typecheckConsumer(memoryOnly, resolution, MEMORY_ONLY_TS)).toBe('');
     },
+    OUTSIDE_COMMAND_TIMEOUT_MS,
   );
 });

@@ -1,4 +1,4 @@
-import { intVar, serviceVars } from '@sysdesign/platform';
+import { intVar, serviceVars, splitList } from '@sysdesign/platform';
 import { z } from 'zod';
 
 export const SERVICE_NAME = 'console';
@@ -9,10 +9,7 @@ const servicesVar = z
   .string()
   .transform((value, context) => {
     const services: { name: string; url: string }[] = [];
-    for (const entry of value
-      .split(',')
-      .map((part) => part.trim())
-      .filter(Boolean)) {
+    for (const entry of splitList(value)) {
       const separator = entry.indexOf('=');
       const name = entry.slice(0, separator);
       const url = entry.slice(separator + 1);

@@ -1,12 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, truncateSync } from 'node:fs';
+import { writeFileAtomicSync, writeFully } from '../fs/index.js';
 import { BusError, BusErrorCode, type BusLogger } from './port.js';
-import {
-  appendFully,
-  encodeRecordLine,
-  type FsyncMode,
-  scanRecordFile,
-  writeFileAtomically,
-} from './record-file.js';
+import { encodeRecordLine, type FsyncMode, scanRecordFile } from './record-file.js';
 
 /**
  * A consumer group's committed positions in one topic: per partition, the next offset to deliver.
@@ -44,7 +39,7 @@ export class GroupOffsets {
 
   /** Records a new group's starting positions, whole, before it consumes anything. */
   static create(path: string, positions: number[], fsync: FsyncMode): GroupOffsets {
-    writeFileAtomically(path, snapshotOf(positions), fsync);
+    writeFileAtomicSync(path, snapshotOf(positions), { fsync: fsync === 'always' });
     return new GroupOffsets([...positions], openOffsetsFile(path, fsync));
   }
 
@@ -89,7 +84,7 @@ export class GroupOffsets {
         this.compact(file);
         return;
       }
-      appendFully(file.fd, encodeRecordLine(JSON.stringify({ p: partition, o: nextOffset })));
+      writeFully(file.fd, encodeRecordLine(JSON.stringify({ p: partition, o: nextOffset })));
       if (file.fsync === 'always') fsyncSync(file.fd);
       file.commitsSinceCompaction++;
     } catch (error) {
@@ -105,7 +100,7 @@ export class GroupOffsets {
   }
 
   private compact(file: OffsetsFile): void {
-    writeFileAtomically(file.path, snapshotOf(this.positions), file.fsync);
+    writeFileAtomicSync(file.path, snapshotOf(this.positions), { fsync: file.fsync === 'always' });
     closeSync(file.fd);
     this.file = openOffsetsFile(file.path, file.fsync);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DirectoryLock, writeFileAtomicSync } from '../fs/index.js';
 import {
   DEFAULT_RETRY_POLICY,
   deadLetterHeaders,
@@ -9,7 +10,6 @@ import {
   normaliseRetryPolicy,
   pause,
 } from './delivery.js';
-import { DirLock } from './dir-lock.js';
 import { GroupOffsets } from './group-offsets.js';
 import { PartitionLog, type PartitionLogLimits, type StoredRecord } from './partition-log.js';
 import {
@@ -39,7 +39,7 @@ import {
   type Subscription,
   stderrBusLogger,
 } from './port.js';
-import { type FsyncMode, writeFileAtomically } from './record-file.js';
+import type { FsyncMode } from './record-file.js';
 
 /**
  * The embedded event bus: every service of the process shares one instance. Each topic is a set
@@ -157,6 +157,8 @@ interface Topic {
 interface BusContext {
   readonly params: Params;
   readonly closed: boolean;
+  /** Crashed (`crash()`): nothing more is written, not even a commit of a message just handled. */
+  readonly crashed: boolean;
   appendDeadLetter(topic: string, key: string, valueJson: string, headers: BusHeaders): void;
   trim(topic: Topic, partition: number): void;
 }
@@ -178,10 +180,11 @@ export class InProcessEventBus implements EventBus, BusContext {
   private closing: Promise<void> | undefined;
   /** Publishing stays open while close() drains handlers, which may publish what they produce. */
   private acceptingPublishes = true;
+  private hasCrashed = false;
 
   private constructor(
     readonly params: Params,
-    private readonly lock: DirLock | undefined,
+    private readonly lock: DirectoryLock | undefined,
   ) {}
 
   /** A memory-only bus, or the durable one kept in `options.dir` (recovered if it exists). */
@@ -189,12 +192,15 @@ export class InProcessEventBus implements EventBus, BusContext {
     const params = normalise(options);
     if (!params.dir) return new InProcessEventBus(params, undefined);
     mkdirSync(join(params.dir, 'topics'), { recursive: true });
-    const lock = DirLock.acquire(params.dir);
+    // One writer per directory: two would interleave appends and corrupt the logs.
+    const lock = DirectoryLock.acquire(params.dir, {
+      lockedError: ({ message }) => new BusError(BusErrorCode.dirLocked, `bus directory ${message}`),
+    });
     const bus = new InProcessEventBus(params, lock);
     try {
       bus.recover(params.dir);
     } catch (error) {
-      bus.closeFiles();
+      bus.closeFiles('release the lock');
       throw error;
     }
     return bus;
@@ -202,6 +208,10 @@ export class InProcessEventBus implements EventBus, BusContext {
 
   get closed(): boolean {
     return this.closing !== undefined;
+  }
+
+  get crashed(): boolean {
+    return this.hasCrashed;
   }
 
   async publish(
@@ -255,6 +265,21 @@ export class InProcessEventBus implements EventBus, BusContext {
     return this.closing;
   }
 
+  /**
+   * For tests: this instance dies as under kill -9. Publishing and delivery stop at once, a handler
+   * still running is abandoned with its message uncommitted, nothing more reaches the files, and
+   * the directory's lock file stays behind naming this process, so the next open of the directory
+   * (here or in another process) takes it over as a dead owner's. Only what was written survives.
+   */
+  crash(): void {
+    if (this.closing) return;
+    this.hasCrashed = true;
+    this.acceptingPublishes = false;
+    this.closing = Promise.resolve();
+    for (const subscription of this.subscriptions) subscription.stopAtCrash();
+    this.closeFiles('abandon the lock');
+  }
+
   private async shutdown(): Promise<void> {
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     const loops: Promise<void>[] = [];
@@ -262,15 +287,16 @@ export class InProcessEventBus implements EventBus, BusContext {
       for (const group of topic.groups.values()) loops.push(group.stopped());
     await Promise.all(loops);
     this.acceptingPublishes = false;
-    this.closeFiles();
+    this.closeFiles('release the lock');
   }
 
-  private closeFiles(): void {
+  private closeFiles(lockEnding: 'release the lock' | 'abandon the lock'): void {
     for (const topic of this.topics.values()) {
       for (const log of topic.logs) log.close();
       for (const group of topic.groups.values()) group.offsets.close();
     }
-    this.lock?.release();
+    if (lockEnding === 'release the lock') this.lock?.release();
+    else this.lock?.abandon();
   }
 
   private assertOpen(): void {
@@ -291,6 +317,7 @@ export class InProcessEventBus implements EventBus, BusContext {
   }
 
   appendDeadLetter(topic: string, key: string, valueJson: string, headers: BusHeaders): void {
+    if (this.hasCrashed) return;
     this.append(deadLetterTopicOf(topic), key, valueJson, headers);
   }
 
@@ -331,11 +358,9 @@ export class InProcessEventBus implements EventBus, BusContext {
   private createTopicDir(name: string, root: string): Topic {
     const dir = join(root, 'topics', name);
     mkdirSync(join(dir, 'groups'), { recursive: true });
-    writeFileAtomically(
-      join(dir, 'topic.json'),
-      JSON.stringify({ partitions: this.params.partitions }),
-      this.params.fsync,
-    );
+    writeFileAtomicSync(join(dir, 'topic.json'), JSON.stringify({ partitions: this.params.partitions }), {
+      fsync: this.params.fsync === 'always',
+    });
     return this.openTopicDir(name, dir, this.params.partitions);
   }
 
@@ -472,7 +497,10 @@ class ConsumerGroup {
         // Returning runs `finally` in this same turn, so a publish cannot slip between the last
         // look at the log and the loop being marked stopped.
         if (!record) return;
-        if ((await member.deliver(record, partition)) === 'commit') this.commit(partition, offset + 1);
+        const outcome = await member.deliver(record, partition);
+        // A crashed bus closed its files while the handler ran: a killed process commits nothing.
+        if (this.context.crashed) return;
+        if (outcome === 'commit') this.commit(partition, offset + 1);
         deliveries++;
         if (deliveries % DELIVERIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
       }
@@ -596,6 +624,12 @@ class InProcessSubscription implements Subscription {
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
+  }
+
+  /** The bus crashed: no further attempt, and a handler still running is left behind unawaited. */
+  stopAtCrash(): void {
+    this.stopRetrying.abort();
+    this.abandon.abort();
   }
 
   private async shutdown(): Promise<void> {

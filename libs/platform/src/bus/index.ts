@@ -1,3 +1,4 @@
+import { splitList } from '../config.js';
 import { InProcessEventBus } from './in-process.js';
 import { createKafkaEventBus } from './kafka.js';
 import type { BusLogger, BusObserver, EventBus, RetryPolicy } from './port.js';
@@ -43,10 +44,9 @@ export interface EventBusSelection {
   logger?: BusLogger;
 }
 
-/** `KAFKA_BROKERS` (`host:port,host:port`) as a list; empty entries dropped. */
+/** `KAFKA_BROKERS` (`host:port,host:port`) as a list, written like every list in the environment. */
 export function parseBrokers(value: string | readonly string[] | undefined): string[] {
-  const entries = typeof value === 'string' ? value.split(',') : [...(value ?? [])];
-  return entries.map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  return typeof value === 'string' ? splitList(value) : (value ?? []).flatMap(splitList);
 }
 
 /**

@@ -9,14 +9,9 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { fsyncDirectorySync, writeFully } from '../fs/index.js';
 import { BusError, BusErrorCode, type BusHeaders, type BusLogger } from './port.js';
-import {
-  appendFully,
-  encodeRecordLine,
-  type FsyncMode,
-  fsyncDirectory,
-  scanRecordFile,
-} from './record-file.js';
+import { encodeRecordLine, type FsyncMode, scanRecordFile } from './record-file.js';
 
 /**
  * One partition of an in-process topic: an append-only sequence of records split into segments.
@@ -130,7 +125,7 @@ export class PartitionLog {
     if (segments.length === 0) {
       const path = join(dir, segmentFileName(0));
       closeSync(openSync(path, 'a'));
-      if (fsync === 'always') fsyncDirectory(dir);
+      if (fsync === 'always') fsyncDirectorySync(dir);
       segments.push({ baseOffset: 0, records: [], bytes: 0, path });
     }
     return new PartitionLog(label, segments, limits, { dir, fsync }, logger);
@@ -194,7 +189,7 @@ export class PartitionLog {
   private write(segment: Segment, line: Buffer): void {
     const fd = this.activeFd!;
     try {
-      appendFully(fd, line);
+      writeFully(fd, line);
       if (this.storage?.fsync === 'always') fsyncSync(fd);
     } catch (error) {
       // A partial line would end the valid prefix at recovery and hide every later record.
@@ -224,7 +219,7 @@ export class PartitionLog {
     let fd: number;
     try {
       fd = openSync(path, 'a');
-      if (this.storage.fsync === 'always') fsyncDirectory(this.storage.dir);
+      if (this.storage.fsync === 'always') fsyncDirectorySync(this.storage.dir);
     } catch (error) {
       this.logger.error(
         { err: error, partition: this.label },
@@ -251,7 +246,7 @@ export class PartitionLog {
       deleted++;
       if (oldest.path) this.unlink(oldest.path);
     }
-    if (deleted > 0 && this.storage?.fsync === 'always') fsyncDirectory(this.storage.dir);
+    if (deleted > 0 && this.storage?.fsync === 'always') fsyncDirectorySync(this.storage.dir);
     return deleted;
   }
 

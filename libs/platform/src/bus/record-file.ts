@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { writeFileAtomicSync } from '../fs/atomic-write.js';
 
 /**
  * The on-disk format of the in-process bus: append-only files of records, one per line, each line
@@ -64,15 +63,4 @@ export function scanRecordFile(
     position = end + 1;
   }
   return { records, validBytes: position, totalBytes: data.length };
-}
-
-/**
- * The bus's names for the platform's durable-file steps (../fs), which its logs, offsets and
- * snapshots share with the storage engine and the blob store.
- */
-export { fsyncDirectorySync as fsyncDirectory, writeFully as appendFully } from '../fs/durable.js';
-
-/** Replaces `path` with `content` atomically: a reader sees the old file or the new one, whole. */
-export function writeFileAtomically(path: string, content: Buffer | string, fsync: FsyncMode): void {
-  writeFileAtomicSync(path, content, { fsync: fsync === 'always' });
 }

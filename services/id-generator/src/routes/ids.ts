@@ -8,6 +8,8 @@ const idsQuery = z.object({
   count: z
     .string({ error: 'must be a whole number in decimal digits' })
     .regex(/^[0-9]{1,6}$/, `must be a whole number in decimal digits, 1 to ${MAX_IDS_PER_REQUEST}`)
+    // The default sits on the text a client sends, so the OpenAPI document shows it.
+    .default('1')
     .transform(Number)
     .pipe(
       z
@@ -15,8 +17,7 @@ const idsQuery = z.object({
         .min(1, 'must be at least 1')
         .max(MAX_IDS_PER_REQUEST, `must be at most ${MAX_IDS_PER_REQUEST}`),
     )
-    .default(1)
-    .describe('How many ids to return'),
+    .describe(`How many ids to return, 1 to ${MAX_IDS_PER_REQUEST}`),
   strategy: z
     .enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` })
     .default('snowflake')

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { StartupError } from '@sysdesign/platform';
 import {
   ALGORITHMS,
   type Algorithm,
@@ -90,7 +91,11 @@ export interface RuleSet {
   contentHash: string;
 }
 
-export class RulesError extends Error {
+/**
+ * A rules file refused. At start it is the operator's to fix, so `runStandalone` prints it as one
+ * line (a StartupError); on a hot reload the watcher logs it and the rules in force stay.
+ */
+export class RulesError extends StartupError {
   override name = 'RulesError';
   constructor(readonly problems: string[]) {
     super(`invalid rules: ${problems.join('; ')}`);
