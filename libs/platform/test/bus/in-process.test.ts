@@ -9,7 +9,6 @@ import {
   type InProcessBusOptions,
   InProcessEventBus,
 } from '../../src/bus/index.js';
-import type { DirectoryLock } from '../../src/fs/index.js';
 import { eventBusContract } from './contract.js';
 import { EventCounts, gate, Received, RecordingLogger, uniqueName, waitFor } from './helpers.js';
 
@@ -53,14 +52,12 @@ async function open(options: InProcessBusOptions): Promise<InProcessEventBus> {
 }
 
 /**
- * A crash: the instance is dropped without close(); only what reached its files survives, and its
- * directory lock stays behind as kill -9 leaves it, so that this process may open the directory
- * again (the platform's lock refuses a second open while the first still holds it). The bus has no
- * crash() of its own, so the test abandons the lock through the private field.
+ * A crash: `crash()` stops the instance as kill -9 would (nothing more reaches its files) and
+ * leaves its directory lock behind, so this process may open the directory again.
  */
 function crash(bus: InProcessEventBus): void {
   crashed.add(bus);
-  (bus as unknown as { lock: DirectoryLock }).lock.abandon();
+  bus.crash();
 }
 
 afterEach(async () => {
@@ -81,6 +78,30 @@ function segmentFiles(dir: string, topic: string, partition: number): string[] {
 }
 
 describe('in-process bus, durable across a crash', () => {
+  it('commits nothing once crashed: a message whose handler finishes afterwards is redelivered', async () => {
+    // The handler is still running when the instance crashes; its late success must not commit.
+    const dir = freshDir();
+    const topic = uniqueName('crash-commit');
+    const group = uniqueName('g');
+    const before = await open({ dir, partitions: 1 });
+    const held = gate();
+    let started = false;
+    await before.subscribe(topic, group, async () => {
+      started = true;
+      await held.promise;
+    });
+    const { id } = await before.publish(topic, 'k', { index: 0 });
+    await waitFor(() => started, 'the handler to start', WAIT_MS);
+    crash(before);
+    held.open();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = await open({ dir, partitions: 1 });
+    const again = new Received();
+    await after.subscribe(topic, group, again.handle);
+    await waitFor(() => again.count === 1, 'the redelivery', WAIT_MS);
+    expect(again.messages[0]?.id).toBe(id);
+  });
+
   it('keeps acknowledged messages and committed offsets when the process dies mid-message', async () => {
     // 20 messages on one key; the handler commits 10, then hangs on the 11th when the instance is
     // dropped. Reopened: the group resumes at the 11th (same id), and a new group reads all 20.
