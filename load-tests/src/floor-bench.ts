@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type ComparedResult, type ComparedTarget, runComparison } from './compare.js';
+import type { RunStats } from './load-run.js';
 import { repoRoot, resultsPath } from './paths.js';
 import { PLATFORM_FLOOR_TARGET } from './platform-floor.js';
 import { describeEnvironment } from './report.js';
@@ -75,6 +76,18 @@ function selectedRows(): Row[] {
   return rows;
 }
 
+const micros = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1));
+
+/** What a left-out part costs a request: `composed` minus the row, total CPU and user CPU. */
+function partCost(row: Row, stats: RunStats, composed: RunStats | undefined): string {
+  if (!row.name.startsWith('- ') || composed === undefined) return '';
+  const difference = (whole: number | undefined, part: number | undefined) =>
+    whole === undefined || part === undefined ? undefined : whole - part;
+  const total = difference(composed.cpuMicrosPerRequest, stats.cpuMicrosPerRequest);
+  const user = difference(composed.userCpuMicrosPerRequest, stats.userCpuMicrosPerRequest);
+  return `${micros(total)} / ${micros(user)}`;
+}
+
 function renderReport(rows: Row[], results: ComparedResult[], settings: string): string {
   const bare = results.find((result) => result.name === 'bare')!.stats;
   // The variants are composed by the bench, so each one's cost is read against the composed row.
@@ -84,34 +97,34 @@ function renderReport(rows: Row[], results: ComparedResult[], settings: string):
     '',
     `Measured ${describeEnvironment().date} on Node ${process.version}. ${settings}`,
     '',
-    "| row | what it is | req/s | CPU µs/req | ratio | CPU cost × | part's CPU µs/req |",
-    '|---|---|---:|---:|---:|---:|---:|',
+    "| row | what it is | req/s | CPU µs/req | user µs/req | ratio | CPU cost × | part's CPU / user µs/req |",
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   rows.forEach((row, index) => {
     const stats = results[index]!.stats;
     const cpu = stats.cpuMicrosPerRequest;
-    const partCost =
-      row.name.startsWith('- ') && cpu !== undefined && composed?.cpuMicrosPerRequest !== undefined
-        ? (composed.cpuMicrosPerRequest - cpu).toFixed(1)
-        : '';
     const cells = [
       row.name,
       row.description,
       Math.round(stats.requestsPerSecond).toLocaleString('en-US'),
-      cpu === undefined ? '-' : cpu.toFixed(1),
+      micros(cpu),
+      micros(stats.userCpuMicrosPerRequest),
       (stats.requestsPerSecond / bare.requestsPerSecond).toFixed(2),
       cpu === undefined || bare.cpuMicrosPerRequest === undefined
         ? '-'
         : (cpu / bare.cpuMicrosPerRequest).toFixed(2),
-      partCost,
+      partCost(row, stats, composed),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   });
   lines.push(
     '',
     'Medians over the rounds. **ratio** = req/s ÷ bare req/s; **CPU cost ×** = CPU µs/req ÷ bare CPU µs/req ' +
-      "(the steadier figure on a shared machine). **part's CPU µs/req** = `composed` minus the row: what that " +
-      'one part costs a request. Every row answers `{"ok":true}`; the service rows on `GET ' +
+      '(the steadier figure on a shared machine). **user µs/req** is the part of the CPU spent in the ' +
+      "process's own code: the kernel's socket writes are most of a small request's CPU and swing with the " +
+      "machine's load, so differences in JavaScript show there first. **part's CPU / user µs/req** = " +
+      '`composed` minus the row: what that one part costs a request. Every row answers `{"ok":true}`; the ' +
+      'service rows on `GET ' +
       FLOOR_PATH +
       '`, bare Fastify on `GET /baseline`.',
   );
