@@ -46,7 +46,7 @@ export const LATENCY_BUCKETS_SECONDS = [
 ];
 
 interface DurationSeries {
-  /** method, route and status, in the order prom-client's own histograms print them. */
+  /** method, route and status. */
   labels: Record<string, string>;
   /** Observations per bucket, not cumulative; the last counts those above every bound (`+Inf`). */
   bucketCounts: number[];
@@ -152,7 +152,7 @@ export class RequestDurations {
   }
 }
 
-/** The route label of requests no route matched (404s, URLs that do not decode). */
+/** The route label of requests no route matched (the not-found handler's 404s). */
 export const UNMATCHED_ROUTE = 'unmatched';
 
 type ResponseHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
