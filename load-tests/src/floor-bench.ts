@@ -3,12 +3,18 @@
  * (logger off) beside a `createService` app answering a no-op route (validated query, zod response
  * schema) at LOG_LEVEL=warn and at info, and beside the same app composed with one platform part left
  * out at a time. Alternated rounds, medians; written to `load-tests/results/platform-floor.md`.
- * `FLOOR_TARGETS=bare,service` measures only the named rows.
+ * `FLOOR_TARGETS=bare,service` measures only the named rows; `BENCH_PROCESSES` sets the processes a row.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type ComparedResult, type ComparedTarget, runComparison } from './compare.js';
+import {
+  type ComparedResult,
+  type ComparedTarget,
+  type ComparisonOptions,
+  runComparison,
+} from './compare.js';
+import { medianStats, type RunStats } from './load-run.js';
 import { repoRoot, resultsPath } from './paths.js';
 import { PLATFORM_FLOOR_TARGET } from './platform-floor.js';
 import { describeEnvironment } from './report.js';
@@ -75,6 +81,18 @@ function selectedRows(): Row[] {
   return rows;
 }
 
+const micros = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1));
+
+/** What a left-out part costs a request: `composed` minus the row, total CPU and user CPU. */
+function partCost(row: Row, stats: RunStats, composed: RunStats | undefined): string {
+  if (!row.name.startsWith('- ') || composed === undefined) return '';
+  const difference = (whole: number | undefined, part: number | undefined) =>
+    whole === undefined || part === undefined ? undefined : whole - part;
+  const total = difference(composed.cpuMicrosPerRequest, stats.cpuMicrosPerRequest);
+  const user = difference(composed.userCpuMicrosPerRequest, stats.userCpuMicrosPerRequest);
+  return `${micros(total)} / ${micros(user)}`;
+}
+
 function renderReport(rows: Row[], results: ComparedResult[], settings: string): string {
   const bare = results.find((result) => result.name === 'bare')!.stats;
   // The variants are composed by the bench, so each one's cost is read against the composed row.
@@ -84,47 +102,63 @@ function renderReport(rows: Row[], results: ComparedResult[], settings: string):
     '',
     `Measured ${describeEnvironment().date} on Node ${process.version}. ${settings}`,
     '',
-    "| row | what it is | req/s | CPU µs/req | ratio | CPU cost × | part's CPU µs/req |",
-    '|---|---|---:|---:|---:|---:|---:|',
+    "| row | what it is | req/s | CPU µs/req | user µs/req | ratio | CPU cost × | part's CPU / user µs/req |",
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   rows.forEach((row, index) => {
     const stats = results[index]!.stats;
     const cpu = stats.cpuMicrosPerRequest;
-    const partCost =
-      row.name.startsWith('- ') && cpu !== undefined && composed?.cpuMicrosPerRequest !== undefined
-        ? (composed.cpuMicrosPerRequest - cpu).toFixed(1)
-        : '';
     const cells = [
       row.name,
       row.description,
       Math.round(stats.requestsPerSecond).toLocaleString('en-US'),
-      cpu === undefined ? '-' : cpu.toFixed(1),
+      micros(cpu),
+      micros(stats.userCpuMicrosPerRequest),
       (stats.requestsPerSecond / bare.requestsPerSecond).toFixed(2),
       cpu === undefined || bare.cpuMicrosPerRequest === undefined
         ? '-'
         : (cpu / bare.cpuMicrosPerRequest).toFixed(2),
-      partCost,
+      partCost(row, stats, composed),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   });
   lines.push(
     '',
-    'Medians over the rounds. **ratio** = req/s ÷ bare req/s; **CPU cost ×** = CPU µs/req ÷ bare CPU µs/req ' +
-      "(the steadier figure on a shared machine). **part's CPU µs/req** = `composed` minus the row: what that " +
-      'one part costs a request. Every row answers `{"ok":true}`; the service rows on `GET ' +
+    'Medians over every run of every process of a row. **ratio** = req/s ÷ bare req/s; **CPU cost ×** = CPU µs/req ÷ bare CPU µs/req ' +
+      '(the steadier figure on a shared machine). **user µs/req** is the part of the CPU spent in the ' +
+      "process's own code: the kernel's socket writes are most of a small request's CPU and swing with the " +
+      "machine's load, so differences in JavaScript show there first. **part's CPU / user µs/req** = " +
+      '`composed` minus the row: what that one part costs a request. Every row answers `{"ok":true}`; the ' +
+      'service rows on `GET ' +
       FLOOR_PATH +
       '`, bare Fastify on `GET /baseline`.',
   );
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Each row runs in several processes, and its figures are the medians over every run of every one.
+ * Two processes of the same app settle at CPU costs up to 3 µs apart (the JIT's choices differ from
+ * start to start), more than most parts cost, so one process a row would measure its luck.
+ */
+async function measureRows(rows: Row[], processes: number, options: Omit<ComparisonOptions, 'targets'>) {
+  const copies = rows.flatMap((row) =>
+    Array.from({ length: processes }, (_, copy) => ({ ...row, name: `${row.name} #${copy + 1}` })),
+  );
+  const results = await runComparison({ ...options, targets: copies });
+  return rows.map((row, index): ComparedResult => {
+    const runs = results.slice(index * processes, (index + 1) * processes).flatMap((result) => result.runs);
+    return { name: row.name, path: row.path, stats: medianStats(runs), runs };
+  });
+}
+
 const rows = selectedRows();
-const durationSeconds = numberFromEnv('BENCH_DURATION_SECONDS', 5);
-const rounds = numberFromEnv('BENCH_ROUNDS', 5, { integer: true });
+const durationSeconds = numberFromEnv('BENCH_DURATION_SECONDS', 4);
+const rounds = numberFromEnv('BENCH_ROUNDS', 3, { integer: true });
+const processes = numberFromEnv('BENCH_PROCESSES', 3, { integer: true });
 const warmupSeconds = numberFromEnv('BENCH_WARMUP_SECONDS', 1, { allowZero: true });
 const connections = numberFromEnv('BENCH_CONNECTIONS', 50, { integer: true });
-const results = await runComparison({
-  targets: rows,
+const results = await measureRows(rows, processes, {
   request: { method: 'GET' },
   durationSeconds,
   rounds,
@@ -133,8 +167,9 @@ const results = await runComparison({
   log: (line) => process.stderr.write(`[floor] ${line}\n`),
 });
 const settings =
-  `autocannon, ${connections} connections, pipelining 1, ${rounds} rounds of ${durationSeconds} s per row ` +
-  `after ${warmupSeconds} s of warmup; each row in its own process, LOG_LEVEL=warn unless the row says otherwise.`;
+  `autocannon, ${connections} connections, pipelining 1; each row in ${processes} processes, ${rounds} rounds ` +
+  `of ${durationSeconds} s per process after ${warmupSeconds} s of warmup, rounds alternating over every ` +
+  'process; LOG_LEVEL=warn unless the row says otherwise.';
 const markdown = renderReport(rows, results, settings);
 process.stdout.write(markdown);
 await writeFile(resultsPath('platform-floor'), markdown);

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { cpuTimeMs } from './process-cpu.js';
+import { type ProcessCpuTimes, processCpuTimes } from './process-cpu.js';
 import { median } from './stats.js';
 import type { RunningTarget } from './target.js';
 
@@ -31,6 +31,11 @@ export interface RunStats {
   requestsPerSecond: number;
   /** The target process's CPU time per completed request, in microseconds (Linux only). */
   cpuMicrosPerRequest?: number;
+  /**
+   * The user part of it: the target's own code, without the kernel's socket work, which is most of a
+   * small request's CPU and swings with the machine's load. Differences in JavaScript show here first.
+   */
+  userCpuMicrosPerRequest?: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
   /** Responses without the expected status (any 2xx, or the scenario's `expectStatus`). */
@@ -54,7 +59,7 @@ export async function runLoad(
   request: PreparedRequest,
   options: { connections: number; durationSeconds: number; expectStatus?: number | undefined },
 ): Promise<LoadRun> {
-  const cpuBeforeMs = cpuTimeMs(target.pid);
+  const cpuBefore = processCpuTimes(target.pid);
   const result = await autocannon({
     url: target.url + request.path,
     method: request.method,
@@ -65,12 +70,10 @@ export async function runLoad(
     duration: options.durationSeconds,
     timeout: REQUEST_TIMEOUT_SECONDS,
   });
-  const cpuAfterMs = cpuTimeMs(target.pid);
+  const cpuAfter = processCpuTimes(target.pid);
   const stats: RunStats = {
     requestsPerSecond: result.requests.average,
-    ...(cpuBeforeMs !== undefined && cpuAfterMs !== undefined && result.requests.total > 0
-      ? { cpuMicrosPerRequest: ((cpuAfterMs - cpuBeforeMs) * 1000) / result.requests.total }
-      : {}),
+    ...cpuPerRequest(cpuBefore, cpuAfter, result.requests.total),
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     ...countExpected(result, options.expectStatus),
@@ -79,6 +82,20 @@ export async function runLoad(
   const passed =
     stats.unexpected === 0 && stats.errors === 0 && expectedCount(result, options.expectStatus) > 0;
   return { stats, result, passed };
+}
+
+function cpuPerRequest(
+  before: ProcessCpuTimes | undefined,
+  after: ProcessCpuTimes | undefined,
+  requests: number,
+): Pick<RunStats, 'cpuMicrosPerRequest' | 'userCpuMicrosPerRequest'> {
+  if (before === undefined || after === undefined || requests === 0) return {};
+  const userMs = after.userMs - before.userMs;
+  const systemMs = after.systemMs - before.systemMs;
+  return {
+    cpuMicrosPerRequest: ((userMs + systemMs) * 1000) / requests,
+    userCpuMicrosPerRequest: (userMs * 1000) / requests,
+  };
 }
 
 /** Responses with the expected status: the given one, or any 2xx. */
@@ -96,12 +113,12 @@ export function countExpected(
 }
 
 export function medianStats(runs: RunStats[]): RunStats {
-  const cpu = runs
-    .map((run) => run.cpuMicrosPerRequest)
-    .filter((value): value is number => value !== undefined);
+  const cpu = medianWhereAll(runs.map((run) => run.cpuMicrosPerRequest));
+  const userCpu = medianWhereAll(runs.map((run) => run.userCpuMicrosPerRequest));
   return {
     requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
-    ...(cpu.length === runs.length ? { cpuMicrosPerRequest: median(cpu) } : {}),
+    ...(cpu === undefined ? {} : { cpuMicrosPerRequest: cpu }),
+    ...(userCpu === undefined ? {} : { userCpuMicrosPerRequest: userCpu }),
     latencyP50Ms: median(runs.map((run) => run.latencyP50Ms)),
     latencyP99Ms: median(runs.map((run) => run.latencyP99Ms)),
     unexpected: median(runs.map((run) => run.unexpected)),
@@ -109,10 +126,18 @@ export function medianStats(runs: RunStats[]): RunStats {
   };
 }
 
+/** The median, when every run has the value. */
+function medianWhereAll(values: (number | undefined)[]): number | undefined {
+  const present = values.filter((value): value is number => value !== undefined);
+  return present.length === values.length ? median(present) : undefined;
+}
+
 /** One progress line: req/s, latencies and CPU per request. */
 export function describeStats(stats: RunStats): string {
   const cpu =
-    stats.cpuMicrosPerRequest === undefined ? '' : `, ${stats.cpuMicrosPerRequest.toFixed(1)} µs CPU/req`;
+    stats.cpuMicrosPerRequest === undefined
+      ? ''
+      : `, ${stats.cpuMicrosPerRequest.toFixed(1)} µs CPU/req (${stats.userCpuMicrosPerRequest?.toFixed(1)} user)`;
   return `${Math.round(stats.requestsPerSecond)} req/s, p50 ${stats.latencyP50Ms} ms, p99 ${stats.latencyP99Ms} ms${cpu}`;
 }
 

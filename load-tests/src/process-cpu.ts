@@ -20,16 +20,27 @@ function clockTicksPerSecond(): number {
   return ticksPerSecond;
 }
 
-/** User plus system CPU milliseconds of `pid`, or undefined where /proc is not available. */
-export function cpuTimeMs(pid: number): number | undefined {
+/** CPU milliseconds `pid` has spent in its own code (user) and in the kernel on its behalf (system). */
+export interface ProcessCpuTimes {
+  userMs: number;
+  systemMs: number;
+}
+
+/** The user and system CPU time of `pid`, or undefined where /proc is not available. */
+export function processCpuTimes(pid: number): ProcessCpuTimes | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces; the fields after it are fixed.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const userTicks = Number(fields[11]);
-    const systemTicks = Number(fields[12]);
-    return ((userTicks + systemTicks) * 1000) / clockTicksPerSecond();
+    const millisPerTick = 1000 / clockTicksPerSecond();
+    return { userMs: Number(fields[11]) * millisPerTick, systemMs: Number(fields[12]) * millisPerTick };
   } catch {
     return undefined;
   }
+}
+
+/** User plus system CPU milliseconds of `pid`, or undefined where /proc is not available. */
+export function cpuTimeMs(pid: number): number | undefined {
+  const times = processCpuTimes(pid);
+  return times === undefined ? undefined : times.userMs + times.systemMs;
 }

@@ -62,8 +62,10 @@ async function composeFloorApp(without?: PlatformPart): Promise<FastifyInstance>
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
   }
+  const countUnmatched =
+    without === 'metrics' ? undefined : installHttpMetrics(app, new ServiceMetrics('platform-floor'));
   if (without !== 'request ids') installRequestIdHeader(app);
-  if (without !== 'problem handler') installProblemHandlers(app);
+  if (without !== 'problem handler') installProblemHandlers(app, [], countUnmatched);
   if (without !== 'swagger') {
     await app.register(swagger, {
       openapi: { info: { title: 'platform-floor', version: '0.1.0' } },
@@ -71,7 +73,6 @@ async function composeFloorApp(without?: PlatformPart): Promise<FastifyInstance>
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
   }
-  if (without !== 'metrics') installHttpMetrics(app, new ServiceMetrics('platform-floor'));
   if (without === 'zod schemas') addPlainFloorRoutes(app);
   else addFloorRoutes(app as unknown as ServiceApp);
   return app;

@@ -1,5 +1,11 @@
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+} from 'fastify';
 
 /**
  * Errors as RFC 9457 problem details. Expected failures are thrown as `Problem`s with a stable
@@ -230,14 +236,31 @@ function logFailure(request: FastifyRequest, error: unknown, problem: Problem): 
   }
 }
 
-/** Answers every error, and every unknown route, as a problem; `mappers` are asked first, in order. */
-export function installProblemHandlers(app: FastifyInstance, mappers: readonly ErrorMapper[] = []): void {
+/** A hook the not-found handler runs once its answer has gone out. */
+export type NotFoundResponseHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+) => void;
+
+/**
+ * Answers every error, and every unknown route, as a problem; `mappers` are asked first, in order.
+ * `onNotFoundResponse` (the metrics' count of unmatched requests) runs after each not-found answer.
+ */
+export function installProblemHandlers(
+  app: FastifyInstance,
+  mappers: readonly ErrorMapper[] = [],
+  onNotFoundResponse?: NotFoundResponseHook,
+): void {
   app.setErrorHandler((error, request, reply) => {
     const problem = problemOf(error, mappers);
     logFailure(request, error, problem);
     return sendProblem(reply, problem, request);
   });
-  app.setNotFoundHandler((request, reply) =>
+  // Fastify runs every lifecycle hook given here on the not-found route, though its types name only
+  // preValidation and preHandler.
+  const options = (onNotFoundResponse === undefined ? {} : { onResponse: onNotFoundResponse }) as object;
+  app.setNotFoundHandler(options, (request, reply) =>
     sendProblem(
       reply,
       platformProblems.ERR_NOT_FOUND(`no route for ${request.method} ${request.url}`),

@@ -90,11 +90,25 @@ export function createLogger(level: string): Logger {
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Request ids need to be unique, not secret, so a process draws 76 random bits once and counts
+ * in the last 48, keeping the UUID shape: a fresh `randomUUID()` per request costs several times
+ * more. Two processes share a prefix with odds of one in 2^76.
+ */
+const REQUEST_ID_PREFIX = randomUUID().slice(0, 24);
+const REQUEST_COUNTER_LIMIT = 2 ** 48;
+let requestCounter = 0;
+
+function newRequestId(): string {
+  requestCounter = (requestCounter + 1) % REQUEST_COUNTER_LIMIT;
+  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(12, '0');
+}
+
 /** Takes the caller's `x-request-id` when it is safe to log and echo, else makes one. */
 export function requestIdOf(request: IncomingMessage): string {
   const given = request.headers['x-request-id'];
   if (typeof given === 'string' && SAFE_REQUEST_ID.test(given)) return given;
-  return randomUUID();
+  return newRequestId();
 }
 
 /**

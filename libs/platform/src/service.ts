@@ -132,12 +132,18 @@ export async function createService(
   app.decorate('lifecycle', lifecycle);
   installDrain(app, lifecycle);
 
+  // Before any route: each route gets its duration hook as it is added.
+  const countUnmatched = installHttpMetrics(app, app.metrics);
   // Callback-style hooks: an async hook costs every request an extra promise.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
   });
-  installProblemHandlers(app, service.mapError ? [service.mapError, idProblemOf] : [idProblemOf]);
+  installProblemHandlers(
+    app,
+    service.mapError ? [service.mapError, idProblemOf] : [idProblemOf],
+    countUnmatched,
+  );
 
   await app.register(swagger, {
     openapi: {
@@ -152,7 +158,6 @@ export async function createService(
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   installHealthRoutes(app, app.readiness);
-  installHttpMetrics(app, app.metrics);
   return app as unknown as ServiceApp;
 }
 
