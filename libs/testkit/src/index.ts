@@ -3,6 +3,7 @@ export * from './cluster.js';
 export * from './command.js';
 export * from './describe.js';
 export * from './file-lock.js';
+export * from './hostile.js';
 export * from './isolation.js';
 export * from './outside-project.js';
 export * from './pack.js';

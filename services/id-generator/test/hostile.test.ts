@@ -1,5 +1,5 @@
 import { EmbeddedPostgres, type ServiceApp } from '@sysdesign/platform';
-import { freshSchemaName } from '@sysdesign/testkit';
+import { expectForgedRequestIdHandled, FORGED_REQUEST_IDS, freshSchemaName } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromEnv } from './helpers.js';
 
@@ -95,23 +95,12 @@ describe('GET /v1/ids', () => {
     }
   });
 
-  it.each([
-    ['huge', 'r'.repeat(8_000)],
-    ['with CRLF', 'abc\r\nx-injected: yes'],
-    ['with control characters', 'abc\u0000\u001b[31m'],
-  ])('answers a forged x-request-id (%s) without echoing it into headers', async (_name, requestId) => {
-    let response: Awaited<ReturnType<ServiceApp['inject']>>;
-    try {
-      response = await app.inject({ url: '/v1/ids', headers: { 'x-request-id': requestId } });
-    } catch {
-      // The HTTP layer may refuse to even send an invalid header value; the service never saw it.
-      return;
-    }
-    expect(response.statusCode).toBe(200);
-    expect(response.headers['x-injected']).toBeUndefined();
-    expect(String(response.headers['x-request-id'] ?? '')).not.toMatch(/[\r\n]/);
-    expect(String(response.headers['x-request-id'] ?? '').length).toBeLessThanOrEqual(256);
-  });
+  it.each(FORGED_REQUEST_IDS)(
+    'answers a forged x-request-id (%s) without echoing it into headers',
+    async (_name, requestId) => {
+      await expectForgedRequestIdHandled(app, { url: '/v1/ids' }, requestId);
+    },
+  );
 });
 
 describe('GET /v1/ids/{id}/decode', () => {

@@ -1,4 +1,5 @@
 import type { ServiceApp } from '@sysdesign/platform';
+import { expectForgedRequestIdHandled, FORGED_REQUEST_IDS } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromEnv, rulesDir } from './helpers.js';
 
@@ -158,26 +159,12 @@ describe('POST /v1/check', () => {
     await expectProblem(json('domain=hostile&descriptors=user'), 400, 'ERR_MALFORMED_BODY');
   });
 
-  it.each([
-    ['huge', 'r'.repeat(8_000)],
-    ['with CRLF', 'abc\r\nx-injected: yes'],
-    ['with control characters', 'abc\u0000\u001b[31m'],
-  ])('answers a forged x-request-id (%s) without echoing it into headers', async (_name, requestId) => {
-    let response: Awaited<ReturnType<ServiceApp['inject']>>;
-    try {
-      response = await app.inject({
-        ...json(GOOD),
-        headers: { ...json(GOOD).headers, 'x-request-id': requestId },
-      });
-    } catch {
-      // The HTTP layer may refuse to even send an invalid header value; the service never saw it.
-      return;
-    }
-    expect(response.statusCode).toBeLessThan(500);
-    expect(response.headers['x-injected']).toBeUndefined();
-    expect(String(response.headers['x-request-id'] ?? '')).not.toMatch(/[\r\n]/);
-    expect(String(response.headers['x-request-id'] ?? '').length).toBeLessThanOrEqual(256);
-  });
+  it.each(FORGED_REQUEST_IDS)(
+    'answers a forged x-request-id (%s) without echoing it into headers',
+    async (_name, requestId) => {
+      await expectForgedRequestIdHandled(app, json(GOOD), requestId);
+    },
+  );
 });
 
 describe('the other endpoints', () => {
