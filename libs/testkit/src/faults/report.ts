@@ -43,7 +43,7 @@ function faultsSection(faults: readonly FaultRecord[]): string {
   if (faults.length === 0) return '## Faults\n\nNone injected.';
   const rows = faults.map(
     (fault) =>
-      `| ${fault.kind} | ${fault.target} | ${milliseconds(fault.startMs)} | ${fault.endMs === undefined ? 'never healed' : milliseconds(fault.endMs)} |`,
+      `| ${cell(fault.kind)} | ${cell(fault.target)} | ${milliseconds(fault.startMs)} | ${fault.endMs === undefined ? 'never healed' : milliseconds(fault.endMs)} |`,
   );
   return ['## Faults', '', '| fault | target | start | end |', '| --- | --- | ---: | ---: |', ...rows].join(
     '\n',
@@ -62,7 +62,7 @@ function operationsSection(history: readonly HistoryEvent[]): string {
     countsByFunction.set(operation.invoke.f, counts);
   }
   const rows = [...countsByFunction].map(
-    ([f, counts]) => `| ${f} | ${outcomes.map((outcome) => counts[outcome]).join(' | ')} |`,
+    ([f, counts]) => `| ${cell(f)} | ${outcomes.map((outcome) => counts[outcome]).join(' | ')} |`,
   );
   const header = `| operation | ${outcomes.join(' | ')} |`;
   return ['## Operations', '', header, `| --- |${' ---: |'.repeat(outcomes.length)}`, ...rows].join('\n');
@@ -71,7 +71,7 @@ function operationsSection(history: readonly HistoryEvent[]): string {
 function verdictsSection(results: Readonly<Record<string, CheckResult>>): string {
   const rows = Object.entries(results).map(
     ([checker, result]) =>
-      `| ${checker} | ${result.valid ? 'valid' : 'INVALID'} | ${result.anomalies.length} |`,
+      `| ${cell(checker)} | ${result.valid ? 'valid' : 'INVALID'} | ${result.anomalies.length} |`,
   );
   return ['## Checkers', '', '| checker | verdict | anomalies |', '| --- | --- | ---: |', ...rows].join('\n');
 }
@@ -86,6 +86,11 @@ function anomaliesSection(results: Readonly<Record<string, CheckResult>>): strin
     }
   }
   return blocks.length === 0 ? undefined : ['## Anomalies', ...blocks].join('\n\n');
+}
+
+/** A pipe inside a table cell would end the cell: markdown wants it escaped. */
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|');
 }
 
 function milliseconds(timeMs: number): string {
