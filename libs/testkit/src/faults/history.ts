@@ -51,7 +51,10 @@ export class History {
     this.pending.set(process, event);
   }
 
-  /** The operation happened; `value` is its result when it has one (the value a read saw). */
+  /**
+   * The operation happened; `value` is its result when it has one (the value a read saw). Without
+   * one, the completion repeats the invoked value, so a write's completion shows what it wrote.
+   */
   ok(process: string, value?: unknown): void {
     this.complete('ok', process, value);
   }

@@ -72,6 +72,6 @@ function acknowledgedWrites(writes: Map<string, PairedOperation[]>): PairedOpera
 }
 
 /** True when `first` was acknowledged before `second` was invoked: `second` cannot precede it. */
-export function completedBefore(first: PairedOperation, second: PairedOperation): boolean {
+function completedBefore(first: PairedOperation, second: PairedOperation): boolean {
   return first.complete?.type === 'ok' && first.complete.index < second.invoke.index;
 }
