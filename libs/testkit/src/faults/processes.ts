@@ -63,7 +63,10 @@ export class NodeProcess {
     return this.outputTail;
   }
 
-  /** Spawns the node (again, on the same data after a stop or kill) and waits until it is ready. */
+  /**
+   * Spawns the node (again, on the same data after a stop or kill) and waits until it is ready; a
+   * node that does not get ready in time is killed, not left half-started.
+   */
   async start(): Promise<void> {
     if (this.running) throw new Error(`${this.options.script} is already running (pid ${this.pid})`);
     const child = spawn(
@@ -85,7 +88,12 @@ export class NodeProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    await this.waitReady();
+    try {
+      await this.waitReady();
+    } catch (error) {
+      await this.kill();
+      throw error;
+    }
   }
 
   /** Polls `url` until it answers 200; fails at once if the node exits, with its output. */

@@ -75,6 +75,31 @@ describe('a cluster of node processes', () => {
   });
 });
 
+describe('starting a node process', () => {
+  it('fails at once with its output when the node exits before it is ready', async () => {
+    const env = { PORT: 'none', DATA_DIR: await tempDir('process-node-') };
+    const node = new NodeProcess({ script, cwd: packageRoot, env, readyUrl: 'http://127.0.0.1:9/' });
+    await expect(node.start()).rejects.toThrow(/exited before ready:[\s\S]*ERR_SOCKET_BAD_PORT/);
+  });
+
+  it('kills a node that is not ready in time instead of leaving it running', async () => {
+    const dataDir = await tempDir('process-node-');
+    const env = { PORT: String(await freePort()), DATA_DIR: dataDir };
+    const wrongUrl = `http://127.0.0.1:${await freePort()}/`;
+    const node = new NodeProcess({
+      script,
+      cwd: packageRoot,
+      env,
+      readyUrl: wrongUrl,
+      startTimeoutMs: 1_500,
+    });
+    await expect(node.start()).rejects.toThrow(/timed out after 1500 ms waiting for .* to be ready/);
+    const pid = Number((await readFile(join(dataDir, 'starts.log'), 'utf8')).trim());
+    expect(alive(pid)).toBe(false);
+    expect(node.running).toBe(false);
+  });
+});
+
 describe('pausing a node process', () => {
   it('makes it unresponsive until resumed, then it answers as the same process', async () => {
     const { node, url } = await singleNode();
