@@ -191,3 +191,29 @@ describe('running the nemesis', () => {
     expect(healed).toEqual([nemesis.schedule.faults[0]!.target]);
   });
 });
+
+describe('a nemesis run when its test ends first', () => {
+  const healed: string[] = [];
+  let run: Promise<unknown> = Promise.resolve();
+
+  it.fails('(a test that fails in the middle of a run)', async () => {
+    const nemesis = new Nemesis(quick(8));
+    run = nemesis.run(
+      {
+        pause: (target) => () => void healed.push(target),
+        kill: () => () => undefined,
+        partition: () => () => undefined,
+      },
+      { healAll: () => void healed.push('all') },
+    );
+    run.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, nemesis.schedule.faults[0]!.atMs + 10));
+    throw new Error('planted failure');
+  });
+
+  it('was stopped and healed before the next test', async () => {
+    await expect(run).rejects.toThrow(/the test ended before the nemesis run did/);
+    expect(healed.at(-1)).toBe('all');
+    expect(healed).toHaveLength(2);
+  });
+});
