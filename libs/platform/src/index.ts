@@ -4,6 +4,7 @@ export * from './auth/index.js';
 export * from './backends.js';
 export * from './blob/index.js';
 export * from './bus/index.js';
+export * from './clock.js';
 export * from './config.js';
 export * from './define.js';
 export * from './errors.js';
