@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ConfigError, type Env, loadConfig } from './config.js';
-import { type Clock, systemClock } from './ids/snowflake.js';
 
 /**
  * The one clock the platform reads wall time through, and a skewed one for fault tests: a node
@@ -9,7 +8,12 @@ import { type Clock, systemClock } from './ids/snowflake.js';
  * is the Snowflake generator's `Clock`, so a skewed clock plugs into it and into worker leases.
  */
 
-export { type Clock, systemClock };
+/** Wall time in milliseconds since the epoch. */
+export interface Clock {
+  nowMs(): number;
+}
+
+export const systemClock: Clock = { nowMs: () => Date.now() };
 
 export interface SkewOptions {
   /** Added to every reading; negative means behind. */

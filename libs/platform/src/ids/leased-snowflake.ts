@@ -1,11 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { Clock } from '../clock.js';
 import { ConfigError, intVar } from '../config.js';
 import type { Sql } from '../sql/port.js';
 import { LAYOUTS } from './layout.js';
 import { PostgresWorkerLeaseStore, RedisWorkerLeaseStore } from './lease-stores.js';
-import { type Clock, SnowflakeGenerator } from './snowflake.js';
+import { SnowflakeGenerator } from './snowflake.js';
 import { autoCandidates, type RenewalResult, WorkerLease, type WorkerLeaseStore } from './worker-lease.js';
 
 /**

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.js';
 import { CompiledLayout, type FieldName, type IdLayout, SNOWFLAKE_LAYOUT } from './layout.js';
 
 /**
@@ -12,12 +13,6 @@ import { CompiledLayout, type FieldName, type IdLayout, SNOWFLAKE_LAYOUT } from 
  * A worker lease adds two bounds (see `worker-lease.ts`): a floor (the last time a previous
  * holder of this node id may have used) and a ceiling (how far the current lease reaches).
  */
-
-export interface Clock {
-  nowMs(): number;
-}
-
-export const systemClock: Clock = { nowMs: () => Date.now() };
 
 export type WaitReason = 'sequence-exhausted' | 'clock-rollback';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Clock } from './snowflake.js';
+import type { Clock } from '../clock.js';
 
 /**
  * Worker-id leases: how Snowflake generators get distinct node ids without configuration, and
