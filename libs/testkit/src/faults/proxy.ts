@@ -67,6 +67,11 @@ class Flow {
     destination.on('drain', () => this.resumeSourceIfRoom());
   }
 
+  /** After a heal: forwards a FIN the link held back while it discarded this way. */
+  resume(): void {
+    if (this.queue.length === 0) this.deliverDue();
+  }
+
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -140,6 +145,18 @@ class ProxiedConnection {
         }
       });
     }
+  }
+
+  /**
+   * After a heal: what the cut held back reaches the other side, as TCP would retransmit it; a
+   * side that went away meanwhile takes its peer with it.
+   */
+  resume(): void {
+    if (this.client.destroyed || this.upstream.destroyed) {
+      this.destroy();
+      return;
+    }
+    for (const flow of this.flows) flow.resume();
   }
 
   reset(): void {
@@ -234,12 +251,16 @@ export class LinkProxy {
     this.bytesPerSecondFault = bytesPerSecond;
   }
 
-  /** Clears every fault. Bytes discarded meanwhile stay lost; connections reset stay closed. */
+  /**
+   * Clears every fault. Bytes discarded meanwhile stay lost and connections reset stay closed, but
+   * a close the cut hid now reaches the other side.
+   */
   heal(): void {
     this.cutMode = undefined;
     this.droppedWays.clear();
     this.latencyFault = undefined;
     this.bytesPerSecondFault = undefined;
+    for (const connection of this.connections) connection.resume();
   }
 
   /** Destroys every proxied socket and the listening server. */

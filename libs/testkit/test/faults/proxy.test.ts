@@ -11,6 +11,7 @@ const seed = 22;
 interface Target {
   port: number;
   received: () => string;
+  openSockets: () => number;
 }
 
 /** A server on 127.0.0.1 that echoes every chunk and may greet each connection first. */
@@ -35,7 +36,7 @@ async function startEchoTarget(options: { greeting?: string } = {}): Promise<Tar
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('echo target has no port');
-  return { port: address.port, received: () => received };
+  return { port: address.port, received: () => received, openSockets: () => sockets.size };
 }
 
 async function startProxy(targetPort: number): Promise<LinkProxy> {
@@ -142,6 +143,20 @@ describe('LinkProxy', () => {
     const elapsedMs = Date.now() - startedAt;
     expect(elapsedMs).toBeGreaterThanOrEqual(190);
     expect(elapsedMs).toBeLessThan(1_000);
+  });
+
+  it('hides a client closing during a blackhole from the target until heal', async () => {
+    const target = await startEchoTarget();
+    const proxy = await startProxy(target.port);
+    const client = await connect(proxy.port);
+    await waitFor(() => target.openSockets() === 1, 'the target to accept the proxied connection');
+    proxy.cut('blackhole');
+    client.socket.destroy();
+    await sleep(200);
+    expect(target.openSockets()).toBe(1);
+    proxy.heal();
+    await waitFor(() => target.openSockets() === 0, 'the close to reach the target after heal');
+    expect(proxy.connectionCount).toBe(0);
   });
 
   it('lets requests in and drops the replies on a one-way cut', async () => {
