@@ -11,7 +11,9 @@ const queuedBytesMax = 1024 * 1024;
 /**
  * `reset`: every connection, open or new, is torn down with a TCP RST (the peer sees ECONNRESET).
  * `blackhole`: connections stay open and every byte is discarded in both directions, with no FIN
- * and no RST, so only a timeout on the peer notices; the case that finds missing timeouts.
+ * and no RST, so only a timeout on the peer notices; the case that finds missing timeouts. On
+ * loopback the kernel completes every handshake, so a connection opened during a blackhole is
+ * accepted, and the target sees it open and silent.
  */
 export type CutMode = 'reset' | 'blackhole';
 
@@ -38,20 +40,21 @@ interface FlowPolicy {
 }
 
 interface FlowClock {
+  /** When the previous chunk has finished going through the bandwidth cap. */
   linkFreeAtMs: number;
-  lastDeliveryAtMs: number;
 }
 
 /**
- * One direction of one proxied connection: holds each chunk until its delivery time, in arrival
- * order, and drops it instead when the link discards that way at arrival or at delivery.
+ * One direction of one proxied connection: holds each chunk until its delivery time and drops it
+ * instead when the link discards that way at arrival or at delivery. The queue is first in, first
+ * out, so a chunk drawn a shorter delay waits for the ones before it: TCP keeps order.
  */
 class Flow {
   private queue: Array<{ deliverAtMs: number; chunk: Buffer }> = [];
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private sourceEnded = false;
-  private readonly clock: FlowClock = { linkFreeAtMs: 0, lastDeliveryAtMs: 0 };
+  private readonly clock: FlowClock = { linkFreeAtMs: 0 };
 
   constructor(
     private readonly way: Way,
@@ -98,12 +101,12 @@ class Flow {
       if (this.policy.discards(this.way) || this.destination.destroyed) continue;
       if (!this.destination.write(chunk)) this.source.pause();
     }
+    this.resumeSourceIfRoom();
     const next = this.queue[0];
     if (next !== undefined) {
       this.timer = setTimeout(() => this.deliverDue(), next.deliverAtMs - now);
       return;
     }
-    this.resumeSourceIfRoom();
     // A FIN is a byte on the wire too: a link that discards this way does not carry it.
     if (this.sourceEnded && !this.policy.discards(this.way)) this.destination.end();
   }
@@ -294,9 +297,7 @@ export class LinkProxy {
       sentAtMs = Math.max(now, clock.linkFreeAtMs) + (bytes * 1000) / this.bytesPerSecondFault;
       clock.linkFreeAtMs = sentAtMs;
     }
-    const deliverAtMs = Math.max(clock.lastDeliveryAtMs, sentAtMs + this.latencyDrawMs());
-    clock.lastDeliveryAtMs = deliverAtMs;
-    return deliverAtMs;
+    return sentAtMs + this.latencyDrawMs();
   }
 
   private latencyDrawMs(): number {

@@ -158,6 +158,30 @@ describe('Network', () => {
     expect((await reachable(network)).sort()).toEqual(within([names]));
   });
 
+  it('leaves no socket or server open after close, under a partition', async () => {
+    const tcpHandles = () =>
+      process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap' || name === 'TCPServerWrap')
+        .length;
+    // Handles of the previous tests close a loop turn after their cleanups: start from none.
+    await waitFor(() => tcpHandles() === 0, 'the previous tests to release their TCP handles');
+    const network = await startNetwork();
+    const withoutTraffic = tcpHandles();
+    network.majorityMinority(seededRandom(seed));
+    const held = names
+      .slice(1)
+      .map((to) => createConnection({ host: '127.0.0.1', port: network.addressFor('a', to) }));
+    for (const socket of held) {
+      socket.on('error', () => {});
+      onTestFinished(() => {
+        socket.destroy();
+      });
+    }
+    await waitFor(() => tcpHandles() >= withoutTraffic + 3 * held.length, 'the held connections to open');
+    await network.close();
+    for (const socket of held) socket.destroy();
+    await waitFor(() => tcpHandles() === names.length, 'only the echo nodes to be left listening');
+  });
+
   it('refuses groups naming an unknown node or one node twice', async () => {
     const network = await startNetwork();
     expect(() => network.partition([['a'], ['z']])).toThrow('no node named z');

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { LinkProxy } from '../../src/faults/proxy.js';
+import { freePort } from '../../src/ports.js';
 import { seededRandom } from '../../src/random.js';
 import { waitFor } from '../../src/wait.js';
 
@@ -193,6 +194,17 @@ describe('LinkProxy', () => {
     });
     const [error] = (await once(fresh, 'error')) as [NodeJS.ErrnoException];
     expect(error.code).toBe('ECONNRESET');
+  });
+
+  it('resets the client when nothing listens at the target', async () => {
+    const proxy = await startProxy(await freePort());
+    const client = createConnection({ host: '127.0.0.1', port: proxy.port });
+    onTestFinished(() => {
+      client.destroy();
+    });
+    const [error] = (await once(client, 'error')) as [NodeJS.ErrnoException];
+    expect(error.code).toBe('ECONNRESET');
+    await waitFor(() => proxy.connectionCount === 0, 'the proxy to forget the failed connection');
   });
 
   it('restores both directions on heal, on an open connection and a new one', async () => {
