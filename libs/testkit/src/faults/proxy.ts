@@ -108,7 +108,8 @@ class Flow {
       return;
     }
     // A FIN is a byte on the wire too: a link that discards this way does not carry it.
-    if (this.sourceEnded && !this.policy.discards(this.way)) this.destination.end();
+    if (this.sourceEnded && !this.policy.discards(this.way) && !this.destination.destroyed)
+      this.destination.end();
   }
 
   private resumeSourceIfRoom(): void {
@@ -151,8 +152,8 @@ class ProxiedConnection {
   }
 
   /**
-   * After a heal: what the cut held back reaches the other side, as TCP would retransmit it; a
-   * side that went away meanwhile takes its peer with it.
+   * After a heal: a FIN the cut held back reaches the other side, as TCP would retransmit it, and
+   * a side that went away meanwhile takes its peer with it.
    */
   resume(): void {
     if (this.client.destroyed || this.upstream.destroyed) {
