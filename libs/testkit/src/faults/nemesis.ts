@@ -1,5 +1,6 @@
 import { onTestFinished } from 'vitest';
 import { seededRandom } from '../random.js';
+import type { FaultRecord } from './report.js';
 
 /**
  * The nemesis: from a seed, a schedule of faults over a run (which fault, on which target, when,
@@ -142,7 +143,7 @@ export interface RunOptions {
 }
 
 /** What happened to one fault, times from the start of the run. */
-export interface FaultRecord<Fault extends string> extends ScheduledFault<Fault> {
+export interface InjectedFault<Fault extends string> extends ScheduledFault<Fault> {
   injectedAtMs: number;
   healedAtMs: number;
 }
@@ -169,7 +170,7 @@ export class Nemesis<Fault extends string> {
   async run(
     actions: Record<Fault, FaultAction<Fault>>,
     options: RunOptions = {},
-  ): Promise<FaultRecord<Fault>[]> {
+  ): Promise<InjectedFault<Fault>[]> {
     const controller = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
     const played = this.play(actions, { ...options, signal });
@@ -187,11 +188,11 @@ export class Nemesis<Fault extends string> {
   private async play(
     actions: Record<Fault, FaultAction<Fault>>,
     options: RunOptions & { signal: AbortSignal },
-  ): Promise<FaultRecord<Fault>[]> {
+  ): Promise<InjectedFault<Fault>[]> {
     const startMs = Date.now();
     const elapsedMs = () => Date.now() - startMs;
     const timeoutMs = options.actionTimeoutMs ?? DEFAULT_ACTION_TIMEOUT_MS;
-    const records: FaultRecord<Fault>[] = [];
+    const records: InjectedFault<Fault>[] = [];
     let heal: Heal | undefined;
     try {
       for (const scheduled of this.schedule.faults) {
@@ -266,4 +267,16 @@ async function bounded<Result>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What a run injected, as the report lists faults (times from the run's start). */
+export function toFaultRecords<Fault extends string>(
+  injected: readonly InjectedFault<Fault>[],
+): FaultRecord[] {
+  return injected.map((fault) => ({
+    kind: fault.fault,
+    target: fault.target,
+    startMs: fault.injectedAtMs,
+    endMs: fault.healedAtMs,
+  }));
 }
