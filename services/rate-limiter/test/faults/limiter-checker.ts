@@ -1,0 +1,111 @@
+import {
+  type Anomaly,
+  type CheckResult,
+  type HistoryEvent,
+  pairOperations,
+  resultOf,
+} from '@sysdesign/testkit/faults';
+
+/**
+ * The rate limiter's claims over a fault run, as a pure function of its history. Each `check`
+ * operation is recorded with `key` = the identity checked and, on completion, `value` =
+ * `{ allowed, reason, latencyMs }`; a check the client gave up on is `unknown`.
+ *
+ * The bound, from the design: Redis decides every admission it makes exactly, so admissions
+ * with reason `within_limit` never exceed the limit per identity, whatever the link did. What
+ * Redis could not decide follows the fail mode: `open` admits it (so an identity's total is at
+ * most the limit plus its `fail_open` answers), `closed` admits nothing beyond the limit. No check
+ * waits past the latency bound, and none is left undecided by Redis outside a fault and its grace.
+ */
+
+export type FailMode = 'open' | 'closed';
+
+export interface CheckDecision {
+  allowed: boolean;
+  reason: string;
+  latencyMs: number;
+}
+
+export interface LimiterClaims {
+  limit: number;
+  failMode: FailMode;
+  /** No check may take longer (the Redis timeout plus scheduling slack). */
+  latencyBoundMs: number;
+  /** History times (ms) during which Redis may fail to decide: each fault plus its grace. */
+  faultWindows: readonly { startMs: number; endMs: number }[];
+}
+
+const undecidedReasons = new Set(['fail_open', 'fail_closed']);
+
+export function checkRateLimiter(events: readonly HistoryEvent[], claims: LimiterClaims): CheckResult {
+  const anomalies: Anomaly[] = [];
+  const admittedByKey = new Map<string, HistoryEvent[]>();
+  for (const operation of pairOperations(events)) {
+    if (operation.invoke.f !== 'check') continue;
+    const complete = operation.complete;
+    const excerpt = complete === undefined ? [operation.invoke] : [operation.invoke, complete];
+    if (complete === undefined || complete.type !== 'ok') {
+      anomalies.push({
+        kind: 'hung',
+        message: `a check never got an answer (${complete?.type ?? 'pending'})`,
+        excerpt,
+      });
+      continue;
+    }
+    const decision = complete.value as CheckDecision;
+    anomalies.push(...decisionAnomalies(decision, operation.invoke, complete, excerpt, claims));
+    if (decision.reason === 'within_limit') {
+      const key = operation.invoke.key ?? '';
+      admittedByKey.set(key, [...(admittedByKey.get(key) ?? []), complete]);
+    }
+  }
+  for (const [key, admitted] of admittedByKey) {
+    if (admitted.length > claims.limit)
+      anomalies.push({
+        kind: 'over-admitted',
+        message: `${admitted.length} checks of ${key} admitted by Redis, limit ${claims.limit}`,
+        excerpt: admitted.slice(claims.limit),
+      });
+  }
+  return resultOf(anomalies);
+}
+
+function decisionAnomalies(
+  decision: CheckDecision,
+  invoke: HistoryEvent,
+  complete: HistoryEvent,
+  excerpt: HistoryEvent[],
+  claims: LimiterClaims,
+): Anomaly[] {
+  const anomalies: Anomaly[] = [];
+  if (decision.latencyMs > claims.latencyBoundMs)
+    anomalies.push({
+      kind: 'slow',
+      message: `a check took ${Math.round(decision.latencyMs)} ms, bound ${claims.latencyBoundMs} ms`,
+      excerpt,
+    });
+  const expected = claims.failMode === 'open' ? 'fail_open' : 'fail_closed';
+  if (undecidedReasons.has(decision.reason) && decision.reason !== expected)
+    anomalies.push({
+      kind: 'wrong-fail-mode',
+      message: `${decision.reason} with FAIL_MODE=${claims.failMode}`,
+      excerpt,
+    });
+  if (decision.allowed !== (decision.reason === 'within_limit' || decision.reason === 'fail_open'))
+    anomalies.push({
+      kind: 'inconsistent',
+      message: `allowed=${decision.allowed} with reason ${decision.reason}`,
+      excerpt,
+    });
+  // A check still in flight when a fault begins may meet it too.
+  const inFault = claims.faultWindows.some(
+    (window) => complete.timeMs >= window.startMs && invoke.timeMs <= window.endMs,
+  );
+  if (undecidedReasons.has(decision.reason) && !inFault)
+    anomalies.push({
+      kind: 'undecided-while-healthy',
+      message: `${decision.reason} outside every fault and its grace`,
+      excerpt,
+    });
+  return anomalies;
+}
