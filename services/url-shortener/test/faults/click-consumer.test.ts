@@ -90,7 +90,7 @@ describe('the click consumer, paused and killed mid-batch', () => {
 
     expect(result.anomalies, `${nemesis.describe()}\n${report}`).toEqual([]);
     const acknowledged = history.events().filter((event) => event.f === 'submit' && event.type === 'ok');
-    expect(acknowledged.length).toBeGreaterThan(LINKS / 3);
+    expect(acknowledged.length).toBeGreaterThan(200);
     // The schedule comes from the seed: it pauses and kills, and a kill lands with clicks held.
     expect(injected.map((fault) => fault.fault)).toEqual(expect.arrayContaining(['pause', 'kill']));
     expect(Math.max(...heldAtKills)).toBeGreaterThan(0);
