@@ -13,7 +13,7 @@ export const FORGED_REQUEST_IDS: ReadonlyArray<readonly [string, string]> = [
 
 /** A request as `app.inject()` takes it, as far as these helpers need. */
 export interface HostileRequest {
-  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
   url: string;
   headers?: Record<string, string>;
   payload?: string | Record<string, unknown>;
@@ -21,7 +21,29 @@ export interface HostileRequest {
 
 /** The slice of a Fastify app these helpers need. */
 export interface Injectable {
-  inject(request: HostileRequest): Promise<{ statusCode: number; headers: Record<string, unknown> }>;
+  inject(
+    request: HostileRequest,
+  ): Promise<{ statusCode: number; headers: Record<string, unknown>; json(): unknown }>;
+}
+
+/**
+ * Sends `request` and expects a refusal: `status`, an `application/problem+json` body with that
+ * status and `code`, and, when given, `field` named in its detail. Answers the body.
+ */
+export async function expectProblem(
+  app: Injectable,
+  request: HostileRequest | string,
+  status: number,
+  code: string,
+  field?: string,
+): Promise<Record<string, unknown>> {
+  const response = await app.inject(typeof request === 'string' ? { url: request } : request);
+  expect(response.statusCode).toBe(status);
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = response.json() as Record<string, unknown>;
+  expect(body).toMatchObject({ status, code });
+  if (field !== undefined) expect(body.detail).toContain(field);
+  return body;
 }
 
 /**

@@ -1,15 +1,13 @@
 import { EmbeddedPostgres, type ServiceApp } from '@sysdesign/platform';
-import { expectForgedRequestIdHandled, FORGED_REQUEST_IDS, freshSchemaName } from '@sysdesign/testkit';
+import {
+  expectForgedRequestIdHandled,
+  expectProblem as expectProblemOf,
+  FORGED_REQUEST_IDS,
+  freshSchemaName,
+  type HostileRequest,
+} from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromEnv } from './helpers.js';
-
-/** The part of `app.inject`'s options these cases use. */
-interface InjectOptions {
-  method?: 'GET' | 'POST' | 'DELETE';
-  url: string;
-  headers?: Record<string, string>;
-  payload?: string | Record<string, unknown>;
-}
 
 /**
  * Hostile input, endpoint by endpoint: every parameter missing, wrong-typed, huge or malformed,
@@ -29,13 +27,8 @@ afterAll(async () => {
   await embedded.close();
 });
 
-async function expectProblem(options: InjectOptions | string, status: number, code: string, field?: string) {
-  const response = await app.inject(options);
-  expect(response.statusCode).toBe(status);
-  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const body = response.json();
-  expect(body).toMatchObject({ status, code });
-  if (field !== undefined) expect(body.detail).toContain(field);
+function expectProblem(options: HostileRequest | string, status: number, code: string, field?: string) {
+  return expectProblemOf(app, options, status, code, field);
 }
 
 describe('GET /v1/ids', () => {
@@ -138,7 +131,7 @@ describe('the other endpoints', () => {
     ['a path that is not UTF-8', { method: 'GET', url: '/v1/ids/%ff%fe/decode' }, 400, 'ERR_MALFORMED_URL'],
     ['a broken percent escape', { method: 'GET', url: '/v1/ids/%E0%A4%A/decode' }, 400, 'ERR_MALFORMED_URL'],
   ] as const)('answers %s with a problem', async (_name, options, status, code) => {
-    await expectProblem(options as InjectOptions, status, code);
+    await expectProblem(options as HostileRequest, status, code);
   });
 
   it.each(['/healthz', '/readyz', '/metrics', '/healthz?__proto__[x]=1'])('serves GET %s', async (url) => {

@@ -1,15 +1,12 @@
 import type { ServiceApp } from '@sysdesign/platform';
-import { expectForgedRequestIdHandled, FORGED_REQUEST_IDS } from '@sysdesign/testkit';
+import {
+  expectForgedRequestIdHandled,
+  expectProblem as expectProblemOf,
+  FORGED_REQUEST_IDS,
+  type HostileRequest,
+} from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromEnv, rulesDir } from './helpers.js';
-
-/** The part of `app.inject`'s options these cases use. */
-interface InjectOptions {
-  method?: 'GET' | 'POST' | 'DELETE';
-  url: string;
-  headers?: Record<string, string>;
-  payload?: string | Record<string, unknown>;
-}
 
 /**
  * Hostile input, endpoint by endpoint: every field missing, wrong-typed, huge or malformed, forged
@@ -25,7 +22,7 @@ descriptors:
 `;
 
 const GOOD = { domain: 'hostile', descriptors: [{ key: 'user', value: 'u1' }] };
-const json = (body: unknown): InjectOptions => ({
+const json = (body: unknown): HostileRequest => ({
   method: 'POST',
   url: '/v1/check',
   headers: { 'content-type': 'application/json' },
@@ -49,18 +46,13 @@ afterAll(async () => {
   await rules.remove();
 });
 
-async function expectProblem(options: InjectOptions, status: number, code: string, field?: string) {
-  const response = await app.inject(options);
-  expect(response.statusCode).toBe(status);
-  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const body = response.json();
-  expect(body).toMatchObject({ status, code });
-  if (field !== undefined) expect(body.detail).toContain(field);
+function expectProblem(options: HostileRequest | string, status: number, code: string, field?: string) {
+  return expectProblemOf(app, options, status, code, field);
 }
 
 describe('POST /v1/check', () => {
   it.each([
-    ['no body', { method: 'POST', url: '/v1/check' } as InjectOptions, 'ERR_VALIDATION'],
+    ['no body', { method: 'POST', url: '/v1/check' } as HostileRequest, 'ERR_VALIDATION'],
     ['an empty JSON body', json(''), 'ERR_MALFORMED_BODY'],
     ['broken JSON', json('{"domain": "hostile",'), 'ERR_MALFORMED_BODY'],
     ['a JSON array', json([GOOD]), 'ERR_VALIDATION'],
@@ -175,7 +167,7 @@ describe('the other endpoints', () => {
     ['a path that is not UTF-8', { method: 'GET', url: '/v1/%ff%fe' }, 400, 'ERR_MALFORMED_URL'],
     ['a broken percent escape', { method: 'GET', url: '/v1/rules/%E0%A4%A' }, 400, 'ERR_MALFORMED_URL'],
   ] as const)('answers %s with a problem', async (_name, options, status, code) => {
-    await expectProblem(options as InjectOptions, status, code);
+    await expectProblem(options as HostileRequest, status, code);
   });
 
   it.each(['/v1/rules', '/v1/rules?__proto__[x]=1&domain=%ud800', '/healthz', '/readyz', '/metrics'])(
