@@ -1,37 +1,17 @@
-import { once } from 'node:events';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Network } from '../../src/faults/partition.js';
 import { seededRandom } from '../../src/random.js';
 import { waitFor } from '../../src/wait.js';
+import { startEchoTarget } from './echo-target.js';
 
 const seed = 22;
 const names = ['a', 'b', 'c', 'd', 'e'];
 const probeTimeoutMs = 250;
 
-/** A node stand-in: a server on 127.0.0.1 that echoes what it receives. */
-async function startEchoNode(): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.pipe(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  onTestFinished(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('echo node has no port');
-  return address.port;
-}
-
 async function startNetwork(): Promise<Network> {
   const nodes: Record<string, number> = {};
-  for (const name of names) nodes[name] = await startEchoNode();
+  for (const name of names) nodes[name] = (await startEchoTarget()).port;
   const network = await Network.start({ nodes, random: seededRandom(seed) });
   onTestFinished(() => network.close());
   return network;
