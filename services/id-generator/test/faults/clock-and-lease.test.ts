@@ -158,6 +158,7 @@ describeWith(await postgresBackend(), 'nodes paused past their worker-id lease',
     const random = seededRandom(SEED);
     const history = new History();
     const faults: FaultRecord[] = [];
+    const runStartedAt = performance.now();
     reportOnFailure('id-generator: paused past the lease', history, faults);
     const database = await createDatabase(url);
     const env = { DATABASE_URL: database.url, WORKER_ID: 'auto', WORKER_LEASE_TTL_MS: String(LEASE_TTL_MS) };
@@ -178,8 +179,17 @@ describeWith(await postgresBackend(), 'nodes paused past their worker-id lease',
       const takenId = held.get(loser)!;
       const pauseMs = 3 * LEASE_TTL_MS + Math.floor(random() * LEASE_TTL_MS);
       const pausedAt = performance.now();
-      const pause: FaultRecord = { kind: 'pause (SIGSTOP)', target: 'n1, n2', startMs: 0 };
-      faults.push(pause, { kind: `worker id ${takenId} claimed`, target: 'n3', startMs: 0 });
+      const pause: FaultRecord = {
+        kind: 'pause (SIGSTOP)',
+        target: 'n1, n2',
+        startMs: pausedAt - runStartedAt,
+      };
+      const claim: FaultRecord = {
+        kind: `worker id ${takenId} claimed`,
+        target: 'n3',
+        startMs: pause.startMs,
+      };
+      faults.push(pause, claim);
       for (const node of nodes) node.process.pause();
       const taker = await createIdNode('n3', { ...env, WORKER_ID: String(takenId) });
       await taker.process.start();
@@ -190,16 +200,12 @@ describeWith(await postgresBackend(), 'nodes paused past their worker-id lease',
       await sleep(Math.max(0, pauseMs - (performance.now() - pausedAt)));
       const resumedIndex = history.events().length;
       for (const node of nodes.slice(0, 2)) node.process.resume();
-      faults.push({
-        kind: 'pause (SIGSTOP)',
-        target: 'n1, n2',
-        startMs: 0,
-        endMs: performance.now() - pausedAt,
-      });
+      pause.endMs = performance.now() - runStartedAt;
       await sleep(1_500 + Math.floor(random() * 1_000));
 
       // n3 leaves cleanly: the loser may lease its worker id again, above n3's last id.
       await taker.process.stop();
+      claim.endMs = performance.now() - runStartedAt;
       const takerStoppedIndex = history.events().length;
       const loserNode = nodes.find((node) => node.name === loser)!;
       await loserNode.process.waitReady();
