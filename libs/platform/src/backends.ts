@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { createEventBus, type EventBusSelection } from './bus/index.js';
 import type { EventBus } from './bus/port.js';
+import { clockFromEnv } from './clock.js';
 import {
   checkSnowflakeConfig,
   type LeasedSnowflake,
@@ -120,17 +121,19 @@ export type ServiceSnowflakeDeps = Omit<LeasedSnowflakeDeps, 'logger' | 'redisKe
  * The leased snowflake worker (see `leased-snowflake.ts`) after checking its configuration;
  * readiness `worker-lease`. It stops (releasing its lease) before the Sql or Redis it leases
  * from closes, since it was opened after them. Redis slots are named by REDIS_KEY_PREFIX, else
- * by the service's name.
+ * by the service's name. The clock is `deps.clock`, else the process's (`clockFromEnv`): a node
+ * started with SYSDESIGN_CLOCK_OFFSET_MS mints, leases and checks its epoch on that skewed time.
  */
 export async function startServiceSnowflake(
   app: ServiceApp,
   config: SnowflakeConfig & { REDIS_KEY_PREFIX?: string },
   deps: ServiceSnowflakeDeps,
 ): Promise<LeasedSnowflake> {
-  checkSnowflakeConfig(config);
-  const { redis, ...rest } = deps;
+  const { redis, clock = clockFromEnv(process.env), ...rest } = deps;
+  checkSnowflakeConfig(config, clock.nowMs());
   const worker = await startLeasedSnowflake(config, {
     ...rest,
+    clock,
     ...(redis === undefined ? {} : { redis }),
     redisKeyPrefix: config.REDIS_KEY_PREFIX ?? `${app.serviceName}:`,
     logger: app.log,

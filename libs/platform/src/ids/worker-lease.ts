@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Clock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
 
 /**
  * Worker-id leases: how Snowflake generators get distinct node ids without configuration, and
@@ -101,7 +101,7 @@ export class WorkerLease {
   static async acquire(options: WorkerLeaseOptions): Promise<WorkerLease> {
     const resolved = {
       ...options,
-      clock: options.clock ?? { nowMs: Date.now },
+      clock: options.clock ?? systemClock,
       owner: options.owner ?? leaseOwnerName(),
     };
     const deadline = resolved.clock.nowMs() + (options.acquireTimeoutMs ?? options.ttlMs + 1_000);
