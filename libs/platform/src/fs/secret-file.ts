@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDirectory } from './durable.js';
+import { readTextIfPresent } from './read-if-present.js';
 
 /**
  * Files that hold a secret (an embedded auth secret, a cluster secret, a dev token). They are
@@ -66,13 +67,8 @@ export async function writePrivateFile(path: string, text: string): Promise<void
 }
 
 async function readSecretFile(path: string, options: SecretFileOptions): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === undefined) return undefined;
   const secret = text.trim();
   if (Buffer.byteLength(secret) < options.minBytes) {
     // The path only: whatever the file holds stays out of the message.

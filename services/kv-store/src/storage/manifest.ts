@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readTextIfPresent } from '@sysdesign/platform';
 import type { Disk } from './disk.js';
 import { crc32 } from './entry.js';
 import { corruption } from './errors.js';
@@ -37,13 +37,8 @@ export function emptyManifest(): ManifestState {
 
 /** The manifest of `disk.dir`, or undefined for a new directory. */
 export async function readManifest(disk: Disk): Promise<ManifestState | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(disk.dir, MANIFEST_FILE), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfPresent(join(disk.dir, MANIFEST_FILE));
+  if (text === undefined) return undefined;
   const [json, checksum] = text.split('\n');
   if (
     json === undefined ||

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@sysdesign/platform';
+import { readTextIfPresent, writeFileAtomic } from '@sysdesign/platform';
 import { nextIncarnation } from '../domain/incarnation.js';
 
 /**
@@ -20,13 +19,8 @@ export async function advanceGeneration(dataDir: string, nowMs: number = Date.no
 }
 
 async function readGeneration(path: string): Promise<number | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === undefined) return undefined;
   const value = Number(text.trim());
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new Error(
