@@ -203,10 +203,12 @@ describeWith(await postgresBackend(), 'nodes paused past their worker-id lease',
       pause.endMs = performance.now() - runStartedAt;
       await sleep(1_500 + Math.floor(random() * 1_000));
 
-      // n3 leaves cleanly: the loser may lease its worker id again, above n3's last id.
+      // n3 leaves cleanly: the loser may lease its worker id again, above n3's last id. n3 releases
+      // its lease before its process exits, so the loser may lease and issue while the stop is
+      // still under way: the window in which it must refuse ends where the stop begins.
+      const takerStoppedIndex = history.events().length;
       await taker.process.stop();
       claim.endMs = performance.now() - runStartedAt;
-      const takerStoppedIndex = history.events().length;
       const loserNode = nodes.find((node) => node.name === loser)!;
       await loserNode.process.waitReady();
       await sleep(1_000);

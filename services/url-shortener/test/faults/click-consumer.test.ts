@@ -23,9 +23,13 @@ describe('the click consumer, paused and killed mid-batch', () => {
     const node = await startServiceNode({
       CLICK_LINGER_MS: '2',
       CLICK_BATCH_MAX: '10',
-      // Flushes by time and by count only: the aggregator holds up to a second of clicks.
+      // The aggregator holds clicks between flushes, so a kill lands with clicks held. An idle
+      // flush far above the default (20 ms) widens that window; not as wide as the interval,
+      // because a partition hands over one message at a time: while every partition waits on the
+      // idle flush, consumption runs at (partitions x CLICK_BATCH_MAX) clicks per FLUSH_IDLE_MS,
+      // and at one second it could not catch up with the clients, nor replay a restart's backlog.
       FLUSH_INTERVAL_MS: String(FLUSH_INTERVAL_MS),
-      FLUSH_IDLE_MS: String(FLUSH_INTERVAL_MS),
+      FLUSH_IDLE_MS: '150',
       FLUSH_MAX_CLICKS: '150',
     });
     const codes = await createLinks(node, LINKS);
@@ -97,12 +101,22 @@ describe('the click consumer, paused and killed mid-batch', () => {
   }, 120_000);
 });
 
-/** Every click published is flushed: nothing held, twice a flush interval apart. */
+/**
+ * Every click published is flushed: nothing held, twice a flush interval apart. A restart replays
+ * the backlog first, so the wait lasts as long as the consumer makes progress, and fails only
+ * when it stops making any.
+ */
 async function waitQuiet(node: Parameters<typeof readMetric>[0]): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const stallLimit = 10;
+  let stalled = 0;
+  let aggregated = await readMetric(node, 'urlshort_clicks_aggregated_total');
+  while (stalled < stallLimit) {
     const held = await readMetric(node, 'urlshort_clicks_held');
     await new Promise((resolve) => setTimeout(resolve, FLUSH_INTERVAL_MS));
     if (held === 0 && (await readMetric(node, 'urlshort_clicks_held')) === 0) return;
+    const now = await readMetric(node, 'urlshort_clicks_aggregated_total');
+    stalled = now > aggregated ? 0 : stalled + 1;
+    aggregated = now;
   }
-  throw new Error('the aggregator never emptied');
+  throw new Error(`the aggregator stopped making progress with clicks held (${aggregated} aggregated)`);
 }
