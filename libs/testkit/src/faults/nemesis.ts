@@ -196,11 +196,11 @@ export class Nemesis<Fault extends string> {
     let heal: Heal | undefined;
     try {
       for (const scheduled of this.schedule.faults) {
-        await sleep(startMs + scheduled.atMs - Date.now(), options.signal);
+        await sleepUntil(startMs + scheduled.atMs, options.signal);
         const what = `${scheduled.fault} on ${scheduled.target} at ${scheduled.atMs} ms`;
         const injectedAtMs = elapsedMs();
         heal = await bounded(() => actions[scheduled.fault](scheduled.target, scheduled), timeoutMs, what);
-        await sleep(startMs + scheduled.atMs + scheduled.durationMs - Date.now(), options.signal);
+        await sleepUntil(startMs + scheduled.atMs + scheduled.durationMs, options.signal);
         const healing = heal;
         heal = undefined;
         await bounded(healing, timeoutMs, `healing ${what}`);
@@ -231,6 +231,17 @@ export class Nemesis<Fault extends string> {
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failure) throw new Error(`nemesis could not heal:\n${this.describe()}`, { cause: failure.reason });
   }
+}
+
+/**
+ * Resolves once `Date.now()` reaches `deadlineMs`. A timer may fire a millisecond before the wall
+ * clock says its delay is up (libuv measures from its cached loop time), and a fault healed even
+ * 1 ms early breaks the schedule's promise, so it sleeps again for what is left.
+ */
+async function sleepUntil(deadlineMs: number, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  for (let leftMs = deadlineMs - Date.now(); leftMs > 0; leftMs = deadlineMs - Date.now())
+    await sleep(leftMs, signal);
 }
 
 /** Resolves after `delayMs`, or rejects at once when `signal` aborts. */
