@@ -98,7 +98,7 @@ describe('the click consumer, paused and killed mid-batch', () => {
     // The schedule comes from the seed: it pauses and kills, and a kill lands with clicks held.
     expect(injected.map((fault) => fault.fault)).toEqual(expect.arrayContaining(['pause', 'kill']));
     expect(Math.max(...heldAtKills)).toBeGreaterThan(0);
-  }, 120_000);
+  }, 240_000);
 });
 
 /**
