@@ -68,7 +68,13 @@ export async function openServiceRedis(
   options: ServiceRedisOptions = {},
 ): Promise<Redis | undefined> {
   if (!config.REDIS_URL) return undefined;
-  const redis = await createRedis({ url: config.REDIS_URL, connectionName: app.serviceName, ...options });
+  const redis = await createRedis({
+    url: config.REDIS_URL,
+    connectionName: app.serviceName,
+    onStalledConnection: (timeoutsInARow) =>
+      app.log.warn({ timeoutsInARow }, 'Redis stopped answering on an open connection: replacing it'),
+    ...options,
+  });
   app.lifecycle.defer('redis', () => redis.disconnect());
   app.readiness.add('redis', () => pingRedis(redis));
   return redis;
