@@ -1,6 +1,7 @@
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { decodeResponse } from '@sysdesign/quorum/wire';
-import { freePort, seededRandom, tempDir } from '@sysdesign/testkit';
+import { seededRandom, tempDir } from '@sysdesign/testkit';
 import { Network, NodeProcess } from '@sysdesign/testkit/faults';
 import { onTestFinished } from 'vitest';
 import { ClusterRing } from '../../src/domain/ring.js';
@@ -30,6 +31,33 @@ export const LAB_TIMERS = {
   ANTI_ENTROPY_INTERVAL_MS: 500,
 } as const;
 
+/**
+ * Ports for the nodes, chosen below Linux's ephemeral range (32768-60999 by default), where the
+ * kernel picks ports for the twenty proxies' listeners and for every outgoing connection: a port
+ * from there, released until the child binds it, is often taken meanwhile on a busy machine.
+ */
+const NODE_PORTS = { min: 20_000, max: 32_000 } as const;
+const PORT_ATTEMPTS = 100;
+
+async function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function nodePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let attempt = 0; ports.length < count; attempt++) {
+    if (attempt === PORT_ATTEMPTS)
+      throw new Error(`no ${count} free ports in ${NODE_PORTS.min}-${NODE_PORTS.max}`);
+    const port = NODE_PORTS.min + Math.floor(Math.random() * (NODE_PORTS.max - NODE_PORTS.min));
+    if (!ports.includes(port) && (await isFree(port))) ports.push(port);
+  }
+  return ports;
+}
+
 export interface LabNode {
   name: string;
   /** The client API. */
@@ -56,8 +84,9 @@ export interface Lab {
 
 /** Starts the network and the five nodes; all of it is closed when the test ends, failed or not. */
 export async function startLab(options: LabOptions): Promise<Lab> {
-  const apiPorts = await Promise.all(NODE_NAMES.map(() => freePort()));
-  const peerPorts = await Promise.all(NODE_NAMES.map(() => freePort()));
+  const ports = await nodePorts(NODE_NAMES.length * 2);
+  const apiPorts = ports.slice(0, NODE_NAMES.length);
+  const peerPorts = ports.slice(NODE_NAMES.length);
   const peerUrls = peerPorts.map((port) => `http://127.0.0.1:${port}`);
   const network = await Network.start({
     nodes: Object.fromEntries(NODE_NAMES.map((name, index) => [name, peerPorts[index] as number])),
