@@ -1,16 +1,28 @@
-import { finalReadFunction, type History, type HistoryEvent } from '@sysdesign/testkit/faults';
+import { seededRandom } from '@sysdesign/testkit';
+import {
+  type Anomaly,
+  type CheckResult,
+  excerptOf,
+  finalReadFunction,
+  type History,
+  type HistoryEvent,
+  type PairedOperation,
+  pairOperations,
+  resultOf,
+} from '@sysdesign/testkit/faults';
 import type { Lab, LabNode } from './lab-cluster.js';
 import { replicaValues } from './lab-cluster.js';
 
 /**
- * The lab's clients. Writers are Jepsen's client processes: each is bound to one node, writes one
+ * The lab's clients, Jepsen's client processes: each is bound to one node. A writer writes one
  * value at a time and records it in the History: `ok` on a 204, `fail` only when the write
  * certainly did not happen (refused as invalid, or the node's port refused the connection),
  * `unknown` otherwise, since a 503 "quorum not met" may still have stored the value on a replica.
  *
  * Writes are blind (no X-Context): a blind write supersedes nothing, so every value a write stored
  * must survive, as a sibling. Each key takes a few writes from whichever clients come next, so
- * concurrent writes to one key from both sides of a partition are common.
+ * concurrent writes to one key from both sides of a partition are common. Readers read, at the
+ * default R, keys that have an acknowledged write.
  */
 
 /** Blind writes per key, well under MAX_SIBLINGS (64). */
@@ -24,19 +36,26 @@ const READ_CONCURRENCY = 16;
 
 type Outcome = 'ok' | 'fail' | 'unknown';
 
-export class Writers {
+export class Clients {
   private running = true;
   private invoked = 0;
+  private readonly acknowledgedKeys: string[] = [];
+  private readonly random: () => number;
 
   constructor(
     private readonly lab: Lab,
     private readonly history: History,
-    private readonly clients: number,
-  ) {}
+    private readonly counts: { writers: number; readers: number; seed: number },
+  ) {
+    this.random = seededRandom(counts.seed);
+  }
 
-  /** Runs every client until `stop`; resolves when the last write in flight has completed. */
+  /** Runs every client until `stop`; resolves when the last operation in flight has completed. */
   async run(): Promise<void> {
-    await Promise.all(Array.from({ length: this.clients }, (_, index) => this.client(index)));
+    await Promise.all([
+      ...Array.from({ length: this.counts.writers }, (_, index) => this.writer(index)),
+      ...Array.from({ length: this.counts.readers }, (_, index) => this.reader(index)),
+    ]);
   }
 
   stop(): void {
@@ -49,21 +68,48 @@ export class Writers {
     return Array.from({ length: count }, (_, index) => keyOf(index));
   }
 
-  private async client(index: number): Promise<void> {
+  private async writer(index: number): Promise<void> {
     const node = this.lab.nodes[index % this.lab.nodes.length] as LabNode;
-    const process = `c${index}`;
+    const process = `w${index}`;
     let sequence = 0;
     while (this.running) {
       const key = keyOf(Math.floor(this.invoked++ / WRITES_PER_KEY));
       const value = `${process}-${sequence++}`;
       this.history.invoke(process, { f: 'write', key, value, node: node.name });
       const outcome = await blindWrite(node, key, value);
-      if (outcome === 'ok') this.history.ok(process);
-      else if (outcome === 'fail') this.history.fail(process);
+      if (outcome === 'ok') {
+        this.history.ok(process);
+        if (this.acknowledgedKeys.at(-1) !== key) this.acknowledgedKeys.push(key);
+      } else if (outcome === 'fail') this.history.fail(process);
       else this.history.unknown(process);
-      if (outcome !== 'ok') await new Promise((resolve) => setTimeout(resolve, BACKOFF_MS));
+      if (outcome !== 'ok') await backOff();
     }
   }
+
+  /** Reads at the default R of keys that have an acknowledged write, recorded as `read`. */
+  private async reader(index: number): Promise<void> {
+    const node = this.lab.nodes[index % this.lab.nodes.length] as LabNode;
+    const process = `r${index}`;
+    while (this.running) {
+      const key = this.acknowledgedKeys[Math.floor(this.random() * this.acknowledgedKeys.length)];
+      if (key === undefined) {
+        await backOff();
+        continue;
+      }
+      this.history.invoke(process, { f: READ, key, node: node.name });
+      try {
+        this.history.ok(process, await clientRead(node, key, ''));
+      } catch {
+        // A failed read changes nothing: whether it was refused or timed out does not matter here.
+        this.history.fail(process);
+        await backOff();
+      }
+    }
+  }
+}
+
+function backOff(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, BACKOFF_MS));
 }
 
 function keyOf(index: number): string {
@@ -104,8 +150,8 @@ async function clientRead(node: LabNode, key: string, query: string): Promise<st
   throw new Error(`${key}: read answered ${response.status}: ${await response.text()}`);
 }
 
-/** The `f` of a read made right after the heal, before hand-off: not a final read. */
-export const EARLY_READ = 'read';
+/** The `f` of reads during the run and right after the heal, before hand-off: not final reads. */
+export const READ = 'read';
 
 /**
  * Reads every key at R = N through the nodes in turn: the coordinator merges all three replicas
@@ -130,24 +176,36 @@ export async function readAllAtRN(
 }
 
 /**
- * Reads made after every write completed that miss an acknowledged write of their key: stale
- * reads. At R + W > N with strict quorums there are none; sloppy quorum may acknowledge a write
- * that only fallbacks hold, which an R = N read of the home replicas misses until hand-off.
+ * Every `ok` read shows each write of its key acknowledged before the read was invoked: writes
+ * are blind, so a later write never supersedes an earlier one. R + W > N promises it with strict
+ * quorums; sloppy quorum may acknowledge a write that only fallbacks hold, which a read of the home
+ * replicas misses until hand-off.
  */
-export function staleReads(events: readonly HistoryEvent[], f: string): number {
-  const acknowledged = new Map<string, string[]>();
-  const completed = new Map<string, HistoryEvent>();
-  for (const event of events) {
-    if (event.f === 'write' && event.type === 'ok')
-      acknowledged.set(event.key ?? '', [...(acknowledged.get(event.key ?? '') ?? []), String(event.value)]);
-    if (event.f === f && event.type === 'ok') completed.set(event.process, event);
+export function checkReadsSeeAcknowledgedWrites(events: readonly HistoryEvent[]): CheckResult {
+  const operations = pairOperations(events);
+  const acknowledged = new Map<string, PairedOperation[]>();
+  for (const write of operations) {
+    if (write.invoke.f !== 'write' || write.complete?.type !== 'ok') continue;
+    const key = write.invoke.key ?? '';
+    acknowledged.set(key, [...(acknowledged.get(key) ?? []), write]);
   }
-  let stale = 0;
-  for (const read of completed.values()) {
-    const seen = new Set((read.value as string[]).map(String));
-    if ((acknowledged.get(read.key ?? '') ?? []).some((value) => !seen.has(value))) stale++;
+  const anomalies: Anomaly[] = [];
+  for (const read of operations) {
+    if (read.invoke.f !== READ || read.complete?.type !== 'ok') continue;
+    const seen = new Set((read.complete.value as string[]).map(String));
+    const missed = (acknowledged.get(read.invoke.key ?? '') ?? []).filter(
+      (write) =>
+        (write.complete?.index ?? Number.POSITIVE_INFINITY) < read.invoke.index &&
+        !seen.has(String(write.invoke.value)),
+    );
+    if (missed.length === 0) continue;
+    anomalies.push({
+      kind: 'stale-read',
+      message: `a read of ${read.invoke.key} through ${read.invoke.node} misses ${missed.length} write(s) acknowledged before it began`,
+      excerpt: excerptOf([missed[0] as PairedOperation, read]),
+    });
   }
-  return stale;
+  return resultOf(anomalies);
 }
 
 /** Each key's replicas' own values, by replica name. */
