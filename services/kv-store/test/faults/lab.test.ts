@@ -53,7 +53,11 @@ const WRITERS = 10;
 const READERS = 5;
 /** Hand-off of a long outage's hints runs in rounds: the wait fails only when it stops progressing. */
 const HANDOFF_STALL_MS = 20_000;
+/** At least this long for the replicas to agree, and longer for the many keys of a long run. */
 const CONVERGENCE_TIMEOUT_MS = 30_000;
+const CONVERGENCE_MS_PER_KEY = 20;
+/** Anomalies of one checker shown in a report (all are counted): a long sloppy run has thousands. */
+const ANOMALIES_SHOWN = 10;
 const TEST_TIMEOUT_MS = 240_000 + NEMESIS_MS * 2;
 
 /** Reported with sloppy quorum on, a claim with it off. */
@@ -223,7 +227,7 @@ async function runLab(sloppyQuorum: boolean): Promise<{ facts: RunFacts; nemesis
   const keys = clients.keys();
   await readAllAtRN(lab, history, keys, READ);
   await waitHintsHandedOff(lab, HANDOFF_STALL_MS);
-  const convergedAfterMs = await waitReplicasAgree(lab, keys, CONVERGENCE_TIMEOUT_MS);
+  const convergedAfterMs = await waitReplicasAgree(lab, keys, convergenceTimeoutMs(keys.length));
   await readAllAtRN(lab, history, keys);
   await readEveryReplica(lab, history, keys);
   const events = history.events();
@@ -297,13 +301,23 @@ function availabilitySection(facts: RunFacts): string {
   ].join('\n');
 }
 
+function convergenceTimeoutMs(keys: number): number {
+  return Math.max(CONVERGENCE_TIMEOUT_MS, keys * CONVERGENCE_MS_PER_KEY);
+}
+
+/** The report; each checker's anomalies beyond the first few are counted, not shown. */
 function reportOf(sloppyQuorum: boolean, facts: RunFacts): string {
   const report = renderReport({
     title: `KV store, 5 processes, N=${REPLICATION.n} W=${REPLICATION.w} R=${REPLICATION.r}, sloppy quorum ${sloppyQuorum ? 'on' : 'off'}`,
     seed: SEED,
     faults: facts.faults,
     history: facts.history.events(),
-    results: facts.results,
+    results: Object.fromEntries(
+      Object.entries(facts.results).map(([checker, result]) => [
+        checker,
+        { ...result, anomalies: result.anomalies.slice(0, ANOMALIES_SHOWN) },
+      ]),
+    ),
   });
   const after = [
     availabilitySection(facts),
@@ -311,8 +325,14 @@ function reportOf(sloppyQuorum: boolean, facts: RunFacts): string {
     '## After the heal',
     '',
     `- keys: ${facts.keys} (${WRITES_PER_KEY} blind writes each), ${WRITERS} writers and ${READERS} readers, one node each in turn`,
-    `- replicas agreed ${facts.convergedAfterMs === undefined ? `not within ${CONVERGENCE_TIMEOUT_MS} ms` : `${facts.convergedAfterMs} ms after hand-off`}`,
+    `- replicas agreed ${facts.convergedAfterMs === undefined ? `not within ${convergenceTimeoutMs(facts.keys)} ms` : `${facts.convergedAfterMs} ms after hand-off`}`,
     `- hints handed off over the run: ${facts.handedOff}; read repairs sent: ${facts.readRepairs}`,
+    ...Object.entries(facts.results)
+      .filter(([, result]) => result.anomalies.length > ANOMALIES_SHOWN)
+      .map(
+        ([checker, result]) =>
+          `- ${checker}: ${result.anomalies.length} anomalies, the first ${ANOMALIES_SHOWN} shown above`,
+      ),
     '',
   ].join('\n');
   return `${report}\n${after}`;
