@@ -62,6 +62,9 @@ const CONVERGENCE_MS_PER_KEY = 20;
 const ANOMALIES_SHOWN = 10;
 const TEST_TIMEOUT_MS = 240_000 + NEMESIS_MS * 2;
 
+/** The time a killed node takes to start again, shown as a fault of its own. */
+const RESTARTING = 'restarting after kill';
+
 /** Reported with sloppy quorum on, a claim with it off. */
 const READS_CHECKER = 'reads see acknowledged writes';
 
@@ -125,9 +128,16 @@ function describeTarget(fault: string, target: string): string {
  */
 class Restarts {
   private readonly pending = new Map<string, Promise<void>>();
+  /** Each restart that completed, as a fault of its own in the report: the node is still down. */
+  readonly records: FaultRecord[] = [];
+  /** `Date.now()` at the nemesis run's start, which fault times count from. */
+  private readonly originMs = Date.now();
 
   begin(name: string, start: () => Promise<void>): void {
-    const restart = start();
+    const startMs = Date.now() - this.originMs;
+    const restart = start().then(() => {
+      this.records.push({ kind: RESTARTING, target: name, startMs, endMs: Date.now() - this.originMs });
+    });
     // Observed by `settle`; this keeps a failure from being an unhandled rejection meanwhile.
     restart.catch(() => undefined);
     this.pending.set(name, restart);
@@ -204,8 +214,8 @@ async function runLab(sloppyQuorum: boolean): Promise<{ facts: RunFacts; nemesis
   const clients = new Clients(lab, history, { writers: WRITERS, readers: READERS, seed: SEED });
   const running = clients.run();
   let injected: Awaited<ReturnType<typeof nemesis.run>>;
+  const restarts = new Restarts();
   try {
-    const restarts = new Restarts();
     injected = await nemesis.run(faultActions(lab, restarts), {
       healAll: () => healEverything(lab, restarts),
       actionTimeoutMs: 120_000,
@@ -215,10 +225,13 @@ async function runLab(sloppyQuorum: boolean): Promise<{ facts: RunFacts; nemesis
     await running;
   }
   const runEndMs = history.events().at(-1)?.timeMs ?? 0;
-  const faults = toFaultRecords(injected).map((fault) => ({
-    ...fault,
-    target: describeTarget(fault.kind, fault.target),
-  }));
+  const faults = [
+    ...toFaultRecords(injected).map((fault) => ({
+      ...fault,
+      target: describeTarget(fault.kind, fault.target),
+    })),
+    ...restarts.records,
+  ].sort((first, second) => first.startMs - second.startMs);
   faults.push({
     kind: 'clock skew',
     target: `${skew.node} ${skew.offsetMs > 0 ? '+' : ''}${skew.offsetMs} ms`,
@@ -299,9 +312,11 @@ function availabilitySection(facts: RunFacts): string {
   for (const operation of pairOperations(facts.history.events())) {
     const { f, timeMs, index } = operation.invoke;
     if (f !== 'write' && f !== READ) continue;
-    const active = facts.faults.find(
-      (fault) => fault.endMs !== undefined && fault.startMs <= timeMs && timeMs < fault.endMs,
-    );
+    const within = (fault: FaultRecord) =>
+      fault.endMs !== undefined && fault.startMs <= timeMs && timeMs < fault.endMs;
+    // A restart overlaps the next faults: its node's clients are refused whatever else happens.
+    const active =
+      facts.faults.find((fault) => fault.kind === RESTARTING && within(fault)) ?? facts.faults.find(within);
     // Reads after the run (before hand-off) are counted apart from the run's.
     const kind = timeMs > facts.runEndMs ? 'after the heal' : (active?.kind ?? 'none');
     const row = rows.get(kind) ?? {};
