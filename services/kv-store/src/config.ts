@@ -21,6 +21,8 @@ export const MAX_SEEDS = 64;
 export const PEER_PORT_OFFSET = 10_000;
 const MAX_PORT = 65_535;
 const MAX_ALLOWED_HOSTS = 256;
+/** Peers a dial map may translate: as many as a cluster may have members at the most. */
+export const MAX_DIAL_MAP_ENTRIES = 4_096;
 
 /** An http(s) origin: the address peers use, and the node's identity on the ring. */
 const originVar = z
@@ -113,6 +115,12 @@ export const configSchema = z.object({
         .max(MAX_ALLOWED_HOSTS, `must list at most ${MAX_ALLOWED_HOSTS} hosts`),
     )
     .optional(),
+  /**
+   * Where to dial peers whose advertised URL is not where this node can reach them (NAT, a proxy,
+   * a port forward): `ADVERTISED=DIAL` pairs of origins, comma-separated. Identity stays the
+   * advertised URL (ring, vector clocks, admission); only the TCP destination changes.
+   */
+  PEER_DIAL_MAP: z.string().transform(parseDialMap).optional(),
   /** Most members (and members heard of but not yet reached) a node keeps; a longer gossip is refused. */
   MAX_CLUSTER_MEMBERS: intVar(128, 2, 4_096),
   /** A member silent this long leaves the ring (its hints are dropped); it joins again when it answers. */
@@ -146,6 +154,8 @@ export interface PeerSettings {
   tls: boolean;
   /** Host names (lower case, IPv6 in brackets as URLs spell them) whose addresses may become members. */
   allowedHosts: ReadonlySet<string>;
+  /** Advertised peer origin -> the origin to open connections to (PEER_DIAL_MAP); empty: dial as advertised. */
+  dialMap: ReadonlyMap<string, string>;
 }
 
 /** The cluster part of the configuration, resolved: defaults that depend on other variables filled in. */
@@ -176,6 +186,8 @@ export function clusterSettings(config: Config): ClusterSettings {
     problems.push('CLUSTER_SECRET: required with SEEDS (or CLUSTER_SECRET_FILE): peers authenticate with it');
   }
   const allowedHosts = allowedHostsOf(config, url, seeds, problems);
+  const dialMap = config.PEER_DIAL_MAP ?? new Map<string, string>();
+  checkDialMap(dialMap, url, allowedHosts, problems);
   const n = config.N ?? (seeds.length === 0 ? 1 : DEFAULT_REPLICATION_FACTOR);
   const replication = { n, w: config.W ?? majority(n), r: config.R ?? majority(n) };
   if (replication.w > n) problems.push(`W: must be at most N (${n}), got ${replication.w}`);
@@ -201,7 +213,7 @@ export function clusterSettings(config: Config): ClusterSettings {
     url,
     seeds,
     replication,
-    peer: { enabled, host, port: peerPort, tls, allowedHosts },
+    peer: { enabled, host, port: peerPort, tls, allowedHosts, dialMap },
   };
 }
 
@@ -222,6 +234,56 @@ function allowedHostsOf(
     );
   }
   return allowed;
+}
+
+/**
+ * PEER_DIAL_MAP's `ADVERTISED=DIAL` pairs: both http(s) origins with the same scheme (a dial map
+ * moves connections, it never turns TLS off), each advertised origin once, at most
+ * MAX_DIAL_MAP_ENTRIES of them.
+ */
+function parseDialMap(value: string, context: z.RefinementCtx): Map<string, string> {
+  const entries = splitList(value);
+  const refuse = (message: string) => {
+    context.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (entries.length > MAX_DIAL_MAP_ENTRIES) return refuse(`must list at most ${MAX_DIAL_MAP_ENTRIES} pairs`);
+  const map = new Map<string, string>();
+  for (const entry of entries) {
+    const shown = JSON.stringify(entry.slice(0, 120));
+    const parts = entry.split('=');
+    const [advertised, dial] = parts.map((part) => part.trim());
+    if (parts.length !== 2 || !isHttpOrigin(advertised ?? '') || !isHttpOrigin(dial ?? '')) {
+      return refuse(
+        `${shown} is not ADVERTISED=DIAL, two http(s) origins (e.g. http://kv-2:13002=http://10.0.0.7:31002)`,
+      );
+    }
+    const from = normalizeOrigin(advertised as string);
+    const to = normalizeOrigin(dial as string);
+    if (new URL(from).protocol !== new URL(to).protocol) return refuse(`${shown} changes the scheme`);
+    if (map.has(from)) return refuse(`${from} is listed twice`);
+    map.set(from, to);
+  }
+  return map;
+}
+
+/**
+ * A dial map names peers, never this node, and only peers that may become members: an entry for
+ * a host outside PEER_ALLOWED_HOSTS would never be dialled, so it is a mistake worth naming.
+ */
+function checkDialMap(
+  dialMap: ReadonlyMap<string, string>,
+  url: string,
+  allowedHosts: ReadonlySet<string>,
+  problems: string[],
+): void {
+  for (const advertised of dialMap.keys()) {
+    if (advertised === url) problems.push(`PEER_DIAL_MAP: ${advertised} is this node's own ADVERTISE_URL`);
+    else if (!allowedHosts.has(hostOf(advertised)))
+      problems.push(`PEER_DIAL_MAP: ${advertised} is not on an allowed host (PEER_ALLOWED_HOSTS)`);
+    else if (new URL(advertised).protocol !== new URL(url).protocol)
+      problems.push(`PEER_DIAL_MAP: ${advertised} has another scheme than this node's ADVERTISE_URL`);
+  }
 }
 
 /** The host part of a URL as WHATWG URLs spell it (lower case, IPv6 in brackets). */

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Lifecycle, ServiceLogger } from '@sysdesign/platform';
+import type { Clock, Lifecycle, ServiceLogger } from '@sysdesign/platform';
 import type { Config } from './config.js';
 import { MAX_VALUE_BYTES_LIMIT, StorageEngine } from './storage/index.js';
 import { advanceGeneration } from './store/generation.js';
@@ -24,14 +24,17 @@ export interface NodeStorage {
 /**
  * Opens the node's storage under DATA_DIR, recovering what a crash left. Each engine's close is
  * deferred on the lifecycle as soon as it is open, so a failed start closes what was opened.
+ * `clock` stamps records and decides when tombstones have outlived their grace.
  */
 export async function openNodeStorage(
   config: Config,
   logger: ServiceLogger,
   lifecycle: Pick<Lifecycle, 'defer'>,
+  clock: Clock,
 ): Promise<NodeStorage> {
   await mkdir(config.DATA_DIR, { recursive: true });
-  const incarnation = await advanceGeneration(config.DATA_DIR);
+  const incarnation = await advanceGeneration(config.DATA_DIR, clock.nowMs());
+  const now = () => clock.nowMs();
   const engine = await StorageEngine.open({
     dir: join(config.DATA_DIR, 'engine'),
     fsync: config.FSYNC,
@@ -40,6 +43,7 @@ export async function openNodeStorage(
     // A record holds a key's whole sibling set, so it may be several values long.
     maxValueBytes: MAX_VALUE_BYTES_LIMIT,
     tombstoneGraceMs: config.TOMBSTONE_GRACE_MS,
+    now,
     logger: logger.child({ engine: 'data' }),
   });
   lifecycle.defer('storage', () => engine.close());
@@ -50,6 +54,7 @@ export async function openNodeStorage(
     memtableBytes: HINTS_MEMTABLE_BYTES,
     maxValueBytes: MAX_VALUE_BYTES_LIMIT,
     tombstoneGraceMs: HINTS_TOMBSTONE_GRACE_MS,
+    now,
     logger: logger.child({ engine: 'hints' }),
   });
   lifecycle.defer('hint storage', () => hintEngine.close());

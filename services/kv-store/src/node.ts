@@ -1,10 +1,12 @@
-import type { ServiceLogger } from '@sysdesign/platform';
+import type { Clock as PlatformClock, ServiceLogger } from '@sysdesign/platform';
 import {
   AntiEntropy,
+  type Clock,
   type Gossip,
   HintedHandoff,
   type NodeId,
   QuorumNode,
+  systemClock,
   type Transport,
 } from '@sysdesign/quorum';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '@sysdesign/quorum/wire';
@@ -53,6 +55,8 @@ export interface KvNodeOptions {
   credentials?: PeerCredentials | undefined;
   /** Tests cut links between in-process nodes with this. */
   links?: LinkFilter | undefined;
+  /** Wall time: the platform's clock, which fault tests skew. */
+  clock: PlatformClock;
 }
 
 export interface MemberView {
@@ -69,6 +73,17 @@ export interface MemberView {
 
 interface NodeParts extends NodeStorage {
   options: KvNodeOptions;
+  /** The platform clock in the library's shape: its readings, and real timers. */
+  clock: Clock;
+}
+
+/**
+ * The library reads timestamps (dots, hints, tombstone grace) and measures timeouts with one
+ * clock: readings come from the platform's, so a skewed node stamps skewed times; timers stay
+ * the system's, since a skew moves the wall clock, not how long a second lasts.
+ */
+function quorumClockOf(clock: PlatformClock): Clock {
+  return { now: () => clock.nowMs(), setTimer: systemClock.setTimer };
 }
 
 function wireLimitsOf(config: Config): WireLimits {
@@ -98,7 +113,7 @@ function admissionOf(cluster: ClusterSettings): (node: NodeId) => boolean {
 function coordinatorTransportOf(transport: HttpTransport, parts: NodeParts): Transport {
   const { config, logger } = parts.options;
   if (!config.HINTED_HANDOFF) return transport;
-  return new HintingTransport(transport, parts.hints, Date.now, {
+  return new HintingTransport(transport, parts.hints, () => parts.clock.now(), {
     // Counted by the hint store (kv_hints_dropped_total{reason="store_full"}) when it was full.
     onRefused: (replica, error) => {
       logger.warn({ replica, err: error }, 'could not keep a hint for a replica that missed a write');
@@ -113,6 +128,7 @@ function createQuorumNode(parts: NodeParts, transport: Transport, ring: LiveRing
   return new QuorumNode({
     self: cluster.url,
     incarnation: parts.incarnation,
+    clock: parts.clock,
     transport,
     store: new EngineReplicaStore(parts.engine),
     hints: parts.hints,
@@ -163,6 +179,7 @@ function createHandoffWorker(
       hints: parts.hints,
       transport,
       health: quorum.health,
+      clock: parts.clock,
       batchKeys: HANDOFF_BATCH_KEYS,
       timeoutMs: BACKGROUND_REQUEST_TIMEOUT_MS,
     }),
@@ -186,6 +203,7 @@ function createAntiEntropyWorker(
       transport,
       localRanges: () => ring.current.rangesOf(cluster.url),
       health: quorum.health,
+      clock: parts.clock,
       intervalMs: config.ANTI_ENTROPY_INTERVAL_MS,
       maxKeysPerRound: config.ANTI_ENTROPY_MAX_KEYS_PER_ROUND,
       bytesPerSecond: config.ANTI_ENTROPY_BYTES_PER_SECOND,
@@ -217,11 +235,12 @@ export class KvNode {
   private readonly metrics: KvMetrics;
   private readonly deltas = new DeltaTracker();
   private readonly config: Config;
+  private readonly clock: Clock;
   private stopping: Promise<void> | undefined;
 
   /** Wires the node's parts over its opened storage (see node-storage.ts); `start` runs them. */
   constructor(options: KvNodeOptions, storage: NodeStorage) {
-    const parts: NodeParts = { options, ...storage };
+    const parts: NodeParts = { options, ...storage, clock: quorumClockOf(options.clock) };
     const { config, cluster, logger, metrics } = options;
     this.settings = cluster;
     this.incarnation = parts.incarnation;
@@ -230,6 +249,7 @@ export class KvNode {
     this.hints = parts.hints;
     this.metrics = metrics;
     this.config = config;
+    this.clock = parts.clock;
     this.names = new Map([[cluster.url, cluster.nodeId]]);
     this.peerCredentials = options.credentials;
     this.liveRing = new LiveRing({
@@ -246,6 +266,7 @@ export class KvNode {
       connectionsPerPeer: config.PEER_CONNECTIONS,
       wireLimits: this.wireLimits,
       links: parts.options.links,
+      dialMap: cluster.peer.dialMap,
       onPeerName: (peer, name) => this.rememberName(peer, name),
     });
     this.quorum = createQuorumNode(parts, coordinatorTransportOf(this.transport, parts), this.liveRing);
@@ -312,7 +333,8 @@ export class KvNode {
   }
 
   members(): MemberView[] {
-    const now = Date.now();
+    // Gossip stamps lastHeardMs with the same clock.
+    const now = this.clock.now();
     const shares = this.ring.shares();
     const seen = new Set<NodeId>();
     const views: MemberView[] = [];

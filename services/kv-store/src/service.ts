@@ -1,4 +1,6 @@
 import {
+  type Clock,
+  clockFromEnv,
   defineService,
   type EmbeddedInstance,
   type ServiceApp,
@@ -24,6 +26,8 @@ import { loadPeerCredentials } from './transport/peer-credentials.js';
 export interface KvBuildOptions {
   /** Which links between nodes are up (in-process partition tests). */
   links: LinkFilter;
+  /** Wall time; default the process's clock (`clockFromEnv`, skewed by SYSDESIGN_CLOCK_OFFSET_MS in fault tests). */
+  clock: Clock;
 }
 
 const nodes = new WeakMap<ServiceApp, KvNode>();
@@ -48,11 +52,12 @@ async function setup(
   options: Partial<KvBuildOptions>,
 ): Promise<void> {
   const cluster = clusterSettings(config);
+  const clock = options.clock ?? clockFromEnv(process.env);
   const metrics = createKvMetrics(app.metrics);
   const credentials = await loadPeerCredentials(config, app.log);
-  const storage = await openNodeStorage(config, app.log, app.lifecycle);
+  const storage = await openNodeStorage(config, app.log, app.lifecycle, clock);
   const node = new KvNode(
-    { config, cluster, logger: app.log, metrics, credentials, links: options.links },
+    { config, cluster, logger: app.log, metrics, credentials, links: options.links, clock },
     storage,
   );
   nodes.set(app, node);

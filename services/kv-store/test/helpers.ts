@@ -1,4 +1,4 @@
-import { createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
+import { type Clock, createLogger, loadConfig, type ServiceApp } from '@sysdesign/platform';
 import type { Version } from '@sysdesign/quorum';
 import { decodeResponse, encodeRequest } from '@sysdesign/quorum/wire';
 import { freePort, startLocalCluster } from '@sysdesign/testkit';
@@ -54,6 +54,8 @@ export interface TestNodeSpec {
   seeds: string[];
   env: Record<string, string>;
   links?: LinkFilter;
+  /** The node's wall clock (a skewed one); the system's unless given. */
+  clock?: Clock;
 }
 
 /** One in-process node listening on 127.0.0.1; `stop` closes it cleanly, `restart` opens it again on its data. */
@@ -99,7 +101,10 @@ export class TestNode {
     const app = await buildService(
       config,
       { logger: createLogger(config.LOG_LEVEL) },
-      this.spec.links === undefined ? {} : { links: this.spec.links },
+      {
+        ...(this.spec.links === undefined ? {} : { links: this.spec.links }),
+        ...(this.spec.clock === undefined ? {} : { clock: this.spec.clock }),
+      },
     );
     await app.listen({ host: '127.0.0.1', port: this.spec.port });
     this.app = app;

@@ -23,18 +23,30 @@ export interface ReportInput {
   history: readonly HistoryEvent[];
   /** Each checker's result, by the checker's name. */
   results: Readonly<Record<string, CheckResult>>;
+  /**
+   * Anomalies shown per checker, the rest counted (a long run can find thousands of one kind);
+   * every one is shown unless given.
+   */
+  anomaliesShownMax?: number | undefined;
 }
 
 const outcomes = ['ok', 'fail', 'unknown', 'pending'] as const;
 
-export function renderReport({ title = 'Fault run', seed, faults, history, results }: ReportInput): string {
+export function renderReport({
+  title = 'Fault run',
+  seed,
+  faults,
+  history,
+  results,
+  anomaliesShownMax = Number.POSITIVE_INFINITY,
+}: ReportInput): string {
   const sections = [
     `# ${title}`,
     seed === undefined ? undefined : `Seed: \`${seed}\``,
     faultsSection(faults),
     operationsSection(history),
     verdictsSection(results),
-    anomaliesSection(results),
+    anomaliesSection(results, anomaliesShownMax),
   ];
   return `${sections.filter((section) => section !== undefined).join('\n\n')}\n`;
 }
@@ -76,14 +88,20 @@ function verdictsSection(results: Readonly<Record<string, CheckResult>>): string
   return ['## Checkers', '', '| checker | verdict | anomalies |', '| --- | --- | ---: |', ...rows].join('\n');
 }
 
-function anomaliesSection(results: Readonly<Record<string, CheckResult>>): string | undefined {
+function anomaliesSection(
+  results: Readonly<Record<string, CheckResult>>,
+  shownMax: number,
+): string | undefined {
   const blocks: string[] = [];
   for (const [checker, result] of Object.entries(results)) {
-    for (const anomaly of result.anomalies) {
+    for (const anomaly of result.anomalies.slice(0, shownMax)) {
       blocks.push(
         `### ${checker}: ${anomaly.kind}\n\n${anomaly.message}\n\n\`\`\`jsonl\n${historyToJsonl(anomaly.excerpt)}\`\`\``,
       );
     }
+    const hidden = result.anomalies.length - shownMax;
+    if (hidden > 0)
+      blocks.push(`### ${checker}: ${hidden} more\n\nNot shown: the first ${shownMax} are above.`);
   }
   return blocks.length === 0 ? undefined : ['## Anomalies', ...blocks].join('\n\n');
 }

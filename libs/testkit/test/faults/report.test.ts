@@ -55,4 +55,23 @@ describe('renderReport', () => {
     expect(report).toContain('| no lost writes | valid | 0 |');
     expect(report).not.toContain('## Anomalies');
   });
+
+  it('shows at most anomaliesShownMax anomalies of a checker and counts them all', () => {
+    // A long run can find thousands of one anomaly: the verdict counts every one, the report shows a few.
+    const anomalies = Array.from({ length: 5 }, (_, index) => ({
+      kind: 'stale-read',
+      message: `read ${index} is stale`,
+      excerpt: [],
+    }));
+    const report = renderReport({
+      faults: [],
+      history: [],
+      results: { 'reads see writes': { valid: false, anomalies } },
+      anomaliesShownMax: 2,
+    });
+    expect(report).toContain('| reads see writes | INVALID | 5 |');
+    expect(report).toContain('read 1 is stale');
+    expect(report).not.toContain('read 2 is stale');
+    expect(report).toContain('### reads see writes: 3 more\n\nNot shown: the first 2 are above.');
+  });
 });

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import {
   type NodeId,
   type PeerRequest,
@@ -18,6 +20,12 @@ import type { ClusterSecret } from './peer-credentials.js';
  * request's deadline as an abort signal. Failures become the library's `QuorumError`s: a deadline
  * is TIMEOUT, a refused or reset connection UNREACHABLE, and an error answer keeps the peer's
  * library code (HINTS_FULL, TOO_MANY_SIBLINGS...) from its problem+json `quorumCode`.
+ *
+ * A peer is named by its advertised URL; `dialMap` (PEER_DIAL_MAP) may say to open its connections
+ * somewhere else (a NAT's outside address, a proxy), as Kafka's advertised listeners and Cassandra
+ * drivers' address translators do. Only the TCP destination changes: the request still carries
+ * the cluster secret and names the advertised peer, and over HTTPS the certificate must still name
+ * the advertised host, so a translation can move traffic but cannot stand in for a peer.
  */
 
 export const PEER_PATH = '/internal/v1/peer';
@@ -44,6 +52,8 @@ export interface HttpTransportOptions {
   connectionsPerPeer: number;
   wireLimits: WireLimits;
   links?: LinkFilter | undefined;
+  /** Advertised peer origin -> origin to connect to; peers not in it are dialled as advertised. */
+  dialMap?: ReadonlyMap<NodeId, string> | undefined;
   /** Called with each peer's readable name when it answers (GET /v1/cluster shows it). */
   onPeerName?: (peer: NodeId, name: string) => void;
 }
@@ -130,15 +140,41 @@ export class HttpTransport implements Transport {
         `${JSON.stringify(to.slice(0, 80))} is not a node URL`,
       );
     }
-    pool = new Pool(origin, {
+    const dial = this.options.dialMap?.get(origin) ?? origin;
+    const connect = tlsOptionsFor(origin, dial, this.options.ca);
+    pool = new Pool(dial, {
       connections: this.options.connectionsPerPeer,
       pipelining: 1,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-      ...(this.options.ca === undefined ? {} : { connect: { ca: this.options.ca } }),
+      ...(connect === undefined ? {} : { connect }),
     });
     this.pools.set(to, pool);
     return pool;
   }
+}
+
+interface PeerTlsOptions {
+  ca?: string;
+  servername?: string;
+  checkServerIdentity?: (host: string, certificate: PeerCertificate) => Error | undefined;
+}
+
+/**
+ * TLS settings for connections to `advertised` opened at `dial`: the trusted CAs, and when the two
+ * differ, the advertised host as the name sent (SNI, for host names) and checked in the
+ * certificate, instead of the dialled address.
+ */
+function tlsOptionsFor(advertised: string, dial: string, ca: string | undefined): PeerTlsOptions | undefined {
+  const translated = dial !== advertised && new URL(advertised).protocol === 'https:';
+  if (!translated) return ca === undefined ? undefined : { ca };
+  // URL spells IPv6 hosts in brackets; TLS wants the bare address.
+  const host = new URL(advertised).hostname.replace(/^\[(.*)\]$/, '$1');
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    // SNI carries host names only (RFC 6066): an address is checked, not sent.
+    ...(isIP(host) === 0 ? { servername: host } : {}),
+    checkServerIdentity: (_dialled, certificate) => checkServerIdentity(host, certificate),
+  };
 }
 
 function remoteError(to: NodeId, statusCode: number, text: string): QuorumError {

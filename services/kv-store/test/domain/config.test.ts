@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '@sysdesign/platform';
 import { describe, expect, it } from 'vitest';
-import { clusterSettings, configSchema } from '../../src/config.js';
+import { clusterSettings, configSchema, MAX_DIAL_MAP_ENTRIES } from '../../src/config.js';
 import { EMBEDDED_NODES } from '../../src/service.js';
 
 /** Configuration: defaults that depend on other variables, and bad values named at start. */
@@ -67,6 +67,46 @@ describe('configuration', () => {
     ] as const) {
       expect(() => settingsOf(env), variable).toThrow(ConfigError);
       expect(() => settingsOf(env), variable).toThrow(new RegExp(variable));
+    }
+  });
+
+  it('reads PEER_DIAL_MAP as advertised origin -> dial origin, and refuses every malformed or useless pair', () => {
+    // Proves the dial map is bounded, origins only, never changes the scheme, and names only peers
+    // that may become members: a mistake fails the start with PEER_DIAL_MAP named.
+    const seeds = { SEEDS: 'http://kv-2:13002,http://kv-3:13002', ...SECRET };
+    const settings = settingsOf({
+      ...seeds,
+      PEER_DIAL_MAP: ' HTTP://Kv-2:13002/ = http://127.0.0.1:40002 ,http://kv-3:13002=http://10.0.0.7:31002',
+    });
+    expect([...settings.peer.dialMap]).toEqual([
+      ['http://kv-2:13002', 'http://127.0.0.1:40002'],
+      ['http://kv-3:13002', 'http://10.0.0.7:31002'],
+    ]);
+    expect(settingsOf(seeds).peer.dialMap.size).toBe(0);
+    const tooMany = Array.from(
+      { length: MAX_DIAL_MAP_ENTRIES + 1 },
+      (_, index) => `http://kv-2:${index + 1}=http://127.0.0.1:${index + 1}`,
+    ).join(',');
+    for (const [dialMap, why] of [
+      ['http://kv-2:13002', /ADVERTISED=DIAL/],
+      ['http://kv-2:13002=http://127.0.0.1:1/path', /ADVERTISED=DIAL/],
+      ['http://kv-2:13002=http://a:1=http://b:2', /ADVERTISED=DIAL/],
+      ['kv-2:13002=127.0.0.1:1', /ADVERTISED=DIAL/],
+      ['http://kv-2:13002=https://127.0.0.1:1', /changes the scheme/],
+      ['http://kv-2:13002=http://a:1,http://KV-2:13002=http://b:1', /listed twice/],
+      [tooMany, /at most 4096/],
+      ['http://elsewhere:13002=http://127.0.0.1:1', /not on an allowed host/],
+      ['http://127.0.0.1:13002=http://127.0.0.1:1', /own ADVERTISE_URL/],
+    ] as const) {
+      const env = {
+        ...seeds,
+        PORT: '3002',
+        PEER_ALLOWED_HOSTS: 'kv-2,kv-3,127.0.0.1',
+        PEER_DIAL_MAP: dialMap,
+      };
+      expect(() => settingsOf(env), dialMap.slice(0, 60)).toThrow(ConfigError);
+      expect(() => settingsOf(env), dialMap.slice(0, 60)).toThrow(/PEER_DIAL_MAP/);
+      expect(() => settingsOf(env), dialMap.slice(0, 60)).toThrow(why);
     }
   });
 

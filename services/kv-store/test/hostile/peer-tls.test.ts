@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, tempDir, waitFor } from '@sysdesign/testkit';
@@ -19,8 +19,10 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((node) => node.stop()));
 });
 
-/** A self-signed certificate for 127.0.0.1, made by openssl for this test. */
-async function selfSignedCertificate(): Promise<{ cert: string; key: string }> {
+/** A self-signed certificate (for 127.0.0.1 unless `subjectAltName` says otherwise), made by openssl for this test. */
+async function selfSignedCertificate(
+  subjectAltName = 'IP:127.0.0.1',
+): Promise<{ cert: string; key: string }> {
   const dir = await tempDir('kv-tls-');
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
@@ -37,7 +39,7 @@ async function selfSignedCertificate(): Promise<{ cert: string; key: string }> {
     '-subj',
     '/CN=127.0.0.1',
     '-addext',
-    'subjectAltName=IP:127.0.0.1',
+    `subjectAltName=${subjectAltName}`,
     '-keyout',
     key,
     '-out',
@@ -100,5 +102,60 @@ describe('the peer listener over TLS', () => {
     await expect(
       fetch(`http://127.0.0.1:${peerA}/internal/v1/peer`, { method: 'POST' }).then((r) => r.status),
     ).rejects.toThrow();
+  });
+
+  it('checks a dialled peer against its advertised host name, not the address PEER_DIAL_MAP dials', async () => {
+    // Proves a dial map moves connections but cannot stand in for a peer: B advertises
+    // https://localhost:<port>, A dials it at 127.0.0.1 through its map. B's certificate must name
+    // localhost; one that names only 127.0.0.1 (the dialled address) is refused.
+    const addressOnly = await selfSignedCertificate('IP:127.0.0.1');
+    const named = await selfSignedCertificate('DNS:localhost,IP:127.0.0.1');
+    const trusted = join(await tempDir('kv-tls-'), 'trusted.pem');
+    await writeFile(
+      trusted,
+      `${await readFile(addressOnly.cert, 'utf8')}${await readFile(named.cert, 'utf8')}`,
+    );
+    const writesThroughTheMap = async (bCertificate: { cert: string; key: string }) => {
+      const [portA, portB, peerA, peerB] = (await Promise.all(
+        Array.from({ length: 4 }, () => freePort()),
+      )) as [number, number, number, number];
+      const urlA = `https://127.0.0.1:${peerA}`;
+      const urlB = `https://localhost:${peerB}`;
+      const shared = { PEER_TLS_CA_FILE: trusted, N: '2', W: '2', R: '2' };
+      const a = new TestNode({
+        name: 'kv-a',
+        port: portA,
+        peerPort: peerA,
+        dataDir: await tempDir('kv-store-'),
+        seeds: [urlB],
+        env: {
+          ...shared,
+          PEER_TLS_CERT_FILE: named.cert,
+          PEER_TLS_KEY_FILE: named.key,
+          ADVERTISE_URL: urlA,
+          PEER_DIAL_MAP: `${urlB}=https://127.0.0.1:${peerB}`,
+        },
+      });
+      const b = new TestNode({
+        name: 'kv-b',
+        port: portB,
+        peerPort: peerB,
+        dataDir: await tempDir('kv-store-'),
+        seeds: [urlA],
+        env: {
+          ...shared,
+          PEER_TLS_CERT_FILE: bCertificate.cert,
+          PEER_TLS_KEY_FILE: bCertificate.key,
+          ADVERTISE_URL: urlB,
+        },
+      });
+      nodes.push(a, b);
+      await Promise.all([a.start(), b.start()]);
+      const status = (await a.put('named', 'value', { query: '?w=2' })).status;
+      await Promise.all([a.stop(), b.stop()]);
+      return status;
+    };
+    expect(await writesThroughTheMap(named)).toBe(204);
+    expect(await writesThroughTheMap(addressOnly)).toBe(503);
   });
 });
