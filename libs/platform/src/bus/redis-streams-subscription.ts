@@ -1,0 +1,715 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../redis.js';
+import { deadLetterHeaders, deliverWithRetry, InFlight, pause } from './delivery.js';
+import {
+  BusError,
+  BusErrorCode,
+  type BusHandler,
+  type BusHeaders,
+  type BusMessage,
+  type BusObserver,
+  MESSAGE_ID_HEADER,
+  notify,
+  type RetryPolicy,
+  type Subscription,
+} from './port.js';
+import type { StreamsParams } from './redis-streams.js';
+import {
+  type BusKeys,
+  type BusScripts,
+  ENTRY_FIELDS,
+  GROUP_FULL,
+  offsetOfEntryId,
+  timestampOfEntryId,
+} from './redis-streams-keys.js';
+
+/**
+ * One subscription of the Redis Streams bus: a member of its group that owns some partitions.
+ *
+ * - Membership. Every `heartbeatIntervalMs` it refreshes its entry in the group's member set and
+ *   reads the live members; partition p is the member's at index p mod count. For each partition
+ *   it should own it takes or extends the partition's lease (a key expiring after
+ *   `sessionTimeoutMs`); a partition it should no longer own is finished and its lease given back.
+ *   A member that dies stops renewing: after the session timeout it drops out of the member set,
+ *   its leases expire, and the others take its partitions.
+ * - Taking a partition over. Entries the group delivered on it but nobody acknowledged (a dead
+ *   member's, or read ahead by a member that gave the partition up) are reclaimed with XAUTOCLAIM
+ *   and handled first, in id order, before any new entry: the lease's expiry is the idle time
+ *   after which they are taken, and a slow member that still heartbeats keeps its messages.
+ * - Reading. One blocking XREADGROUP on a dedicated connection reads new entries of every live
+ *   partition it owns into per-partition queues (at most `bufferMax` entries held); a loop per
+ *   partition hands them to the handler one at a time and acknowledges each (XACK) once handled
+ *   or dead-lettered. CLIENT UNBLOCK wakes the read when the set of partitions changes.
+ * - Bad entries. An entry without a JSON value (written by something else) or trimmed away
+ *   before it was handled is acknowledged, logged and reported as `skipped`; it never stops the
+ *   partition.
+ * - Safety under pauses. A partition is handled only until the local deadline of its last lease
+ *   renewal (measured from when the renewal was sent, one heartbeat short of the TTL), so a member
+ *   frozen past its lease stops before reading on once it wakes. The message it was handling may
+ *   then be handled twice, which at-least-once allows.
+ */
+
+/** Members per group: the bound the heartbeat script enforces. */
+export const MEMBERS_PER_GROUP_MAX = 64;
+/** Reclaim pages per takeover, bounding the work one partition's takeover can cost. */
+const RECLAIM_ROUNDS_MAX = 10_000;
+/** Consumers of dead members removed from a stream's group per takeover. */
+const STALE_CONSUMERS_REMOVED_MAX = 100;
+/** Retries of CLIENT UNBLOCK when it arrived before the read blocked. */
+const UNBLOCK_ATTEMPTS_MAX = 200;
+const UNBLOCK_RETRY_MS = 5;
+/** How often `subscribe()` checks whether it holds its partitions yet. */
+const JOIN_POLL_MS_MAX = 50;
+/** Pause after a failed read before the next one. */
+const READ_RETRY_MS = 200;
+
+/** What a subscription needs from its bus. */
+export interface StreamsContext {
+  readonly params: StreamsParams;
+  readonly redis: Redis;
+  readonly keys: BusKeys;
+  readonly scripts: BusScripts;
+  deadLetter(topic: string, key: string, valueJson: string, headers: BusHeaders): Promise<void>;
+}
+
+interface StreamEntry {
+  id: string;
+  /** Null when retention trimmed the entry after it was delivered. */
+  fields: string[] | null;
+}
+
+type Phase = 'recovering' | 'live' | 'stopping';
+
+interface PartitionState {
+  partition: number;
+  stream: string;
+  phase: Phase;
+  queue: StreamEntry[];
+  /** `performance.now()` past which the lease may have expired. */
+  heldUntil: number;
+  /** Give the lease back when the loop ends (a rebalance or close), rather than let it lapse. */
+  release: boolean;
+  wake: (() => void) | undefined;
+  loop: Promise<void>;
+}
+
+type EntryOutcome = 'next' | 'stop';
+
+export class RedisStreamsSubscription implements Subscription {
+  /** The member id and the consumer name in Redis. */
+  readonly member: string;
+  private readonly partitions = new Map<number, PartitionState>();
+  private readonly stopRetrying = new AbortController();
+  private readonly abandon = new AbortController();
+  private readonly inFlight = new InFlight();
+  private blocking: Redis | undefined;
+  private blockingClientId: number | undefined;
+  private reader: Promise<void> = Promise.resolve();
+  /** Partitions the read in flight covers; undefined between reads. */
+  private reading: ReadonlySet<number> | undefined;
+  private readNumber = 0;
+  private readEnded: Promise<void> = Promise.resolve();
+  private unblockingRead = -1;
+  private readerIdle: (() => void) | undefined;
+  /** Entries read and queued but not yet handled. */
+  private buffered = 0;
+  private beatTimer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
+  private stopping = false;
+  private closing: Promise<void> | undefined;
+  private resolveClosed!: () => void;
+  readonly closed = new Promise<void>((resolve) => {
+    this.resolveClosed = resolve;
+  });
+
+  constructor(
+    readonly topic: string,
+    readonly group: string,
+    private readonly partitionCount: number,
+    private readonly handler: BusHandler<unknown>,
+    private readonly policy: RetryPolicy,
+    private readonly observer: BusObserver | undefined,
+    private readonly context: StreamsContext,
+  ) {
+    this.member = `${context.params.clientId}@${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  private get params(): StreamsParams {
+    return this.context.params;
+  }
+
+  private get observers(): (BusObserver | undefined)[] {
+    return [this.params.observer, this.observer];
+  }
+
+  /** Creates the group on every partition, joins it, and waits until it holds its share. */
+  async start(fromBeginning: boolean): Promise<void> {
+    await this.ensureGroups(fromBeginning ? '0' : '$');
+    this.blocking = await createRedis({
+      url: this.params.url,
+      connectionName: `${this.params.clientId}:bus-read`,
+      commandTimeoutMs: this.params.blockMs + this.params.requestTimeoutMs,
+    });
+    this.blocking.on('ready', () => {
+      this.blockingClientId = undefined;
+    });
+    this.reader = this.read(this.blocking);
+    const deadline = performance.now() + this.params.joinTimeoutMs;
+    const pollMs = Math.min(JOIN_POLL_MS_MAX, this.params.heartbeatIntervalMs);
+    while (!(await this.beat())) {
+      if (performance.now() > deadline) {
+        throw new BusError(
+          BusErrorCode.unavailable,
+          `joining group ${this.group} of ${this.topic} took longer than ${this.params.joinTimeoutMs} ms`,
+        );
+      }
+      await pause(pollMs);
+    }
+    this.scheduleBeat();
+  }
+
+  /** XGROUP CREATE on every partition stream (creating the stream); an existing group stays as it is. */
+  private async ensureGroups(startId: '0' | '$'): Promise<void> {
+    const { redis, keys } = this.context;
+    await Promise.all(
+      Array.from({ length: this.partitionCount }, async (_, partition) => {
+        try {
+          await redis.xgroup('CREATE', keys.stream(this.topic, partition), this.group, startId, 'MKSTREAM');
+        } catch (error) {
+          if (!String((error as Error).message).startsWith('BUSYGROUP')) throw error;
+        }
+      }),
+    );
+  }
+
+  private scheduleBeat(): void {
+    if (this.stopping) return;
+    this.beatTimer = setTimeout(() => {
+      this.beating = this.beat()
+        .then(() => undefined)
+        .catch((error) => {
+          this.params.logger.warn(
+            { err: error, topic: this.topic, group: this.group },
+            'bus heartbeat failed',
+          );
+        })
+        .finally(() => {
+          this.beating = undefined;
+          this.scheduleBeat();
+        });
+    }, this.params.heartbeatIntervalMs);
+  }
+
+  /**
+   * Refreshes membership, gives up partitions no longer assigned here, and takes or extends the
+   * leases of the rest. True when it holds every partition assigned to it.
+   */
+  private async beat(): Promise<boolean> {
+    const { keys, scripts } = this.context;
+    const { sessionTimeoutMs, heartbeatIntervalMs } = this.params;
+    const sentAt = performance.now();
+    const members = await scripts.busHeartbeat(
+      keys.members(this.topic, this.group),
+      this.member,
+      sessionTimeoutMs,
+      MEMBERS_PER_GROUP_MAX,
+    );
+    if (members === GROUP_FULL || typeof members === 'number') {
+      throw new BusError(
+        BusErrorCode.limitExceeded,
+        `group ${this.group} of ${this.topic} already has ${MEMBERS_PER_GROUP_MAX} members`,
+      );
+    }
+    if (this.stopping) return false;
+    const assigned = new Set<number>();
+    for (let partition = 0; partition < this.partitionCount; partition++)
+      if (members[partition % members.length] === this.member) assigned.add(partition);
+    for (const state of this.partitions.values())
+      if (!assigned.has(state.partition)) this.stopPartition(state, true);
+    // Partitions being finished keep their lease until they are given back.
+    const wanted = new Set([...assigned, ...this.partitions.keys()]);
+    const heldUntil = sentAt + sessionTimeoutMs - heartbeatIntervalMs;
+    const held = await Promise.all(
+      [...wanted].map(async (partition) => {
+        const state = this.partitions.get(partition);
+        if (state?.phase === 'stopping' && !state.release) return false;
+        const owner = keys.owner(this.topic, this.group, partition);
+        const ours = (await scripts.busHold(owner, this.member, sessionTimeoutMs)) === 1;
+        if (!ours) {
+          if (state) this.stopPartition(state, false);
+          return false;
+        }
+        if (state) state.heldUntil = heldUntil;
+        else if (!this.stopping) this.startPartition(partition, heldUntil);
+        return state?.phase !== 'stopping';
+      }),
+    );
+    return [...wanted].every((partition, index) => !assigned.has(partition) || held[index]);
+  }
+
+  private startPartition(partition: number, heldUntil: number): void {
+    const state: PartitionState = {
+      partition,
+      stream: this.context.keys.stream(this.topic, partition),
+      phase: 'recovering',
+      queue: [],
+      heldUntil,
+      release: true,
+      wake: undefined,
+      loop: Promise.resolve(),
+    };
+    this.partitions.set(partition, state);
+    state.loop = this.work(state);
+  }
+
+  /** Finishes the message in hand, then ends the partition's loop; `release` gives the lease back. */
+  private stopPartition(state: PartitionState, release: boolean): void {
+    if (state.phase === 'stopping') {
+      state.release &&= release;
+      return;
+    }
+    state.phase = 'stopping';
+    state.release = release;
+    state.wake?.();
+    this.wakeReader();
+  }
+
+  private holds(state: PartitionState): boolean {
+    return state.phase !== 'stopping' && performance.now() < state.heldUntil;
+  }
+
+  /** One partition: reclaim and handle what is pending, then handle what the reader queues. */
+  private async work(state: PartitionState): Promise<void> {
+    const where = { topic: this.topic, group: this.group, partition: state.partition };
+    try {
+      if (await this.recover(state)) {
+        state.phase = 'live';
+        this.wakeReader();
+        await this.handleQueue(state);
+      }
+    } catch (error) {
+      state.release = false;
+      if (!this.stopping)
+        this.params.logger.warn({ err: error, ...where }, 'partition loop failed; it restarts');
+      if (isMissingGroup(error)) await this.ensureGroups('0').catch(() => undefined);
+    } finally {
+      await this.leavePartition(state, where);
+    }
+  }
+
+  private async handleQueue(state: PartitionState): Promise<void> {
+    while (state.phase === 'live') {
+      const entry = state.queue.shift();
+      if (!entry) {
+        await new Promise<void>((resolve) => {
+          state.wake = resolve;
+        });
+        state.wake = undefined;
+        continue;
+      }
+      this.buffered--;
+      this.wakeIdleReader();
+      if (!this.holds(state)) return;
+      if ((await this.handleEntry(state, entry)) === 'stop') return;
+    }
+  }
+
+  private async leavePartition(state: PartitionState, where: object): Promise<void> {
+    state.phase = 'stopping';
+    this.buffered -= state.queue.length;
+    state.queue = [];
+    // Entries a read still in flight returns for this partition stay pending for the next owner,
+    // so the lease goes back only once no read covers the partition.
+    while (this.reading?.has(state.partition)) {
+      this.unblockReader();
+      await this.readEnded;
+    }
+    if (state.release) {
+      try {
+        await this.context.scripts.busRelease(
+          this.context.keys.owner(this.topic, this.group, state.partition),
+          this.member,
+        );
+      } catch (error) {
+        this.params.logger.warn(
+          { err: error, ...where },
+          'could not release a partition; its lease will lapse',
+        );
+      }
+    }
+    this.partitions.delete(state.partition);
+    this.wakeIdleReader();
+  }
+
+  /**
+   * Takes over every entry of the partition the group delivered and nobody acknowledged, then
+   * handles this member's pending entries in id order. False when the partition stopped meanwhile.
+   */
+  private async recover(state: PartitionState): Promise<boolean> {
+    const { redis } = this.context;
+    let cursor = '0-0';
+    for (let round = 0; round < RECLAIM_ROUNDS_MAX; round++) {
+      const reply = (await redis.xautoclaim(
+        state.stream,
+        this.group,
+        this.member,
+        0,
+        cursor,
+        'COUNT',
+        this.params.readBatch,
+        'JUSTID',
+      )) as [string, string[], string[]?];
+      const deleted = reply[2] ?? [];
+      if (deleted.length > 0)
+        this.reportSkipped(state, deleted.length, 'trimmed by retention before it was handled');
+      cursor = reply[0];
+      if (cursor === '0-0') break;
+    }
+    await this.removeStaleConsumers(state);
+    let after = '0';
+    while (this.holds(state)) {
+      const entries = entriesOf(
+        await redis.xreadgroup(
+          'GROUP',
+          this.group,
+          this.member,
+          'COUNT',
+          this.params.readBatch,
+          'STREAMS',
+          state.stream,
+          after,
+        ),
+      ).get(state.stream);
+      if (!entries || entries.length === 0) return true;
+      for (const entry of entries) {
+        if (!this.holds(state)) return false;
+        if ((await this.handleEntry(state, entry)) === 'stop') return false;
+        after = entry.id;
+      }
+    }
+    return false;
+  }
+
+  /** Consumers of members long gone, with nothing pending after the takeover, are deleted. */
+  private async removeStaleConsumers(state: PartitionState): Promise<void> {
+    const { redis } = this.context;
+    const consumers = (await redis.xinfo('CONSUMERS', state.stream, this.group)) as unknown[];
+    let removed = 0;
+    for (const consumer of consumers) {
+      if (removed >= STALE_CONSUMERS_REMOVED_MAX) return;
+      const info = fieldMap(consumer);
+      const name = info.get('name');
+      const pending = Number(info.get('pending'));
+      const idleMs = Number(info.get('idle'));
+      if (typeof name !== 'string' || name === this.member) continue;
+      if (pending !== 0 || !(idleMs > this.params.sessionTimeoutMs)) continue;
+      await redis.xgroup('DELCONSUMER', state.stream, this.group, name);
+      removed++;
+    }
+  }
+
+  private async handleEntry(state: PartitionState, entry: StreamEntry): Promise<EntryOutcome> {
+    if (entry.fields === null) {
+      await this.skip(state, entry, 'trimmed by retention before it was handled');
+      return 'next';
+    }
+    const message = this.messageOf(state.partition, entry.id, entry.fields);
+    if (message === undefined) {
+      await this.skip(state, entry, 'malformed entry: no JSON value or headers');
+      return 'next';
+    }
+    this.inFlight.enter();
+    try {
+      return await this.deliver(state, entry, message);
+    } finally {
+      this.inFlight.leave();
+    }
+  }
+
+  private async deliver(
+    state: PartitionState,
+    entry: StreamEntry,
+    message: Omit<BusMessage, 'attempt'>,
+  ): Promise<EntryOutcome> {
+    const { logger } = this.params;
+    const where = { topic: this.topic, group: this.group, partition: state.partition };
+    const outcome = await deliverWithRetry(this.handler, message, this.policy, {
+      stopRetrying: this.stopRetrying.signal,
+      abandon: this.abandon.signal,
+      pauseBetweenAttempts: pause,
+      onRetry: (attempt, error) =>
+        notify(this.observers, { type: 'retried', ...where, attempt, error }, logger),
+    });
+    if (outcome.kind === 'abandoned') return 'stop';
+    if (outcome.kind === 'handled') {
+      await this.acknowledge(state, entry.id);
+      notify(this.observers, { type: 'consumed', ...where, durationMs: outcome.durationMs }, logger);
+      return 'next';
+    }
+    const headers = deadLetterHeaders(message.headers, { ...where, offset: message.offset, ...outcome });
+    try {
+      await this.context.deadLetter(
+        this.topic,
+        message.key,
+        fieldOf(entry.fields!, ENTRY_FIELDS.value)!,
+        headers,
+      );
+    } catch (error) {
+      // Left pending: the partition restarts from it at the next heartbeat.
+      logger.error({ err: error, ...where }, 'could not dead-letter a message; it stays pending');
+      state.release = false;
+      return 'stop';
+    }
+    await this.acknowledge(state, entry.id);
+    logger.warn(
+      { ...where, offset: message.offset, attempts: outcome.attempts, err: outcome.error },
+      'message dead-lettered',
+    );
+    notify(
+      this.observers,
+      { type: 'dead-lettered', ...where, attempts: outcome.attempts, error: outcome.error },
+      logger,
+    );
+    return 'next';
+  }
+
+  private async acknowledge(state: PartitionState, entryId: string): Promise<void> {
+    await this.context.redis.xack(state.stream, this.group, entryId);
+  }
+
+  private async skip(state: PartitionState, entry: StreamEntry, reason: string): Promise<void> {
+    await this.acknowledge(state, entry.id);
+    this.reportSkipped(state, 1, reason, entry.id);
+  }
+
+  private reportSkipped(state: PartitionState, count: number, reason: string, entryId?: string): void {
+    const where = { topic: this.topic, group: this.group, partition: state.partition };
+    this.params.logger.warn({ ...where, count, entryId }, `bus entry skipped: ${reason}`);
+    notify(this.observers, { type: 'skipped', ...where, count }, this.params.logger);
+  }
+
+  /** The message an entry carries, or undefined when the entry is not one this bus wrote. */
+  private messageOf(
+    partition: number,
+    entryId: string,
+    fields: string[],
+  ): Omit<BusMessage, 'attempt'> | undefined {
+    const valueJson = fieldOf(fields, ENTRY_FIELDS.value);
+    const headersJson = fieldOf(fields, ENTRY_FIELDS.headers);
+    if (valueJson === undefined) return undefined;
+    let value: unknown;
+    let headers: BusHeaders;
+    try {
+      value = JSON.parse(valueJson);
+      headers = headersJson === undefined ? {} : parseHeaders(headersJson);
+    } catch {
+      return undefined;
+    }
+    const offset = offsetOfEntryId(entryId);
+    return {
+      topic: this.topic,
+      key: fieldOf(fields, ENTRY_FIELDS.key) ?? '',
+      value,
+      headers,
+      partition,
+      offset,
+      timestamp: timestampOfEntryId(entryId),
+      id: headers[MESSAGE_ID_HEADER] ?? `${this.topic}/${partition}/${offset}`,
+    };
+  }
+
+  /** The blocking read of new entries of every live partition, until the subscription closes. */
+  private async read(blocking: Redis): Promise<void> {
+    while (!this.stopping) {
+      const live = [...this.partitions.values()].filter((state) => state.phase === 'live');
+      if (live.length === 0 || this.buffered >= this.params.bufferMax) {
+        await new Promise<void>((resolve) => {
+          this.readerIdle = resolve;
+        });
+        this.readerIdle = undefined;
+        continue;
+      }
+      let reply: unknown;
+      let endRead!: () => void;
+      this.readEnded = new Promise((resolve) => {
+        endRead = resolve;
+      });
+      try {
+        this.blockingClientId ??= Number(await blocking.client('ID'));
+        this.readNumber++;
+        this.reading = new Set(live.map((state) => state.partition));
+        reply = await blocking.xreadgroup(
+          'GROUP',
+          this.group,
+          this.member,
+          'COUNT',
+          this.params.readBatch,
+          'BLOCK',
+          this.params.blockMs,
+          'STREAMS',
+          ...live.map((state) => state.stream),
+          ...live.map(() => '>'),
+        );
+      } catch (error) {
+        if (this.stopping) return;
+        await this.readFailed(error);
+        continue;
+      } finally {
+        this.reading = undefined;
+        endRead();
+      }
+      this.queueEntries(live, entriesOf(reply));
+    }
+  }
+
+  private async readFailed(error: unknown): Promise<void> {
+    const where = { topic: this.topic, group: this.group };
+    if (isMissingGroup(error)) {
+      // The stream or group is gone (a flushed or restarted Redis): recreate it from the start.
+      this.params.logger.warn({ ...where }, 'consumer group missing; recreating it');
+      await this.ensureGroups('0').catch(() => undefined);
+    } else {
+      this.params.logger.warn({ err: error, ...where }, 'bus read failed; retrying');
+    }
+    await pause(READ_RETRY_MS, this.stopRetrying.signal);
+  }
+
+  private queueEntries(live: readonly PartitionState[], entries: Map<string, StreamEntry[]>): void {
+    for (const state of live) {
+      const read = entries.get(state.stream);
+      // A partition that stopped during the read leaves its entries pending for its next owner.
+      if (!read || read.length === 0 || state.phase !== 'live') continue;
+      state.queue.push(...read);
+      this.buffered += read.length;
+      state.wake?.();
+    }
+  }
+
+  /** The set of live partitions changed: restart the read so it covers the new set. */
+  private wakeReader(): void {
+    this.wakeIdleReader();
+    this.unblockReader();
+  }
+
+  private wakeIdleReader(): void {
+    this.readerIdle?.();
+  }
+
+  private unblockReader(): void {
+    const read = this.readNumber;
+    if (this.reading === undefined || this.unblockingRead === read) return;
+    this.unblockingRead = read;
+    void (async () => {
+      for (let attempt = 0; attempt < UNBLOCK_ATTEMPTS_MAX; attempt++) {
+        if (this.readNumber !== read || this.reading === undefined || this.blockingClientId === undefined)
+          return;
+        try {
+          // 0 when the read has not blocked yet (or just returned): try again shortly.
+          if ((await this.context.redis.client('UNBLOCK', this.blockingClientId)) === 1) return;
+        } catch (error) {
+          this.params.logger.debug({ err: error }, 'CLIENT UNBLOCK failed');
+        }
+        await pause(UNBLOCK_RETRY_MS);
+      }
+    })();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const { logger, drainTimeoutMs } = this.params;
+    this.stopping = true;
+    clearTimeout(this.beatTimer);
+    await this.beating;
+    this.stopRetrying.abort();
+    const states = [...this.partitions.values()];
+    for (const state of states) this.stopPartition(state, true);
+    this.wakeReader();
+    if (!(await this.inFlight.drained(drainTimeoutMs))) {
+      logger.warn(
+        { topic: this.topic, group: this.group, running: this.inFlight.size },
+        'handlers still running after the drain timeout; their messages will be redelivered',
+      );
+      this.abandon.abort();
+    }
+    await Promise.all(states.map((state) => state.loop));
+    await this.reader;
+    this.blocking?.disconnect();
+    await this.leaveGroup();
+    this.resolveClosed();
+  }
+
+  /** Leaves the member set, and deletes this consumer from each stream where nothing is pending for it. */
+  private async leaveGroup(): Promise<void> {
+    const { redis, keys, scripts } = this.context;
+    try {
+      await scripts.busLeave(keys.members(this.topic, this.group), this.member);
+      await Promise.all(
+        Array.from({ length: this.partitionCount }, async (_, partition) => {
+          const stream = keys.stream(this.topic, partition);
+          const pending = (await redis.xpending(stream, this.group, '-', '+', 1, this.member)) as unknown[];
+          if (pending.length === 0) await redis.xgroup('DELCONSUMER', stream, this.group, this.member);
+        }),
+      );
+    } catch (error) {
+      this.params.logger.warn(
+        { err: error, topic: this.topic, group: this.group },
+        'could not leave the group cleanly; the member expires',
+      );
+    }
+  }
+}
+
+/** NOGROUP: the stream or its group is gone (a flushed or restarted Redis). */
+function isMissingGroup(error: unknown): boolean {
+  return String((error as Error | undefined)?.message).startsWith('NOGROUP');
+}
+
+/** XREADGROUP's reply as entries per stream key; anything unexpected is dropped. */
+function entriesOf(reply: unknown): Map<string, StreamEntry[]> {
+  const result = new Map<string, StreamEntry[]>();
+  if (!Array.isArray(reply)) return result;
+  for (const stream of reply) {
+    if (!Array.isArray(stream) || typeof stream[0] !== 'string' || !Array.isArray(stream[1])) continue;
+    const entries: StreamEntry[] = [];
+    for (const raw of stream[1] as unknown[]) {
+      if (!Array.isArray(raw) || typeof raw[0] !== 'string') continue;
+      const fields = Array.isArray(raw[1]) ? raw[1].map(String) : null;
+      entries.push({ id: raw[0], fields });
+    }
+    result.set(stream[0], entries);
+  }
+  return result;
+}
+
+function fieldOf(fields: readonly string[], name: string): string | undefined {
+  for (let index = 0; index + 1 < fields.length; index += 2)
+    if (fields[index] === name) return fields[index + 1];
+  return undefined;
+}
+
+/** Headers as written by this bus: a JSON object of strings. Throws on anything else. */
+function parseHeaders(json: string): BusHeaders {
+  const parsed: unknown = JSON.parse(json);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error('headers not an object');
+  const headers: BusHeaders = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string') throw new Error(`header ${name} is not a string`);
+    headers[name] = value;
+  }
+  return headers;
+}
+
+/** A flat `[name, value, name, value...]` reply (XINFO) as a map. */
+function fieldMap(reply: unknown): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  if (!Array.isArray(reply)) return map;
+  for (let index = 0; index + 1 < reply.length; index += 2) map.set(String(reply[index]), reply[index + 1]);
+  return map;
+}
