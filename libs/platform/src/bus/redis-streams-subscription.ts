@@ -538,6 +538,8 @@ export class RedisStreamsSubscription implements Subscription {
       });
       try {
         this.blockingClientId ??= Number(await blocking.client('ID'));
+        // A partition that stopped while the id was fetched must not be read again.
+        if (this.stopping || live.some((state) => state.phase !== 'live')) continue;
         this.readNumber++;
         this.reading = new Set(live.map((state) => state.partition));
         reply = await blocking.xreadgroup(
