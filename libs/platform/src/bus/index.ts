@@ -1,4 +1,4 @@
-import { ConfigError, splitList } from '../config.js';
+import { type BusKind, ConfigError, splitList } from '../config.js';
 import { InProcessEventBus } from './in-process.js';
 import { createKafkaEventBus } from './kafka.js';
 import type { BusLogger, BusObserver, EventBus, RetryPolicy } from './port.js';
@@ -32,10 +32,6 @@ export {
   DEFAULT_REDIS_BUS_KEY_PREFIX,
   type RedisStreamsBusOptions,
 } from './redis-streams.js';
-
-/** The values of `BUS`: which bus to use when `KAFKA_BROKERS` is not set. */
-export const BUS_KINDS = ['in-process', 'redis'] as const;
-export type BusKind = (typeof BUS_KINDS)[number];
 
 export interface EventBusSelection {
   /** Names this process to the brokers (or to Redis, in its client names and consumer names). */

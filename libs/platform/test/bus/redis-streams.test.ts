@@ -1,11 +1,42 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { deleteRedisPrefix, describeWith, freshRedisPrefix, redisBackend } from '@sysdesign/testkit';
-import { afterAll } from 'vitest';
-import { createRedisStreamsEventBus } from '../../src/bus/index.js';
+import { TSX_NODE_ARGUMENTS } from '@sysdesign/testkit/faults';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import {
+  createEventBus,
+  createRedisStreamsEventBus,
+  type EventBus,
+  type RedisStreamsBusOptions,
+} from '../../src/bus/index.js';
+import { offsetOfEntryId } from '../../src/bus/redis-streams-keys.js';
 import { eventBusContract } from './contract.js';
-import { RecordingLogger } from './helpers.js';
+import { EventCounts, Received, RecordingLogger, uniqueName, waitFor } from './helpers.js';
+
+const WAIT_MS = 10_000;
+const packageRoot = new URL('../..', import.meta.url).pathname;
+
+describe('redis streams offsets', () => {
+  it('turns entry ids into decimal offsets that grow with the id', () => {
+    // An id is <ms>-<seq>, a 128-bit number: the offset is that number, so BigInt() parses it
+    // and a later entry (higher ms, or same ms and higher seq) always has a larger offset.
+    expect(offsetOfEntryId('0-5')).toBe('5');
+    expect(offsetOfEntryId('1-0')).toBe((2n ** 64n).toString());
+    const ids = [
+      '1700000000000-0',
+      '1700000000000-1',
+      '1700000000000-18446744073709551615',
+      '1700000000001-0',
+    ];
+    const offsets = ids.map((id) => BigInt(offsetOfEntryId(id)));
+    for (let index = 1; index < offsets.length; index++)
+      expect(offsets[index]! > offsets[index - 1]!).toBe(true);
+  });
+});
 
 // Against the shared Redis (REDIS_URL, or a container when Docker answers); skipped visibly
-// otherwise. Every bus of the suite works under one fresh key prefix, deleted afterwards.
+// otherwise. Every bus of a file works under one fresh key prefix, deleted afterwards.
 describeWith(await redisBackend(), 'EventBus contract: redis streams', ({ url }) => {
   const keyPrefix = freshRedisPrefix('bus-contract');
   afterAll(() => deleteRedisPrefix(url, keyPrefix));
@@ -21,7 +52,213 @@ describeWith(await redisBackend(), 'EventBus contract: redis streams', ({ url })
         logger: new RecordingLogger(),
         ...options,
       }),
-    waitMs: 10_000,
+    waitMs: WAIT_MS,
     testTimeoutMs: 30_000,
+  });
+});
+
+describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
+  const keyPrefix = freshRedisPrefix('bus-redis');
+  const opened: EventBus[] = [];
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((bus) => bus.close()));
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    await deleteRedisPrefix(url, keyPrefix);
+  });
+
+  async function open(options: Partial<RedisStreamsBusOptions> = {}): Promise<EventBus> {
+    const bus = await createRedisStreamsEventBus({
+      url,
+      clientId: 'redis-bus-test',
+      keyPrefix,
+      heartbeatIntervalMs: 50,
+      sessionTimeoutMs: 1_000,
+      blockMs: 1_000,
+      retry: { backoffBaseMs: 1, backoffMaxMs: 4 },
+      logger: new RecordingLogger(),
+      ...options,
+    });
+    opened.push(bus);
+    return bus;
+  }
+
+  /** A group member in a child process (fixtures/redis-consumer.ts), killed when the test ends. */
+  async function startMember(topic: string, group: string, env: Record<string, string> = {}) {
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [...TSX_NODE_ARGUMENTS, 'test/bus/fixtures/redis-consumer.ts'],
+      {
+        cwd: packageRoot,
+        env: {
+          ...process.env,
+          REDIS_URL: url,
+          BUS_KEY_PREFIX: keyPrefix,
+          TOPIC: topic,
+          GROUP: group,
+          SESSION_TIMEOUT_MS: '1000',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    onTestFinished(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    const started: string[] = [];
+    const handled: string[] = [];
+    let ready = false;
+    let errors = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      errors = (errors + chunk.toString()).slice(-4_000);
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const event = JSON.parse(line) as { ready?: true; started?: string; handled?: string };
+      if (event.ready) ready = true;
+      if (event.started) started.push(event.started);
+      if (event.handled) handled.push(event.handled);
+    });
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`member exited: ${errors}`);
+        return ready;
+      },
+      'the child member to join',
+      30_000,
+    );
+    const kill = async () => {
+      child.kill('SIGKILL');
+      await exited;
+    };
+    return { started, handled, kill };
+  }
+
+  it('shares a group between two processes, each message handled by exactly one of them', async () => {
+    // A child process and this one subscribe in one group; 200 messages over 40 keys: together
+    // they handle all 200, each handles some, and no message id reaches both.
+    const topic = uniqueName('procs');
+    const group = uniqueName('g');
+    const bus = await open();
+    const here = new Received();
+    await bus.subscribe(topic, group, here.handle);
+    const child = await startMember(topic, group);
+    // The child's subscribe resolved once it held its partitions, which this member gave up.
+    const published = new Set<string>();
+    for (let index = 0; index < 200; index++)
+      published.add((await bus.publish(topic, `k${index % 40}`, { index })).id);
+    await waitFor(() => new Set([...here.ids(), ...child.handled]).size === 200, 'all 200 messages', WAIT_MS);
+    expect(here.count).toBeGreaterThan(0);
+    expect(child.handled.length).toBeGreaterThan(0);
+    expect(here.count + child.handled.length).toBe(200);
+    expect([...here.ids()].filter((id) => child.handled.includes(id))).toEqual([]);
+    expect(new Set([...here.ids(), ...child.handled])).toEqual(published);
+  }, 60_000);
+
+  it('reclaims the pending messages of a killed member and hands them to another, in key order', async () => {
+    // A child member takes messages and never finishes them; it is killed (SIGKILL, no cleanup).
+    // After its session times out, a member here takes its partitions over: it gets every message,
+    // the ones the dead member had started included, and each key's in publish order.
+    const topic = uniqueName('reclaim');
+    const group = uniqueName('g');
+    const child = await startMember(topic, group, { HOLD: '1' });
+    const publisher = await open();
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const published: string[] = [];
+    for (let sequence = 0; sequence < 5; sequence++)
+      for (const key of keys) published.push((await publisher.publish(topic, key, { key, sequence })).id);
+    await waitFor(() => child.started.length >= 2, 'the child to start some messages', WAIT_MS);
+    await child.kill();
+    const survivor = new Received<{ key: string; sequence: number }>();
+    const bus = await open();
+    await bus.subscribe(topic, group, survivor.handle);
+    await waitFor(
+      () => survivor.ids().size === published.length,
+      'every message, reclaimed ones included',
+      WAIT_MS,
+    );
+    expect(child.started.every((id) => survivor.ids().has(id))).toBe(true);
+    for (const key of keys) {
+      const sequences = survivor
+        .values()
+        .filter((value) => value.key === key)
+        .map((value) => value.sequence);
+      expect(sequences, key).toEqual([0, 1, 2, 3, 4]);
+    }
+  }, 60_000);
+
+  it('skips, counts and logs malformed entries and keeps consuming', async () => {
+    // Entries another writer put on a partition stream: no value, a value that is not JSON,
+    // headers that are not an object. Each is acknowledged and reported as skipped; the good
+    // messages around them are handled in order.
+    const logger = new RecordingLogger();
+    const counts = new EventCounts();
+    const bus = await open({ partitions: 1, logger, observer: counts.observe });
+    const topic = uniqueName('malformed');
+    const group = uniqueName('g');
+    const received = new Received<{ index: number }>();
+    await bus.subscribe(topic, group, received.handle);
+    const stream = `${keyPrefix}${topic}:0`;
+    await bus.publish(topic, 'k', { index: 0 });
+    await redis.xadd(stream, '*', 'key', 'k');
+    await redis.xadd(stream, '*', 'key', 'k', 'value', '{not json');
+    await redis.xadd(stream, '*', 'key', 'k', 'value', '1', 'headers', '["x"]');
+    await redis.xadd(stream, '*', 'garbage', 'x');
+    await bus.publish(topic, 'k', { index: 1 });
+    await waitFor(() => received.count === 2, 'the message after the bad entries', WAIT_MS);
+    expect(received.values()).toEqual([{ index: 0 }, { index: 1 }]);
+    expect(counts.of('skipped')).toBe(4);
+    expect(logger.messages('warn').filter((message) => message.includes('malformed'))).toHaveLength(4);
+    const pending = (await redis.xpending(stream, group)) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+  });
+
+  it('keeps each partition stream near its retention bound (MAXLEN ~)', async () => {
+    // 2,000 publishes to one partition with a bound of 50: Redis trims whole stream nodes (100
+    // entries each by default), so the stream stays under bound + one node.
+    const bus = await open({ partitions: 1, maxLenPerPartition: 50 });
+    const topic = uniqueName('retention');
+    await Promise.all(
+      Array.from({ length: 2_000 }, (_, index) => bus.publish(topic, `k${index}`, { index })),
+    );
+    const length = await redis.xlen(`${keyPrefix}${topic}:0`);
+    expect(length).toBeGreaterThanOrEqual(50);
+    expect(length).toBeLessThanOrEqual(150);
+  });
+
+  it('keeps the partition count a topic was registered with', async () => {
+    // A bus configured for 4 partitions publishes to a topic another bus registered with 2: its
+    // messages land on partitions 0 and 1 only, so both buses hash keys alike.
+    const first = await open({ partitions: 2 });
+    const second = await open({ partitions: 4 });
+    const topic = uniqueName('partitions');
+    await first.publish(topic, 'k', 0);
+    const receipts = await Promise.all(
+      Array.from({ length: 50 }, (_, index) => second.publish(topic, `key-${index}`, index)),
+    );
+    expect(new Set(receipts.map((receipt) => receipt.partition))).toEqual(new Set([0, 1]));
+  });
+
+  it('is the bus createEventBus opens for BUS=redis', async () => {
+    // The selection a service makes from its environment: BUS=redis and REDIS_URL.
+    const bus = await createEventBus({
+      clientId: 'selection',
+      bus: 'redis',
+      redisUrl: url,
+      redisKeyPrefix: keyPrefix,
+    });
+    opened.push(bus);
+    expect(bus.kind).toBe('redis-streams');
+    await bus.ping();
   });
 });
