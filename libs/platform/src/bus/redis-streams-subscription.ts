@@ -284,7 +284,8 @@ export class RedisStreamsSubscription implements Subscription {
   private async work(state: PartitionState): Promise<void> {
     const where = { topic: this.topic, group: this.group, partition: state.partition };
     try {
-      if (await this.recover(state)) {
+      // Recovery awaits Redis: the partition may have been stopped meanwhile, and stays stopped.
+      if ((await this.recover(state)) && state.phase === 'recovering') {
         state.phase = 'live';
         this.wakeReader();
         await this.handleQueue(state);
@@ -382,7 +383,7 @@ export class RedisStreamsSubscription implements Subscription {
           after,
         ),
       ).get(state.stream);
-      if (!entries || entries.length === 0) return true;
+      if (!entries || entries.length === 0) return this.holds(state);
       for (const entry of entries) {
         if (!this.holds(state)) return false;
         if ((await this.handleEntry(state, entry)) === 'stop') return false;
