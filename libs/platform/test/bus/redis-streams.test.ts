@@ -1,6 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { deleteRedisPrefix, describeWith, freshRedisPrefix, redisBackend } from '@sysdesign/testkit';
+import {
+  deleteRedisPrefix,
+  describeWith,
+  freshRedisPrefix,
+  privateRedis,
+  redisBackend,
+  waitFor as waitUntil,
+} from '@sysdesign/testkit';
 import { TSX_NODE_ARGUMENTS } from '@sysdesign/testkit/faults';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -261,4 +268,78 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
     expect(bus.kind).toBe('redis-streams');
     await bus.ping();
   });
+});
+
+describe('redis streams bus on a Redis of its own', () => {
+  // These restart and flush their server, so each starts a private one (never the shared Redis).
+  const opened: EventBus[] = [];
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((bus) => bus.close()));
+  });
+
+  async function open(url: string, logger = new RecordingLogger()): Promise<EventBus> {
+    const bus = await createRedisStreamsEventBus({
+      url,
+      clientId: 'redis-bus-outage',
+      heartbeatIntervalMs: 50,
+      sessionTimeoutMs: 1_000,
+      blockMs: 500,
+      logger,
+    });
+    opened.push(bus);
+    return bus;
+  }
+
+  it('keeps consuming after its Redis restarts', async () => {
+    // A subscription is live, Redis stops and starts again (append-only file on, so streams,
+    // groups and positions survive): messages published afterwards are all handled, once each.
+    const server = await privateRedis({ appendOnly: true });
+    const bus = await open(server.url);
+    const received = new Received<{ index: number }>();
+    await bus.subscribe('orders', 'billing', received.handle);
+    for (let index = 0; index < 5; index++) await bus.publish('orders', `k${index}`, { index });
+    await waitFor(() => received.count === 5, 'the messages before the restart', WAIT_MS);
+    await server.restart();
+    await waitUntil(
+      () =>
+        bus.ping().then(
+          () => true,
+          () => false,
+        ),
+      'the bus to reconnect',
+      { timeoutMs: WAIT_MS },
+    );
+    for (let index = 5; index < 10; index++) await bus.publish('orders', `k${index}`, { index });
+    await waitFor(() => received.count >= 10, 'the messages after the restart', WAIT_MS);
+    expect(
+      received
+        .values()
+        .map((value) => value.index)
+        .sort((a, b) => a - b),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  }, 60_000);
+
+  it('recreates its consumer groups after Redis is flushed, and reads what was published since', async () => {
+    // FLUSHALL removes the streams, the groups, the member set and the leases under a live
+    // subscription: it logs the missing group, recreates it from the start of the new stream, and
+    // handles the messages published after the flush.
+    const server = await privateRedis();
+    const logger = new RecordingLogger();
+    const bus = await open(server.url, logger);
+    const received = new Received<{ index: number }>();
+    await bus.subscribe('orders', 'billing', received.handle, { fromBeginning: false });
+    await bus.publish('orders', 'k', { index: 0 });
+    await waitFor(() => received.count === 1, 'the message before the flush', WAIT_MS);
+    const admin = new Redis(server.url);
+    try {
+      await admin.flushall();
+    } finally {
+      admin.disconnect();
+    }
+    for (let index = 1; index <= 3; index++) await bus.publish('orders', 'k', { index });
+    await waitFor(() => received.count === 4, 'the messages after the flush', WAIT_MS);
+    expect(received.values().map((value) => value.index)).toEqual([0, 1, 2, 3]);
+    expect(logger.messages('warn')).toContain('consumer group missing; recreating it');
+  }, 60_000);
 });
