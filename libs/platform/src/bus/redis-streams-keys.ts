@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
  *   <prefix><topic>:<partition>  (XGROUP)       one consumer group per bus group, on each stream
  *   <prefix><topic>|<group>:members             sorted set: subscription id -> expiry (Redis ms)
  *   <prefix><topic>|<group>:owner:<partition>   the partition's owner in the group: a lease with a TTL
+ *   <prefix><topic>|<group>:changes             Pub/Sub channel: a member joined, left or gave a partition back
  *
  * Topic and group names cannot contain `:` or `|` (assertBusName), so no two names collide.
  */
@@ -21,6 +22,7 @@ export interface BusKeys {
   stream(topic: string, partition: number): string;
   members(topic: string, group: string): string;
   owner(topic: string, group: string, partition: number): string;
+  changes(topic: string, group: string): string;
 }
 
 export function busKeys(prefix: string): BusKeys {
@@ -29,6 +31,7 @@ export function busKeys(prefix: string): BusKeys {
     stream: (topic, partition) => `${prefix}${topic}:${partition}`,
     members: (topic, group) => `${prefix}${topic}|${group}:members`,
     owner: (topic, group, partition) => `${prefix}${topic}|${group}:owner:${partition}`,
+    changes: (topic, group) => `${prefix}${topic}|${group}:changes`,
   };
 }
 

@@ -32,8 +32,10 @@ import {
  *   reads the live members; partition p is the member's at index p mod count. For each partition
  *   it should own it takes or extends the partition's lease (a key expiring after
  *   `sessionTimeoutMs`); a partition it should no longer own is finished and its lease given back.
- *   A member that dies stops renewing: after the session timeout it drops out of the member set,
- *   its leases expire, and the others take its partitions.
+ *   A member that joins, leaves or gives a partition back says so on the group's Pub/Sub channel,
+ *   and the others heartbeat at once instead of at their next beat: a rebalance takes a few round
+ *   trips. A member that dies stops renewing: after the session timeout it drops out of the member
+ *   set, its leases expire, and the others take its partitions.
  * - Taking a partition over. Entries the group delivered on it but nobody acknowledged (a dead
  *   member's, or read ahead by a member that gave the partition up) are reclaimed with XAUTOCLAIM
  *   and handled first, in id order, before any new entry: the lease's expiry is the idle time
@@ -72,6 +74,10 @@ export interface StreamsContext {
   readonly keys: BusKeys;
   readonly scripts: BusScripts;
   deadLetter(topic: string, key: string, valueJson: string, headers: BusHeaders): Promise<void>;
+  /** Calls `onChange` whenever a member of the group announces a change; resolves to stop listening. */
+  listen(channel: string, onChange: () => void): Promise<() => Promise<void>>;
+  /** Tells every member of the group listening on `channel` to heartbeat now. */
+  announce(channel: string): void;
 }
 
 interface StreamEntry {
@@ -117,6 +123,12 @@ export class RedisStreamsSubscription implements Subscription {
   private buffered = 0;
   private beatTimer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
+  /** A change was announced while a heartbeat ran: beat again right after it. */
+  private beatAgain = false;
+  private joined = false;
+  /** Ends the join loop's pause early when a change is announced. */
+  private wakeJoin: (() => void) | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
   private stopping = false;
   private closing: Promise<void> | undefined;
   private resolveClosed!: () => void;
@@ -156,18 +168,32 @@ export class RedisStreamsSubscription implements Subscription {
       this.blockingClientId = undefined;
     });
     this.reader = this.read(this.blocking);
+    const changes = this.context.keys.changes(this.topic, this.group);
+    this.unlisten = await this.context.listen(changes, () => this.beatSoon());
     const deadline = performance.now() + this.params.joinTimeoutMs;
     const pollMs = Math.min(JOIN_POLL_MS_MAX, this.params.heartbeatIntervalMs);
+    let announced = false;
     while (!(await this.beat())) {
+      // Once in the member set, the others are told to rebalance now rather than at their next beat.
+      if (!announced) this.context.announce(changes);
+      announced = true;
       if (performance.now() > deadline) {
         throw new BusError(
           BusErrorCode.unavailable,
           `joining group ${this.group} of ${this.topic} took longer than ${this.params.joinTimeoutMs} ms`,
         );
       }
-      await pause(pollMs);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        this.wakeJoin = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeJoin = undefined;
     }
-    this.scheduleBeat();
+    this.joined = true;
+    this.scheduleBeat(this.params.heartbeatIntervalMs);
   }
 
   /** XGROUP CREATE on every partition stream (creating the stream); an existing group stays as it is. */
@@ -184,22 +210,38 @@ export class RedisStreamsSubscription implements Subscription {
     );
   }
 
-  private scheduleBeat(): void {
+  private scheduleBeat(delayMs: number): void {
     if (this.stopping) return;
-    this.beatTimer = setTimeout(() => {
-      this.beating = this.beat()
-        .then(() => undefined)
-        .catch((error) => {
-          this.params.logger.warn(
-            { err: error, topic: this.topic, group: this.group },
-            'bus heartbeat failed',
-          );
-        })
-        .finally(() => {
-          this.beating = undefined;
-          this.scheduleBeat();
-        });
-    }, this.params.heartbeatIntervalMs);
+    clearTimeout(this.beatTimer);
+    this.beatTimer = setTimeout(() => this.runBeat(), delayMs);
+  }
+
+  private runBeat(): void {
+    this.beating = this.beat()
+      .then(() => undefined)
+      .catch((error) => {
+        this.params.logger.warn({ err: error, topic: this.topic, group: this.group }, 'bus heartbeat failed');
+      })
+      .finally(() => {
+        this.beating = undefined;
+        const again = this.beatAgain;
+        this.beatAgain = false;
+        this.scheduleBeat(again ? 0 : this.params.heartbeatIntervalMs);
+      });
+  }
+
+  /** A member joined, left or gave a partition back: heartbeat now. */
+  private beatSoon(): void {
+    if (this.stopping) return;
+    if (!this.joined) {
+      this.wakeJoin?.();
+      return;
+    }
+    if (this.beating) {
+      this.beatAgain = true;
+      return;
+    }
+    this.scheduleBeat(0);
   }
 
   /**
@@ -333,6 +375,7 @@ export class RedisStreamsSubscription implements Subscription {
           this.context.keys.owner(this.topic, this.group, state.partition),
           this.member,
         );
+        this.context.announce(this.context.keys.changes(this.topic, this.group));
       } catch (error) {
         this.params.logger.warn(
           { err: error, ...where },
@@ -644,6 +687,7 @@ export class RedisStreamsSubscription implements Subscription {
     await this.reader;
     this.blocking?.disconnect();
     await this.leaveGroup();
+    await this.unlisten?.();
     this.resolveClosed();
   }
 
@@ -652,6 +696,7 @@ export class RedisStreamsSubscription implements Subscription {
     const { redis, keys, scripts } = this.context;
     try {
       await scripts.busLeave(keys.members(this.topic, this.group), this.member);
+      this.context.announce(keys.changes(this.topic, this.group));
       await Promise.all(
         Array.from({ length: this.partitionCount }, async (_, partition) => {
           const stream = keys.stream(this.topic, partition);

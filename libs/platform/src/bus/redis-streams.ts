@@ -53,8 +53,8 @@ import { RedisStreamsSubscription, type StreamsContext } from './redis-streams-s
  * partition only while it holds that partition's lease (a key with a TTL in Redis). See
  * redis-streams-subscription.ts for reading, acknowledging and reclaiming.
  *
- * Connections: one for commands (publish, acknowledge, leases), and one per subscription for its
- * blocking XREADGROUP.
+ * Connections: one for commands (publish, acknowledge, leases), one per subscription for its
+ * blocking XREADGROUP, and one in Pub/Sub mode for the groups' change announcements.
  */
 
 export const DEFAULT_MAX_LEN_PER_PARTITION = 100_000;
@@ -203,6 +203,9 @@ class RedisStreamsEventBus implements EventBus, StreamsContext {
   private readonly topics = new Map<string, Promise<number>>();
   private readonly subscriptions = new Set<RedisStreamsSubscription>();
   private readonly publishing = new InFlight();
+  /** The Pub/Sub connection for group change announcements, opened with the first subscription. */
+  private subscriber: Promise<Redis> | undefined;
+  private readonly listeners = new Map<string, Set<() => void>>();
   private closing: Promise<void> | undefined;
   /** Publishing stays open while close() drains handlers, which may publish what they produce. */
   private acceptingPublishes = true;
@@ -268,6 +271,51 @@ class RedisStreamsEventBus implements EventBus, StreamsContext {
 
   async deadLetter(topic: string, key: string, valueJson: string, headers: BusHeaders): Promise<void> {
     await this.append(deadLetterTopicOf(topic), key, valueJson, headers);
+  }
+
+  async listen(channel: string, onChange: () => void): Promise<() => Promise<void>> {
+    if (!this.subscriber) {
+      const opening = this.openSubscriber();
+      this.subscriber = opening;
+      // A failed connection is not kept: the next subscription tries again.
+      opening.catch(() => {
+        if (this.subscriber === opening) this.subscriber = undefined;
+      });
+    }
+    const subscriber = await this.subscriber;
+    let listeners = this.listeners.get(channel);
+    if (!listeners) {
+      listeners = new Set();
+      this.listeners.set(channel, listeners);
+      await subscriber.subscribe(channel);
+    }
+    listeners.add(onChange);
+    const own = listeners;
+    return async () => {
+      own.delete(onChange);
+      if (own.size > 0 || this.listeners.get(channel) !== own) return;
+      this.listeners.delete(channel);
+      await subscriber.unsubscribe(channel).catch(() => undefined);
+    };
+  }
+
+  private async openSubscriber(): Promise<Redis> {
+    const subscriber = await createRedis({
+      url: this.params.url,
+      connectionName: `${this.params.clientId}:bus-changes`,
+      commandTimeoutMs: this.params.requestTimeoutMs,
+    });
+    subscriber.on('message', (channel: string) => {
+      for (const onChange of this.listeners.get(channel) ?? []) onChange();
+    });
+    return subscriber;
+  }
+
+  announce(channel: string): void {
+    // Only a hint: members heartbeat on their own anyway, so a lost announcement costs a beat.
+    this.redis.publish(channel, 'changed').catch((error) => {
+      this.params.logger.debug({ err: error, channel }, 'could not announce a group change');
+    });
   }
 
   /** The topic's partition count, registering it with this bus's count when it is new. */
@@ -353,6 +401,7 @@ class RedisStreamsEventBus implements EventBus, StreamsContext {
         'closing redis with publishes still pending',
       );
     }
+    if (this.subscriber) (await this.subscriber.catch(() => undefined))?.disconnect();
     this.redis.disconnect();
   }
 
