@@ -177,6 +177,7 @@ export class RedisStreamsSubscription implements Subscription {
       // Once in the member set, the others are told to rebalance now rather than at their next beat.
       if (!announced) this.context.announce(changes);
       announced = true;
+      if (this.stopping) throw new BusError(BusErrorCode.closed, 'the subscription closed while it joined');
       if (performance.now() > deadline) {
         throw new BusError(
           BusErrorCode.unavailable,

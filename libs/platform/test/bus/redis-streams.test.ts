@@ -224,6 +224,33 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
+  it('reports what retention trimmed from a killed member before the takeover as skipped, and goes on', async () => {
+    // A one-partition topic kept to about 10 entries: a child member takes the first message and
+    // holds it, reading on; 300 more are published, trimming most of what it had read. Killed,
+    // its successor reclaims the pending ids, reports the trimmed ones as skipped (not as
+    // messages), and handles the last message published.
+    const counts = new EventCounts();
+    const publisher = await open({ partitions: 1, maxLenPerPartition: 10 });
+    const topic = uniqueName('trimmed');
+    const group = uniqueName('g');
+    await publisher.publish(topic, 'k', { index: 0 });
+    const child = await startMember(topic, group, { HOLD: '1' });
+    await waitFor(() => child.started.length === 1, 'the child to take the first message', WAIT_MS);
+    for (let index = 1; index <= 300; index++) await publisher.publish(topic, 'k', { index });
+    await child.kill();
+    const survivor = new Received<{ index: number }>();
+    const bus = await open({ observer: counts.observe });
+    await bus.subscribe(topic, group, survivor.handle);
+    await waitFor(() => survivor.values().some((value) => value.index === 300), 'the last message', WAIT_MS);
+    expect(counts.of('skipped')).toBeGreaterThan(0);
+    const skipped = counts.events.reduce(
+      (sum, event) => sum + (event.type === 'skipped' ? event.count : 0),
+      0,
+    );
+    expect(skipped + survivor.count).toBeLessThanOrEqual(301);
+    expect(survivor.count).toBeLessThan(301);
+  }, 60_000);
+
   it('skips, counts and logs malformed entries and keeps consuming', async () => {
     // Entries another writer put on a partition stream: no value, a value that is not JSON,
     // headers that are not an object. Each is acknowledged and reported as skipped; the good
