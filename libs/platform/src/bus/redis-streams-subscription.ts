@@ -10,20 +10,21 @@ import {
   type BusHeaders,
   type BusMessage,
   type BusObserver,
-  MESSAGE_ID_HEADER,
   notify,
   type RetryPolicy,
   type Subscription,
 } from './port.js';
 import type { StreamsParams } from './redis-streams.js';
 import {
-  type BusKeys,
-  type BusScripts,
-  ENTRY_FIELDS,
-  GROUP_FULL,
-  offsetOfEntryId,
-  timestampOfEntryId,
-} from './redis-streams-keys.js';
+  entriesOf,
+  fieldMap,
+  fieldOf,
+  isMissingGroup,
+  messageOfEntry,
+  type StreamEntry,
+} from './redis-streams-entries.js';
+import { type BusKeys, type BusScripts, ENTRY_FIELDS, GROUP_FULL } from './redis-streams-keys.js';
+import { BlockingReader, type ReaderHost } from './redis-streams-reader.js';
 
 /**
  * One subscription of the Redis Streams bus: a member of its group that owns some partitions.
@@ -40,10 +41,10 @@ import {
  *   member's, or read ahead by a member that gave the partition up) are reclaimed with XAUTOCLAIM
  *   and handled first, in id order, before any new entry: the lease's expiry is the idle time
  *   after which they are taken, and a slow member that still heartbeats keeps its messages.
- * - Reading. One blocking XREADGROUP on a dedicated connection reads new entries of every live
- *   partition it owns into per-partition queues (at most `bufferMax` entries held); a loop per
- *   partition hands them to the handler one at a time and acknowledges each (XACK) once handled
- *   or dead-lettered. CLIENT UNBLOCK wakes the read when the set of partitions changes.
+ * - Reading. One blocking XREADGROUP on a dedicated connection (redis-streams-reader.ts) reads
+ *   new entries of every live partition it owns into per-partition queues (at most `bufferMax`
+ *   entries held); a loop per partition hands them to the handler one at a time and acknowledges
+ *   each (XACK) once handled or dead-lettered.
  * - Bad entries. An entry without a JSON value (written by something else) or trimmed away
  *   before it was handled is acknowledged, logged and reported as `skipped`; it never stops the
  *   partition.
@@ -59,9 +60,6 @@ export const MEMBERS_PER_GROUP_MAX = 64;
 const RECLAIM_ROUNDS_MAX = 10_000;
 /** Consumers of dead members removed from a stream's group per takeover. */
 const STALE_CONSUMERS_REMOVED_MAX = 100;
-/** Retries of CLIENT UNBLOCK when it arrived before the read blocked. */
-const UNBLOCK_ATTEMPTS_MAX = 200;
-const UNBLOCK_RETRY_MS = 5;
 /** How often `subscribe()` checks whether it holds its partitions yet. */
 const JOIN_POLL_MS_MAX = 50;
 /** Pause after a failed read before the next one. */
@@ -78,12 +76,6 @@ export interface StreamsContext {
   listen(channel: string, onChange: () => void): Promise<() => Promise<void>>;
   /** Tells every member of the group listening on `channel` to heartbeat now. */
   announce(channel: string): void;
-}
-
-interface StreamEntry {
-  id: string;
-  /** Null when retention trimmed the entry after it was delivered. */
-  fields: string[] | null;
 }
 
 type Phase = 'recovering' | 'live' | 'stopping';
@@ -111,14 +103,8 @@ export class RedisStreamsSubscription implements Subscription {
   private readonly abandon = new AbortController();
   private readonly inFlight = new InFlight();
   private blocking: Redis | undefined;
-  private blockingClientId: number | undefined;
-  private reader: Promise<void> = Promise.resolve();
-  /** Partitions the read in flight covers; undefined between reads. */
-  private reading: ReadonlySet<number> | undefined;
-  private readNumber = 0;
-  private readEnded: Promise<void> = Promise.resolve();
-  private unblockingRead = -1;
-  private readerIdle: (() => void) | undefined;
+  private reader: BlockingReader<PartitionState> | undefined;
+  private readerDone: Promise<void> = Promise.resolve();
   /** Entries read and queued but not yet handled. */
   private buffered = 0;
   private beatTimer: NodeJS.Timeout | undefined;
@@ -164,10 +150,19 @@ export class RedisStreamsSubscription implements Subscription {
       connectionName: `${this.params.clientId}:bus-read`,
       commandTimeoutMs: this.params.blockMs + this.params.requestTimeoutMs,
     });
-    this.blocking.on('ready', () => {
-      this.blockingClientId = undefined;
-    });
-    this.reader = this.read(this.blocking);
+    this.reader = new BlockingReader(
+      this.blocking,
+      this.context.redis,
+      {
+        group: this.group,
+        consumer: this.member,
+        readBatch: this.params.readBatch,
+        blockMs: this.params.blockMs,
+        logger: this.params.logger,
+      },
+      this.readerHost(),
+    );
+    this.readerDone = this.reader.run();
     const changes = this.context.keys.changes(this.topic, this.group);
     this.unlisten = await this.context.listen(changes, () => this.beatSoon());
     const deadline = performance.now() + this.params.joinTimeoutMs;
@@ -316,7 +311,7 @@ export class RedisStreamsSubscription implements Subscription {
     state.phase = 'stopping';
     state.release = release;
     state.wake?.();
-    this.wakeReader();
+    this.reader?.wake();
   }
 
   private holds(state: PartitionState): boolean {
@@ -330,7 +325,7 @@ export class RedisStreamsSubscription implements Subscription {
       // Recovery awaits Redis: the partition may have been stopped meanwhile, and stays stopped.
       if ((await this.recover(state)) && state.phase === 'recovering') {
         state.phase = 'live';
-        this.wakeReader();
+        this.reader?.wake();
         await this.handleQueue(state);
       }
     } catch (error) {
@@ -354,7 +349,7 @@ export class RedisStreamsSubscription implements Subscription {
         continue;
       }
       this.buffered--;
-      this.wakeIdleReader();
+      this.reader?.wakeIdle();
       if (!this.holds(state)) return;
       if ((await this.handleEntry(state, entry)) === 'stop') return;
     }
@@ -366,10 +361,7 @@ export class RedisStreamsSubscription implements Subscription {
     state.queue = [];
     // Entries a read still in flight returns for this partition stay pending for the next owner,
     // so the lease goes back only once no read covers the partition.
-    while (this.reading?.has(state.partition)) {
-      this.unblockReader();
-      await this.readEnded;
-    }
+    await this.reader?.released(state.partition);
     if (state.release) {
       try {
         await this.context.scripts.busRelease(
@@ -385,7 +377,7 @@ export class RedisStreamsSubscription implements Subscription {
       }
     }
     this.partitions.delete(state.partition);
-    this.wakeIdleReader();
+    this.reader?.wakeIdle();
   }
 
   /**
@@ -460,7 +452,7 @@ export class RedisStreamsSubscription implements Subscription {
       await this.skip(state, entry, 'trimmed by retention before it was handled');
       return 'next';
     }
-    const message = this.messageOf(state.partition, entry.id, entry.fields);
+    const message = messageOfEntry(this.topic, state.partition, entry.id, entry.fields);
     if (message === undefined) {
       await this.skip(state, entry, 'malformed entry: no JSON value or headers');
       return 'next';
@@ -535,82 +527,6 @@ export class RedisStreamsSubscription implements Subscription {
     notify(this.observers, { type: 'skipped', ...where, count }, this.params.logger);
   }
 
-  /** The message an entry carries, or undefined when the entry is not one this bus wrote. */
-  private messageOf(
-    partition: number,
-    entryId: string,
-    fields: string[],
-  ): Omit<BusMessage, 'attempt'> | undefined {
-    const valueJson = fieldOf(fields, ENTRY_FIELDS.value);
-    const headersJson = fieldOf(fields, ENTRY_FIELDS.headers);
-    if (valueJson === undefined) return undefined;
-    let value: unknown;
-    let headers: BusHeaders;
-    try {
-      value = JSON.parse(valueJson);
-      headers = headersJson === undefined ? {} : parseHeaders(headersJson);
-    } catch {
-      return undefined;
-    }
-    const offset = offsetOfEntryId(entryId);
-    return {
-      topic: this.topic,
-      key: fieldOf(fields, ENTRY_FIELDS.key) ?? '',
-      value,
-      headers,
-      partition,
-      offset,
-      timestamp: timestampOfEntryId(entryId),
-      id: headers[MESSAGE_ID_HEADER] ?? `${this.topic}/${partition}/${offset}`,
-    };
-  }
-
-  /** The blocking read of new entries of every live partition, until the subscription closes. */
-  private async read(blocking: Redis): Promise<void> {
-    while (!this.stopping) {
-      const live = [...this.partitions.values()].filter((state) => state.phase === 'live');
-      if (live.length === 0 || this.buffered >= this.params.bufferMax) {
-        await new Promise<void>((resolve) => {
-          this.readerIdle = resolve;
-        });
-        this.readerIdle = undefined;
-        continue;
-      }
-      let reply: unknown;
-      let endRead!: () => void;
-      this.readEnded = new Promise((resolve) => {
-        endRead = resolve;
-      });
-      try {
-        this.blockingClientId ??= Number(await blocking.client('ID'));
-        // A partition that stopped while the id was fetched must not be read again.
-        if (this.stopping || live.some((state) => state.phase !== 'live')) continue;
-        this.readNumber++;
-        this.reading = new Set(live.map((state) => state.partition));
-        reply = await blocking.xreadgroup(
-          'GROUP',
-          this.group,
-          this.member,
-          'COUNT',
-          this.params.readBatch,
-          'BLOCK',
-          this.params.blockMs,
-          'STREAMS',
-          ...live.map((state) => state.stream),
-          ...live.map(() => '>'),
-        );
-      } catch (error) {
-        if (this.stopping) return;
-        await this.readFailed(error);
-        continue;
-      } finally {
-        this.reading = undefined;
-        endRead();
-      }
-      this.queueEntries(live, entriesOf(reply));
-    }
-  }
-
   private async readFailed(error: unknown): Promise<void> {
     const where = { topic: this.topic, group: this.group };
     if (isMissingGroup(error)) {
@@ -623,44 +539,22 @@ export class RedisStreamsSubscription implements Subscription {
     await pause(READ_RETRY_MS, this.stopRetrying.signal);
   }
 
-  private queueEntries(live: readonly PartitionState[], entries: Map<string, StreamEntry[]>): void {
-    for (const state of live) {
-      const read = entries.get(state.stream);
-      // A partition that stopped during the read leaves its entries pending for its next owner.
-      if (!read || read.length === 0 || state.phase !== 'live') continue;
-      state.queue.push(...read);
-      this.buffered += read.length;
-      state.wake?.();
-    }
-  }
-
-  /** The set of live partitions changed: restart the read so it covers the new set. */
-  private wakeReader(): void {
-    this.wakeIdleReader();
-    this.unblockReader();
-  }
-
-  private wakeIdleReader(): void {
-    this.readerIdle?.();
-  }
-
-  private unblockReader(): void {
-    const read = this.readNumber;
-    if (this.reading === undefined || this.unblockingRead === read) return;
-    this.unblockingRead = read;
-    void (async () => {
-      for (let attempt = 0; attempt < UNBLOCK_ATTEMPTS_MAX; attempt++) {
-        if (this.readNumber !== read || this.reading === undefined || this.blockingClientId === undefined)
-          return;
-        try {
-          // 0 when the read has not blocked yet (or just returned): try again shortly.
-          if ((await this.context.redis.client('UNBLOCK', this.blockingClientId)) === 1) return;
-        } catch (error) {
-          this.params.logger.debug({ err: error }, 'CLIENT UNBLOCK failed');
-        }
-        await pause(UNBLOCK_RETRY_MS);
-      }
-    })();
+  /** How the reader sees this subscription's partitions. */
+  private readerHost(): ReaderHost<PartitionState> {
+    return {
+      stopped: () => this.stopping,
+      readable: () =>
+        this.buffered >= this.params.bufferMax
+          ? []
+          : [...this.partitions.values()].filter((state) => state.phase === 'live'),
+      reads: (state) => state.phase === 'live',
+      queue: (state, entries) => {
+        state.queue.push(...entries);
+        this.buffered += entries.length;
+        state.wake?.();
+      },
+      failed: (error) => this.readFailed(error),
+    };
   }
 
   close(): Promise<void> {
@@ -676,7 +570,7 @@ export class RedisStreamsSubscription implements Subscription {
     this.stopRetrying.abort();
     const states = [...this.partitions.values()];
     for (const state of states) this.stopPartition(state, true);
-    this.wakeReader();
+    this.reader?.wake();
     if (!(await this.inFlight.drained(drainTimeoutMs))) {
       logger.warn(
         { topic: this.topic, group: this.group, running: this.inFlight.size },
@@ -685,7 +579,7 @@ export class RedisStreamsSubscription implements Subscription {
       this.abandon.abort();
     }
     await Promise.all(states.map((state) => state.loop));
-    await this.reader;
+    await this.readerDone;
     this.blocking?.disconnect();
     await this.leaveGroup();
     await this.unlisten?.();
@@ -712,53 +606,4 @@ export class RedisStreamsSubscription implements Subscription {
       );
     }
   }
-}
-
-/** NOGROUP: the stream or its group is gone (a flushed or restarted Redis). */
-function isMissingGroup(error: unknown): boolean {
-  return String((error as Error | undefined)?.message).startsWith('NOGROUP');
-}
-
-/** XREADGROUP's reply as entries per stream key; anything unexpected is dropped. */
-function entriesOf(reply: unknown): Map<string, StreamEntry[]> {
-  const result = new Map<string, StreamEntry[]>();
-  if (!Array.isArray(reply)) return result;
-  for (const stream of reply) {
-    if (!Array.isArray(stream) || typeof stream[0] !== 'string' || !Array.isArray(stream[1])) continue;
-    const entries: StreamEntry[] = [];
-    for (const raw of stream[1] as unknown[]) {
-      if (!Array.isArray(raw) || typeof raw[0] !== 'string') continue;
-      const fields = Array.isArray(raw[1]) ? raw[1].map(String) : null;
-      entries.push({ id: raw[0], fields });
-    }
-    result.set(stream[0], entries);
-  }
-  return result;
-}
-
-function fieldOf(fields: readonly string[], name: string): string | undefined {
-  for (let index = 0; index + 1 < fields.length; index += 2)
-    if (fields[index] === name) return fields[index + 1];
-  return undefined;
-}
-
-/** Headers as written by this bus: a JSON object of strings. Throws on anything else. */
-function parseHeaders(json: string): BusHeaders {
-  const parsed: unknown = JSON.parse(json);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new Error('headers not an object');
-  const headers: BusHeaders = {};
-  for (const [name, value] of Object.entries(parsed)) {
-    if (typeof value !== 'string') throw new Error(`header ${name} is not a string`);
-    headers[name] = value;
-  }
-  return headers;
-}
-
-/** A flat `[name, value, name, value...]` reply (XINFO) as a map. */
-function fieldMap(reply: unknown): Map<string, unknown> {
-  const map = new Map<string, unknown>();
-  if (!Array.isArray(reply)) return map;
-  for (let index = 0; index + 1 < reply.length; index += 2) map.set(String(reply[index]), reply[index + 1]);
-  return map;
 }
