@@ -232,7 +232,9 @@ class RedisStreamsEventBus implements EventBus, StreamsContext {
     assertMessageSize(messageSizeBytes(key, valueJson, allHeaders), this.params.messageMaxBytes, topic);
     this.publishing.enter();
     try {
-      const { partition, entryId } = await this.append(topic, key, valueJson, allHeaders);
+      const { partition, entryId } = await this.append(topic, key, valueJson, allHeaders).catch((error) => {
+        throw unavailable(error, `publishing to ${topic}`);
+      });
       notify([this.params.observer], { type: 'published', topic, partition }, this.params.logger);
       return { id, partition, offset: offsetOfEntryId(entryId) };
     } finally {
@@ -361,7 +363,9 @@ class RedisStreamsEventBus implements EventBus, StreamsContext {
       );
     }
     const policy = normaliseRetryPolicy(options.retry, this.params.retry);
-    const partitions = await this.partitionsOf(topic);
+    const partitions = await this.partitionsOf(topic).catch((error) => {
+      throw unavailable(error, `subscribing to ${topic}`);
+    });
     const subscription = new RedisStreamsSubscription(
       topic,
       group,
@@ -377,14 +381,16 @@ class RedisStreamsEventBus implements EventBus, StreamsContext {
       await subscription.start(options.fromBeginning ?? true);
     } catch (error) {
       await subscription.close();
-      throw error;
+      throw unavailable(error, `joining group ${group} of ${topic}`);
     }
     return subscription;
   }
 
   async ping(): Promise<void> {
     this.assertOpen();
-    await pingRedis(this.redis);
+    await pingRedis(this.redis).catch((error) => {
+      throw unavailable(error, 'pinging redis');
+    });
   }
 
   close(): Promise<void> {
@@ -408,4 +414,12 @@ class RedisStreamsEventBus implements EventBus, StreamsContext {
   private assertOpen(): void {
     if (this.closing) throw new BusError(BusErrorCode.closed, 'the event bus is closed');
   }
+}
+
+/** A Redis failure as the bus's typed error (a BusError, such as a limit, passes unchanged). */
+function unavailable(error: unknown, what: string): BusError {
+  if (error instanceof BusError) return error;
+  return new BusError(BusErrorCode.unavailable, `${what} failed: ${(error as Error).message}`, {
+    cause: error,
+  });
 }

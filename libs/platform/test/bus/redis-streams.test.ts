@@ -12,6 +12,7 @@ import { TSX_NODE_ARGUMENTS } from '@sysdesign/testkit/faults';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
+  BusErrorCode,
   createEventBus,
   createRedisStreamsEventBus,
   type EventBus,
@@ -365,6 +366,18 @@ describe('redis streams bus on a Redis of its own', () => {
         .map((value) => value.index)
         .sort((a, b) => a - b),
     ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  }, 60_000);
+
+  it('fails publish, subscribe and ping with BUS_ERR_UNAVAILABLE while its Redis is down', async () => {
+    // Redis killed: each call rejects with the bus's typed error rather than an ioredis one, so
+    // readiness and callers see one code.
+    const server = await privateRedis();
+    const bus = await open(server.url);
+    await server.kill();
+    const unavailable = { code: BusErrorCode.unavailable };
+    await expect(bus.publish('orders', 'k', 1)).rejects.toMatchObject(unavailable);
+    await expect(bus.subscribe('orders', 'billing', () => undefined)).rejects.toMatchObject(unavailable);
+    await expect(bus.ping()).rejects.toMatchObject(unavailable);
   }, 60_000);
 
   it('recreates its consumer groups after Redis is flushed, and reads what was published since', async () => {
