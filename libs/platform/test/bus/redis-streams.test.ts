@@ -206,23 +206,23 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
   }, 60_000);
 
   it('rebalances on announcements, well within one heartbeat, when a member joins and when one leaves', async () => {
-    // Heartbeats 1 s apart: a second member's subscribe() still resolves holding its share in a
-    // fraction of that, and once it closes, the first member handles all 8 partitions again
+    // Heartbeats 3 s apart: a second member's subscribe() still resolves holding its share in
+    // under half of that, and once it closes, the first member handles all 8 partitions again
     // before a heartbeat could have told it.
-    const first = await open({ heartbeatIntervalMs: 1_000, sessionTimeoutMs: 10_000 });
-    const second = await open({ heartbeatIntervalMs: 1_000, sessionTimeoutMs: 10_000 });
+    const first = await open({ heartbeatIntervalMs: 3_000, sessionTimeoutMs: 30_000 });
+    const second = await open({ heartbeatIntervalMs: 3_000, sessionTimeoutMs: 30_000 });
     const topic = uniqueName('announce');
     const group = uniqueName('g');
     const staying = new Received();
     await first.subscribe(topic, group, staying.handle);
     let started = performance.now();
     const leaving = await second.subscribe(topic, group, () => undefined);
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(performance.now() - started).toBeLessThan(1_500);
     started = performance.now();
     await leaving.close();
     for (let index = 0; index < 40; index++) await first.publish(topic, `k${index}`, { index });
     await waitFor(() => staying.count === 40, 'the staying member to get all 40', WAIT_MS);
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(performance.now() - started).toBeLessThan(1_500);
   });
 
   it('reports what retention trimmed from a killed member before the takeover as skipped, and goes on', async () => {
