@@ -10,7 +10,7 @@ import {
 } from '@sysdesign/testkit';
 import { TSX_NODE_ARGUMENTS } from '@sysdesign/testkit/faults';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BusErrorCode,
   createEventBus,
@@ -44,10 +44,14 @@ describe('redis streams offsets', () => {
 });
 
 // Against the shared Redis (REDIS_URL, or a container when Docker answers); skipped visibly
-// otherwise. Every bus of a file works under one fresh key prefix, deleted afterwards.
+// otherwise. Each test's buses work under a fresh key prefix, deleted after the test (afterEach
+// hooks run in reverse: the contract closes its buses first).
 describeWith(await redisBackend(), 'EventBus contract: redis streams', ({ url }) => {
-  const keyPrefix = freshRedisPrefix('bus-contract');
-  afterAll(() => deleteRedisPrefix(url, keyPrefix));
+  let keyPrefix = '';
+  beforeEach(() => {
+    keyPrefix = freshRedisPrefix('bus-contract');
+  });
+  afterEach(() => deleteRedisPrefix(url, keyPrefix));
   eventBusContract({
     open: (options) =>
       createRedisStreamsEventBus({
@@ -66,7 +70,7 @@ describeWith(await redisBackend(), 'EventBus contract: redis streams', ({ url })
 });
 
 describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
-  const keyPrefix = freshRedisPrefix('bus-redis');
+  let keyPrefix = '';
   const opened: EventBus[] = [];
   let redis: Redis;
 
@@ -75,13 +79,22 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
     await redis.connect();
   });
 
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((bus) => bus.close()));
+  beforeEach(() => {
+    keyPrefix = freshRedisPrefix('bus-redis');
   });
 
-  afterAll(async () => {
-    redis.disconnect();
+  /** Kills of the child members a test started. */
+  const members: (() => Promise<void>)[] = [];
+
+  afterEach(async () => {
+    // Children first: a live one would write its heartbeats back under the deleted prefix.
+    await Promise.all(members.splice(0).map((kill) => kill()));
+    await Promise.all(opened.splice(0).map((bus) => bus.close()));
     await deleteRedisPrefix(url, keyPrefix);
+  });
+
+  afterAll(() => {
+    redis.disconnect();
   });
 
   async function open(options: Partial<RedisStreamsBusOptions> = {}): Promise<EventBus> {
@@ -100,7 +113,7 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
     return bus;
   }
 
-  /** A group member in a child process (fixtures/redis-consumer.ts), killed when the test ends. */
+  /** A group member in a child process (fixtures/redis-consumer.ts), killed after the test. */
   async function startMember(topic: string, group: string, env: Record<string, string> = {}) {
     const child: ChildProcess = spawn(
       process.execPath,
@@ -120,10 +133,11 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
       },
     );
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    onTestFinished(async () => {
+    const kill = async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
-    });
+    };
+    members.push(kill);
     const started: string[] = [];
     const handled: string[] = [];
     let ready = false;
@@ -145,10 +159,6 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
       'the child member to join',
       30_000,
     );
-    const kill = async () => {
-      child.kill('SIGKILL');
-      await exited;
-    };
     return { started, handled, kill };
   }
 
