@@ -60,6 +60,8 @@ export const MEMBERS_PER_GROUP_MAX = 64;
 const RECLAIM_ROUNDS_MAX = 10_000;
 /** Consumers of dead members removed from a stream's group per takeover. */
 const STALE_CONSUMERS_REMOVED_MAX = 100;
+/** Pending entries one stray sweep looks at per partition. */
+const STRAYS_SCANNED_MAX = 100;
 /** How often `subscribe()` checks whether it holds its partitions yet. */
 const JOIN_POLL_MS_MAX = 50;
 /** Pause after a failed read before the next one. */
@@ -89,6 +91,8 @@ interface PartitionState {
   heldUntil: number;
   /** Give the lease back when the loop ends (a rebalance or close), rather than let it lapse. */
   release: boolean;
+  /** Stopped to take over entries pending for another consumer: start again at once. */
+  restart: boolean;
   wake: (() => void) | undefined;
   loop: Promise<void>;
 }
@@ -214,7 +218,7 @@ export class RedisStreamsSubscription implements Subscription {
 
   private runBeat(): void {
     this.beating = this.beat()
-      .then(() => undefined)
+      .then(() => this.sweepStrays())
       .catch((error) => {
         this.params.logger.warn({ err: error, topic: this.topic, group: this.group }, 'bus heartbeat failed');
       })
@@ -287,6 +291,39 @@ export class RedisStreamsSubscription implements Subscription {
     return [...wanted].every((partition, index) => !assigned.has(partition) || held[index]);
   }
 
+  /**
+   * A member frozen past its lease (a pause, a blackholed link) may still have a blocking read
+   * registered in Redis, which hands it the next entry after another member took the partition
+   * over: that entry sits in the frozen member's pending list, where no takeover looks again.
+   * Entries of another consumer idle for a whole session on a partition this member owns restart
+   * the partition, whose recovery reclaims them (this member's own slow handlers do not count).
+   */
+  private async sweepStrays(): Promise<void> {
+    const { redis } = this.context;
+    const live = [...this.partitions.values()].filter((state) => state.phase === 'live');
+    await Promise.all(
+      live.map(async (state) => {
+        const pending = (await redis.xpending(
+          state.stream,
+          this.group,
+          'IDLE',
+          this.params.sessionTimeoutMs,
+          '-',
+          '+',
+          STRAYS_SCANNED_MAX,
+        )) as unknown[];
+        const stray = pending.some((entry) => Array.isArray(entry) && entry[1] !== this.member);
+        if (!stray || state.phase !== 'live') return;
+        this.params.logger.warn(
+          { topic: this.topic, group: this.group, partition: state.partition },
+          'entries pending for another consumer; taking them over',
+        );
+        state.restart = true;
+        this.stopPartition(state, false);
+      }),
+    );
+  }
+
   private startPartition(partition: number, heldUntil: number): void {
     const state: PartitionState = {
       partition,
@@ -295,6 +332,7 @@ export class RedisStreamsSubscription implements Subscription {
       queue: [],
       heldUntil,
       release: true,
+      restart: false,
       wake: undefined,
       loop: Promise.resolve(),
     };
@@ -377,6 +415,7 @@ export class RedisStreamsSubscription implements Subscription {
       }
     }
     this.partitions.delete(state.partition);
+    if (state.restart) this.beatSoon();
     this.reader?.wakeIdle();
   }
 

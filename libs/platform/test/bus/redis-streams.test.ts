@@ -113,6 +113,19 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
     return bus;
   }
 
+  /** Entries delivered to the group and not acknowledged, over the topic's 8 partitions. */
+  async function pendingCount(topic: string, group: string): Promise<number> {
+    let count = 0;
+    for (let partition = 0; partition < 8; partition++) {
+      const summary = (await redis.xpending(`${keyPrefix}${topic}:${partition}`, group)) as [
+        number,
+        ...unknown[],
+      ];
+      count += Number(summary[0]);
+    }
+    return count;
+  }
+
   /** A group member in a child process (fixtures/redis-consumer.ts), killed after the test. */
   async function startMember(topic: string, group: string, env: Record<string, string> = {}) {
     const child: ChildProcess = spawn(
@@ -159,7 +172,9 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
       'the child member to join',
       30_000,
     );
-    return { started, handled, kill };
+    /** SIGSTOP: frozen, its connections open, like a GC pause or a stopped VM. */
+    const freeze = () => child.kill('SIGSTOP');
+    return { started, handled, kill, freeze };
   }
 
   it('shares a group between two processes, each message handled by exactly one of them', async () => {
@@ -234,6 +249,39 @@ describeWith(await redisBackend(), 'redis streams bus', ({ url }) => {
     await waitFor(() => staying.count === 40, 'the staying member to get all 40', WAIT_MS);
     expect(performance.now() - started).toBeLessThan(1_500);
   });
+
+  it("takes back the entry a frozen member's blocked read swallowed after the takeover", async () => {
+    // A child member owns every partition and waits in XREADGROUP ... BLOCK; it is frozen
+    // (SIGSTOP). After its session a member here takes the partitions over, but Redis still serves
+    // the frozen member's registered read: the next entry lands in its pending list. The owner
+    // notices an entry of another consumer idle for a session and reclaims it: all 10 arrive.
+    const topic = uniqueName('frozen');
+    const group = uniqueName('g');
+    const child = await startMember(topic, group);
+    const publisher = await open();
+    await publisher.publish(topic, 'warm-up', { index: -1 });
+    await waitFor(() => child.handled.length === 1, 'the child to handle a first message', WAIT_MS);
+    // Frozen only once its acknowledgement is in, so nothing but the swallowed entry is pending.
+    await waitUntil(async () => (await pendingCount(topic, group)) === 0, 'the first acknowledgement', {
+      timeoutMs: WAIT_MS,
+    });
+    child.freeze();
+    const survivor = new Received<{ index: number }>();
+    const bus = await open();
+    await bus.subscribe(topic, group, survivor.handle);
+    for (let index = 0; index < 10; index++) await publisher.publish(topic, `k${index}`, { index });
+    await waitFor(
+      () => new Set(survivor.values().map((value) => value.index)).size === 10,
+      'all 10, the swallowed one included',
+      WAIT_MS,
+    );
+    expect(
+      survivor
+        .values()
+        .map((value) => value.index)
+        .sort((a, b) => a - b),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  }, 60_000);
 
   it('reports what retention trimmed from a killed member before the takeover as skipped, and goes on', async () => {
     // A one-partition topic kept to about 10 entries: a child member takes the first message and
