@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { createEventBus, type EventBusSelection } from './bus/index.js';
 import type { EventBus } from './bus/port.js';
 import { clockFromEnv } from './clock.js';
+import type { BusKind } from './config.js';
 import {
   checkSnowflakeConfig,
   type LeasedSnowflake,
@@ -82,6 +83,9 @@ export async function openServiceRedis(
 
 export interface ServiceBusConfig {
   KAFKA_BROKERS?: string | readonly string[] | undefined;
+  /** `redis`: the Redis Streams bus at REDIS_URL (a ConfigError without it); absent: in-process. */
+  BUS?: BusKind | undefined;
+  REDIS_URL?: string | undefined;
   /** The service's own in-process bus keeps its logs under `DATA_DIR/bus`. */
   DATA_DIR: string;
 }
@@ -93,7 +97,8 @@ export type ServiceBusOptions = Pick<
 
 /**
  * The process's bus when it shares one (start-all), which its owner closes; else the service's
- * own (Kafka at KAFKA_BROKERS, or in-process under DATA_DIR), which the lifecycle closes.
+ * own (Kafka at KAFKA_BROKERS, Redis Streams at REDIS_URL with BUS=redis, or in-process under
+ * DATA_DIR), which the lifecycle closes.
  * Readiness `event-bus` either way.
  */
 export async function openServiceBus(
@@ -108,6 +113,8 @@ export async function openServiceBus(
       ...options,
       clientId: app.serviceName,
       kafkaBrokers: config.KAFKA_BROKERS,
+      bus: config.BUS,
+      redisUrl: config.REDIS_URL,
       dir: join(config.DATA_DIR, 'bus'),
       logger: app.log,
     });

@@ -134,6 +134,10 @@ export function serviceVars(service: { name: string; port: number }) {
   };
 }
 
+/** The values of `BUS`: which event bus carries events when `KAFKA_BROKERS` is not set. */
+export const BUS_KINDS = ['in-process', 'redis'] as const;
+export type BusKind = (typeof BUS_KINDS)[number];
+
 /** Backend selection: absent means embedded. Services spread only the ones they use. */
 export const backendVars = {
   DATABASE_URL: urlVar(['postgres:', 'postgresql:']),
@@ -141,6 +145,8 @@ export const backendVars = {
   PGLITE_DIR: z.string().min(1).default('./data/pglite'),
   REDIS_URL: urlVar(['redis:', 'rediss:']),
   KAFKA_BROKERS: listVar(),
+  /** Without KAFKA_BROKERS: `redis` carries the event bus on Redis Streams at REDIS_URL (across processes). */
+  BUS: z.enum(BUS_KINDS).optional(),
   CASSANDRA_CONTACT_POINTS: listVar(),
   BLOB_DIR: z.string().min(1).default('./data/blobs'),
 };

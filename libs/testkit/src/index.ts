@@ -8,6 +8,7 @@ export * from './isolation.js';
 export * from './outside-project.js';
 export * from './pack.js';
 export * from './ports.js';
+export * from './private-servers.js';
 export * from './random.js';
 export * from './temp-dir.js';
 export * from './wait.js';

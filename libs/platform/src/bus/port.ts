@@ -1,7 +1,8 @@
 /**
- * The event bus services publish to and consume from. Two adapters keep the same promises:
- * kafkajs against real brokers (`KAFKA_BROKERS`) and an in-process log in the embedded mode
- * (optionally durable in a directory).
+ * The event bus services publish to and consume from. Three adapters keep the same promises:
+ * kafkajs against real brokers (`KAFKA_BROKERS`), Redis Streams (`BUS=redis` with `REDIS_URL`)
+ * across processes without Kafka, and an in-process log in the embedded mode (optionally durable
+ * in a directory).
  *
  * The promises, for every adapter:
  * - At-least-once. A message is committed for a group only after its handler resolved (or after
@@ -56,7 +57,10 @@ export interface BusMessage<Value = unknown> {
   value: Value;
   headers: BusHeaders;
   partition: number;
-  /** The position in the partition, as a decimal string (Kafka offsets are 64-bit). */
+  /**
+   * The position in the partition, as a decimal string (Kafka offsets are 64-bit; a Redis stream
+   * entry id `<ms>-<seq>` is its 128-bit number), increasing within a partition.
+   */
   offset: string;
   /** When the message was appended, in ms since the epoch. */
   timestamp: number;
@@ -103,10 +107,11 @@ export interface Subscription {
 }
 
 export interface EventBus {
-  readonly kind: 'in-process' | 'kafka';
+  readonly kind: 'in-process' | 'kafka' | 'redis-streams';
   /**
    * Appends `value` (JSON-serialisable) under `key`. Resolves when the message is durably
-   * accepted: acknowledged by the in-sync replicas (Kafka) or appended to the log (in-process).
+   * accepted: acknowledged by the in-sync replicas (Kafka), appended by Redis (Redis Streams: as
+   * durable as the server's persistence settings make it) or appended to the log (in-process).
    */
   publish(topic: string, key: string, value: unknown, headers?: BusHeaders): Promise<PublishReceipt>;
   /** Resolves once the subscription is a member of its group and will receive messages. */
@@ -135,7 +140,11 @@ export type BusEvent =
       attempts: number;
       error: unknown;
     }
-  /** In-process only: retention deleted messages before this group read them. */
+  /**
+   * Messages this group never handled: retention deleted them before it read them (in-process,
+   * Redis Streams), or a Redis Streams entry was not a message this bus wrote (acknowledged and
+   * logged instead of stopping the partition).
+   */
   | { type: 'skipped'; topic: string; group: string; partition: number; count: number };
 
 export type BusObserver = (event: BusEvent) => void;

@@ -2,10 +2,12 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDirSync } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { backoffDelayMs, deliverWithRetry, normaliseRetryPolicy, pause } from '../../src/bus/delivery.js';
 import { COMPACT_AFTER_COMMITS, GroupOffsets } from '../../src/bus/group-offsets.js';
 import { partitionOf } from '../../src/bus/in-process.js';
 import { BusErrorCode, createEventBus, parseBrokers, stderrBusLogger } from '../../src/bus/index.js';
+import { backendVars, ConfigError, loadConfig } from '../../src/config.js';
 
 describe('retry policy', () => {
   it('doubles the backoff per failure up to the cap, with at most the upper half random', () => {
@@ -78,6 +80,28 @@ describe('createEventBus', () => {
     const bus = await createEventBus({ clientId: 'test', kafkaBrokers: ' , ' });
     expect(bus.kind).toBe('in-process');
     await bus.close();
+  });
+
+  it('refuses BUS=redis without REDIS_URL, or beside KAFKA_BROKERS, with a ConfigError naming the variables', async () => {
+    // Each selection names the mistake instead of falling back to another bus.
+    await expect(createEventBus({ clientId: 'test', bus: 'redis' })).rejects.toThrow(ConfigError);
+    await expect(createEventBus({ clientId: 'test', bus: 'redis' })).rejects.toThrow(/BUS.*REDIS_URL/);
+    await expect(
+      createEventBus({
+        clientId: 'test',
+        bus: 'redis',
+        redisUrl: 'redis://127.0.0.1:9',
+        kafkaBrokers: 'k:9092',
+      }),
+    ).rejects.toThrow(/BUS: redis conflicts with KAFKA_BROKERS/);
+  });
+
+  it('reads BUS from the environment as in-process or redis, and nothing else', () => {
+    // A typo in BUS fails at start like any bad variable, instead of silently staying in-process.
+    const schema = z.object({ BUS: backendVars.BUS });
+    expect(loadConfig(schema, { BUS: 'redis' }).BUS).toBe('redis');
+    expect(loadConfig(schema, {}).BUS).toBeUndefined();
+    expect(() => loadConfig(schema, { BUS: 'rabbit' })).toThrow(ConfigError);
   });
 
   it('reads KAFKA_BROKERS as a comma-separated list', () => {
