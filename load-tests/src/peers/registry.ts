@@ -1,4 +1,5 @@
 import type { PeerDesign } from './design.js';
+import { consistentHashingPeers } from './designs/consistent-hashing.js';
 import { idGeneratorPeers } from './designs/id-generator.js';
 
 /**
@@ -6,4 +7,4 @@ import { idGeneratorPeers } from './designs/id-generator.js';
  * module here when it lands: job-queue (BullMQ, graphile-worker, pg-boss) and leaderboard (redis-rank,
  * sorted-btree, js-sdsl) are next.
  */
-export const PEER_DESIGNS: readonly PeerDesign[] = [idGeneratorPeers];
+export const PEER_DESIGNS: readonly PeerDesign[] = [idGeneratorPeers, consistentHashingPeers];

@@ -1,0 +1,217 @@
+/**
+ * The hash ring against the rings on npm: construction of 1,000 nodes x 256 tokens against `hashring`
+ * (ketama, 64 vnodes x 4 points = 256 tokens a node), lookups per second at 1,000 nodes against
+ * `hashring` and `consistent-hash` (its default, 40 random points a node), with the balance each gives
+ * (busiest node ÷ mean) beside its speed, the heap each ring holds per token, and whether two rings built
+ * from the same nodes place keys alike.
+ */
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { HashRing } from '@sysdesign/consistent-hashing';
+import ConsistentHash from 'consistent-hash';
+import KetamaRing from 'hashring';
+import { runMicro } from '../../micro.js';
+import type { PeerContext, PeerDesign, PeerDesignResult } from '../design.js';
+import { alternateRounds, formatMs, formatRatio, formatSpread } from '../rounds.js';
+
+const VNODES = 256;
+/** hashring makes 4 points per vnode (ketama): 64 vnodes give our 256 tokens per node. */
+const KETAMA_VNODES = VNODES / 4;
+const LOOKUP_KEYS = 100_000;
+
+interface Ring {
+  lookup(key: string): string;
+  tokens: number;
+}
+
+interface Contender {
+  name: string;
+  tokensPerNode: string;
+  build(nodes: string[]): Ring;
+}
+
+const OURS: Contender = {
+  name: 'ours HashRing (murmur3)',
+  tokensPerNode: String(VNODES),
+  build(nodes) {
+    const ring = new HashRing({ nodes, vnodes: VNODES });
+    return { lookup: (key) => ring.lookup(key), tokens: ring.tokenCount };
+  },
+};
+
+const KETAMA: Contender = {
+  name: 'hashring (ketama, md5)',
+  tokensPerNode: `${KETAMA_VNODES} x 4 = ${VNODES}`,
+  build(nodes) {
+    const ring = new KetamaRing(nodes, 'md5', { 'vnode count': KETAMA_VNODES });
+    return { lookup: (key) => ring.get(key), tokens: ring.ring.length };
+  },
+};
+
+const RANDOM_POINTS: Contender = {
+  name: 'consistent-hash (defaults)',
+  tokensPerNode: '40 (random)',
+  build(nodes) {
+    const ring = new ConsistentHash();
+    for (const node of nodes) ring.add(node);
+    return { lookup: (key) => ring.get(key), tokens: ring.keyCount };
+  },
+};
+
+/** Node ids shaped as host:port, which hashring parses. */
+function nodeIds(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => `10.0.${index >> 8}.${index & 255}:11211`);
+}
+
+function lookupKeys(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => `user:${index * 7_919}`);
+}
+
+/** The busiest node's keys ÷ the mean, over `keys`. */
+function busiestOverMean(ring: Ring, nodes: number, keys: readonly string[]): number {
+  const counts = new Map<string, number>();
+  for (const key of keys) {
+    const node = ring.lookup(key);
+    counts.set(node, (counts.get(node) ?? 0) + 1);
+  }
+  let busiest = 0;
+  for (const count of counts.values()) busiest = Math.max(busiest, count);
+  return busiest / (keys.length / nodes);
+}
+
+/** The share of keys two rings built from the same nodes send to the same node. */
+function agreement(contender: Contender, nodes: string[], keys: readonly string[]): number {
+  const first = contender.build(nodes);
+  const second = contender.build(nodes);
+  let same = 0;
+  for (const key of keys) if (first.lookup(key) === second.lookup(key)) same++;
+  return same / keys.length;
+}
+
+let collectGarbage: (() => void) | undefined;
+
+/** The engine's collector, exposed at run time: a heap measurement must start from a clean heap. */
+function gc(): void {
+  if (collectGarbage === undefined) {
+    setFlagsFromString('--expose-gc');
+    collectGarbage = runInNewContext('gc') as () => void;
+  }
+  collectGarbage();
+}
+
+function heapBytes(): number {
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+/** Heap bytes per token a built ring holds (the ring itself, after a full collection). */
+function bytesPerToken(contender: Contender, nodes: string[]): number {
+  gc();
+  const before = heapBytes();
+  const ring = contender.build(nodes);
+  gc();
+  const after = heapBytes();
+  const bytes = (after - before) / ring.tokens;
+  // Keeps the ring alive until after the second measurement.
+  if (ring.lookup('anchor') === '') throw new Error('unreachable: a ring returned an empty node id');
+  return bytes;
+}
+
+async function run(context: PeerContext): Promise<PeerDesignResult> {
+  const nodeCount = context.smoke ? 100 : 1_000;
+  const nodes = nodeIds(nodeCount);
+  const balanceKeys = lookupKeys(context.smoke ? 50_000 : 1_000_000);
+  const keys = balanceKeys.slice(0, LOOKUP_KEYS);
+  const contenders = [OURS, KETAMA, RANDOM_POINTS];
+  const byName = new Map(contenders.map((contender) => [contender.name, contender]));
+
+  const buildTimes = await alternateRounds(
+    [OURS.name, KETAMA.name],
+    context.rounds,
+    (name) => {
+      const started = performance.now();
+      byName.get(name)!.build(nodes);
+      return performance.now() - started;
+    },
+    context.log,
+  );
+
+  const rings = new Map(contenders.map((contender) => [contender.name, contender.build(nodes)]));
+  const sampleMs = context.smoke ? 30 : 400;
+  const lookups = await alternateRounds(
+    contenders.map((contender) => contender.name),
+    context.rounds,
+    async (name) => {
+      const ring = rings.get(name)!;
+      let next = 0;
+      const lookup = () => ring.lookup(keys[next++ % keys.length]!);
+      return (await runMicro(name, lookup, { timeMs: sampleMs, samples: 1 })).opsPerSecond;
+    },
+    context.log,
+  );
+  rings.clear();
+
+  const ourBuild = buildTimes.get(OURS.name)!;
+  const ketamaBuild = buildTimes.get(KETAMA.name)!;
+  const ourLookups = lookups.get(OURS.name)!;
+  const lookupRows = contenders.map((contender) => {
+    const spread = lookups.get(contender.name)!;
+    const ring = contender.build(nodes);
+    return [
+      contender.name,
+      contender.tokensPerNode,
+      formatSpread(spread),
+      contender === OURS ? '-' : formatRatio(ourLookups.median, spread.median),
+      `${busiestOverMean(ring, nodeCount, balanceKeys).toFixed(2)}x`,
+      `${(agreement(contender, nodes, keys) * 100).toFixed(1)} %`,
+      bytesPerToken(contender, nodes).toFixed(1),
+    ];
+  });
+  return {
+    settings: [
+      `${nodeCount.toLocaleString('en-US')} nodes named \`10.0.x.y:11211\` (hashring parses host:port), every node weight 1.`,
+      `Lookups cycle through ${LOOKUP_KEYS.toLocaleString('en-US')} keys \`user:<n>\`, more than hashring's 5,000-entry lookup cache holds, so its cache misses as it would under a real spread of keys.`,
+      `Balance over ${balanceKeys.length.toLocaleString('en-US')} keys; heap per token measured after a full collection around one ring's construction.`,
+    ],
+    tables: [
+      {
+        title: `Construction, ${nodeCount.toLocaleString('en-US')} nodes x ${VNODES} tokens`,
+        intro:
+          'Time to build the ring from the node list in one call (ms, lower is better). consistent-hash is left out: it places random points and builds its sorted array lazily.',
+        header: ['ring', 'build ms', 'ours ÷ peer (by speed)'],
+        rows: [
+          [OURS.name, formatSpread(ourBuild, formatMs), '-'],
+          [
+            KETAMA.name,
+            formatSpread(ketamaBuild, formatMs),
+            formatRatio(ketamaBuild.median, ourBuild.median),
+          ],
+        ],
+      },
+      {
+        title: `Lookups at ${nodeCount.toLocaleString('en-US')} nodes, with balance, agreement and memory`,
+        intro:
+          '**busiest ÷ mean**: the most loaded node over the mean (1.00 is perfect). **two rings agree**: keys that two rings built from the same node list send to the same node (a ring every client must compute alike needs 100 %). **heap B/token**: bytes of heap (and array buffers) the built ring holds, per token.',
+        header: [
+          'ring',
+          'tokens per node',
+          'lookups/s',
+          'ours ÷ this',
+          'busiest ÷ mean',
+          'two rings agree',
+          'heap B/token',
+        ],
+        nameColumns: 2,
+        rows: lookupRows,
+      },
+    ],
+  };
+}
+
+export const consistentHashingPeers: PeerDesign = {
+  name: 'consistent-hashing',
+  peers: ['hashring', 'consistent-hash'],
+  run,
+  findings: [],
+};
