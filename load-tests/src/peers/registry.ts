@@ -1,10 +1,15 @@
 import type { PeerDesign } from './design.js';
 import { consistentHashingPeers } from './designs/consistent-hashing.js';
 import { idGeneratorPeers } from './designs/id-generator.js';
+import { redisLimitersPeers } from './designs/redis-limiters.js';
 
 /**
  * Every design with a peer benchmark, in the order `pnpm bench:peers` runs them. A new design adds its
  * module here when it lands: job-queue (BullMQ, graphile-worker, pg-boss) and leaderboard (redis-rank,
  * sorted-btree, js-sdsl) are next.
  */
-export const PEER_DESIGNS: readonly PeerDesign[] = [idGeneratorPeers, consistentHashingPeers];
+export const PEER_DESIGNS: readonly PeerDesign[] = [
+  redisLimitersPeers,
+  idGeneratorPeers,
+  consistentHashingPeers,
+];

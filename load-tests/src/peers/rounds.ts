@@ -28,6 +28,7 @@ export async function alternateRounds<Name extends string>(
   rounds: number,
   measure: (name: Name, round: number) => Promise<number> | number,
   log?: (line: string) => void,
+  describe: (value: number) => string = (value) => `${formatRate(value)}/s`,
 ): Promise<Map<Name, Spread>> {
   if (!(Number.isInteger(rounds) && rounds >= 1))
     throw new Error(`rounds must be a positive integer: ${rounds}`);
@@ -37,7 +38,7 @@ export async function alternateRounds<Name extends string>(
       const name = names[(round + step) % names.length]!;
       const value = await measure(name, round);
       samples.get(name)!.push(value);
-      log?.(`${name} round ${round + 1}/${rounds}: ${formatRate(value)}/s`);
+      log?.(`${name} round ${round + 1}/${rounds}: ${describe(value)}`);
     }
   }
   return new Map(names.map((name) => [name, spreadOf(samples.get(name)!)]));

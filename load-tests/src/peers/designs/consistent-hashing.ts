@@ -81,9 +81,7 @@ function busiestOverMean(ring: Ring, nodes: number, keys: readonly string[]): nu
 }
 
 /** The share of keys two rings built from the same nodes send to the same node. */
-function agreement(contender: Contender, nodes: string[], keys: readonly string[]): number {
-  const first = contender.build(nodes);
-  const second = contender.build(nodes);
+function agreement(first: Ring, second: Ring, keys: readonly string[]): number {
   let same = 0;
   for (const key of keys) if (first.lookup(key) === second.lookup(key)) same++;
   return same / keys.length;
@@ -105,17 +103,14 @@ function heapBytes(): number {
   return usage.heapUsed + usage.arrayBuffers;
 }
 
-/** Heap bytes per token a built ring holds (the ring itself, after a full collection). */
-function bytesPerToken(contender: Contender, nodes: string[]): number {
+/** Builds a ring and measures the heap bytes per token it holds (after a full collection). */
+function measuredBuild(contender: Contender, nodes: string[]): { ring: Ring; bytesPerToken: number } {
   gc();
   const before = heapBytes();
   const ring = contender.build(nodes);
   gc();
   const after = heapBytes();
-  const bytes = (after - before) / ring.tokens;
-  // Keeps the ring alive until after the second measurement.
-  if (ring.lookup('anchor') === '') throw new Error('unreachable: a ring returned an empty node id');
-  return bytes;
+  return { ring, bytesPerToken: (after - before) / ring.tokens };
 }
 
 async function run(context: PeerContext): Promise<PeerDesignResult> {
@@ -135,6 +130,7 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
       return performance.now() - started;
     },
     context.log,
+    (milliseconds) => `${formatMs(milliseconds)} ms`,
   );
 
   const rings = new Map(contenders.map((contender) => [contender.name, contender.build(nodes)]));
@@ -150,22 +146,24 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
     },
     context.log,
   );
-  rings.clear();
 
   const ourBuild = buildTimes.get(OURS.name)!;
   const ketamaBuild = buildTimes.get(KETAMA.name)!;
   const ourLookups = lookups.get(OURS.name)!;
   const lookupRows = contenders.map((contender) => {
     const spread = lookups.get(contender.name)!;
-    const ring = contender.build(nodes);
+    const ring = rings.get(contender.name)!;
+    rings.delete(contender.name);
+    // A second ring from the same nodes: how much heap it holds, and whether it agrees with the first.
+    const second = measuredBuild(contender, nodes);
     return [
       contender.name,
       contender.tokensPerNode,
       formatSpread(spread),
       contender === OURS ? '-' : formatRatio(ourLookups.median, spread.median),
       `${busiestOverMean(ring, nodeCount, balanceKeys).toFixed(2)}x`,
-      `${(agreement(contender, nodes, keys) * 100).toFixed(1)} %`,
-      bytesPerToken(contender, nodes).toFixed(1),
+      `${(agreement(ring, second.ring, keys) * 100).toFixed(1)} %`,
+      second.bytesPerToken.toFixed(1),
     ];
   });
   return {
