@@ -1,6 +1,7 @@
 import type { PeerDesign } from './design.js';
 import { consistentHashingPeers } from './designs/consistent-hashing.js';
 import { idGeneratorPeers } from './designs/id-generator.js';
+import { rateLimiterPeers } from './designs/rate-limiter.js';
 import { redisLimitersPeers } from './designs/redis-limiters.js';
 
 /**
@@ -10,6 +11,7 @@ import { redisLimitersPeers } from './designs/redis-limiters.js';
  */
 export const PEER_DESIGNS: readonly PeerDesign[] = [
   redisLimitersPeers,
+  rateLimiterPeers,
   idGeneratorPeers,
   consistentHashingPeers,
 ];

@@ -1,0 +1,108 @@
+/**
+ * The rate-limiter service over HTTP against what a user would run instead: a Fastify app with
+ * `@fastify/rate-limit` on its Redis store. Beside them, our Fastify plugin alone on Redis and a bare
+ * Fastify app (no limiter). Every app answers one POST with the same JSON body, each in its own process,
+ * loaded in turn by autocannon, rounds rotated; CPU per request from /proc.
+ */
+import { BASELINE_SMALL_PATH } from '../../baseline-target.js';
+import { type ComparedTarget, runComparison } from '../../compare.js';
+import type { PeerContext, PeerDesign, PeerDesignResult } from '../design.js';
+import { formatRate } from '../rounds.js';
+import { CHECK_PATH } from '../targets/rate-limit.js';
+
+const PEER_NAME = 'Fastify + @fastify/rate-limit (Redis store)';
+const targetsModule = new URL('../targets/rate-limit.ts', import.meta.url);
+
+const TARGETS: ComparedTarget[] = [
+  {
+    name: 'ours: the service, POST /v1/check (Redis)',
+    target: {
+      modulePath: new URL('../../../../services/rate-limiter/bench/target.ts', import.meta.url),
+      exportName: 'createRedisBenchTarget',
+    },
+    path: '/v1/check',
+  },
+  {
+    name: 'ours: Fastify + our plugin (Redis, token bucket)',
+    target: { modulePath: targetsModule, exportName: 'createOurPluginTarget' },
+    path: CHECK_PATH,
+  },
+  {
+    name: PEER_NAME,
+    target: { modulePath: targetsModule, exportName: 'createFastifyRateLimitTarget' },
+    path: CHECK_PATH,
+  },
+  {
+    name: 'bare Fastify, no limiter',
+    target: { modulePath: new URL('../../baseline-target.ts', import.meta.url) },
+    path: BASELINE_SMALL_PATH,
+  },
+];
+
+async function run(context: PeerContext): Promise<PeerDesignResult> {
+  if (context.redisUrl === undefined) throw new Error('rate-limiter needs a Redis');
+  const durationSeconds = context.smoke ? 1 : 5;
+  const connections = context.smoke ? 10 : 50;
+  const warmupSeconds = context.smoke ? 0 : 1;
+  // The targets' processes inherit this environment: every app counts in the same Redis.
+  const previous = process.env.BENCH_REDIS_URL;
+  process.env.BENCH_REDIS_URL = context.redisUrl;
+  try {
+    const results = await runComparison({
+      targets: TARGETS,
+      request: {
+        method: 'POST',
+        body: { domain: 'bench', descriptors: [{ key: 'client', value: 'hot' }] },
+      },
+      durationSeconds,
+      rounds: context.rounds,
+      warmupSeconds,
+      connections,
+      log: context.log,
+    });
+    const peer = results.find((result) => result.name === PEER_NAME)!.stats;
+    const bare = results.find((result) => result.name === TARGETS.at(-1)!.name)!.stats;
+    const rows = results.map((result) => {
+      const { stats, runs } = result;
+      const rates = runs.map((run) => run.requestsPerSecond);
+      const spread =
+        runs.length > 1 ? ` (${formatRate(Math.min(...rates))}-${formatRate(Math.max(...rates))})` : '';
+      return [
+        result.name,
+        `${formatRate(stats.requestsPerSecond)}${spread}`,
+        (stats.requestsPerSecond / peer.requestsPerSecond).toFixed(2),
+        (stats.requestsPerSecond / bare.requestsPerSecond).toFixed(2),
+        stats.cpuMicrosPerRequest?.toFixed(1) ?? '-',
+        stats.userCpuMicrosPerRequest?.toFixed(1) ?? '-',
+        `${stats.latencyP50Ms} / ${stats.latencyP99Ms}`,
+      ];
+    });
+    return {
+      settings: [
+        `autocannon, ${connections} connections, pipelining 1, ${durationSeconds} s per run${warmupSeconds > 0 ? ` after ${warmupSeconds} s of warmup each` : ''}; every app in its own process, all on one Redis (ioredis, default options).`,
+        `Every app is sent \`POST\` with the service's check body (\`{"domain":"bench","descriptors":[{"key":"client","value":"hot"}]}\`), so each parses the same JSON. One client, one hot key, a limit no run reaches: every decision admits, and a refusal or error fails the run.`,
+        'The service runs as `services/rate-limiter/bench/target.ts` builds it: the platform (request id, metrics, validation, problem errors), the rules tree, token bucket for `client=hot`, FAIL_MODE=closed.',
+      ],
+      tables: [
+        {
+          title: 'Requests per second and CPU per request',
+          intro:
+            "**÷ peer** and **÷ bare** are req/s ratios of the medians. **CPU µs/req** is the app process's CPU time over the run divided by the requests it served (user: its JavaScript, without the kernel's socket work); Redis's own time is not in it.",
+          header: ['app', 'req/s', '÷ peer', '÷ bare', 'CPU µs/req', 'user µs/req', 'p50 / p99 ms'],
+          rows,
+        },
+      ],
+    };
+  } finally {
+    if (previous === undefined) delete process.env.BENCH_REDIS_URL;
+    else process.env.BENCH_REDIS_URL = previous;
+  }
+}
+
+export const rateLimiterPeers: PeerDesign = {
+  name: 'rate-limiter',
+  peers: ['@fastify/rate-limit'],
+  needsRedis: true,
+  run,
+  findings: [],
+};
