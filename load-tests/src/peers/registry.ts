@@ -1,6 +1,7 @@
 import type { PeerDesign } from './design.js';
 import { consistentHashingPeers } from './designs/consistent-hashing.js';
 import { idGeneratorPeers } from './designs/id-generator.js';
+import { kvStorePeers } from './designs/kv-store.js';
 import { rateLimiterPeers } from './designs/rate-limiter.js';
 import { redisLimitersPeers } from './designs/redis-limiters.js';
 
@@ -14,4 +15,5 @@ export const PEER_DESIGNS: readonly PeerDesign[] = [
   rateLimiterPeers,
   idGeneratorPeers,
   consistentHashingPeers,
+  kvStorePeers,
 ];

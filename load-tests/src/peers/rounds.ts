@@ -70,3 +70,26 @@ export function formatMs(milliseconds: number): string {
   if (milliseconds >= 10) return milliseconds.toFixed(1);
   return milliseconds.toFixed(2);
 }
+
+/**
+ * Operations per second from `inFlight` loops, each awaiting one operation at a time, for `durationMs`.
+ * `operation` receives a counter shared by the loops (the n-th operation started in this run).
+ */
+export async function closedLoopRate(
+  inFlight: number,
+  durationMs: number,
+  operation: (sequence: number) => Promise<unknown> | unknown,
+): Promise<number> {
+  let sequence = 0;
+  let completed = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      await operation(sequence++);
+      completed++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, loop));
+  return completed / ((performance.now() - started) / 1_000);
+}
