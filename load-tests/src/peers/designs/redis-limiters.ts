@@ -144,6 +144,7 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
   const clients = new Map(CONTENDERS.map((contender) => [contender.name, new Redis(redisUrl)]));
   const admin = new Redis(redisUrl);
   const serverTimes = new Map<string, ServerTime[]>(CONTENDERS.map((contender) => [contender.name, []]));
+  const clientMicros = new Map<string, number[]>(CONTENDERS.map((contender) => [contender.name, []]));
   try {
     const deciders = new Map(
       CONTENDERS.map((contender, index) => [
@@ -159,8 +160,11 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
       async (name, round) => {
         await admin.config('RESETSTAT');
         const started = performance.now();
+        const cpuBefore = process.cpuUsage();
         const perSecond = await throughput(deciders.get(name)!, durationMs, round);
+        const cpu = process.cpuUsage(cpuBefore);
         const decisions = (perSecond * (performance.now() - started)) / 1_000;
+        clientMicros.get(name)!.push((cpu.user + cpu.system) / decisions);
         serverTimes.get(name)!.push(serverTime(await commandStats(admin), decisions));
         return perSecond;
       },
@@ -184,6 +188,7 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
         formatSpread(rate),
         contender === PEER ? '-' : formatRatio(rate.median, peerRate.median),
         formatSpread(spreadOf(micros), (value) => value.toFixed(1)),
+        formatSpread(spreadOf(clientMicros.get(contender.name)!), (value) => value.toFixed(1)),
         times.at(-1)!.commands,
         `${allowed} of ${EXACT_CALLS}${allowed === EXACT_LIMIT ? '' : ' (not exact)'}`,
       ];
@@ -193,7 +198,7 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
       settings: [
         `Redis at ${redisUrl.startsWith('redis://127.0.0.1') ? 'a private redis-server on loopback (only this bench counted in its commandstats)' : 'the shared REDIS_URL (commandstats include other clients)'}; each contender its own ioredis 5 connection, default options (no auto-pipelining).`,
         `${IN_FLIGHT} decisions in flight, ${IDENTITIES.toLocaleString('en-US')} identities drawn alike for every contender, limit ${LIMIT} per ${WINDOW_MS / 1_000} s, ${durationMs / 1_000} s per sample. Ours with the over-limit cache off, so every decision reaches Redis as the peer's do.`,
-        "Server µs/decision: the sum of `usec` over every command in INFO commandstats (reset before each sample) divided by the decisions: Redis's own time, without the network.",
+        "Server µs/decision: the `usec` of the script calls (EVALSHA) in INFO commandstats, reset before each sample, divided by the decisions: Redis's own time for the whole script, without the network. The commands each script runs are listed beside it (Redis counts them on their own lines as well). Client CPU µs/decision: this process's CPU time (user + system, ioredis's socket work included) per decision.",
       ],
       tables: [
         {
@@ -204,6 +209,7 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
             'decisions/s',
             'ours ÷ peer',
             'server µs/decision',
+            'client CPU µs/decision',
             'Redis commands per decision (inside the script)',
             'exactness',
           ],
