@@ -104,5 +104,8 @@ export const rateLimiterPeers: PeerDesign = {
   peers: ['@fastify/rate-limit'],
   needsRedis: true,
   run,
-  findings: [],
+  findings: [
+    "`@fastify/rate-limit`'s Redis store runs one Lua script per request: INCR, then PEXPIRE on the first hit or PTTL after, on a string key, answering two integers, and its hook sets three headers. Our plugin's token bucket runs TIME, HMGET, HSET and PEXPIREAT on a hash and answers six integers (see the redis-limiters peer bench: about twice the Redis time per decision), arms a timeout timer per decision for its circuit breaker, and writes five headers (the X-RateLimit trio plus the IETF `RateLimit` and `RateLimit-Policy`, the latter with the policy name escaped per request).",
+    "The service's check adds, on top of a decision, what every platform route pays (request id, the per-request metrics histogram, zod validation of the body, problem+json error handling) and its own work: matching the descriptors against the rules tree and serializing the decision. The CPU µs/req column is the steadier comparison on this machine: the service's extra CPU over our plugin is that platform and rules work, not the limiter.",
+  ],
 };
