@@ -8,6 +8,7 @@ import { type LoadStats, runLoad } from '../../../../services/kv-store/bench/loa
 import { median } from '../../stats.js';
 import { type RunningTarget, startTarget } from '../../target.js';
 import type { PeerContext, PeerTable } from '../design.js';
+import { withEnv } from '../env.js';
 import { alternateRounds, formatSpread } from '../rounds.js';
 
 const OURS: string = 'ours: one kv-store node (fsync always)';
@@ -28,22 +29,31 @@ const SCENARIOS: Scenario[] = [
 ];
 
 async function startNode(dir: string): Promise<RunningTarget> {
-  const port = await freePort();
-  // startTarget forks with a copy of this environment: the node's bench target reads these.
-  Object.assign(process.env, {
-    KV_BENCH_PORT: String(port),
+  // The node's bench target reads these from the environment startTarget forks it with.
+  const variables = {
+    KV_BENCH_PORT: String(await freePort()),
     KV_BENCH_PEER_PORT: String(await freePort()),
     KV_BENCH_DATA_DIR: `${dir}/node`,
     KV_BENCH_NODE_ID: 'kv-1',
     KV_BENCH_SEEDS: '',
     KV_BENCH_CLUSTER_SECRET: randomBytes(32).toString('hex'),
     KV_BENCH_FSYNC: 'always',
-  });
-  const node = await startTarget({
-    modulePath: new URL('../../../../services/kv-store/bench/target.ts', import.meta.url),
-  });
+  };
+  const node = await withEnv(variables, () =>
+    startTarget({ modulePath: new URL('../../../../services/kv-store/bench/target.ts', import.meta.url) }),
+  );
   await waitReady(node);
   return node;
+}
+
+async function startLevelApp(dir: string): Promise<RunningTarget> {
+  const variables = { PEERS_KV_LEVEL_DIR: `${dir}/level`, PEERS_KV_LEVEL_SYNC: 'true' };
+  return withEnv(variables, () =>
+    startTarget({
+      modulePath: new URL('../targets/kv-level.ts', import.meta.url),
+      exportName: 'createLevelKvTarget',
+    }),
+  );
 }
 
 async function waitReady(target: RunningTarget): Promise<void> {
@@ -86,18 +96,10 @@ export async function httpTable(context: PeerContext): Promise<PeerTable> {
   const durationMs = context.smoke ? 1_000 : 5_000;
   const connections = context.smoke ? 10 : 50;
   return withTempDir('peers-kv-http-', async (dir) => {
-    process.env.PEERS_KV_LEVEL_DIR = `${dir}/level`;
-    process.env.PEERS_KV_LEVEL_SYNC = 'true';
     const targets = new Map<string, RunningTarget>();
     try {
       targets.set(OURS, await startNode(dir));
-      targets.set(
-        PEER,
-        await startTarget({
-          modulePath: new URL('../targets/kv-level.ts', import.meta.url),
-          exportName: 'createLevelKvTarget',
-        }),
-      );
+      targets.set(PEER, await startLevelApp(dir));
       for (const target of targets.values()) await preload(target);
       const rows: string[][] = [];
       let run = 0;

@@ -7,6 +7,7 @@
 import { BASELINE_SMALL_PATH } from '../../baseline-target.js';
 import { type ComparedTarget, runComparison } from '../../compare.js';
 import type { PeerContext, PeerDesign, PeerDesignResult } from '../design.js';
+import { withEnv } from '../env.js';
 import { formatRate } from '../rounds.js';
 import { CHECK_PATH } from '../targets/rate-limit.js';
 
@@ -45,9 +46,7 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
   const connections = context.smoke ? 10 : 50;
   const warmupSeconds = context.smoke ? 0 : 1;
   // The targets' processes inherit this environment: every app counts in the same Redis.
-  const previous = process.env.BENCH_REDIS_URL;
-  process.env.BENCH_REDIS_URL = context.redisUrl;
-  try {
+  return withEnv({ BENCH_REDIS_URL: context.redisUrl }, async () => {
     const results = await runComparison({
       targets: TARGETS,
       request: {
@@ -93,10 +92,7 @@ async function run(context: PeerContext): Promise<PeerDesignResult> {
         },
       ],
     };
-  } finally {
-    if (previous === undefined) delete process.env.BENCH_REDIS_URL;
-    else process.env.BENCH_REDIS_URL = previous;
-  }
+  });
 }
 
 export const rateLimiterPeers: PeerDesign = {
