@@ -127,6 +127,7 @@ export async function httpTable(context: PeerContext): Promise<PeerTable> {
           context.log,
         );
         const peerRate = rates.get(PEER)!.median;
+        const peerCpu = median(stats.get(PEER)!.map((result) => result.cpuMicrosPerRequest ?? Number.NaN));
         for (const name of [OURS, PEER]) {
           const runs = stats.get(name)!;
           const cpu = runs.map((result) => result.cpuMicrosPerRequest ?? Number.NaN);
@@ -137,6 +138,7 @@ export async function httpTable(context: PeerContext): Promise<PeerTable> {
             formatSpread(rates.get(name)!),
             name === OURS ? (rates.get(OURS)!.median / peerRate).toFixed(2) : '-',
             median(cpu).toFixed(1),
+            name === OURS ? (median(cpu) / peerCpu).toFixed(2) : '-',
             `${median(middle)} / ${median(runs.map((result) => result.latencyP99Ms))}`,
           ]);
         }
@@ -144,7 +146,7 @@ export async function httpTable(context: PeerContext): Promise<PeerTable> {
       return {
         title: 'One node over HTTP',
         intro: `${connections} connections, pipelining 1, ${durationMs / 1_000} s per run, each app in its own process; every answer's status checked (a failure fails the run). CPU µs/req is the app process's CPU time per request.`,
-        header: ['scenario', 'app', 'req/s', 'ours ÷ peer', 'CPU µs/req', 'p50 / p99 ms'],
+        header: ['scenario', 'app', 'req/s', 'ours ÷ peer', 'CPU µs/req', 'CPU × peer', 'p50 / p99 ms'],
         nameColumns: 2,
         rows,
       };
