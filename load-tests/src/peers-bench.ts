@@ -4,7 +4,7 @@
  * prints it. `--smoke` (or BENCH_SMOKE=1): one short round per design to prove the harness still runs;
  * its numbers are not written. BENCH_ROUNDS overrides the rounds per measurement.
  */
-import { runPeerBench } from './peers/run.js';
+import { runPeerBench, selectDesigns } from './peers/run.js';
 import { numberFromEnv } from './stats.js';
 
 const args = process.argv.slice(2);
@@ -13,6 +13,12 @@ const designs = args.filter((arg) => arg !== '--smoke');
 const unknownFlag = designs.find((arg) => arg.startsWith('-'));
 if (unknownFlag !== undefined) {
   process.stderr.write(`unknown option ${unknownFlag}; usage: bench:peers [design...] [--smoke]\n`);
+  process.exit(2);
+}
+try {
+  selectDesigns(designs);
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(2);
 }
 const rounds = process.env.BENCH_ROUNDS ? numberFromEnv('BENCH_ROUNDS', 3, { integer: true }) : undefined;
