@@ -240,7 +240,8 @@ export const redisLimitersPeers: PeerDesign = {
   run,
   findings: [
     "The rate is Redis-bound on both sides: a CPU profile of this bench process shows it idle 51-64 % of the time, waiting for replies, so Redis's time per script sets the pace.",
-    "Redis time: the peer's one script (`rlflxIncr`) runs SET NX EX, INCRBY and PTTL on a string key and answers two integers. Ours run TIME, HMGET, HSET and PEXPIREAT on a hash, after checking five arguments in Lua (`commands/includes/arguments.lua`), and answer six integers. That is the whole difference in Redis's work per decision (more than twice the peer's time); how much each part costs is for the gap work to measure, one change at a time.",
-    "The peer needs no TIME because its window starts at a key\'s first hit and ends when Redis expires the key: it never reads a clock. Ours read the server clock so that every instance agrees on window boundaries and bucket refills, whatever their own clocks say; a window aligned on the clock has to know the time.',
+    "Redis time: the peer's one script (`rlflxIncr`) runs SET NX EX, INCRBY and PTTL on a string key and answers two integers. Ours run TIME, HMGET, HSET and PEXPIREAT on a hash, after checking five arguments in Lua (`commands/includes/arguments.lua`), and answer six integers. That is the whole difference in Redis's work per decision (more than twice the peer's time); what each part costs is for the gap work to measure, one change at a time.",
+    "The peer needs no TIME because its window starts at a key's first hit and ends when Redis expires the key: it never reads a clock. Ours read the server clock so that every instance agrees on window boundaries and bucket refills, whatever their own clocks say; a window aligned on the clock has to know the time.",
+    'Client: ours arms a setTimeout and a Promise.race per decision (the timeout that feeds the circuit breaker) and validates the cost and key; the peer sends its EVALSHA with nothing around it (timeouts are a separate wrapper, `RLWrapperTimeouts`). The client CPU column shows what that costs per decision.',
   ],
 };
