@@ -1,0 +1,19 @@
+import type { PeerDesign } from './design.js';
+import { consistentHashingPeers } from './designs/consistent-hashing.js';
+import { idGeneratorPeers } from './designs/id-generator.js';
+import { kvStorePeers } from './designs/kv-store.js';
+import { rateLimiterPeers } from './designs/rate-limiter.js';
+import { redisLimitersPeers } from './designs/redis-limiters.js';
+
+/**
+ * Every design with a peer benchmark, in the order `pnpm bench:peers` runs them. A new design adds its
+ * module here when it lands: job-queue (BullMQ, graphile-worker, pg-boss) and leaderboard (redis-rank,
+ * sorted-btree, js-sdsl) are next.
+ */
+export const PEER_DESIGNS: readonly PeerDesign[] = [
+  redisLimitersPeers,
+  rateLimiterPeers,
+  idGeneratorPeers,
+  consistentHashingPeers,
+  kvStorePeers,
+];
