@@ -30,6 +30,8 @@ CREATE TABLE {{schema}}.jobs (
   output jsonb,
   error jsonb,
   flow_id bigint,
+  -- The job's name within its flow, so a dependent can tell its dependencies apart.
+  flow_ref text,
   -- Dependencies (flow parents, or children a running job added) not yet finished.
   pending_dependencies integer NOT NULL DEFAULT 0,
   -- Set when another job depends on this one, so completing a job without dependents skips

@@ -24,7 +24,10 @@ export function retryDelayMs(backoff: Backoff, attempt: number, random: () => nu
   return Math.floor(random() * ceilingMs);
 }
 
-/** The same delay as a SQL expression over the jobs table's columns (used by the reaper). */
-export const RETRY_DELAY_MS_SQL = `CASE WHEN backoff_kind = 'fixed' THEN backoff_ms
-  ELSE floor(random() * least(backoff_max_ms, backoff_ms * power(2, least(greatest(attempts - 1, 0), ${EXPONENT_MAX}))))
-  END`;
+/** The same delay as a SQL expression over the columns of the jobs row `alias` (used by the reaper). */
+export function retryDelayMsSql(alias: string): string {
+  return `CASE WHEN ${alias}.backoff_kind = 'fixed' THEN ${alias}.backoff_ms
+    ELSE floor(random() * least(${alias}.backoff_max_ms,
+      ${alias}.backoff_ms * power(2, least(greatest(${alias}.attempts - 1, 0), ${EXPONENT_MAX}))))
+    END`;
+}

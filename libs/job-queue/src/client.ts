@@ -1,7 +1,17 @@
 import { EventEmitter } from 'node:events';
-import { JobQueueError, JobQueueErrorCode } from './errors.js';
+import { retryDelayMs } from './backoff.js';
+import { type JobErrorRecord, JobQueueError, JobQueueErrorCode } from './errors.js';
+import { type FlowJobSpec, type FlowResult, submitFlow } from './flow.js';
+import { claim, heartbeat, type Outcome, recordOutcomes } from './leases.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrate.js';
-import { assertQueueName, DEFAULT_LIMITS, type JobInsert, jobInsertOf, type Limits } from './options.js';
+import {
+  assertQueueName,
+  DEFAULT_LIMITS,
+  type JobInsert,
+  jobInsertOf,
+  jsonWithin,
+  type Limits,
+} from './options.js';
 import { type EventRow, eventOf, idOf, JOB_COLUMNS, type JobRow, jobOf } from './rows.js';
 import { settleDependents } from './settle.js';
 import type { JobQueueSql, Queryable } from './sql.js';
@@ -107,7 +117,7 @@ export class JobQueue {
     inserts: readonly JobInsert[],
     extra: {
       nowMs: number;
-      flowId?: string;
+      refs?: readonly (string | null)[];
       pending?: readonly number[];
       hasDependents?: readonly boolean[];
     },
@@ -117,21 +127,22 @@ export class JobQueue {
       ord: index,
       pending: extra.pending?.[index] ?? 0,
       has_dependents: extra.hasDependents?.[index] ?? false,
+      flow_ref: extra.refs?.[index] ?? null,
     }));
     const now = new Date(extra.nowMs);
     const inserted = await queryable.query<{ id: unknown; job_key: string | null; queue: string }>(
       `WITH input AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, queue text, tenant text, payload jsonb,
            priority int, run_at timestamptz, max_attempts int, backoff_kind text, backoff_ms int,
-           backoff_max_ms int, timeout_ms int, job_key text, pending int, has_dependents boolean)
+           backoff_max_ms int, timeout_ms int, job_key text, pending int, has_dependents boolean, flow_ref text)
        ), inserted AS (
          INSERT INTO ${this.schema}.jobs (queue, tenant, state, payload, priority, run_at, max_attempts,
-           backoff_kind, backoff_ms, backoff_max_ms, timeout_ms, job_key, flow_id, pending_dependencies,
+           backoff_kind, backoff_ms, backoff_max_ms, timeout_ms, job_key, flow_ref, pending_dependencies,
            has_dependents, created_at, updated_at)
          SELECT queue, tenant,
            CASE WHEN pending > 0 THEN 'waiting' WHEN run_at > $2 THEN 'scheduled' ELSE 'ready' END,
            payload, priority, run_at, max_attempts, backoff_kind, backoff_ms, backoff_max_ms, timeout_ms,
-           job_key, $4::bigint, pending, has_dependents, $2, $2
+           job_key, flow_ref, pending, has_dependents, $2, $2
          FROM input ORDER BY ord
          ON CONFLICT (queue, job_key) WHERE job_key IS NOT NULL DO NOTHING
          RETURNING id, job_key, queue, run_at, state
@@ -142,7 +153,7 @@ export class JobQueue {
          ) w
        )
        SELECT inserted.id, inserted.job_key, inserted.queue FROM inserted, notified`,
-      [JSON.stringify(rows), now, this.channel, extra.flowId ?? null],
+      [JSON.stringify(rows), now, this.channel],
     );
     return this.matchInserted(queryable, inserts, inserted.rows);
   }
@@ -369,6 +380,82 @@ export class JobQueue {
     if (to === 'cancelled') this.local.emit('cancel', job.id);
     this.wakeQueues(woken);
     return job;
+  }
+
+  /** Submits a DAG of jobs at once (flow.ts); a cycle is refused with the cycle named. */
+  flow(jobs: readonly FlowJobSpec[]): Promise<FlowResult> {
+    return submitFlow(this, jobs);
+  }
+
+  /**
+   * Leases up to `limit` due jobs for an external worker (the service's pull API). Each comes with
+   * its fencing token in `fence`; pass it to heartbeat, complete and fail.
+   */
+  async lease(queue: string, request: { limit: number; worker: string; leaseMs: number }): Promise<Job[]> {
+    assertQueueName(queue);
+    const rows = await claim(this, { queue, ...request, fair: false, tenantCursor: null });
+    return rows.map((row) => jobOf(row));
+  }
+
+  /** Extends one lease; throws FENCED when the token is no longer the job's. */
+  async heartbeat(id: string, fence: string, leaseMs: number): Promise<void> {
+    const kept = await heartbeat(this, [{ id: this.jobId(id), fence: this.fenceOf(fence) }], leaseMs);
+    if (!kept.has(id)) throw this.fenced(id, fence, 'heartbeat');
+  }
+
+  /** Completes a leased job; throws FENCED for a stale token (including a second completion). */
+  async complete(id: string, fence: string, output: JsonValue | null = null): Promise<void> {
+    const outputJson = jsonWithin('output', output, this.limits.outputBytesMax);
+    await this.recordOne(id, fence, { ok: true, outputJson }, 'complete');
+  }
+
+  /** Fails a leased job: it retries after its backoff, or goes dead when its attempts are spent. */
+  async fail(
+    id: string,
+    fence: string,
+    error: JobErrorRecord,
+    options: { permanent?: boolean } = {},
+  ): Promise<void> {
+    const job = await this.get(id);
+    const retryAtMs = this.now() + retryDelayMs(job.backoff, job.attempts);
+    await this.recordOne(
+      id,
+      fence,
+      { ok: false, error, retryAtMs, permanent: options.permanent ?? false },
+      'fail',
+    );
+  }
+
+  private async recordOne(id: string, fence: string, result: Outcome['result'], what: string): Promise<void> {
+    const jobId = this.jobId(id);
+    const row = await this.sql.query<{ has_dependents: boolean }>(
+      `SELECT has_dependents FROM ${this.schema}.jobs WHERE id = $1`,
+      [jobId],
+    );
+    const hasDependents = row.rows[0]?.has_dependents ?? false;
+    const report = await recordOutcomes(
+      this,
+      [{ id: jobId, fence: this.fenceOf(fence), hasDependents, result }],
+      'external',
+    );
+    if (!report.accepted.has(jobId)) throw this.fenced(id, fence, what);
+  }
+
+  private fenceOf(fence: string): string {
+    if (typeof fence !== 'string' || !/^[0-9]{1,19}$/.test(fence))
+      throw this.fenced('?', String(fence), 'token');
+    return fence;
+  }
+
+  private fenced(id: string, fence: string, what: string): JobQueueError {
+    return new JobQueueError(
+      JobQueueErrorCode.FENCED,
+      `${what} refused: job ${id} fence ${fence} is not current`,
+      {
+        id,
+        fence,
+      },
+    );
   }
 
   /** Stops workers of the queue from claiming; running jobs continue. */

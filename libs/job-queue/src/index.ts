@@ -1,6 +1,7 @@
 export { type Backoff, type BackoffKind, retryDelayMs } from './backoff.js';
 export { type EnqueueOptions, type JobPage, JobQueue, type JobQueueOptions } from './client.js';
 export { isJobQueueError, type JobErrorRecord, JobQueueError, JobQueueErrorCode } from './errors.js';
+export { type ChildSpec, type FlowDependency, type FlowJobSpec, type FlowResult, findCycle } from './flow.js';
 export { DEFAULT_SCHEMA, migrate } from './migrate.js';
 export { DEFAULT_LIMITS, type Limits } from './options.js';
 export {
@@ -23,3 +24,12 @@ export type {
   JobState,
   JsonValue,
 } from './types.js';
+export {
+  type Handler,
+  type JobContext,
+  type Logger,
+  PermanentJobError,
+  Worker,
+  type WorkerOptions,
+  type WorkerStats,
+} from './worker.js';

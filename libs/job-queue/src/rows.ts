@@ -9,7 +9,7 @@ import type { Job, JobEvent, JobState, JsonValue } from './types.js';
 
 export const JOB_COLUMNS = `id, queue, tenant, state, payload, priority, run_at, attempts, max_attempts,
   backoff_kind, backoff_ms, backoff_max_ms, timeout_ms, job_key, fence, worker, lease_expires_at,
-  progress, output, error, flow_id, pending_dependencies, has_dependents, created_at, updated_at, finished_at`;
+  progress, output, error, flow_id, flow_ref, pending_dependencies, has_dependents, created_at, updated_at, finished_at`;
 
 export interface JobRow {
   id: unknown;
@@ -33,6 +33,7 @@ export interface JobRow {
   output: JsonValue | null;
   error: JobErrorRecord | null;
   flow_id: unknown;
+  flow_ref: string | null;
   pending_dependencies: number;
   has_dependents: boolean;
   created_at: Date | string;
@@ -73,6 +74,7 @@ export function jobOf<Payload = JsonValue>(row: JobRow): Job<Payload> {
     output: row.output,
     error: row.error,
     flowId: row.flow_id === null ? null : idOf(row.flow_id),
+    flowRef: row.flow_ref,
     pendingDependencies: row.pending_dependencies,
     createdAt: dateOf(row.created_at),
     updatedAt: dateOf(row.updated_at),

@@ -46,6 +46,8 @@ export interface EnqueueResult {
 
 export interface DependencyResult {
   id: string;
+  /** Its name in the flow (null for a child added by a running job without one). */
+  ref: string | null;
   state: JobState;
   output: JsonValue | null;
   error: JobErrorRecord | null;
@@ -73,6 +75,8 @@ export interface Job<Payload = JsonValue> {
   output: JsonValue | null;
   error: JobErrorRecord | null;
   flowId: string | null;
+  /** The job's name in its flow. */
+  flowRef: string | null;
   pendingDependencies: number;
   createdAt: Date;
   updatedAt: Date;
