@@ -46,10 +46,8 @@ export interface JobContext {
   addChildren(children: readonly ChildSpec[]): Promise<EnqueueResult[]>;
 }
 
-export type Handler<Payload = JsonValue> = (
-  job: Job<Payload>,
-  context: JobContext,
-) => Promise<JsonValue | undefined> | JsonValue | undefined;
+/** Resolves with the job's output (JSON, size-bounded; undefined is stored as null). */
+export type Handler<Payload = JsonValue> = (job: Job<Payload>, context: JobContext) => unknown;
 
 /** Throw it from a handler for a failure no retry can fix: the job goes straight to `dead`. */
 export class PermanentJobError extends Error {

@@ -149,7 +149,7 @@ describe.each(databases())('worker on $name', ({ create }) => {
       new Worker(
         queue,
         'lapse',
-        (job, context) => {
+        (_job, context) => {
           outputs.push(context.fence);
           return 'by B';
         },
@@ -256,7 +256,10 @@ describe.each(databases())('worker on $name', ({ create }) => {
     const queue = await database.open();
     await queue.pause('paused');
     let runs = 0;
-    await started(new Worker(queue, 'paused', () => void (runs += 1), { pollMs: 60_000 }));
+    const count = () => {
+      runs += 1;
+    };
+    await started(new Worker(queue, 'paused', count, { pollMs: 60_000 }));
     await queue.enqueue('paused', 1);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(runs).toBe(0);
