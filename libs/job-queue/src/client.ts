@@ -141,7 +141,7 @@ export class JobQueue {
            has_dependents, created_at, updated_at)
          SELECT queue, tenant,
            CASE WHEN pending > 0 THEN 'waiting' WHEN run_at > $2 THEN 'scheduled' ELSE 'ready' END,
-           payload, priority, run_at, max_attempts, backoff_kind, backoff_ms, backoff_max_ms, timeout_ms,
+           coalesce(payload, 'null'::jsonb), priority, run_at, max_attempts, backoff_kind, backoff_ms, backoff_max_ms, timeout_ms,
            job_key, flow_ref, pending, has_dependents, $2, $2
          FROM input ORDER BY ord
          ON CONFLICT (queue, job_key) WHERE job_key IS NOT NULL DO NOTHING

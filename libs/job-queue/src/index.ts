@@ -1,5 +1,13 @@
 export { type Backoff, type BackoffKind, retryDelayMs } from './backoff.js';
 export { type EnqueueOptions, type JobPage, JobQueue, type JobQueueOptions } from './client.js';
+export {
+  CronScheduler,
+  type CronSchedulerOptions,
+  type MissedTicks,
+  nextTick,
+  type Schedule,
+  type ScheduleSpec,
+} from './cron.js';
 export { isJobQueueError, type JobErrorRecord, JobQueueError, JobQueueErrorCode } from './errors.js';
 export { type ChildSpec, type FlowDependency, type FlowJobSpec, type FlowResult, findCycle } from './flow.js';
 export { DEFAULT_SCHEMA, migrate } from './migrate.js';

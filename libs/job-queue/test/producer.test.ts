@@ -20,6 +20,8 @@ describe.each(databases())('producer on $name', ({ create }) => {
     const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
     const queue = await database.open({ now: clock.now });
     const now = await queue.enqueue('mail', { to: 'a' });
+    const empty = await queue.enqueue('mail', null);
+    expect((await queue.get(empty.id)).payload).toBeNull();
     const later = await queue.enqueue(
       'mail',
       { to: 'b' },
