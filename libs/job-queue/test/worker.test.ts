@@ -1,12 +1,6 @@
 import { waitFor } from '@sysdesign/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  isJobQueueError,
-  type JobQueue,
-  JobQueueErrorCode,
-  PermanentJobError,
-  Worker,
-} from '../src/index.js';
+import { isJobQueueError, JobQueue, JobQueueErrorCode, PermanentJobError, Worker } from '../src/index.js';
 import { databases, ManualClock, type TestDatabase } from './helpers.js';
 
 describe.each(databases())('worker on $name', ({ create }) => {
@@ -249,6 +243,27 @@ describe.each(databases())('worker on $name', ({ create }) => {
     await waitFor(() => ranAt.length === 1, 'the delayed job', { timeoutMs: 3_000 });
     expect((ranAt[0] as number) - submittedAt).toBeGreaterThanOrEqual(290);
     expect((ranAt[0] as number) - submittedAt).toBeLessThan(1_500);
+  });
+
+  it('wakes without LISTEN on enqueues through the same client (a port with query and tx only)', async () => {
+    // Proves the platform's Sql, which has no listen(), is enough: in-process wake-ups, not the
+    // 60 s poll, start the job.
+    const listening = await database.open();
+    const queue = new JobQueue({
+      sql: {
+        query: (text, params) => listening.sql.query(text, params),
+        tx: (work) => listening.sql.tx(work),
+      },
+      schema: listening.schema,
+    });
+    let runs = 0;
+    const count = () => {
+      runs += 1;
+    };
+    await started(new Worker(queue, 'unlistened', count, { pollMs: 60_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await queue.enqueue('unlistened', 1);
+    await waitFor(() => runs === 1, 'the job to run', { timeoutMs: 3_000 });
   });
 
   it('claims nothing from a paused queue until it is resumed', async () => {
