@@ -82,39 +82,91 @@ export function pgPoolSql(pool: PgPoolLike): JobQueueSql {
         client.release(broken);
       }
     },
-    async listen(channel, onNotify) {
-      const client = await pool.connect();
-      const onMessage = (message: PgNotification) => {
-        if (message.channel === channel) onNotify(message.payload ?? '');
-      };
-      // A checked-out client with no 'error' listener would crash the process when its connection
-      // breaks; a broken listener leaves the worker on its timers and its safety poll.
-      let broken: Error | undefined;
-      const onError = (error: Error) => {
-        broken = error;
-      };
-      client.on('notification', onMessage);
-      client.addListener('error', onError);
-      try {
-        await client.query(`LISTEN ${quoteChannel(channel)}`);
-      } catch (error) {
-        client.removeListener('notification', onMessage);
-        client.removeListener('error', onError);
-        client.release(error as Error);
-        throw error;
-      }
-      return async () => {
-        client.removeListener('notification', onMessage);
-        try {
-          if (!broken) await client.query(`UNLISTEN ${quoteChannel(channel)}`);
-          client.release(broken);
-        } catch (error) {
-          client.release(error as Error);
-        } finally {
-          client.removeListener('error', onError);
-        }
-      };
-    },
+    listen: (channel, onNotify) => listenWithReconnect(pool, channel, onNotify),
+  };
+}
+
+/**
+ * The payload a listener delivers after it listens again on a new connection: notifications sent
+ * while it was cut off are lost, so every queue should look for work.
+ */
+export const RELISTENED_PAYLOAD = '*|0';
+
+const RELISTEN_DELAY_MS_MIN = 250;
+const RELISTEN_DELAY_MS_MAX = 30_000;
+
+/**
+ * LISTEN on one pooled connection, listening again on a fresh one (with doubling delays) when
+ * the connection breaks: a restarted server or a cut network must not leave workers deaf.
+ */
+async function listenWithReconnect(
+  pool: PgPoolLike,
+  channel: string,
+  onNotify: (payload: string) => void,
+): Promise<() => Promise<void>> {
+  let client: PgClientLike | undefined;
+  let stopped = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryDelayMs = RELISTEN_DELAY_MS_MIN;
+  const onMessage = (message: PgNotification) => {
+    if (message.channel === channel) onNotify(message.payload ?? '');
+  };
+  const detach = (connection: PgClientLike) => {
+    connection.removeListener('notification', onMessage);
+    connection.removeListener('error', onError);
+  };
+  // A checked-out client with no 'error' listener would crash the process when its connection breaks.
+  function onError(error: Error): void {
+    const broken = client;
+    client = undefined;
+    if (broken) {
+      detach(broken);
+      broken.release(error);
+    }
+    scheduleRetry();
+  }
+  async function connect(): Promise<void> {
+    const connection = await pool.connect();
+    connection.on('notification', onMessage);
+    connection.addListener('error', onError);
+    try {
+      await connection.query(`LISTEN ${quoteChannel(channel)}`);
+    } catch (error) {
+      detach(connection);
+      connection.release(error as Error);
+      throw error;
+    }
+    client = connection;
+    retryDelayMs = RELISTEN_DELAY_MS_MIN;
+  }
+  function scheduleRetry(): void {
+    if (stopped || retryTimer) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      connect().then(
+        () => (stopped ? undefined : onNotify(RELISTENED_PAYLOAD)),
+        () => {
+          retryDelayMs = Math.min(retryDelayMs * 2, RELISTEN_DELAY_MS_MAX);
+          scheduleRetry();
+        },
+      );
+    }, retryDelayMs);
+    retryTimer.unref();
+  }
+  await connect();
+  return async () => {
+    stopped = true;
+    if (retryTimer) clearTimeout(retryTimer);
+    const connection = client;
+    client = undefined;
+    if (!connection) return;
+    detach(connection);
+    try {
+      await connection.query(`UNLISTEN ${quoteChannel(channel)}`);
+      connection.release();
+    } catch (error) {
+      connection.release(error as Error);
+    }
   };
 }
 
