@@ -8,7 +8,9 @@
  * Throughput: a producer submits JOBS jobs in bulk batches of 500 while W workers (each a Worker
  * with concurrency C) run them; jobs/s is JOBS over the time from the first submit to the last
  * completion. Latency: single enqueues at a steady rate to idle workers; add-to-start is the time
- * from enqueue() being called to the handler starting.
+ * from enqueue() being called to the handler starting. Fairness: a big tenant floods the queue
+ * with FLOOD jobs at once while a small tenant submits one job every 20 ms; the small tenant's
+ * wait (enqueue to start) with round-robin claims against plain FIFO claims.
  */
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -20,6 +22,9 @@ const LATENCY_RATE_PER_S = 200;
 const BATCH = 500;
 const WORKER_COUNTS = (process.env.JOBQ_BENCH_WORKERS ?? '1,4,16').split(',').map(Number);
 const CONCURRENCY = Number(process.env.JOBQ_BENCH_CONCURRENCY ?? 8);
+const FLOOD = Number(process.env.JOBQ_BENCH_FLOOD ?? 5_000);
+const SMALL_TENANT_JOBS = 50;
+const SMALL_TENANT_GAP_MS = 20;
 
 interface Backend {
   name: string;
@@ -125,6 +130,49 @@ async function latency(backend: Backend, workerCount: number): Promise<{ p50: nu
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
+async function fairness(backend: Backend, fairTenants: boolean): Promise<{ p50: number; p99: number }> {
+  const schema = `bench_jobq_fair_${Date.now().toString(36)}`;
+  const queue = new JobQueue({ sql: backend.sql, schema });
+  await queue.migrate();
+  const waits: number[] = [];
+  let bigDone = 0;
+  const worker = await new Worker<{ at: number; tenant: string }>(
+    queue,
+    'fair',
+    (job) => {
+      if (job.payload.tenant === 'small')
+        waits.push(performance.timeOrigin + performance.now() - job.payload.at);
+      else bigDone += 1;
+      return null;
+    },
+    { concurrency: CONCURRENCY, fairTenants },
+  ).start();
+  for (let offset = 0; offset < FLOOD; offset += BATCH) {
+    const at = performance.timeOrigin + performance.now();
+    await queue.enqueueMany(
+      Array.from({ length: Math.min(BATCH, FLOOD - offset) }, () => ({
+        queue: 'fair',
+        payload: { at, tenant: 'big' },
+        options: { tenant: 'big' },
+      })),
+    );
+  }
+  for (let index = 0; index < SMALL_TENANT_JOBS; index += 1) {
+    await queue.enqueue(
+      'fair',
+      { at: performance.timeOrigin + performance.now(), tenant: 'small' },
+      { tenant: 'small' },
+    );
+    await new Promise((resolve) => setTimeout(resolve, SMALL_TENANT_GAP_MS));
+  }
+  while (waits.length < SMALL_TENANT_JOBS || bigDone < FLOOD)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  await worker.close();
+  await backend.dropSchema(schema);
+  const sorted = [...waits].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
 const backends: Backend[] = [];
 if (process.env.DATABASE_URL) backends.push(await postgres(process.env.DATABASE_URL));
 else console.warn('DATABASE_URL is not set: Postgres skipped');
@@ -133,6 +181,7 @@ backends.push(await pglite());
 console.log(`jobs per run ${JOBS}, Worker concurrency ${CONCURRENCY}, bulk batches of ${BATCH}`);
 console.log('| backend | workers | jobs/s | add-to-start p50 ms | p99 ms |');
 console.log('|---|---|---|---|---|');
+const fairnessRows: string[] = [];
 for (const backend of backends) {
   for (const workerCount of WORKER_COUNTS) {
     const rate = await throughput(backend, workerCount);
@@ -141,5 +190,17 @@ for (const backend of backends) {
       `| ${backend.name} | ${workerCount} | ${Math.round(rate)} | ${p50.toFixed(1)} | ${p99.toFixed(1)} |`,
     );
   }
+  for (const fairTenants of [true, false]) {
+    const { p50, p99 } = await fairness(backend, fairTenants);
+    fairnessRows.push(
+      `| ${backend.name} | ${fairTenants ? 'round-robin' : 'FIFO'} | ${p50.toFixed(1)} | ${p99.toFixed(1)} |`,
+    );
+  }
   await backend.close();
 }
+console.log(
+  `\nsmall tenant's wait (enqueue to start): ${SMALL_TENANT_JOBS} jobs, one every ${SMALL_TENANT_GAP_MS} ms, behind a flood of ${FLOOD}; one Worker of concurrency ${CONCURRENCY}`,
+);
+console.log('| backend | claims | p50 ms | p99 ms |');
+console.log('|---|---|---|---|');
+for (const row of fairnessRows) console.log(row);
