@@ -428,16 +428,19 @@ export class JobQueue {
 
   private async recordOne(id: string, fence: string, result: Outcome['result'], what: string): Promise<void> {
     const jobId = this.jobId(id);
-    const row = await this.sql.query<{ has_dependents: boolean }>(
-      `SELECT has_dependents FROM ${this.schema}.jobs WHERE id = $1`,
+    const row = await this.sql.query<{ has_dependents: boolean; worker: string | null }>(
+      `SELECT has_dependents, worker FROM ${this.schema}.jobs WHERE id = $1`,
       [jobId],
     );
-    const hasDependents = row.rows[0]?.has_dependents ?? false;
-    const report = await recordOutcomes(
-      this,
-      [{ id: jobId, fence: this.fenceOf(fence), hasDependents, result }],
-      'external',
-    );
+    const current = row.rows[0];
+    const lease = {
+      id: jobId,
+      fence: this.fenceOf(fence),
+      hasDependents: current?.has_dependents ?? false,
+      result,
+    };
+    // The history names the worker that held the lease; a stale fence records nothing anyway.
+    const report = await recordOutcomes(this, [lease], current?.worker ?? 'unknown');
     if (!report.accepted.has(jobId)) throw this.fenced(id, fence, what);
   }
 

@@ -269,7 +269,9 @@ export class Worker<Payload = JsonValue> {
   }
 
   private wakeAt(atMs: number): void {
-    if (atMs >= this.wakeAtMs) return;
+    // Further out than the safety poll: the poll comes first and sets the timer again then (this
+    // also keeps the delay inside setTimeout's 2^31 ms range).
+    if (atMs >= this.wakeAtMs || atMs - this.queue.now() > this.pollMs) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeAtMs = atMs;
     this.wakeTimer = setTimeout(
