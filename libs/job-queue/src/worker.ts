@@ -299,7 +299,7 @@ export class Worker<Payload = JsonValue> {
     try {
       do {
         this.claimAgain = false;
-        const free = this.capacity - this.held.size;
+        const free = this.capacity - this.occupied();
         if (free <= 0 || this.state !== 'running') break;
         const rows = await claim(this.queue, {
           queue: this.name,
@@ -391,6 +391,7 @@ export class Worker<Payload = JsonValue> {
       held.handlerDone = true;
       this.maybeRelease(held);
       this.startFromBuffer();
+      this.afterSlotsFreed();
     }
   }
 
@@ -469,6 +470,18 @@ export class Worker<Payload = JsonValue> {
     this.afterSlotsFreed();
   }
 
+  /**
+   * Held jobs that still take room: a job whose handler has returned and whose outcome only waits
+   * to be written does not, so the next claim runs beside that write instead of after it. Jobs
+   * awaiting their write are bounded by the room they left.
+   */
+  private occupied(): number {
+    let count = 0;
+    for (const held of this.held.values())
+      if (!(held.outcomePending && (held.handlerDone || !held.started))) count += 1;
+    return count;
+  }
+
   /** A held job leaves once its handler (if started) has returned and its outcome is written. */
   private maybeRelease(held: Held): void {
     if ((held.started && !held.handlerDone) || held.outcomePending) return;
@@ -482,7 +495,7 @@ export class Worker<Payload = JsonValue> {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
     if (this.state !== 'running' || !this.lastClaimFull) return;
-    const free = this.capacity - this.held.size;
+    const free = this.capacity - this.occupied();
     if (this.buffer.length === 0 || free * 2 >= this.capacity) this.requestClaim();
   }
 
