@@ -124,7 +124,8 @@ export class Worker<Payload = JsonValue> {
   private readonly held = new Map<string, Held>();
   private readonly buffer: Held[] = [];
   private running = 0;
-  private claiming = false;
+  /** The claim in flight: close() waits for it, so claimed rows are released rather than left leased. */
+  private claiming: Promise<void> | undefined;
   private claimAgain = false;
   private lastClaimFull = false;
   private tenantCursor: string | null = null;
@@ -218,6 +219,7 @@ export class Worker<Payload = JsonValue> {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.queue.local.off('wake', this.onLocalWake);
     this.queue.local.off('cancel', this.onLocalCancel);
+    await this.claiming;
     for (const held of this.buffer.splice(0)) this.settle(held, { ok: 'released' });
     // A handler that ignores its aborted signal keeps running, but its job is released (its fence
     // is stale) and close() does not wait for it past the grace period.
@@ -291,11 +293,18 @@ export class Worker<Payload = JsonValue> {
       this.claimAgain = true;
       return;
     }
-    void this.claimLoop();
+    this.claimAgain = false;
+    const loop = this.claimLoop();
+    this.claiming = loop;
+    void loop.finally(() => {
+      if (this.claiming !== loop) return;
+      this.claiming = undefined;
+      // A request that came while the loop was finishing.
+      if (this.claimAgain) this.requestClaim();
+    });
   }
 
   private async claimLoop(): Promise<void> {
-    this.claiming = true;
     try {
       do {
         this.claimAgain = false;
@@ -316,8 +325,6 @@ export class Worker<Payload = JsonValue> {
     } catch (error) {
       this.logger.error({ err: error, queue: this.name }, 'job-queue claim failed');
       this.wakeAt(this.queue.now() + CLAIM_ERROR_BACKOFF_MS);
-    } finally {
-      this.claiming = false;
     }
   }
 
