@@ -461,6 +461,35 @@ export class JobQueue {
     );
   }
 
+  /**
+   * Deletes finished jobs (succeeded, dead, cancelled) that finished more than `olderThanMs` ago,
+   * with their history, in batches; resolves with how many. Jobs that other unfinished jobs depend
+   * on are kept. A purged job's key can be used again: keys dedupe while the job is kept.
+   */
+  async purgeFinished(olderThanMs: number, { batch = 1_000 }: { batch?: number } = {}): Promise<number> {
+    if (!Number.isInteger(olderThanMs) || olderThanMs < 0) {
+      throw new JobQueueError(JobQueueErrorCode.INVALID_OPTION, 'olderThanMs must be a non-negative integer');
+    }
+    let total = 0;
+    for (;;) {
+      const cutoff = new Date(this.now() - olderThanMs);
+      const result = await this.sql.query<{ id: unknown }>(
+        `WITH doomed AS (
+           SELECT j.id FROM ${this.schema}.jobs j
+           WHERE j.state IN ('succeeded', 'dead', 'cancelled') AND j.finished_at < $1
+             AND NOT EXISTS (
+               SELECT 1 FROM ${this.schema}.dependencies d JOIN ${this.schema}.jobs dependent ON dependent.id = d.job_id
+               WHERE d.depends_on = j.id AND dependent.state NOT IN ('succeeded', 'dead', 'cancelled'))
+           LIMIT $2 FOR UPDATE SKIP LOCKED
+         )
+         DELETE FROM ${this.schema}.jobs j USING doomed WHERE j.id = doomed.id RETURNING j.id`,
+        [cutoff, batch],
+      );
+      total += result.rows.length;
+      if (result.rows.length < batch) return total;
+    }
+  }
+
   /** Stops workers of the queue from claiming; running jobs continue. */
   async pause(queue: string): Promise<void> {
     assertQueueName(queue);

@@ -136,6 +136,28 @@ describe.each(databases())('producer on $name', ({ create }) => {
     expect((await queue.counts('q')).ready).toBe(0);
   });
 
+  it('purges finished jobs past the retention age, keeping unfinished ones and their inputs', async () => {
+    // Proves retention bounds the table: old finished jobs and their history go, a job that an
+    // unfinished flow job still depends on stays, and a purged key can be used again.
+    const clock = new ManualClock(Date.parse('2026-05-01T00:00:00Z'));
+    const queue = await database.open({ now: clock.now });
+    const done = await queue.enqueue('old', 1, { jobKey: 'once' });
+    const pending = await queue.enqueue('old', 2);
+    const flow = await queue.flow([
+      { ref: 'input', queue: 'old', payload: 3 },
+      { ref: 'join', queue: 'old', payload: 4, dependsOn: ['input'] },
+    ]);
+    const leased = await queue.lease('old', { limit: 3, worker: 'w', leaseMs: 60_000 });
+    for (const job of leased) if (job.id !== pending.id) await queue.complete(job.id, job.fence, null);
+    clock.advance(2 * 60 * 60 * 1000);
+    expect(await queue.purgeFinished(60 * 60 * 1000)).toBe(1);
+    await expect(queue.get(done.id)).rejects.toMatchObject({ code: JobQueueErrorCode.NOT_FOUND });
+    expect(await queue.history(done.id)).toEqual([]);
+    expect((await queue.get(flow.jobs.input as string)).state).toBe('succeeded');
+    expect((await queue.get(pending.id)).state).toBe('running');
+    expect((await queue.enqueue('old', 5, { jobKey: 'once' })).created).toBe(true);
+  });
+
   it('pages a queue by state with a cursor', async () => {
     // Proves cursor paging visits every job once.
     const queue = await database.open();
