@@ -251,7 +251,10 @@ export class Worker<Payload = JsonValue> {
   }
 
   private onWake(wake: Wake): void {
-    if (wake.queue === '*') return this.requestClaim();
+    if (wake.queue === '*') {
+      this.requestClaim();
+      return;
+    }
     if (wake.queue !== this.name || this.state !== 'running') return;
     if (!(wake.runAtMs > this.queue.now())) this.requestClaim();
     else this.wakeAt(wake.runAtMs);
