@@ -26,14 +26,14 @@ function packageProjects(groupName: string) {
     }));
 }
 
-/** The load harness is one package, not a folder of packages. */
-function loadTestsProject() {
-  const root = join(repositoryRoot, 'load-tests');
+/** The load harness and the root scripts (`pnpm chaos`): one folder each, not a folder of packages. */
+function folderProject(name: string) {
+  const root = join(repositoryRoot, name);
   if (!existsSync(join(root, 'test'))) return [];
   return [
     {
       extends: true as const,
-      test: { name: 'load-tests', root, include: ['test/**/*.test.ts'] },
+      test: { name, root, include: ['test/**/*.test.ts'] },
     },
   ];
 }
@@ -51,6 +51,11 @@ export default defineConfig({
       : {}),
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    projects: [...packageProjects('libs'), ...packageProjects('services'), ...loadTestsProject()],
+    projects: [
+      ...packageProjects('libs'),
+      ...packageProjects('services'),
+      ...folderProject('load-tests'),
+      ...folderProject('scripts'),
+    ],
   },
 });
