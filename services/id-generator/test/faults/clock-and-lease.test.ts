@@ -36,8 +36,10 @@ import { checkUniqueIds, mintFunction } from './unique-ids.js';
 const SETTINGS = faultRunSettings();
 const LEASE_TTL_MS = 1_000;
 const REQUEST_TIMEOUT_MS = 15_000;
-/** The longest one round of either scenario may take, on two shared cores. */
-const ROUND_TIMEOUT_MS = 90_000;
+/** The longest one round of either scenario may take, on two shared cores under other load. */
+const ROUND_TIMEOUT_MS = 150_000;
+/** The third life's MAX_CLOCK_ROLLBACK_MS: beyond any skew it starts with, so it waits, never refuses. */
+const THIRD_LIFE_ROLLBACK_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -116,21 +118,29 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
   const { history } = run;
   const random = seededRandom(round.seed);
   const client = `${prefix}c1`;
-  const offsetMs = -(8_000 + Math.floor(random() * 1_500));
-  // The third life starts this much further back than the second, whose ids reached its own clock.
-  const thirdOffsetMs = offsetMs - (6_000 + Math.floor(random() * 1_000));
+  // How far behind its last id each restarted life's clock is, counted from when the life is
+  // ready. A restart takes seconds on a loaded machine, so each offset also covers twice the
+  // previous start's measured time: the life is still behind once it answers.
+  const secondBehindMs = 8_000 + Math.floor(random() * 1_500);
+  const thirdBehindMs = 1_000 + Math.floor(random() * 1_000);
   let node: IdNode = await createIdNode(`${prefix}n1`, {
     WORKER_ID: '3',
     WORKER_LEASE_TTL_MS: String(LEASE_TTL_MS),
   });
-  try {
+  const timedStart = async () => {
+    const startedMs = performance.now();
     await node.process.start();
+    return performance.now() - startedMs;
+  };
+  try {
+    const firstStartMs = await timedStart();
     for (let batch = 0; batch < 20; batch++)
       await mint(history, client, node, 1 + Math.floor(random() * 50), 5_000);
     const firstLife = okIds(history.events(), node.name);
     await node.process.stop();
 
     // Second life, far behind its last id with a 100 ms bound: refused until its clock catches up.
+    const offsetMs = Math.round(timeOf(maxOf(firstLife)) - Date.now() - secondBehindMs - 2 * firstStartMs);
     node = respawn(node, { SYSDESIGN_CLOCK_OFFSET_MS: String(offsetMs), MAX_CLOCK_ROLLBACK_MS: '100' });
     const second: FaultRecord = {
       kind: 'clock set back',
@@ -138,7 +148,7 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
       startMs: run.elapsedMs(),
     };
     run.faults.push(second);
-    await node.process.start();
+    const secondStartMs = await timedStart();
     const refused = await mint(history, client, node, 10, REQUEST_TIMEOUT_MS);
     expect(refused).toMatchObject({ status: 503, code: 'ERR_ID_CLOCK_MOVED_BACKWARDS' });
     expect(Number(refused?.retryAfter)).toBeGreaterThanOrEqual(1);
@@ -149,7 +159,7 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
         return issued.length > 0;
       },
       'the skewed node to issue ids once its clock is past its last id',
-      { timeoutMs: 20_000, intervalMs: 250 },
+      { timeoutMs: secondBehindMs + 2 * firstStartMs + 10_000, intervalMs: 250 },
     );
     expect(BigInt(issued[0]!)).toBeGreaterThan(BigInt(maxOf(firstLife)));
     await node.process.stop();
@@ -157,9 +167,10 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
 
     // Third life, behind again, with a bound that covers the skew: the request waits, then succeeds.
     const lastBeforeMs = timeOf(maxOf(okIds(history.events(), node.name)));
+    const thirdOffsetMs = Math.round(lastBeforeMs - Date.now() - thirdBehindMs - 2 * secondStartMs);
     node = respawn(node, {
       SYSDESIGN_CLOCK_OFFSET_MS: String(thirdOffsetMs),
-      MAX_CLOCK_ROLLBACK_MS: '10000',
+      MAX_CLOCK_ROLLBACK_MS: String(THIRD_LIFE_ROLLBACK_MS),
     });
     const third: FaultRecord = {
       kind: 'clock set back',
@@ -170,8 +181,9 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
     await node.process.start();
     const behindMs = lastBeforeMs - (Date.now() + thirdOffsetMs);
     expect(behindMs).toBeGreaterThan(500);
+    expect(behindMs).toBeLessThan(THIRD_LIFE_ROLLBACK_MS);
     const startedMs = Date.now();
-    const waited = await mint(history, client, node, 10, REQUEST_TIMEOUT_MS);
+    const waited = await mint(history, client, node, 10, THIRD_LIFE_ROLLBACK_MS + REQUEST_TIMEOUT_MS);
     expect(waited?.status).toBe(200);
     expect(Date.now() - startedMs).toBeGreaterThanOrEqual(behindMs - 500);
     await node.process.stop();

@@ -10,8 +10,8 @@ import {
   toFaultRecords,
 } from '@sysdesign/testkit/faults';
 import { describe, expect, it } from 'vitest';
-import { clickInWaves, NodeLife } from './click-client.js';
-import { countedClicks, createLinks, readMetric, startServiceNode } from './service-node.js';
+import { clickInWaves, LinkPool, NodeLife } from './click-client.js';
+import { countedClicks, readMetric, startServiceNode } from './service-node.js';
 
 /**
  * The click consumer under a seeded nemesis: the whole process paused (SIGSTOP) for longer than the
@@ -28,8 +28,10 @@ const FLUSH_INTERVAL_MS = 1_000;
 /** The CI length; FAULT_SECONDS stretches it. */
 const CI_RUN_MS = 14_000;
 const RUN_MS = runDurationMs(SETTINGS, CI_RUN_MS);
-/** Each link is clicked once: enough for the clients' pace over the run, scaled with its length. */
-const LINKS = Math.ceil((1_500 * RUN_MS) / CI_RUN_MS);
+/** Each link is clicked once: made before the run, enough for its CI length. */
+const LINKS = 1_500;
+/** A longer run makes more as it goes, this many at a time. */
+const LINK_BATCH = 500;
 
 type Fault = 'pause' | 'kill';
 
@@ -49,7 +51,8 @@ describe('the click consumer, paused and killed mid-batch', () => {
         FLUSH_IDLE_MS: '150',
         FLUSH_MAX_CLICKS: '150',
       });
-      const codes = await createLinks(node, LINKS);
+      const links = new LinkPool(node, LINK_BATCH);
+      await links.fill(LINKS);
       const nemesis = new Nemesis<Fault>({
         seed: SEED,
         durationMs: RUN_MS,
@@ -70,7 +73,7 @@ describe('the click consumer, paused and killed mid-batch', () => {
         node,
         life,
         history,
-        codes,
+        links,
         waveSize: 10,
         waveGapMs: 40,
         isRunning: () => running,
@@ -96,7 +99,7 @@ describe('the click consumer, paused and killed mid-batch', () => {
       await waitQuiet(node);
       for (const read of [1, 2]) {
         history.invoke('reader', { f: 'effects' });
-        history.ok('reader', await countedClicks(node, codes));
+        history.ok('reader', await countedClicks(node, links.codes));
         if (read === 1) await new Promise((resolve) => setTimeout(resolve, FLUSH_INTERVAL_MS));
       }
       const result = checkExactlyOnce(history.events());
