@@ -68,6 +68,17 @@ export function stretchedTimeoutMs(
   return ciTimeoutMs + (runDurationMs(settings, ciRunMs) - ciRunMs) * 3;
 }
 
+/**
+ * FAULT_SECONDS is the length of a suite file's run: a file with several scenarios gives each
+ * its share, so that `pnpm chaos` takes about the time asked for.
+ */
+export function shareStretch(settings: FaultRunSettings, scenarios: number): FaultRunSettings {
+  if (!(Number.isInteger(scenarios) && scenarios >= 1))
+    throw new RangeError(`scenarios must be a whole number from 1, got ${scenarios}`);
+  if (settings.stretchedMs === undefined) return settings;
+  return { ...settings, stretchedMs: Math.ceil(settings.stretchedMs / scenarios) };
+}
+
 /** The test timeout of a suite run in rounds: a round may start just before the time is up. */
 export function roundsTimeoutMs(settings: FaultRunSettings, roundTimeoutMs: number): number {
   return (settings.stretchedMs ?? 0) + roundTimeoutMs;

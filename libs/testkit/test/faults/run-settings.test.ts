@@ -7,6 +7,7 @@ import {
   inRounds,
   roundsTimeoutMs,
   runDurationMs,
+  shareStretch,
   stretchedTimeoutMs,
 } from '../../src/faults/run-settings.js';
 import { tempDirSync } from '../../src/temp-dir.js';
@@ -47,6 +48,12 @@ describe('durations and timeouts', () => {
   it('gives a stretched test its CI timeout plus three times the stretch', () => {
     expect(stretchedTimeoutMs(ci, { ciRunMs: 24_000, ciTimeoutMs: 60_000 })).toBe(60_000);
     expect(stretchedTimeoutMs(long, { ciRunMs: 24_000, ciTimeoutMs: 60_000 })).toBe(60_000 + 1_728_000);
+  });
+
+  it('shares a stretch among the scenarios of a file, and leaves a CI run as it is', () => {
+    expect(shareStretch(long, 2)).toEqual({ ...long, stretchedMs: 300_000 });
+    expect(shareStretch(ci, 2)).toBe(ci);
+    expect(() => shareStretch(long, 0)).toThrow(RangeError);
   });
 
   it('gives a run in rounds the time plus one whole round', () => {

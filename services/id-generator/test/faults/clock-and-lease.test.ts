@@ -11,6 +11,7 @@ import {
   type Round,
   renderReport,
   roundsTimeoutMs,
+  shareStretch,
 } from '@sysdesign/testkit/faults';
 import { describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import {
@@ -29,11 +30,12 @@ import { checkUniqueIds, mintFunction } from './unique-ids.js';
  * The id-generator under the faults its design names: a node restarted on a clock set back past
  * its last id, and nodes stopped (SIGSTOP) past their worker-id lease while another takes it.
  * Each is a scenario: FAULT_SEED picks the skew, the pause, the batch sizes; FAULT_SECONDS repeats
- * the scenario in rounds (seed + round) until the time is up, all rounds in one history and one
+ * each scenario in rounds (seed + round) for half that time, all rounds in one history and one
  * report, which FAULT_REPORT names a file for. On failure the seed and the history are printed.
  */
 
-const SETTINGS = faultRunSettings();
+/** The file's FAULT_SECONDS is shared by its two scenarios, half each. */
+const SETTINGS = shareStretch(faultRunSettings(), 2);
 const LEASE_TTL_MS = 1_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 /** The longest one round of either scenario may take, on two shared cores under other load. */
