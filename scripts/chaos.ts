@@ -39,7 +39,8 @@ async function runSuite(
 ): Promise<SuiteRun> {
   const reportFile = join(workDir, `${file.replaceAll('/', '_')}.md`);
   writeFileSync(reportFile, '');
-  const marker = `${MARKER_NAME}=${randomUUID()}`;
+  const runId = randomUUID();
+  const marker = `${MARKER_NAME}=${runId}`;
   const startedMs = performance.now();
   process.stdout.write(`\n== ${file}: ${args.seconds} s, seed ${args.seed}\n`);
   const child = spawn(
@@ -53,7 +54,7 @@ async function runSuite(
         FAULT_SEED: String(args.seed),
         FAULT_SECONDS: String(args.seconds),
         FAULT_REPORT: reportFile,
-        [MARKER_NAME]: marker.slice(MARKER_NAME.length + 1),
+        [MARKER_NAME]: runId,
       },
     },
   );
