@@ -8,6 +8,7 @@ const claims: LimiterClaims = {
   failMode: 'closed',
   latencyBoundMs: 100,
   faultWindows: [{ startMs: 100, endMs: 200 }],
+  stalls: [],
 };
 
 function historyOf(decisions: Array<[atMs: number, decision: Partial<CheckDecision>]>): History {
@@ -43,6 +44,26 @@ describe('the rate limiter checker', () => {
     ]);
     const kinds = checkRateLimiter(history.events(), claims).anomalies.map((anomaly) => anomaly.kind);
     expect(kinds.sort()).toEqual(['over-admitted', 'slow', 'undecided-while-healthy', 'wrong-fail-mode']);
+  });
+
+  it('allows a check the time its process stood still beyond the bound, and no more', () => {
+    // The check is invoked at 400 and answered at 900 (latency 500): a 450 ms stall inside it
+    // covers the 400 ms beyond the bound; a 350 ms one does not.
+    const at = (stall: { startMs: number; endMs: number }) => {
+      now = 0;
+      const history = new History(() => now);
+      now = 400;
+      history.invoke('c1', { f: 'check', key: 'k' });
+      now = 900;
+      history.ok('c1', { allowed: true, reason: 'within_limit', latencyMs: 500 });
+      const stalls = [{ ...stall, cpuPercent: 3 }];
+      return checkRateLimiter(history.events(), { ...claims, stalls }).anomalies.map(
+        (anomaly) => anomaly.kind,
+      );
+    };
+    expect(at({ startMs: 420, endMs: 870 })).toEqual([]);
+    expect(at({ startMs: 300, endMs: 750 })).toEqual(['slow']);
+    expect(at({ startMs: 420, endMs: 770 })).toEqual(['slow']);
   });
 
   it('calls a check that never answered hung', () => {

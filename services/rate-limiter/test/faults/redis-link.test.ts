@@ -22,6 +22,7 @@ import {
   rulesDir,
 } from '../helpers.js';
 import { type CheckDecision, checkRateLimiter, type FailMode } from './limiter-checker.js';
+import { stalledMsWithin, watchStalls } from './stall-watch.js';
 
 /**
  * The Redis link under a seeded nemesis: a redis-server of the test's own behind a loopback
@@ -44,6 +45,8 @@ const COOLDOWN_MS = 200;
 const SLACK_MS = 250;
 /** After a heal: ioredis's reconnect backoff (at most 2 s), the breaker's cooldown, one probe. */
 const RECOVERY_GRACE_MS = 2_000 + COOLDOWN_MS + TIMEOUT_MS + SLACK_MS;
+/** After a stall of this process: breakers it opened close after the cooldown and one probe. */
+const STALL_GRACE_MS = COOLDOWN_MS + TIMEOUT_MS + SLACK_MS;
 /** The CI length; FAULT_SECONDS stretches it. */
 const CI_RUN_MS = 24_000;
 const RUN_MS = runDurationMs(SETTINGS, CI_RUN_MS);
@@ -144,6 +147,7 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
       });
       const histories = { open: new History(), closed: new History() };
       const runStartedMs = performance.now();
+      const stallWatch = watchStalls(runStartedMs);
       const breakerOpenedAtMs = new Map<string, number[]>();
       let running = true;
 
@@ -194,13 +198,27 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
       } finally {
         running = false;
         await Promise.all([...clients, breakerWatch]);
+        stallWatch.stop();
       }
 
       // History times start at each History's creation, a hair before runStartedMs: close enough.
-      const faultWindows = injected.map((fault) => ({
-        startMs: fault.injectedAtMs,
-        endMs: fault.healedAtMs + RECOVERY_GRACE_MS,
-      }));
+      const stalls = stallWatch.stop();
+      const faultWindows = [
+        ...injected.map((fault) => ({
+          startMs: fault.injectedAtMs,
+          endMs: fault.healedAtMs + RECOVERY_GRACE_MS,
+        })),
+        ...stalls.map((stall) => ({ startMs: stall.startMs, endMs: stall.endMs + STALL_GRACE_MS })),
+      ];
+      const faultRecords = [
+        ...toFaultRecords(injected),
+        ...stalls.map((stall) => ({
+          kind: 'stall (observed)',
+          target: `this process, ${stall.cpuPercent} % on CPU`,
+          startMs: stall.startMs,
+          endMs: stall.endMs,
+        })),
+      ].sort((a, b) => a.startMs - b.startMs);
       const results = Object.fromEntries(
         (['open', 'closed'] as const).map((failMode) => [
           `bound, FAIL_MODE=${failMode}`,
@@ -209,6 +227,7 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
             failMode,
             latencyBoundMs: TIMEOUT_MS + SLACK_MS,
             faultWindows,
+            stalls,
           }),
         ]),
       );
@@ -216,7 +235,7 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
         `${renderReport({
           title: `Rate limiter, Redis link faults, FAIL_MODE=${failMode}`,
           seed: SEED,
-          faults: toFaultRecords(injected),
+          faults: faultRecords,
           history: histories[failMode].events(),
           results,
         })}\n## Schedule\n\n\`\`\`text\n${nemesis.describe()}\n\`\`\`\n`;
@@ -227,7 +246,8 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
         expect(results[`bound, FAIL_MODE=${failMode}`]?.valid, reports[failMode]).toBe(true);
       process.stdout.write(`${reports.open}\n${reports.closed}\n`);
 
-      // The breaker opens within threshold x timeout of each fault (plus slack), on every instance.
+      // The breaker opens within threshold x timeout of each fault (plus slack and any time the
+      // process stood still meanwhile), on every instance.
       const openWithinMs = FAILURE_THRESHOLD * TIMEOUT_MS + SLACK_MS + 100;
       for (const instance of instances) {
         for (const fault of injected) {
@@ -235,7 +255,9 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
             (atMs) => atMs >= fault.injectedAtMs && atMs <= fault.healedAtMs + SLACK_MS,
           );
           expect(
-            opened !== undefined && opened - fault.injectedAtMs <= openWithinMs,
+            opened !== undefined &&
+              opened - fault.injectedAtMs <=
+                openWithinMs + stalledMsWithin(stalls, fault.injectedAtMs, opened),
             `${instance.name}: breaker opened ${opened === undefined ? 'never' : `${Math.round(opened - fault.injectedAtMs)} ms`} after ${fault.fault} at ${fault.injectedAtMs} ms (bound ${openWithinMs} ms)\n${nemesis.describe()}`,
           ).toBe(true);
         }
