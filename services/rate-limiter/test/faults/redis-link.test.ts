@@ -237,7 +237,7 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
           seed: SEED,
           faults: faultRecords,
           history: histories[failMode].events(),
-          results,
+          results: { [`bound, FAIL_MODE=${failMode}`]: results[`bound, FAIL_MODE=${failMode}`]! },
         })}\n## Schedule\n\n\`\`\`text\n${nemesis.describe()}\n\`\`\`\n`;
       const reports = { open: report('open'), closed: report('closed') };
       appendReport(SETTINGS, reports.open);
