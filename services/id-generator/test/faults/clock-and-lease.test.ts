@@ -42,6 +42,8 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const ROUND_TIMEOUT_MS = 150_000;
 /** The third life's MAX_CLOCK_ROLLBACK_MS, the largest the config allows: it waits, never refuses. */
 const THIRD_LIFE_ROLLBACK_MS = 10_000;
+/** Starts of the third life before its clock is still behind once ready. */
+const THIRD_LIFE_ATTEMPTS = 3;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -120,12 +122,12 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
   const { history } = run;
   const random = seededRandom(round.seed);
   const client = `${prefix}c1`;
-  // How far behind its last id each restarted life's clock is, counted from when the life is
-  // ready. A restart takes seconds on a loaded machine, so each offset also covers a multiple of
-  // the previous start's measured time: the life is still behind once it answers. The third's
-  // multiple is smaller: it must stay within MAX_CLOCK_ROLLBACK_MS, whose largest value is 10 s.
+  // How far behind its last id the second life's clock is once it is ready: a restart takes
+  // seconds on a loaded machine, so its offset also covers twice the first start's measured time.
   const secondBehindMs = 8_000 + Math.floor(random() * 1_500);
-  const thirdBehindMs = 1_000 + Math.floor(random() * 1_000);
+  // How far behind the third life's clock is when it is spawned: within MAX_CLOCK_ROLLBACK_MS,
+  // whose largest value is 10 s, so that it waits rather than refuses.
+  const thirdBehindMs = 8_500 + Math.floor(random() * 1_000);
   let node: IdNode = await createIdNode(`${prefix}n1`, {
     WORKER_ID: '3',
     WORKER_LEASE_TTL_MS: String(LEASE_TTL_MS),
@@ -151,7 +153,7 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
       startMs: run.elapsedMs(),
     };
     run.faults.push(second);
-    const secondStartMs = await timedStart();
+    await node.process.start();
     const refused = await mint(history, client, node, 10, REQUEST_TIMEOUT_MS);
     expect(refused).toMatchObject({ status: 503, code: 'ERR_ID_CLOCK_MOVED_BACKWARDS' });
     expect(Number(refused?.retryAfter)).toBeGreaterThanOrEqual(1);
@@ -169,20 +171,27 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
     second.endMs = run.elapsedMs();
 
     // Third life, behind again, with a bound that covers the skew: the request waits, then succeeds.
+    // A start slower than its skew (a loaded machine) leaves its clock no longer behind once it is
+    // ready: it is then restarted with a fresh offset, three attempts at most.
     const lastBeforeMs = timeOf(maxOf(okIds(history.events(), node.name)));
-    const thirdOffsetMs = Math.round(lastBeforeMs - Date.now() - thirdBehindMs - 1.5 * secondStartMs);
-    node = respawn(node, {
-      SYSDESIGN_CLOCK_OFFSET_MS: String(thirdOffsetMs),
-      MAX_CLOCK_ROLLBACK_MS: String(THIRD_LIFE_ROLLBACK_MS),
-    });
-    const third: FaultRecord = {
-      kind: 'clock set back',
-      target: `${node.name}, third life, ${thirdOffsetMs} ms`,
-      startMs: run.elapsedMs(),
-    };
-    run.faults.push(third);
-    await node.process.start();
-    const behindMs = lastBeforeMs - (Date.now() + thirdOffsetMs);
+    let behindMs = 0;
+    let third: FaultRecord | undefined;
+    for (let attempt = 1; attempt <= THIRD_LIFE_ATTEMPTS && behindMs <= 500; attempt++) {
+      await node.process.stop();
+      const thirdOffsetMs = Math.round(lastBeforeMs - Date.now() - thirdBehindMs);
+      node = respawn(node, {
+        SYSDESIGN_CLOCK_OFFSET_MS: String(thirdOffsetMs),
+        MAX_CLOCK_ROLLBACK_MS: String(THIRD_LIFE_ROLLBACK_MS),
+      });
+      third = {
+        kind: 'clock set back',
+        target: `${node.name}, third life${attempt > 1 ? ` (attempt ${attempt})` : ''}, ${thirdOffsetMs} ms`,
+        startMs: run.elapsedMs(),
+      };
+      run.faults.push(third);
+      await node.process.start();
+      behindMs = lastBeforeMs - (Date.now() + thirdOffsetMs);
+    }
     expect(behindMs).toBeGreaterThan(500);
     expect(behindMs).toBeLessThan(THIRD_LIFE_ROLLBACK_MS);
     const startedMs = Date.now();
@@ -190,7 +199,7 @@ async function clockSetBackRound(run: RoundsRun, round: Round): Promise<void> {
     expect(waited?.status).toBe(200);
     expect(Date.now() - startedMs).toBeGreaterThanOrEqual(behindMs - 500);
     await node.process.stop();
-    third.endMs = run.elapsedMs();
+    third!.endMs = run.elapsedMs();
   } finally {
     await node.process.stop();
     await removeData(node);
