@@ -9,6 +9,7 @@ const claims: LimiterClaims = {
   latencyBoundMs: 100,
   faultWindows: [{ startMs: 100, endMs: 200 }],
   stalls: [],
+  deadlineMs: 1_000,
 };
 
 function historyOf(decisions: Array<[atMs: number, decision: Partial<CheckDecision>]>): History {
@@ -66,12 +67,30 @@ describe('the rate limiter checker', () => {
     expect(at({ startMs: 420, endMs: 770 })).toEqual(['slow']);
   });
 
-  it('calls a check that never answered hung', () => {
-    const history = new History(() => 0);
+  it('calls a check that never answered within its deadline hung', () => {
+    now = 0;
+    const history = new History(() => now);
     history.invoke('c1', { f: 'check', key: 'k' });
+    now = 1_000;
     history.unknown('c1');
     expect(checkRateLimiter(history.events(), claims).anomalies.map((anomaly) => anomaly.kind)).toEqual([
       'hung',
     ]);
+  });
+
+  it('does not call hung a check whose deadline fell due while its process stood still', () => {
+    // Given up after 1,000 ms: a 300 ms stall inside leaves 700 ms of running time, not a hang;
+    // a 100 ms stall leaves 900 ms... still short of the deadline; none leaves the full 1,000 ms.
+    now = 0;
+    const history = new History(() => now);
+    history.invoke('c1', { f: 'check', key: 'k' });
+    now = 1_000;
+    history.unknown('c1');
+    const kinds = (stalls: LimiterClaims['stalls']) =>
+      checkRateLimiter(history.events(), { ...claims, stalls }).anomalies.map((anomaly) => anomaly.kind);
+    expect(kinds([{ startMs: 500, endMs: 800, cpuPercent: 0 }])).toEqual([]);
+    expect(kinds([{ startMs: 900, endMs: 1_000, cpuPercent: 0 }])).toEqual([]);
+    expect(kinds([])).toEqual(['hung']);
+    expect(kinds([{ startMs: 2_000, endMs: 3_000, cpuPercent: 0 }])).toEqual(['hung']);
   });
 });

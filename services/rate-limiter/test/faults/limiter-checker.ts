@@ -19,7 +19,9 @@ import { type Stall, stalledMsWithin } from './stall-watch.js';
  * waits past the latency bound, and none is left undecided by Redis outside a fault and its grace.
  * A stall of the process that runs the clients and the instances (measured, see stall-watch.ts)
  * holds every check in flight: a check is allowed the time its process stood still beyond the
- * bound; the caller counts each stall, with its grace, among the windows where Redis may not decide.
+ * bound, a client that gave up only because its deadline fell due while the process stood still
+ * did not see a hang, and the caller counts each stall, with its grace, among the windows where
+ * Redis may not decide.
  */
 
 export type FailMode = 'open' | 'closed';
@@ -39,6 +41,8 @@ export interface LimiterClaims {
   faultWindows: readonly { startMs: number; endMs: number }[];
   /** History times (ms) when the clients' and instances' process stood still. */
   stalls: readonly Stall[];
+  /** How long a client waits for an answer before it records the check as unknown. */
+  deadlineMs: number;
 }
 
 const undecidedReasons = new Set(['fail_open', 'fail_closed']);
@@ -51,6 +55,13 @@ export function checkRateLimiter(events: readonly HistoryEvent[], claims: Limite
     const complete = operation.complete;
     const excerpt = complete === undefined ? [operation.invoke] : [operation.invoke, complete];
     if (complete === undefined || complete.type !== 'ok') {
+      const runningMs =
+        complete === undefined
+          ? Number.POSITIVE_INFINITY
+          : complete.timeMs -
+            operation.invoke.timeMs -
+            stalledMsWithin(claims.stalls, operation.invoke.timeMs, complete.timeMs);
+      if (runningMs < claims.deadlineMs) continue;
       anomalies.push({
         kind: 'hung',
         message: `a check never got an answer (${complete?.type ?? 'pending'})`,

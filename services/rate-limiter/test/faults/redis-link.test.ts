@@ -51,6 +51,8 @@ const STALL_GRACE_MS = COOLDOWN_MS + TIMEOUT_MS + SLACK_MS;
 const CI_RUN_MS = 24_000;
 const RUN_MS = runDurationMs(SETTINGS, CI_RUN_MS);
 const CHECK_INTERVAL_MS = 10;
+/** A client gives up on a check after this and records it as unknown: the checker calls it hung. */
+const CLIENT_DEADLINE_MS = TIMEOUT_MS * 10;
 const RULES = `
 domain: storm
 descriptors:
@@ -158,7 +160,7 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
           while (running) {
             const identity = `second-${Math.floor((performance.now() - runStartedMs) / 1_000)}`;
             await history.run(process, { f: 'check', key: identity, node: instance.name }, () =>
-              withDeadline(timedCheck(instance.app, identity), TIMEOUT_MS * 10),
+              withDeadline(timedCheck(instance.app, identity), CLIENT_DEADLINE_MS),
             );
             await new Promise((resolve) => setTimeout(resolve, CHECK_INTERVAL_MS));
           }
@@ -228,6 +230,7 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
             latencyBoundMs: TIMEOUT_MS + SLACK_MS,
             faultWindows,
             stalls,
+            deadlineMs: CLIENT_DEADLINE_MS,
           }),
         ]),
       );
