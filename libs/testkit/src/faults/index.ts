@@ -10,3 +10,4 @@ export * from './partition.js';
 export * from './processes.js';
 export * from './proxy.js';
 export * from './report.js';
+export * from './run-settings.js';

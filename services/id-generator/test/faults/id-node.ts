@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { CompiledLayout, DEFAULT_ID_EPOCH_MS, openSql, SNOWFLAKE_LAYOUT } from '@sysdesign/platform';
 import { freePort, freshSchemaName, tempDirSync } from '@sysdesign/testkit';
@@ -17,6 +18,8 @@ const snowflake = new CompiledLayout(SNOWFLAKE_LAYOUT);
 export interface IdNode {
   name: string;
   base: string;
+  /** Its data (PGlite): removed at the end of the test, or earlier with `removeData`. */
+  dir: string;
   /** The environment it was started with, so that `respawn` keeps its port and data. */
   env: Record<string, string>;
   process: NodeProcess;
@@ -36,7 +39,13 @@ export async function createIdNode(name: string, env: Record<string, string>): P
     PGLITE_DIR: `${dir}/pglite`,
     ...env,
   };
-  return { name, base, env: nodeEnv, process: processFor(base, nodeEnv) };
+  return { name, base, dir, env: nodeEnv, process: processFor(base, nodeEnv) };
+}
+
+/** Removes a stopped node's data now: a long run in rounds does not keep every round's PGlite. */
+export async function removeData(node: IdNode): Promise<void> {
+  if (node.process.running) throw new Error(`${node.name} is still running`);
+  await rm(node.dir, { recursive: true, force: true });
 }
 
 /** The same node (port, data) as a new process with `env` added: a restart with new settings. */

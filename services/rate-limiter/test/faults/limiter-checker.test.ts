@@ -8,6 +8,8 @@ const claims: LimiterClaims = {
   failMode: 'closed',
   latencyBoundMs: 100,
   faultWindows: [{ startMs: 100, endMs: 200 }],
+  stalls: [],
+  deadlineMs: 1_000,
 };
 
 function historyOf(decisions: Array<[atMs: number, decision: Partial<CheckDecision>]>): History {
@@ -45,12 +47,50 @@ describe('the rate limiter checker', () => {
     expect(kinds.sort()).toEqual(['over-admitted', 'slow', 'undecided-while-healthy', 'wrong-fail-mode']);
   });
 
-  it('calls a check that never answered hung', () => {
-    const history = new History(() => 0);
+  it('allows a check the time its process stood still beyond the bound, and no more', () => {
+    // The check is invoked at 400 and answered at 900 (latency 500): a 450 ms stall inside it
+    // covers the 400 ms beyond the bound; a 350 ms one does not.
+    const at = (stall: { startMs: number; endMs: number }) => {
+      now = 0;
+      const history = new History(() => now);
+      now = 400;
+      history.invoke('c1', { f: 'check', key: 'k' });
+      now = 900;
+      history.ok('c1', { allowed: true, reason: 'within_limit', latencyMs: 500 });
+      const stalls = [{ ...stall, cpuPercent: 3 }];
+      return checkRateLimiter(history.events(), { ...claims, stalls }).anomalies.map(
+        (anomaly) => anomaly.kind,
+      );
+    };
+    expect(at({ startMs: 420, endMs: 870 })).toEqual([]);
+    expect(at({ startMs: 300, endMs: 750 })).toEqual(['slow']);
+    expect(at({ startMs: 420, endMs: 770 })).toEqual(['slow']);
+  });
+
+  it('calls a check that never answered within its deadline hung', () => {
+    now = 0;
+    const history = new History(() => now);
     history.invoke('c1', { f: 'check', key: 'k' });
+    now = 1_000;
     history.unknown('c1');
     expect(checkRateLimiter(history.events(), claims).anomalies.map((anomaly) => anomaly.kind)).toEqual([
       'hung',
     ]);
+  });
+
+  it('does not call hung a check whose deadline fell due while its process stood still', () => {
+    // Given up after 1,000 ms: a 300 ms stall inside leaves 700 ms of running time, not a hang;
+    // a 100 ms stall leaves 900 ms... still short of the deadline; none leaves the full 1,000 ms.
+    now = 0;
+    const history = new History(() => now);
+    history.invoke('c1', { f: 'check', key: 'k' });
+    now = 1_000;
+    history.unknown('c1');
+    const kinds = (stalls: LimiterClaims['stalls']) =>
+      checkRateLimiter(history.events(), { ...claims, stalls }).anomalies.map((anomaly) => anomaly.kind);
+    expect(kinds([{ startMs: 500, endMs: 800, cpuPercent: 0 }])).toEqual([]);
+    expect(kinds([{ startMs: 900, endMs: 1_000, cpuPercent: 0 }])).toEqual([]);
+    expect(kinds([])).toEqual(['hung']);
+    expect(kinds([{ startMs: 2_000, endMs: 3_000, cpuPercent: 0 }])).toEqual(['hung']);
   });
 });

@@ -5,6 +5,7 @@ import {
   pairOperations,
   resultOf,
 } from '@sysdesign/testkit/faults';
+import { type Stall, stalledMsWithin } from './stall-watch.js';
 
 /**
  * The rate limiter's claims over a fault run, as a pure function of its history. Each `check`
@@ -16,6 +17,11 @@ import {
  * Redis could not decide follows the fail mode: `open` admits it (so an identity's total is at
  * most the limit plus its `fail_open` answers), `closed` admits nothing beyond the limit. No check
  * waits past the latency bound, and none is left undecided by Redis outside a fault and its grace.
+ * A stall of the process that runs the clients and the instances (measured, see stall-watch.ts)
+ * holds every check in flight: a check is allowed the time its process stood still beyond the
+ * bound, a client that gave up only because its deadline fell due while the process stood still
+ * did not see a hang, and the caller counts each stall, with its grace, among the windows where
+ * Redis may not decide.
  */
 
 export type FailMode = 'open' | 'closed';
@@ -33,6 +39,10 @@ export interface LimiterClaims {
   latencyBoundMs: number;
   /** History times (ms) during which Redis may fail to decide: each fault plus its grace. */
   faultWindows: readonly { startMs: number; endMs: number }[];
+  /** History times (ms) when the clients' and instances' process stood still. */
+  stalls: readonly Stall[];
+  /** How long a client waits for an answer before it records the check as unknown. */
+  deadlineMs: number;
 }
 
 const undecidedReasons = new Set(['fail_open', 'fail_closed']);
@@ -45,6 +55,13 @@ export function checkRateLimiter(events: readonly HistoryEvent[], claims: Limite
     const complete = operation.complete;
     const excerpt = complete === undefined ? [operation.invoke] : [operation.invoke, complete];
     if (complete === undefined || complete.type !== 'ok') {
+      const runningMs =
+        complete === undefined
+          ? Number.POSITIVE_INFINITY
+          : complete.timeMs -
+            operation.invoke.timeMs -
+            stalledMsWithin(claims.stalls, operation.invoke.timeMs, complete.timeMs);
+      if (runningMs < claims.deadlineMs) continue;
       anomalies.push({
         kind: 'hung',
         message: `a check never got an answer (${complete?.type ?? 'pending'})`,
@@ -78,10 +95,11 @@ function decisionAnomalies(
   claims: LimiterClaims,
 ): Anomaly[] {
   const anomalies: Anomaly[] = [];
-  if (decision.latencyMs > claims.latencyBoundMs)
+  const stalledMs = stalledMsWithin(claims.stalls, invoke.timeMs, complete.timeMs);
+  if (decision.latencyMs > claims.latencyBoundMs + stalledMs)
     anomalies.push({
       kind: 'slow',
-      message: `a check took ${Math.round(decision.latencyMs)} ms, bound ${claims.latencyBoundMs} ms`,
+      message: `a check took ${Math.round(decision.latencyMs)} ms, bound ${claims.latencyBoundMs} ms${stalledMs > 0 ? ` + ${Math.round(stalledMs)} ms the process stood still` : ''}`,
       excerpt,
     });
   const expected = claims.failMode === 'open' ? 'fail_open' : 'fail_closed';

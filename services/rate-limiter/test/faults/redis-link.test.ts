@@ -1,11 +1,15 @@
 import type { ServiceApp } from '@sysdesign/platform';
 import { describeWith, seededRandom, waitFor } from '@sysdesign/testkit';
 import {
+  appendReport,
+  faultRunSettings,
   History,
   type InjectedFault,
   LinkProxy,
   Nemesis,
   renderReport,
+  runDurationMs,
+  stretchedTimeoutMs,
   toFaultRecords,
 } from '@sysdesign/testkit/faults';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -18,6 +22,7 @@ import {
   rulesDir,
 } from '../helpers.js';
 import { type CheckDecision, checkRateLimiter, type FailMode } from './limiter-checker.js';
+import { stalledMsWithin, watchStalls } from './stall-watch.js';
 
 /**
  * The Redis link under a seeded nemesis: a redis-server of the test's own behind a loopback
@@ -25,9 +30,12 @@ import { type CheckDecision, checkRateLimiter, type FailMode } from './limiter-c
  * checking a new identity every second while the link is blackholed, reset, or blackholed and then
  * reset. The checker holds the history to the design's bound; the breaker must open within
  * threshold x timeout of each fault, and after the heal every instance must decide exactly again.
+ * FAULT_SEED replays a run, FAULT_SECONDS stretches it, FAULT_REPORT names a file for its reports
+ * (one per fail mode).
  */
 
-const SEED = Number(process.env.FAULT_SEED ?? 22);
+const SETTINGS = faultRunSettings();
+const SEED = SETTINGS.seed;
 const LIMIT = 30;
 /** Generous on two shared cores: a healthy Redis must not time out because the test starved it. */
 const TIMEOUT_MS = 250;
@@ -37,8 +45,14 @@ const COOLDOWN_MS = 200;
 const SLACK_MS = 250;
 /** After a heal: ioredis's reconnect backoff (at most 2 s), the breaker's cooldown, one probe. */
 const RECOVERY_GRACE_MS = 2_000 + COOLDOWN_MS + TIMEOUT_MS + SLACK_MS;
-const RUN_MS = 24_000;
+/** After a stall of this process: breakers it opened close after the cooldown and one probe. */
+const STALL_GRACE_MS = COOLDOWN_MS + TIMEOUT_MS + SLACK_MS;
+/** The CI length; FAULT_SECONDS stretches it. */
+const CI_RUN_MS = 24_000;
+const RUN_MS = runDurationMs(SETTINGS, CI_RUN_MS);
 const CHECK_INTERVAL_MS = 10;
+/** A client gives up on a check after this and records it as unknown: the checker calls it hung. */
+const CLIENT_DEADLINE_MS = TIMEOUT_MS * 10;
 const RULES = `
 domain: storm
 descriptors:
@@ -118,116 +132,143 @@ describeWith(backend, 'the Redis link under a seeded nemesis', (binaryPath) => {
     await rules?.remove();
   });
 
-  it('holds the fail mode and the bound, never hangs, opens the breaker in time, and recovers exactly', async () => {
-    const nemesis = new Nemesis<Fault>({
-      seed: SEED,
-      durationMs: RUN_MS,
-      menu: [
-        { fault: 'reset', weight: 1 },
-        { fault: 'blackhole-then-reset', weight: 1 },
-      ],
-      targets: ['instances -> redis'],
-      faultDurationMs: { minMs: 1_500, maxMs: 2_500 },
-      gapMs: { minMs: RECOVERY_GRACE_MS + 500, maxMs: RECOVERY_GRACE_MS + 1_500 },
-      quiesceMs: RECOVERY_GRACE_MS,
-    });
-    const histories = { open: new History(), closed: new History() };
-    const runStartedMs = performance.now();
-    const breakerOpenedAtMs = new Map<string, number[]>();
-    let running = true;
-
-    const clients = instances.flatMap((instance) =>
-      ['1', '2'].map(async (client) => {
-        const process = `${instance.name}/${client}`;
-        const history = histories[instance.failMode];
-        while (running) {
-          const identity = `second-${Math.floor((performance.now() - runStartedMs) / 1_000)}`;
-          await history.run(process, { f: 'check', key: identity, node: instance.name }, () =>
-            withDeadline(timedCheck(instance.app, identity), TIMEOUT_MS * 10),
-          );
-          await new Promise((resolve) => setTimeout(resolve, CHECK_INTERVAL_MS));
-        }
-      }),
-    );
-    const breakerWatch = (async () => {
-      while (running) {
-        for (const instance of instances) {
-          if ((await metricValue(instance.app, /^ratelimit_redis_breaker_open\{/)) !== 1) continue;
-          const times = breakerOpenedAtMs.get(instance.name) ?? [];
-          times.push(performance.now() - runStartedMs);
-          breakerOpenedAtMs.set(instance.name, times);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })();
-
-    let injected: InjectedFault<Fault>[] = [];
-    try {
-      injected = await nemesis.run(
-        {
-          reset: () => {
-            proxy.cut('reset');
-            return () => proxy.heal();
-          },
-          'blackhole-then-reset': (_target, scheduled) => {
-            proxy.cut('blackhole');
-            const timer = setTimeout(() => proxy.cut('reset'), scheduled.durationMs / 2);
-            return () => {
-              clearTimeout(timer);
-              proxy.heal();
-            };
-          },
-        },
-        { healAll: () => proxy.heal() },
-      );
-    } finally {
-      running = false;
-      await Promise.all([...clients, breakerWatch]);
-    }
-
-    // History times start at each History's creation, a hair before runStartedMs: close enough.
-    const faultWindows = injected.map((fault) => ({
-      startMs: fault.injectedAtMs,
-      endMs: fault.healedAtMs + RECOVERY_GRACE_MS,
-    }));
-    const results = Object.fromEntries(
-      (['open', 'closed'] as const).map((failMode) => [
-        `bound, FAIL_MODE=${failMode}`,
-        checkRateLimiter(histories[failMode].events(), {
-          limit: LIMIT,
-          failMode,
-          latencyBoundMs: TIMEOUT_MS + SLACK_MS,
-          faultWindows,
-        }),
-      ]),
-    );
-    const report = (failMode: FailMode) =>
-      `${nemesis.describe()}\n\n${renderReport({
-        title: `Rate limiter, Redis link faults, FAIL_MODE=${failMode}`,
+  it(
+    'holds the fail mode and the bound, never hangs, opens the breaker in time, and recovers exactly',
+    async () => {
+      const nemesis = new Nemesis<Fault>({
         seed: SEED,
-        faults: toFaultRecords(injected),
-        history: histories[failMode].events(),
-        results,
-      })}`;
-    for (const failMode of ['open', 'closed'] as const)
-      expect(results[`bound, FAIL_MODE=${failMode}`]?.valid, report(failMode)).toBe(true);
-    process.stdout.write(`${report('open')}\n${report('closed')}\n`);
+        durationMs: RUN_MS,
+        menu: [
+          { fault: 'reset', weight: 1 },
+          { fault: 'blackhole-then-reset', weight: 1 },
+        ],
+        targets: ['instances -> redis'],
+        faultDurationMs: { minMs: 1_500, maxMs: 2_500 },
+        gapMs: { minMs: RECOVERY_GRACE_MS + 500, maxMs: RECOVERY_GRACE_MS + 1_500 },
+        quiesceMs: RECOVERY_GRACE_MS,
+      });
+      const histories = { open: new History(), closed: new History() };
+      const runStartedMs = performance.now();
+      const stallWatch = watchStalls(runStartedMs);
+      const breakerOpenedAtMs = new Map<string, number[]>();
+      let running = true;
 
-    // The breaker opens within threshold x timeout of each fault (plus slack), on every instance.
-    const openWithinMs = FAILURE_THRESHOLD * TIMEOUT_MS + SLACK_MS + 100;
-    for (const instance of instances) {
-      for (const fault of injected) {
-        const opened = (breakerOpenedAtMs.get(instance.name) ?? []).find(
-          (atMs) => atMs >= fault.injectedAtMs && atMs <= fault.healedAtMs + SLACK_MS,
+      const clients = instances.flatMap((instance) =>
+        ['1', '2'].map(async (client) => {
+          const process = `${instance.name}/${client}`;
+          const history = histories[instance.failMode];
+          while (running) {
+            const identity = `second-${Math.floor((performance.now() - runStartedMs) / 1_000)}`;
+            await history.run(process, { f: 'check', key: identity, node: instance.name }, () =>
+              withDeadline(timedCheck(instance.app, identity), CLIENT_DEADLINE_MS),
+            );
+            await new Promise((resolve) => setTimeout(resolve, CHECK_INTERVAL_MS));
+          }
+        }),
+      );
+      const breakerWatch = (async () => {
+        while (running) {
+          for (const instance of instances) {
+            if ((await metricValue(instance.app, /^ratelimit_redis_breaker_open\{/)) !== 1) continue;
+            const times = breakerOpenedAtMs.get(instance.name) ?? [];
+            times.push(performance.now() - runStartedMs);
+            breakerOpenedAtMs.set(instance.name, times);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+
+      let injected: InjectedFault<Fault>[] = [];
+      try {
+        injected = await nemesis.run(
+          {
+            reset: () => {
+              proxy.cut('reset');
+              return () => proxy.heal();
+            },
+            'blackhole-then-reset': (_target, scheduled) => {
+              proxy.cut('blackhole');
+              const timer = setTimeout(() => proxy.cut('reset'), scheduled.durationMs / 2);
+              return () => {
+                clearTimeout(timer);
+                proxy.heal();
+              };
+            },
+          },
+          { healAll: () => proxy.heal() },
         );
-        expect(
-          opened !== undefined && opened - fault.injectedAtMs <= openWithinMs,
-          `${instance.name}: breaker opened ${opened === undefined ? 'never' : `${Math.round(opened - fault.injectedAtMs)} ms`} after ${fault.fault} at ${fault.injectedAtMs} ms (bound ${openWithinMs} ms)\n${nemesis.describe()}`,
-        ).toBe(true);
+      } finally {
+        running = false;
+        await Promise.all([...clients, breakerWatch]);
+        stallWatch.stop();
       }
-    }
-    await expectExactRecovery(instances);
-  }, 60_000);
+
+      // History times start at each History's creation, a hair before runStartedMs: close enough.
+      const stalls = stallWatch.stop();
+      const faultWindows = [
+        ...injected.map((fault) => ({
+          startMs: fault.injectedAtMs,
+          endMs: fault.healedAtMs + RECOVERY_GRACE_MS,
+        })),
+        ...stalls.map((stall) => ({ startMs: stall.startMs, endMs: stall.endMs + STALL_GRACE_MS })),
+      ];
+      const faultRecords = [
+        ...toFaultRecords(injected),
+        ...stalls.map((stall) => ({
+          kind: 'stall (observed)',
+          target: `this process, ${stall.cpuPercent} % on CPU`,
+          startMs: stall.startMs,
+          endMs: stall.endMs,
+        })),
+      ].sort((a, b) => a.startMs - b.startMs);
+      const results = Object.fromEntries(
+        (['open', 'closed'] as const).map((failMode) => [
+          `bound, FAIL_MODE=${failMode}`,
+          checkRateLimiter(histories[failMode].events(), {
+            limit: LIMIT,
+            failMode,
+            latencyBoundMs: TIMEOUT_MS + SLACK_MS,
+            faultWindows,
+            stalls,
+            deadlineMs: CLIENT_DEADLINE_MS,
+          }),
+        ]),
+      );
+      const report = (failMode: FailMode) =>
+        `${renderReport({
+          title: `Rate limiter, Redis link faults, FAIL_MODE=${failMode}`,
+          seed: SEED,
+          faults: faultRecords,
+          history: histories[failMode].events(),
+          results: { [`bound, FAIL_MODE=${failMode}`]: results[`bound, FAIL_MODE=${failMode}`]! },
+        })}\n## Schedule\n\n\`\`\`text\n${nemesis.describe()}\n\`\`\`\n`;
+      const reports = { open: report('open'), closed: report('closed') };
+      appendReport(SETTINGS, reports.open);
+      appendReport(SETTINGS, reports.closed);
+      for (const failMode of ['open', 'closed'] as const)
+        expect(results[`bound, FAIL_MODE=${failMode}`]?.valid, reports[failMode]).toBe(true);
+      process.stdout.write(`${reports.open}\n${reports.closed}\n`);
+
+      // The breaker opens within threshold x timeout of each fault (plus slack and any time the
+      // process stood still meanwhile), on every instance.
+      const openWithinMs = FAILURE_THRESHOLD * TIMEOUT_MS + SLACK_MS + 100;
+      for (const instance of instances) {
+        for (const fault of injected) {
+          const opened = (breakerOpenedAtMs.get(instance.name) ?? []).find(
+            (atMs) => atMs >= fault.injectedAtMs && atMs <= fault.healedAtMs + SLACK_MS,
+          );
+          expect(
+            opened !== undefined &&
+              opened - fault.injectedAtMs <=
+                openWithinMs + stalledMsWithin(stalls, fault.injectedAtMs, opened),
+            `${instance.name}: breaker opened ${opened === undefined ? 'never' : `${Math.round(opened - fault.injectedAtMs)} ms`} after ${fault.fault} at ${fault.injectedAtMs} ms (bound ${openWithinMs} ms)\n${nemesis.describe()}`,
+          ).toBe(true);
+        }
+      }
+      await expectExactRecovery(instances);
+    },
+    stretchedTimeoutMs(SETTINGS, { ciRunMs: CI_RUN_MS, ciTimeoutMs: 60_000 }),
+  );
 });
 
 /** Healed: every breaker closed, every instance ready, and two instances of a mode admit exactly the limit. */

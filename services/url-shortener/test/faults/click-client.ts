@@ -1,6 +1,6 @@
 import { waitFor } from '@sysdesign/testkit';
 import type { History } from '@sysdesign/testkit/faults';
-import { REQUEST_TIMEOUT_MS, readMetric, type ServiceNode } from './service-node.js';
+import { createLinks, REQUEST_TIMEOUT_MS, readMetric, type ServiceNode } from './service-node.js';
 
 /**
  * Clients that click, each click on a link of its own so that the link's counted total says how
@@ -38,25 +38,61 @@ export class NodeLife {
   }
 }
 
+/**
+ * The links the clients click, each once. The first batch is made before the run; when the
+ * clients have used them all (a long run), they make another batch while the node is up, so the
+ * set-up does not grow with the run. A batch cut short by a kill is dropped and made again, on
+ * fresh URLs: codes of links whose creation was not seen are never clicked.
+ */
+export class LinkPool {
+  /** Every code the pool handed out or still holds: what the final reads count. */
+  readonly codes: string[] = [];
+  private taken = 0;
+  private nextUrlIndex = 0;
+
+  constructor(
+    private readonly node: ServiceNode,
+    private readonly batchSize: number,
+  ) {}
+
+  async fill(count: number): Promise<void> {
+    const firstIndex = this.nextUrlIndex;
+    this.nextUrlIndex += count;
+    this.codes.push(...(await createLinks(this.node, count, { firstIndex })));
+  }
+
+  /** The next `count` codes, making a batch when too few are left; undefined once the run is over. */
+  async take(count: number, life: NodeLife, isRunning: () => boolean): Promise<string[] | undefined> {
+    while (this.codes.length - this.taken < count) {
+      if (!isRunning()) return undefined;
+      await life.whenUp();
+      await this.fill(this.batchSize).catch(() => undefined);
+    }
+    const codes = this.codes.slice(this.taken, this.taken + count);
+    this.taken += count;
+    return codes;
+  }
+}
+
 export interface ClickRunOptions {
   node: ServiceNode;
   life: NodeLife;
   history: History;
-  /** Each is clicked at most once. */
-  codes: readonly string[];
+  /** Where the codes to click come from; each is clicked at most once. */
+  links: LinkPool;
   waveSize: number;
   /** Pause between waves, which paces the clicks over the run. */
   waveGapMs: number;
   isRunning: () => boolean;
 }
 
-/** Clicks in waves of concurrent redirects until the run ends or the codes run out. */
+/** Clicks in waves of concurrent redirects until the run ends. */
 export async function clickInWaves(options: ClickRunOptions): Promise<void> {
-  let next = 0;
-  while (options.isRunning() && next + options.waveSize <= options.codes.length) {
+  while (options.isRunning()) {
     await options.life.whenUp();
-    await clickWave(options, options.codes.slice(next, next + options.waveSize));
-    next += options.waveSize;
+    const codes = await options.links.take(options.waveSize, options.life, options.isRunning);
+    if (codes === undefined) return;
+    await clickWave(options, codes);
     await new Promise((resolve) => setTimeout(resolve, options.waveGapMs));
   }
 }

@@ -54,8 +54,15 @@ export async function readMetric(node: ServiceNode, name: string): Promise<numbe
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
-/** `count` links to distinct URLs, created `concurrency` at a time; their codes in order. */
-export async function createLinks(node: ServiceNode, count: number, concurrency = 16): Promise<string[]> {
+/**
+ * `count` links to distinct URLs (numbered from `firstIndex`: the service gives a URL it has seen
+ * its existing code), created `concurrency` at a time; their codes in order.
+ */
+export async function createLinks(
+  node: ServiceNode,
+  count: number,
+  { firstIndex = 0, concurrency = 16 }: { firstIndex?: number; concurrency?: number } = {},
+): Promise<string[]> {
   const codes: string[] = new Array(count);
   let next = 0;
   const worker = async () => {
@@ -64,7 +71,7 @@ export async function createLinks(node: ServiceNode, count: number, concurrency 
       const response = await fetch(`${node.base}/v1/urls`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ url: `https://example.com/click/${index}` }),
+        body: JSON.stringify({ url: `https://example.com/click/${firstIndex + index}` }),
       });
       if (response.status !== 201)
         throw new Error(`POST /v1/urls: ${response.status} ${await response.text()}`);
