@@ -42,13 +42,20 @@ export const DEFAULT_REPLACE_AFTER_TIMEOUTS = 3;
  * Commands of a replaced connection are never sent again on the next one: their callers have
  * timed out and moved on, and a replayed INCR or limiter decision would count twice. Autopipelined
  * commands are aborted with their pipeline when the connection closes, and
- * `autoResendUnfulfilledCommands` is off for any other. Timeouts of commands sent on a replaced
- * connection are not held against the new one.
+ * `autoResendUnfulfilledCommands` is off for any other.
+ *
+ * Only commands written to a ready connection are watched, each against the connection it was
+ * written to: a command queued while Redis was down (a reset, a restart) times out for a reason
+ * the reconnect already handles, and must not replace the fresh connection that follows.
  */
 class StallGuardedRedis extends Redis {
   private timeoutsInARow = 0;
-  /** Which connection a command was sent on: a replacement starts a new one. */
+  /** Counts connections: a close ends one, so late timeouts of its commands are not held against the next. */
   private connectionNumber = 0;
+  /** Replacement asked for, close not seen yet (a stalled link may hold the close back). */
+  private replacing = false;
+  /** The connection each command was written to while it was ready (undefined: not watched). */
+  private readonly watched = new WeakMap<Command, number | undefined>();
 
   constructor(
     url: string,
@@ -57,38 +64,48 @@ class StallGuardedRedis extends Redis {
     private readonly onStalled: ((timeoutsInARow: number) => void) | undefined,
   ) {
     super(url, options);
+    this.on('close', () => {
+      this.connectionNumber += 1;
+      this.timeoutsInARow = 0;
+      this.replacing = false;
+    });
   }
 
   override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
     const sent = super.sendCommand(command, stream);
-    if (this.replaceAfterTimeouts > 0) {
-      const connection = this.connectionNumber;
+    if (this.replaceAfterTimeouts === 0) return sent;
+    if (!this.watched.has(command)) {
+      this.watched.set(command, undefined);
       command.promise.then(
-        () => this.answered(connection),
-        (error: unknown) => this.failed(connection, error),
+        () => this.settled(command, undefined),
+        (error: unknown) => this.settled(command, error),
       );
     }
+    // A command queued while the link was down is watched only once it is written to a ready
+    // connection; if its own timeout failed it before then, that says nothing of this connection.
+    if (this.status === 'ready' && !this.replacing) this.watched.set(command, this.connectionNumber);
     return sent;
   }
 
-  private answered(connection: number): void {
-    if (connection === this.connectionNumber) this.timeoutsInARow = 0;
+  private settled(command: Command, error: unknown): void {
+    const connection = this.watched.get(command);
+    if (connection === undefined || connection !== this.connectionNumber) return;
+    if (error === undefined) this.timeoutsInARow = 0;
+    else this.failed(error);
   }
 
-  private failed(connection: number, error: unknown): void {
-    if (connection !== this.connectionNumber) return;
+  private failed(error: unknown): void {
+    if (this.replacing) return;
     // An error reply (NOSCRIPT, WRONGTYPE...) is an answer: the connection works.
     if ((error as Error | undefined)?.name === 'ReplyError') {
-      this.answered(connection);
+      this.timeoutsInARow = 0;
       return;
     }
     if ((error as Error | undefined)?.message !== 'Command timed out') return;
     this.timeoutsInARow += 1;
-    if (this.timeoutsInARow < this.replaceAfterTimeouts || this.status !== 'ready') return;
-    const timeouts = this.timeoutsInARow;
-    this.timeoutsInARow = 0;
-    this.connectionNumber += 1;
-    this.onStalled?.(timeouts);
+    if (this.timeoutsInARow < this.replaceAfterTimeouts) return;
+    this.replacing = true;
+    this.onStalled?.(this.timeoutsInARow);
     this.disconnect(true);
   }
 }

@@ -21,7 +21,7 @@ afterEach(async () => {
   }
 });
 
-async function behindProxy(url: string, replaceAfterTimeouts?: number) {
+async function behindProxy(url: string, replaceAfterTimeouts?: number, maxRetriesPerRequest?: number) {
   const target = new URL(url);
   const proxy = await LinkProxy.start({ targetPort: Number(target.port || 6379), random: seededRandom(1) });
   const stalls: number[] = [];
@@ -30,6 +30,7 @@ async function behindProxy(url: string, replaceAfterTimeouts?: number) {
     keyPrefix: freshRedisPrefix('stall'),
     commandTimeoutMs: COMMAND_TIMEOUT_MS,
     ...(replaceAfterTimeouts === undefined ? {} : { replaceAfterTimeouts }),
+    ...(maxRetriesPerRequest === undefined ? {} : { maxRetriesPerRequest }),
     onStalledConnection: (timeouts) => stalls.push(timeouts),
   });
   opened.push({ redis, proxy });
@@ -74,6 +75,27 @@ describeWith(await redisBackend(), 'a Redis connection that stalls without closi
     for (let attempt = 0; attempt < 3; attempt++)
       await expect(redis.ping()).rejects.toThrow('Command timed out');
     expect(stalls).toEqual([]);
+  });
+
+  it('holds no timeout of a command queued while the link was down against the connection that follows', async () => {
+    // Enough retries that the queued commands wait out their own timeout rather than the retries.
+    const { redis, proxy, stalls } = await behindProxy(url, undefined, 1_000);
+    proxy.cut('reset');
+    await waitFor(() => redis.status !== 'ready', 'the client to see the reset', { timeoutMs: 5_000 });
+    const queued = await Promise.allSettled([
+      redis.incr('queued'),
+      redis.incr('queued'),
+      redis.incr('queued'),
+    ]);
+    expect(queued.map((outcome) => outcome.status === 'rejected' && String(outcome.reason))).toEqual(
+      Array(3).fill('Error: Command timed out'),
+    );
+    proxy.heal();
+    await waitFor(async () => (await redis.ping().catch(() => 'no answer')) === 'PONG', 'the reconnect', {
+      timeoutMs: 10_000,
+    });
+    expect(stalls).toEqual([]);
+    await redis.del('queued');
   });
 
   it('holds an error reply as an answer: a run of them never replaces the connection', async () => {
