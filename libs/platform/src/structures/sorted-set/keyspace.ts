@@ -20,6 +20,9 @@ import {
  * emptied by a removal is gone, as in Redis. Unlike Redis, it has a bound: total members, and
  * approximate bytes (each member's UTF-8 plus a measured per-member overhead), checked before a
  * command changes anything, so a refused ZADD leaves nothing behind.
+ *
+ * A score of -0 is stored and answered as 0 (`score + 0`): Redis does so for small sets (its
+ * listpack encoding) but not for large ones (its skip list), and the port gives one answer.
  */
 
 /**
@@ -85,7 +88,7 @@ export class SortedSetKeyspace {
 
   /** ZADD key [NX|XX] [GT|LT] [CH] score member ...: members added, or added plus changed with CH. */
   zadd(key: string, entries: readonly ScoredMember[], options: ZAddOptions = {}): number {
-    checkZAddOptions(options, entries.length, false);
+    checkZAddOptions(options, entries.length);
     const keyBytes = this.checkKey(key);
     for (const entry of entries) {
       checkScore(entry.score);
@@ -97,7 +100,9 @@ export class SortedSetKeyspace {
     set ??= this.createSet(key, keyBytes);
     let added = 0;
     let changed = 0;
-    for (const { member, score } of entries) {
+    for (const entry of entries) {
+      const member = entry.member;
+      const score = entry.score + 0;
       const current = set.score(member);
       if (current === undefined) {
         if (options.xx) continue;
@@ -118,7 +123,7 @@ export class SortedSetKeyspace {
 
   /** ZADD key ... INCR increment member: the new score, or null when a flag stopped the update. */
   zaddIncr(key: string, member: string, increment: number, options: ZAddOptions = {}): number | null {
-    checkZAddOptions(options, 1, true);
+    checkZAddOptions(options, 1);
     const keyBytes = this.checkKey(key);
     checkScore(increment, 'increment');
     this.checkMember(member);
@@ -127,9 +132,9 @@ export class SortedSetKeyspace {
     if (current === undefined) {
       if (options.xx) return null;
       this.reserveFor(set, keyBytes, [{ member, score: increment }]);
-      (set ?? this.createSet(key, keyBytes)).set(member, increment);
+      (set ?? this.createSet(key, keyBytes)).set(member, increment + 0);
       this.account(member, 1);
-      return increment;
+      return increment + 0;
     }
     if (options.nx) return null;
     const score = current + increment;

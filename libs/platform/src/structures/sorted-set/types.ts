@@ -61,7 +61,7 @@ export function checkInteger(value: number, what: string): void {
     throw new SortedSetError('ZSET_ERR_NOT_AN_INTEGER', `${what} is not an integer`);
 }
 
-export function checkZAddOptions(options: ZAddOptions, pairs: number, incr: boolean): void {
+export function checkZAddOptions(options: ZAddOptions, pairs: number): void {
   if (options.nx && options.xx) {
     throw new SortedSetError(
       'ZSET_ERR_INVALID_OPTIONS',
@@ -75,12 +75,6 @@ export function checkZAddOptions(options: ZAddOptions, pairs: number, incr: bool
     );
   }
   if (pairs === 0) throw new SortedSetError('ZSET_ERR_INVALID_OPTIONS', 'ZADD needs at least one member');
-  if (incr && pairs !== 1) {
-    throw new SortedSetError(
-      'ZSET_ERR_INVALID_OPTIONS',
-      'INCR option supports a single increment-element pair',
-    );
-  }
 }
 
 /** The range two bounds describe, refusing NaN as Redis does ("min or max is not a float"). */
