@@ -194,16 +194,24 @@ function measureRound(kind: ContenderKind, load: Workload): Row {
   return { build, insert, remove, rank, rangeScore, rangeRank };
 }
 
-function heapBytesPerMember(kind: ContenderKind, load: Workload): number | undefined {
+/** Full collections with pauses between, so concurrent sweeping has finished before heapUsed is read. */
+async function settledHeapBytes(gc: () => void): Promise<number> {
+  for (let pass = 0; pass < 3; pass++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+/** The structure's own heap per member: the member strings exist before and after, so they are not counted. */
+async function heapBytesPerMember(kind: ContenderKind, load: Workload): Promise<number | undefined> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) return undefined;
-  gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = await settledHeapBytes(gc);
   const set = kind.create();
   for (let index = 0; index < load.members.length; index++)
     set.add(load.members[index]!, load.scores[index]!);
-  gc();
-  const after = process.memoryUsage().heapUsed;
+  const after = await settledHeapBytes(gc);
   // Keeps the set alive past the second measurement.
   set.remove(load.members[0]!);
   return (after - before) / load.members.length;
@@ -266,7 +274,7 @@ async function main(): Promise<void> {
         const values = rows.map((row) => row[field]).filter((value) => value !== undefined);
         return format(values.length === 0 ? undefined : median(values), kind.missing);
       };
-      const bytes = heapBytesPerMember(kind, load);
+      const bytes = await heapBytesPerMember(kind, load);
       lines.push(
         `| ${kind.name} | ${cell('build')} | ${cell('insert')} | ${cell('remove')} | ${cell('rank')} | ` +
           `${cell('rangeScore')} | ${cell('rangeRank')} | ${bytes === undefined ? 'run with --expose-gc' : Math.round(bytes)} |`,
