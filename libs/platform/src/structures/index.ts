@@ -1,1 +1,2 @@
 export * from './bloom-filter.js';
+export * from './sorted-set/index.js';
