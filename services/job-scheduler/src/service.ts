@@ -1,0 +1,162 @@
+import { hostname } from 'node:os';
+import { CronScheduler, JobQueue, type Worker } from '@sysdesign/job-queue';
+import {
+  defineService,
+  openServiceSql,
+  resolveAuthSecret,
+  type ServiceApp,
+  type ServiceContext,
+  TokenAuthority,
+} from '@sysdesign/platform';
+import { registerApp } from './app.js';
+import {
+  BUILTIN_QUEUE,
+  type Config,
+  configSchema,
+  DEFAULT_PORT,
+  HTTP_CALLBACK_QUEUE,
+  SERVICE_NAME,
+} from './config.js';
+import { HostAllowlist } from './domain/allowlist.js';
+import { mapJobSchedulerError } from './errors.js';
+import { createSchedulerMetrics, type SchedulerMetrics } from './metrics.js';
+import { WORK_SCOPE, WRITE_SCOPE } from './routes/context.js';
+import { startBuiltinWorkers } from './workers/builtin.js';
+
+const GAUGE_REFRESH_MS = 5_000;
+const WORKER_GRACE_MS = 5_000;
+
+/** Test seams that configuration cannot express. */
+export interface BuildOptions {
+  /** The clock of the queue (due times, leases, cron ticks); defaults to Date.now. */
+  nowMs: () => number;
+  /** Names this replica's built-in workers in leases and history. */
+  workerId: string;
+}
+
+/** Queue depth and lag per known queue, and the lease expiries the built-in workers' reapers saw. */
+function startGauges(
+  app: ServiceApp,
+  queue: JobQueue,
+  names: readonly string[],
+  workers: readonly Worker[],
+  metrics: SchedulerMetrics,
+): void {
+  let reapedSeen = 0;
+  const sample = async () => {
+    for (const name of names) {
+      const counts = await queue.counts(name);
+      for (const [state, count] of Object.entries(counts)) metrics.depth.set({ queue: name, state }, count);
+      const oldest = await queue.sql.query<{ run_at: Date | string | null }>(
+        `SELECT min(run_at) AS run_at FROM ${queue.schema}.jobs
+         WHERE queue = $1 AND state IN ('ready', 'scheduled', 'failed') AND run_at <= $2`,
+        [name, queue.nowDate()],
+      );
+      const runAt = oldest.rows[0]?.run_at;
+      metrics.lagSeconds.set(
+        { queue: name },
+        runAt ? Math.max(0, (queue.now() - new Date(runAt).getTime()) / 1000) : 0,
+      );
+    }
+    const reaped = workers.reduce((sum, worker) => sum + worker.stats.reaped, 0);
+    metrics.leaseExpiries.inc(reaped - reapedSeen);
+    reapedSeen = reaped;
+  };
+  const timer = setInterval(() => {
+    sample().catch((error: unknown) => app.log.warn({ err: error }, 'sampling queue gauges failed'));
+  }, GAUGE_REFRESH_MS);
+  timer.unref();
+  app.lifecycle.defer('gauges', () => clearInterval(timer));
+}
+
+/**
+ * Opens the scheduler's parts in dependency order, each closed in reverse by the app's lifecycle:
+ * Sql (Postgres or PGlite) with the job queue's migrations, the cron ticker, the built-in workers
+ * (demo handlers and HTTP callbacks; they also run the reaper that puts back lapsed leases), the
+ * gauges, and the routes.
+ */
+async function setup(
+  app: ServiceApp,
+  config: Config,
+  context: ServiceContext,
+  options: Partial<BuildOptions>,
+) {
+  const metrics = createSchedulerMetrics(app.metrics);
+  const sql = await openServiceSql(app, config, context);
+  const queue = new JobQueue({
+    sql,
+    schema: config.JOB_QUEUE_SCHEMA,
+    ...(options.nowMs ? { now: options.nowMs } : {}),
+    limits: { payloadBytesMax: config.PAYLOAD_BYTES_MAX, outputBytesMax: config.PAYLOAD_BYTES_MAX },
+  });
+  await queue.migrate();
+  const cron = new CronScheduler(queue, {
+    pollMs: config.CRON_POLL_MS,
+    onError: (error) => app.log.warn({ err: error }, 'cron tick failed'),
+  });
+  if (config.CRON_ENABLED) {
+    cron.start();
+    app.lifecycle.defer('cron', () => cron.close());
+  }
+  const allowlist = new HostAllowlist({
+    hosts: config.CALLBACK_ALLOWLIST,
+    allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
+  });
+  const workerId = options.workerId ?? `${hostname()}:${process.pid}:${config.PORT}`;
+  const workers = config.BUILTIN_WORKERS_ENABLED
+    ? await startBuiltinWorkers(
+        queue,
+        { builtin: BUILTIN_QUEUE, httpCallback: HTTP_CALLBACK_QUEUE },
+        {
+          concurrency: config.BUILTIN_CONCURRENCY,
+          sleepMsMax: config.SLEEP_MS_MAX,
+          allowlist,
+          callbackTimeoutMs: config.CALLBACK_TIMEOUT_MS,
+          callbackResponseBytesMax: config.CALLBACK_RESPONSE_BYTES_MAX,
+          workerId,
+        },
+      )
+    : [];
+  app.lifecycle.defer('builtin workers', async () => {
+    await Promise.all(workers.map((worker) => worker.close({ graceMs: WORKER_GRACE_MS })));
+  });
+  const knownQueues = new Set([...config.QUEUES, BUILTIN_QUEUE, HTTP_CALLBACK_QUEUE]);
+  startGauges(app, queue, [...knownQueues], workers, metrics);
+  const secret = await resolveAuthSecret({
+    configured: config.AUTH_SECRET,
+    dataDir: config.DATA_DIR,
+    log: app.log,
+    devScopes: [WRITE_SCOPE, WORK_SCOPE],
+  });
+  registerApp(app, {
+    queue,
+    cron,
+    authority: new TokenAuthority({ secret }),
+    allowlist,
+    metrics,
+    knownQueues,
+    builtinQueue: BUILTIN_QUEUE,
+    httpCallbackQueue: HTTP_CALLBACK_QUEUE,
+    limits: {
+      payloadBytesMax: config.PAYLOAD_BYTES_MAX,
+      dagJobsMax: config.DAG_JOBS_MAX,
+      schedulesMax: config.SCHEDULES_MAX,
+      sleepMsMax: config.SLEEP_MS_MAX,
+      leaseMsMax: config.LEASE_MS_MAX,
+      leaseBatchMax: config.LEASE_BATCH_MAX,
+    },
+  });
+}
+
+export const jobScheduler = defineService<typeof configSchema, BuildOptions>({
+  name: SERVICE_NAME,
+  description:
+    'Jobs on Postgres over HTTP: submit, schedule on cron, chain into DAGs, lease to pull workers with fencing tokens, and watch them on a dashboard.',
+  defaultPort: DEFAULT_PORT,
+  configSchema,
+  mapError: mapJobSchedulerError,
+  setup,
+});
+
+/** Builds the app from its configuration (tests pass seams); closing it closes everything it opened. */
+export const buildService = jobScheduler.build;
