@@ -22,6 +22,7 @@ import { mapJobSchedulerError } from './errors.js';
 import { createSchedulerMetrics, type SchedulerMetrics } from './metrics.js';
 import { WORK_SCOPE, WRITE_SCOPE } from './routes/context.js';
 import { startBuiltinWorkers } from './workers/builtin.js';
+import { AllowlistedHttp } from './workers/http-call.js';
 
 const GAUGE_REFRESH_MS = 5_000;
 const WORKER_GRACE_MS = 5_000;
@@ -102,6 +103,8 @@ async function setup(
     hosts: config.CALLBACK_ALLOWLIST,
     allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
   });
+  const http = new AllowlistedHttp(allowlist);
+  app.lifecycle.defer('http agents', () => http.close());
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${config.PORT}`;
   const workers = config.BUILTIN_WORKERS_ENABLED
     ? await startBuiltinWorkers(
@@ -110,7 +113,7 @@ async function setup(
         {
           concurrency: config.BUILTIN_CONCURRENCY,
           sleepMsMax: config.SLEEP_MS_MAX,
-          allowlist,
+          http,
           callbackTimeoutMs: config.CALLBACK_TIMEOUT_MS,
           callbackResponseBytesMax: config.CALLBACK_RESPONSE_BYTES_MAX,
           workerId,

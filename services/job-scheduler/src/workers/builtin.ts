@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Handler, type JobQueue, type JsonValue, PermanentJobError, Worker } from '@sysdesign/job-queue';
-import type { HostAllowlist } from '../domain/allowlist.js';
 import { parseBuiltin, parseHttpCallback } from '../domain/payloads.js';
-import { callAllowlisted } from './http-call.js';
+import type { AllowlistedHttp } from './http-call.js';
 
 /**
  * The service's own workers: the demo handlers (`echo` returns its value, `sleep` waits,
@@ -14,7 +13,7 @@ import { callAllowlisted } from './http-call.js';
 export interface BuiltinWorkerOptions {
   concurrency: number;
   sleepMsMax: number;
-  allowlist: HostAllowlist;
+  http: AllowlistedHttp;
   callbackTimeoutMs: number;
   callbackResponseBytesMax: number;
   workerId: string;
@@ -37,9 +36,8 @@ export function builtinHandler(sleepMsMax: number): Handler {
 export function httpCallbackHandler(options: BuiltinWorkerOptions): Handler {
   return async (job, { signal, fence }) => {
     // Checked at submission too; checked again here because the allowlist may have shrunk since.
-    const call = parseHttpCallback(job.payload, options.allowlist);
-    const result = await callAllowlisted(
-      options.allowlist,
+    const call = parseHttpCallback(job.payload, options.http.allowlist);
+    const result = await options.http.call(
       {
         url: call.url,
         method: call.method,

@@ -1,13 +1,20 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { HostAllowlist } from '../domain/allowlist.js';
 
 /**
  * One HTTP call to an allowlisted host, for HTTP-callback jobs and push workers. The name is
  * checked against the allowlist before anything happens; the addresses are checked inside the
- * socket's DNS lookup, so the connection goes to the address that was checked.
+ * socket's DNS lookup, so the connection goes to the address that was checked. Kept-alive
+ * sockets are pooled per caller, never in Node's global agent: a socket another part of the
+ * process opened was never checked under this allowlist.
  */
 
 export interface HttpCall {
@@ -62,8 +69,31 @@ function readHead(response: IncomingMessage, bytesMax: number): Promise<string> 
   });
 }
 
-export async function callAllowlisted(
+const SOCKETS_PER_HOST_MAX = 64;
+
+export class AllowlistedHttp {
+  private readonly http: HttpAgent;
+  private readonly https: HttpsAgent;
+
+  constructor(readonly allowlist: HostAllowlist) {
+    const lookup = checkedLookup(allowlist);
+    this.http = new HttpAgent({ keepAlive: true, maxSockets: SOCKETS_PER_HOST_MAX, lookup });
+    this.https = new HttpsAgent({ keepAlive: true, maxSockets: SOCKETS_PER_HOST_MAX, lookup });
+  }
+
+  call(call: HttpCall, limits: HttpCallLimits): Promise<HttpCallResult> {
+    return callAllowlisted(this.allowlist, { http: this.http, https: this.https }, call, limits);
+  }
+
+  close(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
+}
+
+async function callAllowlisted(
   allowlist: HostAllowlist,
+  agents: { http: HttpAgent; https: HttpsAgent },
   call: HttpCall,
   limits: HttpCallLimits,
 ): Promise<HttpCallResult> {
@@ -75,7 +105,7 @@ export async function callAllowlisted(
       ...(call.headers ?? {}),
       ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
     },
-    lookup: checkedLookup(allowlist),
+    agent: url.protocol === 'https:' ? agents.https : agents.http,
     signal,
   };
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
