@@ -5,13 +5,15 @@ import { registerJobRoutes } from './routes/jobs.js';
 import { registerLeaseRoutes } from './routes/leases.js';
 import { registerQueueRoutes } from './routes/queues.js';
 import { registerScheduleRoutes } from './routes/schedules.js';
+import { type PushRoutesContext, registerWorkerRoutes } from './routes/workers.js';
 
 /** The HTTP app over ready-made parts; `service.ts` makes the parts from configuration. */
-export function registerApp(app: ServiceApp, context: RouteContext): ServiceApp {
+export function registerApp(app: ServiceApp, context: RouteContext, push: PushRoutesContext): ServiceApp {
   registerJobRoutes(app, context);
   registerQueueRoutes(app, context);
   registerScheduleRoutes(app, context);
   registerLeaseRoutes(app, context);
+  registerWorkerRoutes(app, context, push);
   registerDashboardRoutes(app);
   return app;
 }

@@ -62,6 +62,10 @@ export const configSchema = z.object({
   /** Pull leases: the longest lease a worker may ask for, and the most jobs in one lease call. */
   LEASE_MS_MAX: intVar(600_000, 1_000, 3_600_000),
   LEASE_BATCH_MAX: intVar(100, 1, 1_000),
+  /** Push workers: how many may register, how long one stays live without a heartbeat, how often replicas re-read them. */
+  PUSH_WORKERS_MAX: intVar(64, 0, 1_024),
+  WORKER_HEARTBEAT_TTL_MS: intVar(30_000, 1_000, 600_000),
+  PUSH_SYNC_MS: intVar(2_000, 100, 60_000),
   /** Run the cron ticker in this replica (every replica may: a tick is enqueued once across them). */
   CRON_ENABLED: boolVar(true),
   CRON_POLL_MS: intVar(30_000, 100, 60_000),

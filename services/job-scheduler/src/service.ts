@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { CronScheduler, JobQueue, type Worker } from '@sysdesign/job-queue';
 import {
   defineService,
@@ -21,9 +22,12 @@ import { HostAllowlist } from './domain/allowlist.js';
 import { mapJobSchedulerError } from './errors.js';
 import { createSchedulerMetrics, type SchedulerMetrics } from './metrics.js';
 import { WORK_SCOPE, WRITE_SCOPE } from './routes/context.js';
+import { PushWorkerStore } from './store/push-workers.js';
 import { startBuiltinWorkers } from './workers/builtin.js';
 import { AllowlistedHttp } from './workers/http-call.js';
+import { PushDispatcher } from './workers/push-dispatcher.js';
 
+const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 const GAUGE_REFRESH_MS = 5_000;
 const WORKER_GRACE_MS = 5_000;
 
@@ -83,7 +87,7 @@ async function setup(
   options: Partial<BuildOptions>,
 ) {
   const metrics = createSchedulerMetrics(app.metrics);
-  const sql = await openServiceSql(app, config, context);
+  const sql = await openServiceSql(app, config, context, { migrations: [MIGRATIONS_DIR] });
   const queue = new JobQueue({
     sql,
     schema: config.JOB_QUEUE_SCHEMA,
@@ -123,6 +127,20 @@ async function setup(
   app.lifecycle.defer('builtin workers', async () => {
     await Promise.all(workers.map((worker) => worker.close({ graceMs: WORKER_GRACE_MS })));
   });
+  const store = new PushWorkerStore(sql);
+  const dispatcher = new PushDispatcher({
+    queue,
+    store,
+    http,
+    heartbeatTtlMs: config.WORKER_HEARTBEAT_TTL_MS,
+    syncMs: config.PUSH_SYNC_MS,
+    callTimeoutMs: config.CALLBACK_TIMEOUT_MS,
+    responseBytesMax: config.CALLBACK_RESPONSE_BYTES_MAX,
+    workersMax: config.PUSH_WORKERS_MAX,
+    replicaId: workerId,
+    onError: (error) => app.log.warn({ err: error }, 'reading the push workers failed'),
+  }).start();
+  app.lifecycle.defer('push dispatcher', () => dispatcher.close());
   const knownQueues = new Set([...config.QUEUES, BUILTIN_QUEUE, HTTP_CALLBACK_QUEUE]);
   startGauges(app, queue, [...knownQueues], workers, metrics);
   const secret = await resolveAuthSecret({
@@ -131,24 +149,33 @@ async function setup(
     log: app.log,
     devScopes: [WRITE_SCOPE, WORK_SCOPE],
   });
-  registerApp(app, {
-    queue,
-    cron,
-    authority: new TokenAuthority({ secret }),
-    allowlist,
-    metrics,
-    knownQueues,
-    builtinQueue: BUILTIN_QUEUE,
-    httpCallbackQueue: HTTP_CALLBACK_QUEUE,
-    limits: {
-      payloadBytesMax: config.PAYLOAD_BYTES_MAX,
-      dagJobsMax: config.DAG_JOBS_MAX,
-      schedulesMax: config.SCHEDULES_MAX,
-      sleepMsMax: config.SLEEP_MS_MAX,
-      leaseMsMax: config.LEASE_MS_MAX,
-      leaseBatchMax: config.LEASE_BATCH_MAX,
+  registerApp(
+    app,
+    {
+      queue,
+      cron,
+      authority: new TokenAuthority({ secret }),
+      allowlist,
+      metrics,
+      knownQueues,
+      builtinQueue: BUILTIN_QUEUE,
+      httpCallbackQueue: HTTP_CALLBACK_QUEUE,
+      limits: {
+        payloadBytesMax: config.PAYLOAD_BYTES_MAX,
+        dagJobsMax: config.DAG_JOBS_MAX,
+        schedulesMax: config.SCHEDULES_MAX,
+        sleepMsMax: config.SLEEP_MS_MAX,
+        leaseMsMax: config.LEASE_MS_MAX,
+        leaseBatchMax: config.LEASE_BATCH_MAX,
+      },
     },
-  });
+    {
+      store,
+      dispatcher,
+      workersMax: config.PUSH_WORKERS_MAX,
+      heartbeatTtlMs: config.WORKER_HEARTBEAT_TTL_MS,
+    },
+  );
 }
 
 export const jobScheduler = defineService<typeof configSchema, BuildOptions>({
