@@ -114,7 +114,8 @@ function layout(graph) {
   const layers = [];
   for (const node of graph.nodes) {
     const level = depthOf(node.id);
-    (layers[level] ??= []).push(node);
+    if (!layers[level]) layers[level] = [];
+    layers[level].push(node);
   }
   const position = new Map();
   layers.forEach((layer, level) => {
