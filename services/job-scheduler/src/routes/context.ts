@@ -132,5 +132,18 @@ export function eventBody(event: JobEvent) {
   };
 }
 
-export const jobIdParams = z.object({ id: z.string().regex(/^[0-9]{1,19}$/, 'must be a job id (digits)') });
+const BIGINT_MAX = 9_223_372_036_854_775_807n;
+
+/** A Postgres bigint id in decimal: 19 digits can still overflow, which the database would answer with an error. */
+export const bigintId = (what: string) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,19}$/, `must be ${what} (digits)`)
+    // zod runs the refinement after a failed regex too: only digits reach BigInt.
+    .refine(
+      (value) => !/^[0-9]+$/.test(value) || BigInt(value) <= BIGINT_MAX,
+      `must be ${what} (at most 2^63 - 1)`,
+    );
+
+export const jobIdParams = z.object({ id: bigintId('a job id') });
 export const queueParams = z.object({ queue: queueName });

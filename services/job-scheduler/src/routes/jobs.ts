@@ -3,6 +3,7 @@ import { requireUser, type ServiceApp } from '@sysdesign/platform';
 import { z } from 'zod';
 import {
   assertKnownQueue,
+  bigintId,
   checkPayload,
   eventBody,
   jobBody,

@@ -3,6 +3,7 @@ import { requireUser, type ServiceApp, userOf } from '@sysdesign/platform';
 import { z } from 'zod';
 import {
   assertKnownQueue,
+  bigintId,
   jobBody,
   jobIdParams,
   queueParams,
@@ -17,7 +18,7 @@ import {
  * lost its lease can never record an outcome.
  */
 
-const fence = z.string().regex(/^[0-9]{1,19}$/, 'must be the fencing token a lease returned');
+const fence = bigintId('the fencing token a lease returned');
 const workerName = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1 to 64 of A-Z, a-z, 0-9, ".", "_", ":" and "-"');
