@@ -158,6 +158,8 @@ describe('path parameters and queries', () => {
       ['GET', `/v1/jobs?queue=default&state=${value}`],
       ['GET', `/v1/jobs?queue=default&state=ready&after=${value}&limit=${value}`],
       ['GET', `/v1/queues/default/dlq?after=${value}&limit=${value}`],
+      ['GET', `/v1/jobs?queue=default&state=ready&after=${value}`],
+      ['GET', `/v1/queues/default/dlq?after=${value}`],
     ] as const;
 
   it.each(spellings)('handles a value that is %s on every route', async (label, value) => {

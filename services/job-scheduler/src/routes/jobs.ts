@@ -52,10 +52,7 @@ const dagJob = z.strictObject({
 const listQuery = z.object({
   queue: queueName,
   state: jobStates,
-  after: z
-    .string()
-    .regex(/^[0-9]{1,19}$/, 'must be a cursor from a previous page')
-    .optional(),
+  after: bigintId('a cursor from a previous page').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 

@@ -2,6 +2,7 @@ import { requireUser, type ServiceApp } from '@sysdesign/platform';
 import { z } from 'zod';
 import {
   assertKnownQueue,
+  bigintId,
   jobBody,
   jobIdParams,
   queueParams,
@@ -102,10 +103,7 @@ export function registerQueueRoutes(app: ServiceApp, context: RouteContext): voi
         description: 'Cursor pages, oldest first. Problems: JOBSCHED_ERR_UNKNOWN_QUEUE.',
         params: queueParams,
         querystring: z.object({
-          after: z
-            .string()
-            .regex(/^[0-9]{1,19}$/, 'must be a cursor from a previous page')
-            .optional(),
+          after: bigintId('a cursor from a previous page').optional(),
           limit: z.coerce.number().int().min(1).max(500).default(50),
         }),
       },
