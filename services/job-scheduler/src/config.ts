@@ -50,6 +50,9 @@ export const configSchema = z.object({
   /** Run the built-in demo handlers and the HTTP-callback job type in this process. */
   BUILTIN_WORKERS_ENABLED: boolVar(true),
   BUILTIN_CONCURRENCY: intVar(8, 1, 256),
+  /** The built-in workers' lease (a killed replica's jobs return after it) and reaper period. */
+  BUILTIN_LEASE_MS: intVar(30_000, 500, 600_000),
+  REAP_MS: intVar(5_000, 100, 60_000),
   /** The longest `sleep` a demo job may ask for. */
   SLEEP_MS_MAX: intVar(60_000, 0, 3_600_000),
   /** Hosts HTTP callbacks and push workers may reach. Empty: none. */

@@ -121,6 +121,8 @@ async function setup(
           callbackTimeoutMs: config.CALLBACK_TIMEOUT_MS,
           callbackResponseBytesMax: config.CALLBACK_RESPONSE_BYTES_MAX,
           workerId,
+          leaseMs: config.BUILTIN_LEASE_MS,
+          reapMs: config.REAP_MS,
         },
       )
     : [];

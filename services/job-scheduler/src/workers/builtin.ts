@@ -17,6 +17,8 @@ export interface BuiltinWorkerOptions {
   callbackTimeoutMs: number;
   callbackResponseBytesMax: number;
   workerId: string;
+  leaseMs: number;
+  reapMs: number;
 }
 
 export function builtinHandler(sleepMsMax: number): Handler {
@@ -59,7 +61,12 @@ export async function startBuiltinWorkers(
   names: { builtin: string; httpCallback: string },
   options: BuiltinWorkerOptions,
 ): Promise<Worker[]> {
-  const common = { concurrency: options.concurrency, workerId: options.workerId };
+  const common = {
+    concurrency: options.concurrency,
+    workerId: options.workerId,
+    leaseMs: options.leaseMs,
+    reapMs: options.reapMs,
+  };
   const builtin = await new Worker(queue, names.builtin, builtinHandler(options.sleepMsMax), common).start();
   const callbacks = await new Worker(queue, names.httpCallback, httpCallbackHandler(options), {
     ...common,
