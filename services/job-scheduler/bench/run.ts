@@ -9,6 +9,7 @@ import {
   type ServiceApp,
   TokenAuthority,
 } from '@sysdesign/platform';
+import pg from 'pg';
 import { configSchema } from '../src/config.js';
 import { buildService } from '../src/service.js';
 
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   const embedded = databaseUrl ? undefined : await EmbeddedPostgres.open('memory');
   const suffix = `${process.pid}`;
+  const serviceSchema = `jobsched_bench_svc_${suffix}`;
   const config = loadConfig(configSchema, {
     LOG_LEVEL: 'warn',
     PGLITE_DIR: 'memory',
@@ -161,7 +163,7 @@ async function main(): Promise<void> {
   });
   const app: ServiceApp = await buildService(config, {
     logger: createLogger('warn'),
-    sqlSchema: `jobsched_bench_svc_${suffix}`,
+    sqlSchema: serviceSchema,
     ...(embedded ? { embedded } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -258,6 +260,13 @@ async function main(): Promise<void> {
     await mkdir(fileURLToPath(new URL('.', `file://${RESULTS}`)), { recursive: true });
     await writeFile(RESULTS, markdown);
   } finally {
+    if (databaseUrl) {
+      // The run's two schemas on a shared server go with it.
+      const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+      await pool.query(`DROP SCHEMA IF EXISTS ${config.JOB_QUEUE_SCHEMA} CASCADE`);
+      await pool.query(`DROP SCHEMA IF EXISTS ${serviceSchema} CASCADE`);
+      await pool.end();
+    }
     await app.close();
     await embedded?.close();
   }

@@ -1,14 +1,16 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { CronScheduler, JobQueue, type Worker } from '@sysdesign/job-queue';
+import { CronScheduler, JobQueue, type JobQueueSql, pgPoolSql, type Worker } from '@sysdesign/job-queue';
 import {
   defineService,
   openServiceSql,
   resolveAuthSecret,
   type ServiceApp,
   type ServiceContext,
+  type Sql,
   TokenAuthority,
 } from '@sysdesign/platform';
+import pg from 'pg';
 import { registerApp } from './app.js';
 import {
   BUILTIN_QUEUE,
@@ -37,6 +39,54 @@ export interface BuildOptions {
   nowMs: () => number;
   /** Names this replica's built-in workers in leases and history. */
   workerId: string;
+}
+
+/**
+ * The queue's SQL port: the platform's Sql for queries and transactions, plus, on Postgres, LISTEN,
+ * so jobs submitted through another replica wake this one's workers at once instead of at the
+ * safety poll. The library's adapter holds one connection per listener (per Worker), and this
+ * replica runs a Worker per push worker: one shared connection fans the notifications out
+ * instead. PGlite is one process: in-process wake-ups suffice.
+ */
+function queueSqlOf(app: ServiceApp, config: Config, sql: Sql): JobQueueSql {
+  const port: JobQueueSql = { query: (text, params) => sql.query(text, params), tx: (work) => sql.tx(work) };
+  if (config.DATABASE_URL === undefined) return port;
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: 1,
+    application_name: `${SERVICE_NAME}-listen`,
+  });
+  const listen = pgPoolSql(pool).listen;
+  if (!listen) return port;
+  const subscribers = new Map<string, Set<(payload: string) => void>>();
+  const stops = new Map<string, Promise<() => Promise<void>>>();
+  app.lifecycle.defer('postgres listener', async () => {
+    for (const stop of stops.values()) await (await stop)();
+    await pool.end();
+  });
+  return {
+    ...port,
+    async listen(channel, onNotify) {
+      let set = subscribers.get(channel);
+      if (!set) {
+        const created = new Set<(payload: string) => void>();
+        set = created;
+        subscribers.set(channel, created);
+        stops.set(
+          channel,
+          listen(channel, (payload) => {
+            for (const subscriber of created) subscriber(payload);
+          }),
+        );
+      }
+      set.add(onNotify);
+      await stops.get(channel);
+      const joined = set;
+      return async () => {
+        joined.delete(onNotify);
+      };
+    },
+  };
 }
 
 /** Queue depth and lag per known queue, and the lease expiries the built-in workers' reapers saw. */
@@ -89,7 +139,7 @@ async function setup(
   const metrics = createSchedulerMetrics(app.metrics);
   const sql = await openServiceSql(app, config, context, { migrations: [MIGRATIONS_DIR] });
   const queue = new JobQueue({
-    sql,
+    sql: queueSqlOf(app, config, sql),
     schema: config.JOB_QUEUE_SCHEMA,
     ...(options.nowMs ? { now: options.nowMs } : {}),
     limits: { payloadBytesMax: config.PAYLOAD_BYTES_MAX, outputBytesMax: config.PAYLOAD_BYTES_MAX },
