@@ -17,7 +17,7 @@ export function createSchedulerMetrics(metrics: ServiceMetrics) {
     ),
     attempts: metrics.histogram(
       'jobsched_attempts_per_job',
-      'Attempts a job took, observed when it finishes through this process',
+      'Attempts a job took, observed when a pull worker finishes it through this replica',
       ['queue', 'state'],
       [1, 2, 3, 5, 10, 20, 50, 100],
     ),

@@ -1,4 +1,4 @@
-import { isJobQueueError, JobQueueErrorCode } from '@sysdesign/job-queue';
+import { isJobQueueError, type Job, JobQueueErrorCode } from '@sysdesign/job-queue';
 import { requireUser, type ServiceApp, userOf } from '@sysdesign/platform';
 import { z } from 'zod';
 import {
@@ -30,6 +30,13 @@ async function countFenced<T>(context: RouteContext, action: string, work: () =>
     if (isJobQueueError(error, JobQueueErrorCode.FENCED)) context.metrics.fencingRefusals.inc({ action });
     throw error;
   }
+}
+
+/** A job a pull worker finished (succeeded, or dead after its last attempt) adds its attempts to the histogram. */
+function observeFinished(context: RouteContext, job: Job): Job {
+  if (job.state === 'succeeded' || job.state === 'dead')
+    context.metrics.attempts.observe({ queue: job.queue, state: job.state }, job.attempts);
+  return job;
 }
 
 export function registerLeaseRoutes(app: ServiceApp, context: RouteContext): void {
@@ -106,7 +113,7 @@ export function registerLeaseRoutes(app: ServiceApp, context: RouteContext): voi
       const output = (request.body.output ?? null) as Parameters<typeof queue.complete>[2];
       await countFenced(context, 'complete', () => queue.complete(id, request.body.fence, output));
       context.metrics.outcomes.inc({ outcome: 'complete' });
-      return { job: jobBody(await queue.get(id)) };
+      return { job: jobBody(observeFinished(context, await queue.get(id))) };
     },
   );
 
@@ -135,7 +142,7 @@ export function registerLeaseRoutes(app: ServiceApp, context: RouteContext): voi
       const record = { message: error.message, ...(error.code === undefined ? {} : { code: error.code }) };
       await countFenced(context, 'fail', () => queue.fail(id, request.body.fence, record, { permanent }));
       context.metrics.outcomes.inc({ outcome: 'fail' });
-      return { job: jobBody(await queue.get(id)) };
+      return { job: jobBody(observeFinished(context, await queue.get(id))) };
     },
   );
 }
