@@ -71,6 +71,51 @@ export class JobQueue {
     this.local.setMaxListeners(0);
   }
 
+  /**
+   * One LISTEN per client, shared by all its workers (a connection each would spend the server's
+   * connection budget): notifications become the same in-process events an enqueue through this
+   * client emits. Reference-counted by retainListener/releaseListener.
+   */
+  private listener: { users: number; stop: Promise<(() => Promise<void>) | undefined> } | undefined;
+
+  async retainListener(): Promise<void> {
+    const listen = this.sql.listen;
+    if (!listen) return;
+    if (!this.listener) {
+      this.listener = {
+        users: 0,
+        stop: listen.call(this.sql, this.channel, (payload) => this.onNotification(payload)),
+      };
+    }
+    const listener = this.listener;
+    listener.users += 1;
+    try {
+      await listener.stop;
+    } catch (error) {
+      listener.users -= 1;
+      if (this.listener === listener) this.listener = undefined;
+      throw error;
+    }
+  }
+
+  async releaseListener(): Promise<void> {
+    const listener = this.listener;
+    if (!listener) return;
+    listener.users -= 1;
+    if (listener.users > 0) return;
+    this.listener = undefined;
+    const stop = await listener.stop.catch(() => undefined);
+    await stop?.();
+  }
+
+  private onNotification(payload: string): void {
+    const separator = payload.indexOf('|');
+    const head = payload.slice(0, separator);
+    const tail = payload.slice(separator + 1);
+    if (head === 'cancel') this.local.emit('cancel', tail);
+    else this.local.emit('wake', { queue: head, runAtMs: Number(tail) } satisfies Wake);
+  }
+
   /** Creates or upgrades the schema's tables. Safe to call from every replica at start. */
   migrate(): Promise<string[]> {
     return migrate(this.sql, this.schema);

@@ -134,7 +134,7 @@ export class Worker<Payload = JsonValue> {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAtMs = Number.POSITIVE_INFINITY;
   private intervals: NodeJS.Timeout[] = [];
-  private unlisten: (() => Promise<void>) | undefined;
+  private listening = false;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private idleWaiters: (() => void)[] = [];
   private readonly onLocalWake = (wake: Wake) => this.onWake(wake);
@@ -184,11 +184,15 @@ export class Worker<Payload = JsonValue> {
   async start(): Promise<this> {
     if (this.state !== 'new') throw new JobQueueError(JobQueueErrorCode.STOPPED, 'a worker starts once');
     this.state = 'running';
+    try {
+      await this.queue.retainListener();
+    } catch (error) {
+      this.state = 'stopped';
+      throw error;
+    }
+    this.listening = true;
     this.queue.local.on('wake', this.onLocalWake);
     this.queue.local.on('cancel', this.onLocalCancel);
-    if (this.queue.sql.listen) {
-      this.unlisten = await this.queue.sql.listen(this.queue.channel, (payload) => this.onNotify(payload));
-    }
     this.intervals.push(
       setInterval(() => this.requestClaim(), this.pollMs),
       setInterval(() => void this.heartbeat(), this.heartbeatMs),
@@ -237,21 +241,13 @@ export class Worker<Payload = JsonValue> {
     await Promise.race([this.whenIdle(), graceOver]);
     clearTimeout(graceTimer);
     await this.flushing;
-    await this.unlisten?.().catch(() => undefined);
+    if (this.listening) await this.queue.releaseListener().catch(() => undefined);
     this.state = 'stopped';
   }
 
   private whenIdle(): Promise<void> {
     if (this.held.size === 0 && this.outcomes.length === 0 && !this.flushing) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private onNotify(payload: string): void {
-    const separator = payload.indexOf('|');
-    const head = payload.slice(0, separator);
-    const tail = payload.slice(separator + 1);
-    if (head === 'cancel') this.onCancel(tail);
-    else this.onWake({ queue: head, runAtMs: Number(tail) });
   }
 
   private onWake(wake: Wake): void {

@@ -161,6 +161,29 @@ describe.each(databases())('flows on $name', ({ create }) => {
     });
   });
 
+  it('cancels a job and its fail-parent dependents, refuses a second cancel, and reruns one', async () => {
+    // Proves operator cancel follows the same cascade as a failure, and rerun runs a finished job
+    // again from attempt 0.
+    const queue = await database.open();
+    const flow = await queue.flow([
+      { ref: 'a', queue: 'ops', payload: 1 },
+      { ref: 'b', queue: 'ops', payload: 2, dependsOn: ['a'] },
+      { ref: 'c', queue: 'ops', payload: 3, dependsOn: [{ ref: 'a', onFailure: 'continue' }] },
+    ]);
+    await queue.cancel(flow.jobs.a as string);
+    expect((await queue.get(flow.jobs.b as string)).state).toBe('cancelled');
+    expect((await queue.get(flow.jobs.c as string)).state).toBe('ready');
+    await expect(queue.cancel(flow.jobs.a as string)).rejects.toMatchObject({
+      code: JobQueueErrorCode.WRONG_STATE,
+    });
+    const rerun = await queue.rerun(flow.jobs.a as string);
+    expect(rerun).toMatchObject({ state: 'ready', attempts: 0, error: null });
+    expect((await queue.history(flow.jobs.a as string)).map((event) => event.to)).toEqual([
+      'cancelled',
+      'ready',
+    ]);
+  });
+
   it('refuses a cyclic flow, naming the cycle, and writes nothing', async () => {
     // Proves cycle refusal happens before any insert.
     const queue = await database.open();

@@ -28,6 +28,22 @@ describeWith(postgres, 'LISTEN on Postgres', ({ url }) => {
     return result.rows[0]?.pid;
   }
 
+  it('holds one LISTEN connection per client, however many workers it runs, and drops it with the last', async () => {
+    // Proves workers share their client's listener: the shared server's connection budget is
+    // spent per process, not per worker.
+    const noop = () => null;
+    const workers = await Promise.all(
+      ['one', 'two', 'three', 'four'].map((name) => new Worker(queue, name, noop).start()),
+    );
+    const listeners = await producerPool.query(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1 AND datname = current_database()',
+      [`LISTEN "${schema}_wake"`],
+    );
+    expect(listeners.rows[0].n).toBe(1);
+    await Promise.all(workers.map((worker) => worker.close()));
+    await waitFor(async () => (await listeningBackend()) === undefined, 'the listener to be released');
+  });
+
   it('listens again after its connection is killed, and still wakes on a remote enqueue', async () => {
     // Proves a broken LISTEN connection (server restart, cut network) does not leave the worker on
     // its 60 s poll: the adapter listens on a fresh connection and the next NOTIFY wakes it.
