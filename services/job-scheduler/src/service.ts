@@ -42,11 +42,10 @@ export interface BuildOptions {
 }
 
 /**
- * The queue's SQL port: the platform's Sql for queries and transactions, plus, on Postgres, LISTEN,
- * so jobs submitted through another replica wake this one's workers at once instead of at the
- * safety poll. The library's adapter holds one connection per listener (per Worker), and this
- * replica runs a Worker per push worker: one shared connection fans the notifications out
- * instead. PGlite is one process: in-process wake-ups suffice.
+ * The queue's SQL port: the platform's Sql for queries and transactions, plus, on Postgres, LISTEN
+ * on a connection of its own (the library shares one per client among its workers), so jobs
+ * submitted through another replica wake this one's workers at once instead of at the safety
+ * poll. PGlite is one process: in-process wake-ups suffice.
  */
 function queueSqlOf(app: ServiceApp, config: Config, sql: Sql): JobQueueSql {
   const port: JobQueueSql = { query: (text, params) => sql.query(text, params), tx: (work) => sql.tx(work) };
@@ -56,37 +55,9 @@ function queueSqlOf(app: ServiceApp, config: Config, sql: Sql): JobQueueSql {
     max: 1,
     application_name: `${SERVICE_NAME}-listen`,
   });
-  const listen = pgPoolSql(pool).listen;
-  if (!listen) return port;
-  const subscribers = new Map<string, Set<(payload: string) => void>>();
-  const stops = new Map<string, Promise<() => Promise<void>>>();
-  app.lifecycle.defer('postgres listener', async () => {
-    for (const stop of stops.values()) await (await stop)();
-    await pool.end();
-  });
-  return {
-    ...port,
-    async listen(channel, onNotify) {
-      let set = subscribers.get(channel);
-      if (!set) {
-        const created = new Set<(payload: string) => void>();
-        set = created;
-        subscribers.set(channel, created);
-        stops.set(
-          channel,
-          listen(channel, (payload) => {
-            for (const subscriber of created) subscriber(payload);
-          }),
-        );
-      }
-      set.add(onNotify);
-      await stops.get(channel);
-      const joined = set;
-      return async () => {
-        joined.delete(onNotify);
-      };
-    },
-  };
+  app.lifecycle.defer('postgres listener', () => pool.end());
+  const { listen } = pgPoolSql(pool);
+  return listen ? { ...port, listen } : port;
 }
 
 /** Queue depth and lag per known queue, and the lease expiries the built-in workers' reapers saw. */
