@@ -69,6 +69,9 @@ export const configSchema = z.object({
   PUSH_WORKERS_MAX: intVar(64, 0, 1_024),
   WORKER_HEARTBEAT_TTL_MS: intVar(30_000, 1_000, 600_000),
   PUSH_SYNC_MS: intVar(2_000, 100, 60_000),
+  /** Finished jobs (and their history) older than this are deleted, every PURGE_INTERVAL_MS, by every replica. */
+  FINISHED_RETENTION_HOURS: intVar(168, 1, 87_600),
+  PURGE_INTERVAL_MS: intVar(600_000, 1_000, 86_400_000),
   /** Run the cron ticker in this replica (every replica may: a tick is enqueued once across them). */
   CRON_ENABLED: boolVar(true),
   CRON_POLL_MS: intVar(30_000, 100, 60_000),

@@ -95,6 +95,21 @@ function startGauges(
   app.lifecycle.defer('gauges', () => clearInterval(timer));
 }
 
+/** Retention: deletes finished jobs past their age on a timer (the library keeps jobs unfinished dependents read). */
+function startRetention(app: ServiceApp, queue: JobQueue, config: Config): void {
+  const olderThanMs = config.FINISHED_RETENTION_HOURS * 3_600_000;
+  const timer = setInterval(() => {
+    queue
+      .purgeFinished(olderThanMs)
+      .then((purged) => {
+        if (purged > 0) app.log.info({ purged }, 'finished jobs past retention deleted');
+      })
+      .catch((error: unknown) => app.log.warn({ err: error }, 'deleting finished jobs failed'));
+  }, config.PURGE_INTERVAL_MS);
+  timer.unref();
+  app.lifecycle.defer('retention', () => clearInterval(timer));
+}
+
 /**
  * Opens the scheduler's parts in dependency order, each closed in reverse by the app's lifecycle:
  * Sql (Postgres or PGlite) with the job queue's migrations, the cron ticker, the built-in workers
@@ -166,6 +181,7 @@ async function setup(
   app.lifecycle.defer('push dispatcher', () => dispatcher.close());
   const knownQueues = new Set([...config.QUEUES, BUILTIN_QUEUE, HTTP_CALLBACK_QUEUE]);
   startGauges(app, queue, [...knownQueues], workers, metrics);
+  startRetention(app, queue, config);
   const secret = await resolveAuthSecret({
     configured: config.AUTH_SECRET,
     dataDir: config.DATA_DIR,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createLogger, EmbeddedPostgres, loadConfig } from '@sysdesign/platform';
-import { freshSchemaName, tempDirSync } from '@sysdesign/testkit';
+import { freshSchemaName, tempDirSync, waitFor } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config.js';
 import { buildService } from '../src/service.js';
@@ -13,6 +13,10 @@ import { bearer, buildFromEnv, submit, waitForState } from './helpers.js';
  */
 
 let embedded: EmbeddedPostgres;
+
+async function expectEventually(condition: () => Promise<boolean>): Promise<void> {
+  await waitFor(condition, 'the condition', { timeoutMs: 10_000, intervalMs: 100 });
+}
 
 beforeAll(async () => {
   embedded = await EmbeddedPostgres.open('memory');
@@ -32,6 +36,7 @@ describe('wiring', () => {
         'builtin workers',
         'push dispatcher',
         'gauges',
+        'retention',
       ]);
       const ready = await app.inject({ url: '/readyz' });
       expect(Object.keys(ready.json().checks)).toEqual(['postgres']);
@@ -42,6 +47,27 @@ describe('wiring', () => {
       expect(metrics).toContain('jobsched_jobs_submitted_total{queue="builtin",service="job-scheduler"} 1');
       expect(metrics).toContain('jobsched_fencing_refusals_total');
       expect(metrics).toContain('jobsched_queue_lag_seconds');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('deletes finished jobs past FINISHED_RETENTION_HOURS on its timer, keeping unfinished ones', async () => {
+    let nowMs = Date.now();
+    const app = await buildFromEnv(
+      { PURGE_INTERVAL_MS: '1000', FINISHED_RETENTION_HOURS: '1' },
+      { embedded, schema: freshSchemaName('retention'), nowMs: () => nowMs },
+    );
+    try {
+      const auth = await bearer();
+      const done = await submit(app, { queue: 'builtin', payload: { handler: 'echo' } }, auth);
+      await waitForState(app, done.id, 'succeeded');
+      const pending = await submit(app, { queue: 'default', payload: 1 }, auth);
+      nowMs += 2 * 3_600_000;
+      await expectEventually(
+        async () => (await app.inject({ url: `/v1/jobs/${done.id}` })).statusCode === 404,
+      );
+      expect((await app.inject({ url: `/v1/jobs/${pending.id}` })).statusCode).toBe(200);
     } finally {
       await app.close();
     }
