@@ -1,5 +1,6 @@
 import { consoleService } from '@sysdesign/console';
 import { idGenerator } from '@sysdesign/id-generator';
+import { jobScheduler } from '@sysdesign/job-scheduler';
 import { kvStore } from '@sysdesign/kv-store';
 import type { ServiceDefinition } from '@sysdesign/platform';
 import { rateLimiter } from '@sysdesign/rate-limiter';
@@ -9,6 +10,6 @@ import { urlShortener } from '@sysdesign/url-shortener';
  * Every service `pnpm start` runs, in start order. Adding a service is one line here (and a
  * root devDependency on its package).
  */
-export const SERVICES: ServiceDefinition[] = [rateLimiter, kvStore, idGenerator, urlShortener];
+export const SERVICES: ServiceDefinition[] = [rateLimiter, kvStore, idGenerator, urlShortener, jobScheduler];
 
 export const CONSOLE = consoleService;

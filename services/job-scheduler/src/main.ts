@@ -1,0 +1,4 @@
+import { runStandalone } from '@sysdesign/platform';
+import { jobScheduler } from './service.js';
+
+await runStandalone(jobScheduler);
