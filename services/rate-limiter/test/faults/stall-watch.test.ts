@@ -18,6 +18,28 @@ describe('watchStalls', () => {
     expect(covering, JSON.stringify(stalls)).toHaveLength(1);
     expect(covering[0]!.cpuPercent).toBeGreaterThan(0);
   });
+
+  it('adds up how late the timers ran, short delays included, within a window', async () => {
+    const originMs = performance.now();
+    const watch = watchStalls(originMs);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Five short blocks of 40 ms: none is a stall, each delays a 20 ms tick by up to 40 ms.
+    const fromMs = performance.now() - originMs;
+    for (let block = 0; block < 5; block++) {
+      const until = performance.now() + 40;
+      while (performance.now() < until) {
+        // Busy.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const toMs = performance.now() - originMs;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    watch.stop();
+    const lateMs = watch.lateMsWithin(fromMs, toMs);
+    expect(lateMs).toBeGreaterThanOrEqual(50);
+    expect(lateMs).toBeLessThanOrEqual(toMs - fromMs);
+    expect(watch.lateMsWithin(toMs + 1_000, toMs + 2_000)).toBe(0);
+  });
 });
 
 describe('stalledMsWithin', () => {

@@ -18,14 +18,32 @@ const TICK_MS = 20;
 /** Shorter stalls fit in the checker's scheduling slack. */
 const MIN_STALL_MS = 100;
 
-/** Starts watching; `stop()` ends it and returns the stalls, times from `originMs` (performance.now()). */
-export function watchStalls(originMs: number): { stop(): Stall[] } {
+/** Late ticks shorter than this are the timer's own jitter, not the machine's. */
+const MIN_LATE_MS = 5;
+
+export interface StallWatch {
+  /** Ends the watch; the stalls, times from `originMs` (performance.now()). */
+  stop(): Stall[];
+  /**
+   * How late this process's timers ran in all between `fromMs` and `toMs`: every late tick, the
+   * short ones too. A loaded machine delays each timer a little, and a bound made of several
+   * timers in a row (the breaker's threshold x timeout) is late by their sum.
+   */
+  lateMsWithin(fromMs: number, toMs: number): number;
+}
+
+/** Starts watching this process for stalls and late timers. */
+export function watchStalls(originMs: number): StallWatch {
   const stalls: Stall[] = [];
+  /** Late ticks: [end of the tick, in the run's time; how late it was]. */
+  const lateTicks: [number, number][] = [];
   let lastMs = performance.now();
   let lastCpu = process.cpuUsage();
   const timer = setInterval(() => {
     const nowMs = performance.now();
     const cpu = process.cpuUsage();
+    const lateMs = nowMs - lastMs - TICK_MS;
+    if (lateMs >= MIN_LATE_MS) lateTicks.push([nowMs - originMs, lateMs]);
     if (nowMs - lastMs - TICK_MS >= MIN_STALL_MS) {
       const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1_000;
       const previous = stalls.at(-1);
@@ -51,6 +69,14 @@ export function watchStalls(originMs: number): { stop(): Stall[] } {
     stop() {
       clearInterval(timer);
       return stalls;
+    },
+    lateMsWithin(fromMs, toMs) {
+      let totalMs = 0;
+      for (const [endMs, lateMs] of lateTicks) {
+        // The lateness of a tick lies just before its end: count the part inside the window.
+        totalMs += Math.max(0, Math.min(toMs, endMs) - Math.max(fromMs, endMs - lateMs));
+      }
+      return totalMs;
     },
   };
 }
