@@ -1,0 +1,94 @@
+import { type EncodingBounds, SCORE_BITS_MAX, type SortOrder, TieBreakEncoding } from './encoding.js';
+import { checkTimeZone, PERIOD_MS_MAX, type Reset } from './schedule.js';
+
+/**
+ * A board's rules. The operator decides what a submission does to the player's score: `best`
+ * keeps the better of the two (higher on a desc board, lower on an asc one), `set` replaces it,
+ * `incr` adds the value and `decr` subtracts it. The ranking mode decides how ties are numbered:
+ * `ordinal` 1234 (ties broken by who reached the score first), `competition` 1224, `dense` 1223.
+ */
+
+export const OPERATORS = ['best', 'set', 'incr', 'decr'] as const;
+export type Operator = (typeof OPERATORS)[number];
+export const RANKINGS = ['ordinal', 'competition', 'dense'] as const;
+export type Ranking = (typeof RANKINGS)[number];
+
+export interface Board extends EncodingBounds {
+  id: string;
+  operator: Operator;
+  ranking: Ranking;
+  reset: Reset;
+  timeZone: string;
+  createdAtMs: number;
+  /** The period the index serves (ms since the epoch). */
+  periodStartMs: number;
+}
+
+export interface BoardSpec {
+  id: string;
+  sortOrder: SortOrder;
+  operator: Operator;
+  ranking: Ranking;
+  reset: Reset;
+  timeZone: string;
+  scoreMin: number;
+  scoreMax: number;
+  /** Absent: the finest power of ten (1 ms to 1 h) whose horizon covers the longest period. */
+  timeResolutionMs?: number | undefined;
+}
+
+/** A board the tie-break cannot encode: its range is too wide for its periods at its resolution. */
+export class BoardBoundsError extends Error {}
+
+/** `never` boards get ten years of tie-break horizon before they must be recreated. */
+export const NEVER_HORIZON_MS = 10 * 366 * 24 * 3_600_000;
+const RESOLUTIONS_MS = [1, 10, 100, 1_000, 10_000, 60_000, 600_000, 3_600_000];
+
+function periodMsMax(reset: Reset): number {
+  return reset === 'never' ? NEVER_HORIZON_MS : PERIOD_MS_MAX[reset];
+}
+
+/** The encoding bounds of a spec, or why it cannot be encoded. */
+export function resolveBounds(spec: BoardSpec): EncodingBounds {
+  checkTimeZone(spec.timeZone);
+  if (!(spec.scoreMin < spec.scoreMax)) throw new BoardBoundsError('scoreMin must be below scoreMax');
+  const range = spec.scoreMax - spec.scoreMin;
+  if (!Number.isSafeInteger(range) || range >= 2 ** SCORE_BITS_MAX) {
+    throw new BoardBoundsError(`scoreMax - scoreMin must be below 2^${SCORE_BITS_MAX}`);
+  }
+  const needMs = periodMsMax(spec.reset);
+  const candidates = spec.timeResolutionMs === undefined ? RESOLUTIONS_MS : [spec.timeResolutionMs];
+  for (const timeResolutionMs of candidates) {
+    const bounds = {
+      sortOrder: spec.sortOrder,
+      scoreMin: spec.scoreMin,
+      scoreMax: spec.scoreMax,
+      timeResolutionMs,
+    };
+    if (new TieBreakEncoding(bounds).horizonMs >= needMs) return bounds;
+  }
+  const encoding = new TieBreakEncoding({ ...spec, timeResolutionMs: candidates.at(-1)! });
+  throw new BoardBoundsError(
+    `a ${spec.reset} period lasts up to ${needMs} ms, but a score range of ${range} leaves ${encoding.timeBits} bits of time ` +
+      `(${encoding.horizonMs} ms at ${candidates.at(-1)} ms per tick): narrow the range or coarsen timeResolutionMs`,
+  );
+}
+
+/** The score a submission leads to, from the player's current one (null: no score yet). */
+export function applyOperator(
+  board: Pick<Board, 'operator' | 'sortOrder'>,
+  current: number | null,
+  value: number,
+): number {
+  switch (board.operator) {
+    case 'set':
+      return value;
+    case 'incr':
+      return (current ?? 0) + value;
+    case 'decr':
+      return (current ?? 0) - value;
+    case 'best':
+      if (current === null) return value;
+      return board.sortOrder === 'desc' ? Math.max(current, value) : Math.min(current, value);
+  }
+}
