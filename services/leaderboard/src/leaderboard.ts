@@ -12,6 +12,7 @@ import {
   PlayerNotRankedError,
   PlayerRateLimitedError,
 } from './domain/errors.js';
+import { KeyedQueue } from './domain/keyed-queue.js';
 import { nextPeriodStart, periodStartOf } from './domain/schedule.js';
 import type { BoardStore, EntryRow, PeriodRow } from './store/board-store.js';
 import type { ScoreIndex } from './store/score-index.js';
@@ -54,6 +55,8 @@ export interface PlayerStanding extends RankedEntry {
 export interface LeaderboardObserver {
   accepted(board: string, count: number): void;
   refused(reason: 'increment' | 'rate' | 'range'): void;
+  /** The per-player limiter did not answer; the submission was admitted (fail open). */
+  limiterUnavailable(error: unknown): void;
   rebuilt(board: string, players: number, ms: number): void;
 }
 
@@ -82,6 +85,7 @@ function isUniqueViolation(error: unknown): boolean {
 export class Leaderboard {
   private readonly boards = new Map<string, Board>();
   private readonly encodings = new Map<string, TieBreakEncoding>();
+  private readonly players = new KeyedQueue();
 
   constructor(private readonly options: LeaderboardOptions) {}
 
@@ -161,14 +165,17 @@ export class Leaderboard {
     this.checkSubmissions(board, submissions);
     await this.checkRate(board, submissions);
     const requestHash = idempotencyKey === undefined ? null : hashOf(submissions);
-    try {
-      return await this.submitOnce(board, submissions, idempotencyKey, requestHash);
-    } catch (error) {
-      // Another request with this key committed first: answer what it recorded.
-      if (idempotencyKey !== undefined && isUniqueViolation(error))
-        return this.submitOnce(board, submissions, idempotencyKey, requestHash);
-      throw error;
-    }
+    const keys = submissions.map(({ player }) => `${board.id}\n${player}`);
+    return this.players.run(keys, async () => {
+      try {
+        return await this.submitOnce(board, submissions, idempotencyKey, requestHash);
+      } catch (error) {
+        // Another request with this key committed first: answer what it recorded.
+        if (idempotencyKey !== undefined && isUniqueViolation(error))
+          return this.submitOnce(board, submissions, idempotencyKey, requestHash);
+        throw error;
+      }
+    });
   }
 
   private checkSubmissions(board: Board, submissions: readonly Submission[]): void {
@@ -192,10 +199,17 @@ export class Leaderboard {
     const counts = new Map<string, number>();
     for (const { player } of submissions) counts.set(player, (counts.get(player) ?? 0) + 1);
     for (const [player, cost] of counts) {
-      const decision = await limiter.limit(`${board.id}:${player}`, { cost });
-      if (!decision.allowed) {
+      let allowed = true;
+      let retryAfterMs = 0;
+      try {
+        ({ allowed, retryAfterMs } = await limiter.limit(`${board.id}:${player}`, { cost }));
+      } catch (error) {
+        // A slow or lost Redis must not stop scores: the guard fails open, and says so in metrics.
+        this.options.observer?.limiterUnavailable(error);
+      }
+      if (!allowed) {
         this.options.observer?.refused('rate');
-        throw new PlayerRateLimitedError(player, decision.retryAfterMs);
+        throw new PlayerRateLimitedError(player, retryAfterMs);
       }
     }
   }

@@ -5,6 +5,7 @@ import type { LeaderboardObserver } from './leaderboard.js';
 export interface LeaderboardMetrics {
   scoresAccepted: Counter;
   scoresRefused: Counter<'reason'>;
+  limiterUnavailable: Counter;
   rebuilds: Counter;
   rebuildDuration: Histogram;
   liveStreams: Counter<'event'>;
@@ -17,6 +18,10 @@ export function createLeaderboardMetrics(metrics: ServiceMetrics): LeaderboardMe
       'leaderboard_scores_refused_total',
       'Score submissions refused by the abuse guard or the board range, by reason',
       ['reason'],
+    ),
+    limiterUnavailable: metrics.counter(
+      'leaderboard_limiter_unavailable_total',
+      'Submissions admitted without a per-player rate decision because the limiter did not answer',
     ),
     rebuilds: metrics.counter('leaderboard_rebuilds_total', 'Index rebuilds from the log'),
     rebuildDuration: metrics.histogram(
@@ -33,6 +38,7 @@ export function leaderboardObserver(metrics: LeaderboardMetrics): LeaderboardObs
   return {
     accepted: (_board, count) => metrics.scoresAccepted.inc(count),
     refused: (reason) => metrics.scoresRefused.inc({ reason }),
+    limiterUnavailable: () => metrics.limiterUnavailable.inc(),
     rebuilt: (_board, _players, ms) => {
       metrics.rebuilds.inc();
       metrics.rebuildDuration.observe(ms / 1_000);

@@ -17,7 +17,7 @@ export async function buildFromEnv(
   options: { embedded?: EmbeddedPostgres; schema: string; nowMs?: () => number },
 ): Promise<ServiceApp> {
   const config = loadConfig(configSchema, {
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.LB_TEST_LOG === '1' ? 'error' : 'silent',
     PGLITE_DIR: 'memory',
     AUTH_SECRET: TEST_AUTH_SECRET,
     LIVE_INTERVAL_MS: '20',
@@ -26,7 +26,7 @@ export async function buildFromEnv(
   return buildService(
     config,
     {
-      logger: createLogger('silent'),
+      logger: createLogger(process.env.LB_TEST_LOG === '1' ? 'error' : 'silent'),
       sqlSchema: options.schema,
       ...(options.embedded ? { embedded: options.embedded } : {}),
     },
