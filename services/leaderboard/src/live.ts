@@ -32,6 +32,7 @@ export interface LiveHubOptions {
   intervalMs: number;
   streamsMax: number;
   onError: (error: unknown) => void;
+  onStream?: (event: 'opened' | 'closed') => void;
 }
 
 export class LiveHub {
@@ -49,6 +50,7 @@ export class LiveHub {
   open(boardId: string, write: Writer): () => void {
     this.checkRoom();
     this.streams += 1;
+    this.options.onStream?.('opened');
     let watched = this.boards.get(boardId);
     if (!watched) {
       const timer = setInterval(() => void this.poll(boardId), this.options.intervalMs);
@@ -64,6 +66,7 @@ export class LiveHub {
       if (!open) return;
       open = false;
       this.streams -= 1;
+      this.options.onStream?.('closed');
       const current = this.boards.get(boardId);
       if (!current) return;
       current.writers.delete(write);

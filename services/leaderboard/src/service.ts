@@ -83,6 +83,7 @@ async function setup(
     intervalMs: config.LIVE_INTERVAL_MS,
     streamsMax: config.LIVE_STREAMS_MAX,
     onError: (error) => app.log.warn({ err: error }, 'live top 10 read failed'),
+    onStream: (event) => metrics.liveStreams.inc({ event }),
   });
   app.lifecycle.defer('live streams', () => hub.close());
   const secret = await resolveAuthSecret({
