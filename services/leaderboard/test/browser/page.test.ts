@@ -54,15 +54,13 @@ describeIf('the live top-10 page', () => {
     await page.goto(`${base}/`);
     await page.fill('#board', 'arena');
     await page.click('button[type=submit]');
-    await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 10);
-    const firstRow = async () => (await page.locator('#rows tr').first().innerText()).split(/\s+/);
+    await page.waitForFunction("document.querySelectorAll('#rows tr').length === 10");
+    const firstRow = async () => page.locator('#rows tr').first().locator('td').allTextContents();
     expect(await firstRow()).toEqual(['1', 'player-11', '111']);
     expect(await page.locator('#status').getAttribute('data-state')).toBe('live');
 
     await client.submit('arena', 'newcomer', 500);
-    await page.waitForFunction(
-      () => document.querySelector('#rows tr td.player')?.textContent === 'newcomer',
-    );
+    await page.waitForFunction("document.querySelector('#rows tr td.player')?.textContent === 'newcomer'");
     expect(await firstRow()).toEqual(['1', 'newcomer', '500']);
     expect(await page.locator('#rows tr').count()).toBe(10);
     await page.close();
