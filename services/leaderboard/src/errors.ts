@@ -14,6 +14,7 @@ import {
 } from './domain/errors.js';
 import { BadTimeZoneError } from './domain/schedule.js';
 import { TooManyStreamsError } from './live.js';
+import { PageTooDeepError } from './store/partitions.js';
 
 /** The leaderboard's stable error codes; each maps to a problem+json `type`. */
 export const errors = defineProblems({
@@ -30,6 +31,7 @@ export const errors = defineProblems({
   LEADERBOARD_ERR_PLAYER_NOT_RANKED: { status: 404, title: 'Player has no score on this board' },
   LEADERBOARD_ERR_BAD_CURSOR: { status: 400, title: 'Invalid cursor' },
   LEADERBOARD_ERR_PERIOD_NOT_FOUND: { status: 404, title: 'Period not found' },
+  LEADERBOARD_ERR_PAGE_TOO_DEEP: { status: 400, title: 'Page too deep for a hash-partitioned board' },
   LEADERBOARD_ERR_TOO_MANY_STREAMS: { status: 503, title: 'Too many live streams' },
 });
 
@@ -61,6 +63,8 @@ export function mapLeaderboardError(error: unknown): Problem | undefined {
   if (error instanceof BadCursorError)
     return errors.LEADERBOARD_ERR_BAD_CURSOR(error.message, { field: 'cursor' });
   if (error instanceof PeriodNotFoundError) return errors.LEADERBOARD_ERR_PERIOD_NOT_FOUND(error.message);
+  if (error instanceof PageTooDeepError)
+    return errors.LEADERBOARD_ERR_PAGE_TOO_DEEP(error.message, { depthMax: error.depthMax });
   if (error instanceof TooManyStreamsError)
     return errors.LEADERBOARD_ERR_TOO_MANY_STREAMS(error.message, {}, { 'retry-after': '5' });
   return undefined;

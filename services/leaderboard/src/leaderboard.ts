@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { ScoredMember, SqlQueryable } from '@sysdesign/platform';
 import type { Limiter } from '@sysdesign/redis-limiters';
-import { applyOperator, type Board, type BoardSpec, resolveBounds } from './domain/board.js';
+import {
+  applyOperator,
+  type Board,
+  type BoardSpec,
+  checkPartitioning,
+  resolveBounds,
+} from './domain/board.js';
 import { TieBreakEncoding } from './domain/encoding.js';
 import {
   BoardExistsError,
@@ -15,6 +21,7 @@ import {
 import { KeyedQueue } from './domain/keyed-queue.js';
 import { nextPeriodStart, periodStartOf } from './domain/schedule.js';
 import type { BoardStore, EntryRow, PeriodRow } from './store/board-store.js';
+import type { BoardIndex } from './store/partitions.js';
 import type { ScoreIndex } from './store/score-index.js';
 
 /**
@@ -91,9 +98,11 @@ export class Leaderboard {
 
   async createBoard(spec: BoardSpec): Promise<Board> {
     const bounds = resolveBounds(spec);
+    checkPartitioning(spec.partitioning, new TieBreakEncoding(bounds));
     const nowMs = this.options.nowMs();
     const board: Board = {
       ...bounds,
+      partitioning: spec.partitioning,
       id: spec.id,
       operator: spec.operator,
       ranking: spec.ranking,
@@ -141,15 +150,15 @@ export class Leaderboard {
         nowMs,
         nextPeriodStart(board.reset, board.timeZone, stored.periodStartMs) ?? current,
       );
-      if (moved) await this.options.index.drop(this.options.index.keyOf(id, stored.periodStartMs));
+      if (moved) await this.options.index.of(board, stored.periodStartMs).drop();
     }
     board = { ...board, periodStartMs: current };
     this.boards.set(id, board);
     return board;
   }
 
-  indexKey(board: Board): string {
-    return this.options.index.keyOf(board.id, board.periodStartMs);
+  indexOf(board: Board): BoardIndex {
+    return this.options.index.of(board, board.periodStartMs);
   }
 
   /** Applies submissions in one transaction; the same Idempotency-Key answers the first outcome again. */
@@ -261,7 +270,7 @@ export class Leaderboard {
     idempotencyKey: string | null,
     requestHash: string | null,
   ): Promise<SubmitResult> {
-    const { store, index } = this.options;
+    const { store } = this.options;
     const encoding = this.encodingOf(board);
     const nowMs = this.options.nowMs();
     const entry = await store.lockEntry(tx, board.id, board.periodStartMs, submission.player);
@@ -291,7 +300,11 @@ export class Leaderboard {
       requestHash,
     });
     // Inside the transaction, under the row lock: the index sees this player's scores in log order.
-    if (changed) await index.put(this.indexKey(board), submission.player, indexScore);
+    if (changed) {
+      const previous =
+        entry === null ? null : encoding.encode(entry.score, entry.reachedAtMs, board.periodStartMs);
+      await this.indexOf(board).put(submission.player, indexScore, previous);
+    }
     return { player: submission.player, score, changed };
   }
 
@@ -340,7 +353,7 @@ export class Leaderboard {
   /** Players with a strictly better score. */
   private async betterThan(board: Board, score: number): Promise<number> {
     const encoding = this.encodingOf(board);
-    return this.options.index.countAtLeast(this.indexKey(board), encoding.highestIndexOf(score) + 1);
+    return this.indexOf(board).countAtLeast(encoding.highestIndexOf(score) + 1);
   }
 
   /** A page of the board, best first: `offset` is a 0-based position. */
@@ -350,25 +363,22 @@ export class Leaderboard {
     limit: number,
   ): Promise<{ entries: RankedEntry[]; players: number }> {
     const board = await this.board(boardId);
-    const key = this.indexKey(board);
-    const [members, players] = await Promise.all([
-      this.options.index.range(key, offset, offset + limit - 1),
-      this.options.index.size(key),
-    ]);
+    const index = this.indexOf(board);
+    const [members, players] = await Promise.all([index.range(offset, offset + limit - 1), index.size()]);
     return { entries: await this.rankRun(board, members, offset), players };
   }
 
   async standing(boardId: string, player: string): Promise<PlayerStanding> {
     const board = await this.board(boardId);
-    const key = this.indexKey(board);
+    const index = this.indexOf(board);
     const encoding = this.encodingOf(board);
-    const found = await this.options.index.rankOf(key, player);
+    const found = await index.rankOf(player);
     if (!found) throw new PlayerNotRankedError(player);
     const score = encoding.decodeScore(found.score);
     const [players, better, equal] = await Promise.all([
-      this.options.index.size(key),
+      index.size(),
       this.betterThan(board, score),
-      this.options.index.countBetween(key, encoding.lowestIndexOf(score), encoding.highestIndexOf(score)),
+      index.countBetween(encoding.lowestIndexOf(score), encoding.highestIndexOf(score)),
     ]);
     const [ranked] = await this.rankRun(board, [{ member: player, score: found.score }], found.rank);
     const metadata = await this.options.store.entries(board.id, board.periodStartMs, [player]);
@@ -385,11 +395,11 @@ export class Leaderboard {
   /** Up to `k` players above and below (fewer at the top and bottom edges), the player included. */
   async around(boardId: string, player: string, k: number): Promise<RankedEntry[]> {
     const board = await this.board(boardId);
-    const key = this.indexKey(board);
-    const found = await this.options.index.rankOf(key, player);
+    const index = this.indexOf(board);
+    const found = await index.rankOf(player);
     if (!found) throw new PlayerNotRankedError(player);
     const start = Math.max(0, found.rank - k);
-    const members = await this.options.index.range(key, start, found.rank + k);
+    const members = await index.range(start, found.rank + k);
     return this.rankRun(board, members, start);
   }
 
@@ -399,9 +409,9 @@ export class Leaderboard {
     players: readonly string[],
   ): Promise<(RankedEntry & { listRank: number })[]> {
     const board = await this.board(boardId);
-    const key = this.indexKey(board);
+    const index = this.indexOf(board);
     const unique = [...new Set(players)];
-    const found = await Promise.all(unique.map((player) => this.options.index.rankOf(key, player)));
+    const found = await Promise.all(unique.map((player) => index.rankOf(player)));
     const present: { member: string; score: number; rank: number }[] = [];
     found.forEach((entry, index) => {
       if (entry) present.push({ member: unique[index]!, score: entry.score, rank: entry.rank });
@@ -430,20 +440,19 @@ export class Leaderboard {
    */
   async rebuild(boardId: string): Promise<{ players: number; ms: number }> {
     const board = await this.board(boardId);
-    const { store, index, rebuildChunk } = this.options;
+    const { store, rebuildChunk } = this.options;
     const encoding = this.encodingOf(board);
-    const key = this.indexKey(board);
+    const index = this.indexOf(board);
     const startedMs = performance.now();
     const players = await store.sql.tx(async (tx) => {
       await store.lockBoard(tx, board.id, 'exclusive');
-      await index.drop(key);
+      await index.drop();
       let after = '';
       let count = 0;
       for (;;) {
         const chunk = await store.replayChunk(tx, board.id, board.periodStartMs, after, rebuildChunk);
         if (chunk.length === 0) return count;
         await index.putMany(
-          key,
           chunk.map(({ player, score, reachedAtMs }) => ({
             member: player,
             score: encoding.encode(score, reachedAtMs, board.periodStartMs),
@@ -468,7 +477,7 @@ export class Leaderboard {
       for (const stored of page) {
         const board = await this.board(stored.id);
         const [indexed, logged] = await Promise.all([
-          this.options.index.size(this.indexKey(board)),
+          this.indexOf(board).size(),
           this.options.store.countEntries(board.id, board.periodStartMs),
         ]);
         if (indexed !== logged) {
@@ -504,7 +513,8 @@ export class Leaderboard {
     return store.sql.tx(async (tx) => {
       const places = await store.removePlayer(tx, player);
       for (const { boardId, periodStartMs } of places) {
-        await index.remove(index.keyOf(boardId, periodStartMs), [player]);
+        const board = this.boards.get(boardId) ?? (await store.getIn(tx, boardId));
+        if (board) await index.of(board, periodStartMs).remove([player]);
       }
       return places.length;
     });

@@ -62,6 +62,7 @@ describe('tie-break encoding', () => {
       ranking: 'ordinal',
       timeZone: 'UTC',
       scoreMin: 0,
+      partitioning: { kind: 'single' },
     } as const;
     expect(resolveBounds({ ...spec, reset: 'daily', scoreMax: 2 ** 31 - 1 }).timeResolutionMs).toBe(100);
     expect(resolveBounds({ ...spec, reset: 'monthly', scoreMax: 2 ** 31 - 1 }).timeResolutionMs).toBe(1_000);

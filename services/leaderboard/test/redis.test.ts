@@ -77,6 +77,26 @@ describeWith(both, 'two instances on one Redis and one Postgres', ({ redisUrl, d
     }
   });
 
+  it('counts both of two concurrent first increments of a new player (regression: both read "no score")', async () => {
+    // A new player has no row to lock: without the placeholder insert both transactions wrote 1.
+    await (await clientOf(a)).createBoard({ id: 'race-first', operator: 'incr' });
+    const { writer } = await tokens();
+    for (let trial = 0; trial < 30; trial += 1) {
+      const player = `new-${trial}`;
+      await Promise.all(
+        [a, b].map((app) =>
+          app.inject({
+            method: 'POST',
+            url: '/v1/boards/race-first/scores',
+            payload: { player, score: 1 },
+            headers: writer,
+          }),
+        ),
+      );
+      expect((await a.inject({ url: `/v1/boards/race-first/players/${player}` })).json().score).toBe(2);
+    }
+  });
+
   it('counts one Idempotency-Key once when both instances receive it at the same time', async () => {
     await (await clientOf(a)).createBoard({ id: 'race-idem', operator: 'incr' });
     const { writer } = await tokens();

@@ -13,7 +13,18 @@ export type Operator = (typeof OPERATORS)[number];
 export const RANKINGS = ['ordinal', 'competition', 'dense'] as const;
 export type Ranking = (typeof RANKINGS)[number];
 
+/**
+ * How the board's index is split past one Redis: one sorted set; ranges of scores (`bounds`, best
+ * first: shard i holds the scores at least as good as bounds[i] and worse than bounds[i-1]); or
+ * `shards` sets by hash of the player.
+ */
+export type Partitioning =
+  | { kind: 'single' }
+  | { kind: 'range'; bounds: number[] }
+  | { kind: 'hash'; shards: number };
+
 export interface Board extends EncodingBounds {
+  partitioning: Partitioning;
   id: string;
   operator: Operator;
   ranking: Ranking;
@@ -33,6 +44,7 @@ export interface BoardSpec {
   timeZone: string;
   scoreMin: number;
   scoreMax: number;
+  partitioning: Partitioning;
   /** Absent: the finest power of ten (1 ms to 1 h) whose horizon covers the longest period. */
   timeResolutionMs?: number | undefined;
 }
@@ -72,6 +84,20 @@ export function resolveBounds(spec: BoardSpec): EncodingBounds {
     `a ${spec.reset} period lasts up to ${needMs} ms, but a score range of ${range} leaves ${encoding.timeBits} bits of time ` +
       `(${encoding.horizonMs} ms at ${candidates.at(-1)} ms per tick): narrow the range or coarsen timeResolutionMs`,
   );
+}
+
+/** Range bounds must be scores of the board, strictly from best to worst. */
+export function checkPartitioning(partitioning: Partitioning, encoding: TieBreakEncoding): void {
+  if (partitioning.kind !== 'range') return;
+  let previous = Number.POSITIVE_INFINITY;
+  for (const bound of partitioning.bounds) {
+    if (!encoding.accepts(bound))
+      throw new BoardBoundsError(`range bound ${bound} is outside the score range`);
+    const lowest = encoding.lowestIndexOf(bound);
+    if (!(lowest < previous))
+      throw new BoardBoundsError('range bounds must go strictly from the best score to the worst');
+    previous = lowest;
+  }
 }
 
 /** The score a submission leads to, from the player's current one (null: no score yet). */

@@ -31,6 +31,7 @@ function boardBody(board: Board) {
     ranking: board.ranking,
     reset: board.reset,
     timeZone: board.timeZone,
+    partitioning: board.partitioning,
     createdAt: new Date(board.createdAtMs).toISOString(),
     periodStart: new Date(board.periodStartMs).toISOString(),
     bounds: {
@@ -50,6 +51,11 @@ const boardResponse = z.object({
   ranking: z.string(),
   reset: z.string(),
   timeZone: z.string(),
+  partitioning: z.union([
+    z.object({ kind: z.literal('single') }),
+    z.object({ kind: z.literal('range'), bounds: z.array(z.number()) }),
+    z.object({ kind: z.literal('hash'), shards: z.number() }),
+  ]),
   createdAt: z.string(),
   periodStart: z.string(),
   bounds: z.object({

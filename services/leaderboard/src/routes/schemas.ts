@@ -31,6 +31,13 @@ export const createBoardBody = z.object({
   scoreMin: safeInteger.default(0),
   scoreMax: safeInteger.default(2 ** 31 - 1),
   timeResolutionMs: z.number().int().min(1).max(3_600_000).optional(),
+  partitioning: z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('single') }),
+      z.object({ kind: z.literal('range'), bounds: z.array(safeInteger).min(1).max(15) }),
+      z.object({ kind: z.literal('hash'), shards: z.number().int().min(2).max(16) }),
+    ])
+    .default({ kind: 'single' }),
 });
 
 export const submissionBody = z.object({

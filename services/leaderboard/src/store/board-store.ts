@@ -1,5 +1,5 @@
 import type { Sql, SqlQueryable } from '@sysdesign/platform';
-import type { Board, Operator, Ranking } from '../domain/board.js';
+import type { Board, Operator, Partitioning, Ranking } from '../domain/board.js';
 import type { SortOrder } from '../domain/encoding.js';
 import type { Reset } from '../domain/schedule.js';
 
@@ -20,6 +20,7 @@ interface BoardRow {
   time_resolution_ms: number;
   created_at: bigint;
   period_start: bigint;
+  partitioning: Partitioning;
 }
 
 export interface EntryRow {
@@ -50,7 +51,7 @@ export interface ScoreEvent {
 }
 
 const BOARD_COLUMNS =
-  'id, sort_order, operator, ranking, reset, time_zone, score_min, score_max, time_resolution_ms, created_at, period_start';
+  'id, sort_order, operator, ranking, reset, time_zone, score_min, score_max, time_resolution_ms, created_at, period_start, partitioning';
 
 function boardOf(row: BoardRow): Board {
   return {
@@ -65,6 +66,7 @@ function boardOf(row: BoardRow): Board {
     timeResolutionMs: row.time_resolution_ms,
     createdAtMs: Number(row.created_at),
     periodStartMs: Number(row.period_start),
+    partitioning: row.partitioning,
   };
 }
 
@@ -97,7 +99,7 @@ export class BoardStore {
       const { rows } = await tx.query<{ count: bigint }>('SELECT count(*) AS count FROM boards');
       if (Number(rows[0]!.count) >= boardsMax) return null;
       const inserted = await tx.query(
-        `INSERT INTO boards (${BOARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        `INSERT INTO boards (${BOARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (id) DO NOTHING`,
         [
           board.id,
@@ -111,6 +113,7 @@ export class BoardStore {
           board.timeResolutionMs,
           board.createdAtMs,
           board.periodStartMs,
+          JSON.stringify(board.partitioning),
         ],
       );
       return inserted.rowCount === 1;
@@ -118,7 +121,11 @@ export class BoardStore {
   }
 
   async get(id: string): Promise<Board | undefined> {
-    const { rows } = await this.sql.query<BoardRow>(`SELECT ${BOARD_COLUMNS} FROM boards WHERE id = $1`, [
+    return this.getIn(this.sql, id);
+  }
+
+  async getIn(queryable: SqlQueryable, id: string): Promise<Board | undefined> {
+    const { rows } = await queryable.query<BoardRow>(`SELECT ${BOARD_COLUMNS} FROM boards WHERE id = $1`, [
       id,
     ]);
     return rows[0] ? boardOf(rows[0]) : undefined;
@@ -192,19 +199,35 @@ export class BoardStore {
     await tx.query(`SELECT ${lock}(12, hashtext($1))`, [boardId]);
   }
 
-  /** The player's entry, row-locked until the transaction ends (null: none yet). */
+  /**
+   * The player's entry, row-locked until the transaction ends (null: none yet). A player without
+   * an entry gets a placeholder row inserted here, so a concurrent first submission waits on its
+   * unique key instead of reading "no score" too (and both writing the same first score); the
+   * transaction's `saveEntry` overwrites it, and a rollback takes it away.
+   */
   async lockEntry(
     tx: SqlQueryable,
     boardId: string,
     periodStartMs: number,
     player: string,
   ): Promise<EntryRow | null> {
-    const { rows } = await tx.query<EntryDbRow>(
-      `SELECT player, score, reached_at, display_name, sub_score FROM entries
-       WHERE board_id = $1 AND period_start = $2 AND player = $3 FOR UPDATE`,
+    const select = () =>
+      tx.query<EntryDbRow>(
+        `SELECT player, score, reached_at, display_name, sub_score FROM entries
+         WHERE board_id = $1 AND period_start = $2 AND player = $3 FOR UPDATE`,
+        [boardId, periodStartMs, player],
+      );
+    const found = await select();
+    if (found.rows[0]) return entryOf(found.rows[0]);
+    const inserted = await tx.query(
+      `INSERT INTO entries (board_id, period_start, player, score, reached_at) VALUES ($1, $2, $3, 0, 0)
+       ON CONFLICT (board_id, period_start, player) DO NOTHING RETURNING player`,
       [boardId, periodStartMs, player],
     );
-    return rows[0] ? entryOf(rows[0]) : null;
+    if (inserted.rowCount === 1) return null;
+    // Another transaction created it and committed while this one waited: its score is the current one.
+    const created = await select();
+    return created.rows[0] ? entryOf(created.rows[0]) : null;
   }
 
   /** Inserts or replaces the entry (its row is locked, or absent and inserted here). */
