@@ -1,5 +1,6 @@
 import { defineProblems, type Problem } from '@sysdesign/platform';
 import { BoardBoundsError } from './domain/board.js';
+import { BadCronError } from './domain/cron.js';
 import { ScoreOutOfRangeError, TieBreakHorizonError } from './domain/encoding.js';
 import {
   BadCursorError,
@@ -23,6 +24,7 @@ export const errors = defineProblems({
   LEADERBOARD_ERR_BOARDS_FULL: { status: 507, title: 'No room for another board' },
   LEADERBOARD_ERR_BAD_BOUNDS: { status: 400, title: 'Score range and time resolution do not fit in 53 bits' },
   LEADERBOARD_ERR_BAD_TIME_ZONE: { status: 400, title: 'Unknown time zone' },
+  LEADERBOARD_ERR_BAD_CRON: { status: 400, title: 'Invalid cron schedule' },
   LEADERBOARD_ERR_SCORE_OUT_OF_RANGE: { status: 422, title: 'Score outside the board range' },
   LEADERBOARD_ERR_HORIZON_EXHAUSTED: { status: 409, title: 'The period outlived its tie-break horizon' },
   LEADERBOARD_ERR_INCREMENT_TOO_LARGE: { status: 422, title: 'Increment outside the allowed bound' },
@@ -43,6 +45,7 @@ export function mapLeaderboardError(error: unknown): Problem | undefined {
   if (error instanceof BoardBoundsError) return errors.LEADERBOARD_ERR_BAD_BOUNDS(error.message);
   if (error instanceof BadTimeZoneError)
     return errors.LEADERBOARD_ERR_BAD_TIME_ZONE(error.message, { field: 'timeZone' });
+  if (error instanceof BadCronError) return errors.LEADERBOARD_ERR_BAD_CRON(error.message, { field: 'cron' });
   if (error instanceof ScoreOutOfRangeError)
     return errors.LEADERBOARD_ERR_SCORE_OUT_OF_RANGE(error.message, {
       scoreMin: error.scoreMin,

@@ -8,6 +8,7 @@ import {
   checkPartitioning,
   resolveBounds,
 } from './domain/board.js';
+import { type Cron, parseCron } from './domain/cron.js';
 import { TieBreakEncoding } from './domain/encoding.js';
 import {
   BoardExistsError,
@@ -93,24 +94,30 @@ export class Leaderboard {
   private readonly boards = new Map<string, Board>();
   private readonly encodings = new Map<string, TieBreakEncoding>();
   private readonly players = new KeyedQueue();
+  private readonly crons = new Map<string, Cron>();
+  /** Per board, the period the clock was last seen in: [start, next) needs no schedule search. */
+  private readonly windows = new Map<string, { startMs: number; nextMs: number }>();
 
   constructor(private readonly options: LeaderboardOptions) {}
 
   async createBoard(spec: BoardSpec): Promise<Board> {
-    const bounds = resolveBounds(spec);
-    checkPartitioning(spec.partitioning, new TieBreakEncoding(bounds));
     const nowMs = this.options.nowMs();
+    const bounds = resolveBounds(spec, nowMs);
+    checkPartitioning(spec.partitioning, new TieBreakEncoding(bounds));
+    const cron = spec.cron === undefined ? null : spec.cron;
     const board: Board = {
       ...bounds,
       partitioning: spec.partitioning,
+      cron,
       id: spec.id,
       operator: spec.operator,
       ranking: spec.ranking,
       reset: spec.reset,
       timeZone: spec.timeZone,
       createdAtMs: nowMs,
-      periodStartMs: periodStartOf(spec.reset, spec.timeZone, nowMs, nowMs),
+      periodStartMs: nowMs,
     };
+    board.periodStartMs = periodStartOf(spec.reset, spec.timeZone, nowMs, nowMs, this.cronOf(board));
     const created = await this.options.store.create(board, this.options.boardsMax);
     if (created === null) throw new BoardsFullError(this.options.boardsMax);
     if (!created) throw new BoardExistsError(spec.id);
@@ -126,6 +133,17 @@ export class Leaderboard {
     return encoding;
   }
 
+  private cronOf(board: Pick<Board, 'cron'>): Cron | undefined {
+    if (board.cron === null) return undefined;
+    let cron = this.crons.get(board.cron);
+    if (!cron) {
+      cron = parseCron(board.cron);
+      if (this.crons.size >= this.options.boardsMax) this.crons.clear();
+      this.crons.set(board.cron, cron);
+    }
+    return cron;
+  }
+
   /**
    * The board with the period the clock is in. When the clock has passed the board's period, the
    * first caller on any instance archives the finished one and drops its index key.
@@ -135,20 +153,38 @@ export class Leaderboard {
     if (!board) {
       board = await this.options.store.get(id);
       if (!board) throw new BoardNotFoundError(id);
-      if (this.boards.size >= this.options.boardsMax) this.boards.clear();
+      if (this.boards.size >= this.options.boardsMax) {
+        this.boards.clear();
+        this.windows.clear();
+      }
       this.boards.set(id, board);
     }
     const nowMs = this.options.nowMs();
-    const current = periodStartOf(board.reset, board.timeZone, nowMs, board.createdAtMs);
+    const window = this.windows.get(id);
+    if (
+      window &&
+      window.startMs === board.periodStartMs &&
+      nowMs >= window.startMs &&
+      nowMs < window.nextMs
+    ) {
+      return board;
+    }
+    const cron = this.cronOf(board);
+    const current = periodStartOf(board.reset, board.timeZone, nowMs, board.createdAtMs, cron);
+    this.windows.set(id, {
+      startMs: current,
+      nextMs: nextPeriodStart(board.reset, board.timeZone, current, cron) ?? Number.POSITIVE_INFINITY,
+    });
     if (current <= board.periodStartMs) return board;
     const stored = await this.options.store.get(id);
     if (stored && stored.periodStartMs < current) {
+      const endMs = nextPeriodStart(board.reset, board.timeZone, stored.periodStartMs, cron) ?? current;
       const moved = await this.options.store.advancePeriod(
         id,
         stored.periodStartMs,
         current,
         nowMs,
-        nextPeriodStart(board.reset, board.timeZone, stored.periodStartMs) ?? current,
+        Math.min(endMs, current),
       );
       if (moved) await this.options.index.of(board, stored.periodStartMs).drop();
     }

@@ -1,9 +1,16 @@
 import { seededRandom } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import { applyOperator, BoardBoundsError, NEVER_HORIZON_MS, resolveBounds } from '../src/domain/board.js';
+import { BadCronError, parseCron } from '../src/domain/cron.js';
 import { ScoreOutOfRangeError, TieBreakEncoding, TieBreakHorizonError } from '../src/domain/encoding.js';
 import { KeyedQueue } from '../src/domain/keyed-queue.js';
-import { BadTimeZoneError, nextPeriodStart, periodStartOf } from '../src/domain/schedule.js';
+import {
+  BadTimeZoneError,
+  nextFire,
+  nextPeriodStart,
+  periodStartOf,
+  previousFire,
+} from '../src/domain/schedule.js';
 
 const HOUR_MS = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -122,6 +129,49 @@ describe('reset schedules across DST', () => {
         expect(nextPeriodStart('daily', 'Europe/Paris', start)!).toBeGreaterThan(at);
       }
     }
+  });
+});
+
+describe('cron schedules', () => {
+  it('parses lists, ranges, steps and both Sundays, and refuses the rest', () => {
+    const cron = parseCron('0,30 9-17/4 * 1-3 0,7');
+    expect(cron.minutes).toEqual([0, 30]);
+    expect(cron.hours).toEqual([9, 13, 17]);
+    expect([...cron.months]).toEqual([1, 2, 3]);
+    expect([...cron.weekdays]).toEqual([0]);
+    for (const bad of ['* * * *', '60 * * * *', '1-0 * * * *', '*/0 * * * *', '1/2/3 * * * *', 'x * * * *']) {
+      expect(() => parseCron(bad), bad).toThrow(BadCronError);
+    }
+  });
+
+  it('fires at the local time on either side of a DST change, and finds the last firing before now', () => {
+    // Fridays 18:00 in Paris: 17:00 UTC in winter (CET), 16:00 UTC in summer (CEST).
+    const friday = parseCron('0 18 * * 5');
+    expect(iso(nextFire(friday, 'Europe/Paris', Date.UTC(2026, 2, 21))!)).toBe('2026-03-27T17:00:00.000Z');
+    expect(iso(nextFire(friday, 'Europe/Paris', Date.UTC(2026, 2, 28))!)).toBe('2026-04-03T16:00:00.000Z');
+    expect(iso(previousFire(friday, 'Europe/Paris', Date.UTC(2026, 3, 3, 15, 59))!)).toBe(
+      '2026-03-27T17:00:00.000Z',
+    );
+    expect(iso(previousFire(friday, 'Europe/Paris', Date.UTC(2026, 3, 3, 16))!)).toBe(
+      '2026-04-03T16:00:00.000Z',
+    );
+    // Day of month or day of week (both restricted): the 1st, and every Monday.
+    const either = parseCron('0 0 1 * 1');
+    expect(iso(nextFire(either, 'UTC', Date.UTC(2026, 5, 30))!)).toBe('2026-07-01T00:00:00.000Z');
+    expect(iso(nextFire(either, 'UTC', Date.UTC(2026, 6, 1, 1))!)).toBe('2026-07-06T00:00:00.000Z');
+    expect(nextFire(parseCron('0 0 31 2 *'), 'UTC', 0)).toBeNull();
+  });
+
+  it('starts a cron board’s period at its last firing, or at its creation before the first one', () => {
+    const cron = parseCron('0 18 * * 5');
+    const created = Date.UTC(2026, 2, 23);
+    expect(periodStartOf('cron', 'Europe/Paris', Date.UTC(2026, 2, 24), created, cron)).toBe(created);
+    expect(iso(periodStartOf('cron', 'Europe/Paris', Date.UTC(2026, 3, 1), created, cron))).toBe(
+      '2026-03-27T17:00:00.000Z',
+    );
+    expect(iso(nextPeriodStart('cron', 'Europe/Paris', Date.UTC(2026, 2, 27, 17), cron)!)).toBe(
+      '2026-04-03T16:00:00.000Z',
+    );
   });
 });
 

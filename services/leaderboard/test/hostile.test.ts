@@ -209,6 +209,46 @@ describe('boards', () => {
     );
   });
 
+  it('refuses bad cron schedules with LEADERBOARD_ERR_BAD_CRON', async () => {
+    const bad = [
+      '',
+      '* * * *',
+      '61 * * * *',
+      '0 24 * * *',
+      '0 0 0 * *',
+      '0 0 * 13 *',
+      '0 0 * * 8',
+      '5-1 * * * *',
+      '*/0 * * * *',
+      'a b c d e',
+      '0 0 31 2 *',
+      `${'1,'.repeat(60)}1 * * * *`,
+    ];
+    for (const cron of bad) {
+      const response = await app.inject(post('/v1/boards', { id: 'cron-bad', reset: 'cron', cron }, admin));
+      expect(response.statusCode, cron).toBe(400);
+      expect(['LEADERBOARD_ERR_BAD_CRON', 'ERR_VALIDATION']).toContain(response.json().code);
+    }
+    await expectProblem(
+      app,
+      post('/v1/boards', { id: 'cron-missing', reset: 'cron' }, admin),
+      400,
+      'LEADERBOARD_ERR_BAD_CRON',
+    );
+    await expectProblem(
+      app,
+      post('/v1/boards', { id: 'cron-31feb', reset: 'cron', cron: '0 0 31 2 *' }, admin),
+      400,
+      'LEADERBOARD_ERR_BAD_CRON',
+    );
+    await expectProblem(
+      app,
+      post('/v1/boards', { id: 'cron-daily', reset: 'daily', cron: '0 0 * * *' }, admin),
+      400,
+      'LEADERBOARD_ERR_BAD_CRON',
+    );
+  });
+
   it('refuses a second board with the same id', async () => {
     await expectProblem(app, post('/v1/boards', { id: 'b' }, admin), 409, 'LEADERBOARD_ERR_BOARD_EXISTS');
   });

@@ -87,3 +87,25 @@ it('archives only the last active period when the board sat idle through several
     expect.objectContaining({ start: Date.UTC(2026, 2, 30), end: Date.UTC(2026, 3, 6), players: 1 }),
   ]);
 });
+
+it('rolls a cron board over at each firing (Fridays 18:00 Paris) and archives the finished period', async () => {
+  clock = Date.UTC(2026, 2, 25, 12); // Wednesday
+  await client.createBoard({ id: 'friday', reset: 'cron', cron: '0 18 * * 5', timeZone: 'Europe/Paris' });
+  await client.submit('friday', 'early', 3);
+  clock = Date.UTC(2026, 2, 27, 16, 59); // Friday 17:59 CET
+  await client.submit('friday', 'late', 4);
+  clock = Date.UTC(2026, 2, 27, 17, 0, 1); // 18:00:01 CET: the next period
+  expect(await client.top('friday')).toEqual([]);
+  const [archived] = (await app.inject({ url: '/v1/boards/friday/periods' })).json().periods;
+  expect(archived).toMatchObject({
+    start: Date.UTC(2026, 2, 25, 12),
+    end: Date.UTC(2026, 2, 27, 17),
+    players: 2,
+  });
+  // After the DST change, Friday 18:00 is 16:00 UTC.
+  clock = Date.UTC(2026, 3, 3, 16, 0, 1);
+  await client.submit('friday', 'next', 1);
+  expect((await app.inject({ url: '/v1/boards/friday' })).json().periodStart).toBe(
+    '2026-04-03T16:00:00.000Z',
+  );
+});

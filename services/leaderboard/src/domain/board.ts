@@ -1,5 +1,6 @@
+import { BadCronError, parseCron } from './cron.js';
 import { type EncodingBounds, SCORE_BITS_MAX, type SortOrder, TieBreakEncoding } from './encoding.js';
-import { checkTimeZone, PERIOD_MS_MAX, type Reset } from './schedule.js';
+import { checkTimeZone, nextFire, PERIOD_MS_MAX, type Reset } from './schedule.js';
 
 /**
  * A board's rules. The operator decides what a submission does to the player's score: `best`
@@ -25,6 +26,8 @@ export type Partitioning =
 
 export interface Board extends EncodingBounds {
   partitioning: Partitioning;
+  /** The five-field expression of a `cron` board, else null. */
+  cron: string | null;
   id: string;
   operator: Operator;
   ranking: Ranking;
@@ -45,6 +48,7 @@ export interface BoardSpec {
   scoreMin: number;
   scoreMax: number;
   partitioning: Partitioning;
+  cron?: string | undefined;
   /** Absent: the finest power of ten (1 ms to 1 h) whose horizon covers the longest period. */
   timeResolutionMs?: number | undefined;
 }
@@ -61,8 +65,9 @@ function periodMsMax(reset: Reset): number {
 }
 
 /** The encoding bounds of a spec, or why it cannot be encoded. */
-export function resolveBounds(spec: BoardSpec): EncodingBounds {
+export function resolveBounds(spec: BoardSpec, nowMs: number = Date.now()): EncodingBounds {
   checkTimeZone(spec.timeZone);
+  checkSchedule(spec, nowMs);
   if (!(spec.scoreMin < spec.scoreMax)) throw new BoardBoundsError('scoreMin must be below scoreMax');
   const range = spec.scoreMax - spec.scoreMin;
   if (!Number.isSafeInteger(range) || range >= 2 ** SCORE_BITS_MAX) {
@@ -84,6 +89,19 @@ export function resolveBounds(spec: BoardSpec): EncodingBounds {
     `a ${spec.reset} period lasts up to ${needMs} ms, but a score range of ${range} leaves ${encoding.timeBits} bits of time ` +
       `(${encoding.horizonMs} ms at ${candidates.at(-1)} ms per tick): narrow the range or coarsen timeResolutionMs`,
   );
+}
+
+/** A cron board needs an expression that fires within the search window; other resets take none. */
+function checkSchedule(spec: BoardSpec, nowMs: number): void {
+  if (spec.reset !== 'cron') {
+    if (spec.cron !== undefined)
+      throw new BadCronError(spec.cron, `a ${spec.reset} board takes no cron expression`);
+    return;
+  }
+  if (spec.cron === undefined) throw new BadCronError('', 'a cron board needs a cron expression');
+  const cron = parseCron(spec.cron);
+  if (nextFire(cron, spec.timeZone, nowMs) === null)
+    throw new BadCronError(spec.cron, 'it never fires within 400 days');
 }
 
 /** Range bounds must be scores of the board, strictly from best to worst. */

@@ -4,15 +4,21 @@
  * boundary, never the local one: a day may last 23 or 25 hours.
  */
 
-export const RESETS = ['never', 'daily', 'weekly', 'monthly'] as const;
+import { type Cron, cronMatchesDay } from './cron.js';
+
+export const RESETS = ['never', 'daily', 'weekly', 'monthly', 'cron'] as const;
 export type Reset = (typeof RESETS)[number];
 
 const HOUR_MS = 3_600_000;
+/** How far a cron schedule's previous or next firing is searched for (and its longest period). */
+export const CRON_SEARCH_DAYS = 400;
 /** The longest period of each schedule (a DST day is 25 hours), for the tie-break's horizon. */
 export const PERIOD_MS_MAX: Record<Exclude<Reset, 'never'>, number> = {
   daily: 25 * HOUR_MS,
   weekly: (7 * 24 + 1) * HOUR_MS,
   monthly: (31 * 24 + 1) * HOUR_MS,
+  // A cron board's periods may last up to this long; a schedule with a longer gap is refused.
+  cron: CRON_SEARCH_DAYS * 24 * HOUR_MS,
 };
 
 export class BadTimeZoneError extends Error {
@@ -83,16 +89,86 @@ function offsetAt(ms: number, timeZone: string): number {
   return asUtc - (ms - (((ms % 1000) + 1000) % 1000));
 }
 
-/** The instant of a local midnight (two passes settle the offset on either side of a DST change). */
-function localMidnight(year: number, month: number, day: number, timeZone: string): number {
-  const guess = Date.UTC(year, month - 1, day);
+/** The instant of a local wall time (two passes settle the offset on either side of a DST change). */
+function localToUtc(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  timeZone: string,
+): number {
+  const guess = Date.UTC(year, month - 1, day, hour, minute);
   const first = guess - offsetAt(guess, timeZone);
   return guess - offsetAt(first, timeZone);
 }
 
-/** The start of the period that contains `nowMs`; `never` has one period, from the board's creation. */
-export function periodStartOf(reset: Reset, timeZone: string, nowMs: number, createdAtMs: number): number {
+function localMidnight(year: number, month: number, day: number, timeZone: string): number {
+  return localToUtc(year, month, day, 0, 0, timeZone);
+}
+
+/** The local calendar day `offset` days from the given one. */
+function dayFrom(year: number, month: number, day: number, offset: number): [number, number, number] {
+  const date = new Date(Date.UTC(year, month - 1, day + offset));
+  return [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()];
+}
+
+/** The cron's latest firing at or before `atMs`, or null when none in CRON_SEARCH_DAYS. */
+export function previousFire(cron: Cron, timeZone: string, atMs: number): number | null {
+  const local = localTimeOf(atMs, timeZone);
+  for (let back = 0; back <= CRON_SEARCH_DAYS; back += 1) {
+    const [year, month, day] = dayFrom(local.year, local.month, local.day, -back);
+    if (!cronMatchesDay(cron, year, month, day)) continue;
+    for (let hourIndex = cron.hours.length - 1; hourIndex >= 0; hourIndex -= 1) {
+      for (let minuteIndex = cron.minutes.length - 1; minuteIndex >= 0; minuteIndex -= 1) {
+        const fire = localToUtc(
+          year,
+          month,
+          day,
+          cron.hours[hourIndex]!,
+          cron.minutes[minuteIndex]!,
+          timeZone,
+        );
+        if (fire <= atMs) return fire;
+      }
+    }
+  }
+  return null;
+}
+
+/** The cron's first firing after `afterMs`, or null when none in CRON_SEARCH_DAYS. */
+export function nextFire(cron: Cron, timeZone: string, afterMs: number): number | null {
+  const local = localTimeOf(afterMs, timeZone);
+  for (let ahead = 0; ahead <= CRON_SEARCH_DAYS; ahead += 1) {
+    const [year, month, day] = dayFrom(local.year, local.month, local.day, ahead);
+    if (!cronMatchesDay(cron, year, month, day)) continue;
+    for (const hour of cron.hours) {
+      for (const minute of cron.minutes) {
+        const fire = localToUtc(year, month, day, hour, minute, timeZone);
+        if (fire > afterMs) return fire;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * The start of the period that contains `nowMs`; `never` has one period, from the board's
+ * creation, and so does a cron board until its schedule first fires.
+ */
+export function periodStartOf(
+  reset: Reset,
+  timeZone: string,
+  nowMs: number,
+  createdAtMs: number,
+  cron?: Cron,
+): number {
   if (reset === 'never') return createdAtMs;
+  if (reset === 'cron') {
+    if (!cron) throw new Error('a cron board needs its schedule');
+    const fired = previousFire(cron, timeZone, nowMs);
+    return fired === null || fired < createdAtMs ? createdAtMs : fired;
+  }
   const local = localTimeOf(nowMs, timeZone);
   if (reset === 'daily') return localMidnight(local.year, local.month, local.day, timeZone);
   if (reset === 'monthly') return localMidnight(local.year, local.month, 1, timeZone);
@@ -103,8 +179,17 @@ export function periodStartOf(reset: Reset, timeZone: string, nowMs: number, cre
 }
 
 /** The start of the period after the one that began at `periodStartMs` (null for `never`). */
-export function nextPeriodStart(reset: Reset, timeZone: string, periodStartMs: number): number | null {
+export function nextPeriodStart(
+  reset: Reset,
+  timeZone: string,
+  periodStartMs: number,
+  cron?: Cron,
+): number | null {
   if (reset === 'never') return null;
+  if (reset === 'cron') {
+    if (!cron) throw new Error('a cron board needs its schedule');
+    return nextFire(cron, timeZone, periodStartMs);
+  }
   // A few hours in, the local date is the period's first day whatever the DST shift.
   const local = localTimeOf(periodStartMs + 3 * HOUR_MS, timeZone);
   if (reset === 'daily') return localMidnight(local.year, local.month, local.day + 1, timeZone);

@@ -31,6 +31,7 @@ function boardBody(board: Board) {
     ranking: board.ranking,
     reset: board.reset,
     timeZone: board.timeZone,
+    cron: board.cron,
     partitioning: board.partitioning,
     createdAt: new Date(board.createdAtMs).toISOString(),
     periodStart: new Date(board.periodStartMs).toISOString(),
@@ -51,6 +52,7 @@ const boardResponse = z.object({
   ranking: z.string(),
   reset: z.string(),
   timeZone: z.string(),
+  cron: z.string().nullable(),
   partitioning: z.union([
     z.object({ kind: z.literal('single') }),
     z.object({ kind: z.literal('range'), bounds: z.array(z.number()) }),

@@ -28,6 +28,8 @@ export const createBoardBody = z.object({
   ranking: z.enum(RANKINGS).default('ordinal'),
   reset: z.enum(RESETS).default('never'),
   timeZone: z.string().min(1).max(64).default('UTC'),
+  /** With reset `cron`: minute hour day-of-month month day-of-week, in the time zone. */
+  cron: z.string().min(1).max(100).optional().meta({ example: '0 18 * * 5' }),
   scoreMin: safeInteger.default(0),
   scoreMax: safeInteger.default(2 ** 31 - 1),
   timeResolutionMs: z.number().int().min(1).max(3_600_000).optional(),

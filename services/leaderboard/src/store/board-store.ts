@@ -21,6 +21,7 @@ interface BoardRow {
   created_at: bigint;
   period_start: bigint;
   partitioning: Partitioning;
+  cron: string | null;
 }
 
 export interface EntryRow {
@@ -51,7 +52,7 @@ export interface ScoreEvent {
 }
 
 const BOARD_COLUMNS =
-  'id, sort_order, operator, ranking, reset, time_zone, score_min, score_max, time_resolution_ms, created_at, period_start, partitioning';
+  'id, sort_order, operator, ranking, reset, time_zone, score_min, score_max, time_resolution_ms, created_at, period_start, partitioning, cron';
 
 function boardOf(row: BoardRow): Board {
   return {
@@ -67,6 +68,7 @@ function boardOf(row: BoardRow): Board {
     createdAtMs: Number(row.created_at),
     periodStartMs: Number(row.period_start),
     partitioning: row.partitioning,
+    cron: row.cron,
   };
 }
 
@@ -99,7 +101,7 @@ export class BoardStore {
       const { rows } = await tx.query<{ count: bigint }>('SELECT count(*) AS count FROM boards');
       if (Number(rows[0]!.count) >= boardsMax) return null;
       const inserted = await tx.query(
-        `INSERT INTO boards (${BOARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        `INSERT INTO boards (${BOARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (id) DO NOTHING`,
         [
           board.id,
@@ -114,6 +116,7 @@ export class BoardStore {
           board.createdAtMs,
           board.periodStartMs,
           JSON.stringify(board.partitioning),
+          board.cron,
         ],
       );
       return inserted.rowCount === 1;
