@@ -10,7 +10,9 @@
  *
  * Run: `pnpm --filter @sysdesign/load-tests bench:sorted-set`. Writes `results/sorted-set.md`.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { compareMembers, createRedis, SortedSetKeyspace } from '@sysdesign/platform';
 import { seededRandom } from '@sysdesign/testkit';
 import { OrderedSet } from 'js-sdsl';
@@ -194,19 +196,41 @@ function measureRound(kind: ContenderKind, load: Workload): Row {
   return { build, insert, remove, rank, rangeScore, rangeRank };
 }
 
-function heapBytesPerMember(kind: ContenderKind, load: Workload): number | undefined {
+/** Full collections with pauses between, so concurrent sweeping has finished before heapUsed is read. */
+async function settledHeapBytes(gc: () => void): Promise<number> {
+  for (let pass = 0; pass < 3; pass++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * The structure's own heap per member, measured in a fresh child process per contender (in this
+ * one, the garbage of the timed rounds is still being swept and skews heapUsed by hundreds of MB).
+ * The member strings exist before and after, so they are not counted.
+ */
+function heapBytesPerMember(kindIndex: number, size: number): number | undefined {
+  const output = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, SORTED_SET_BENCH_MEMORY_OF: `${kindIndex}:${size}` },
+    encoding: 'utf8',
+  });
+  const bytes = Number(output.trim().split('\n').at(-1));
+  return Number.isFinite(bytes) ? bytes : undefined;
+}
+
+/** The child's side of `heapBytesPerMember`: prints bytes per member, or nothing without --expose-gc. */
+async function measureHeapInThisProcess(kindIndex: number, size: number): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return undefined;
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  const set = kind.create();
-  for (let index = 0; index < load.members.length; index++)
-    set.add(load.members[index]!, load.scores[index]!);
-  gc();
-  const after = process.memoryUsage().heapUsed;
+  if (!gc) return;
+  const load = workload(size);
+  const before = await settledHeapBytes(gc);
+  const set = KINDS[kindIndex]!.create();
+  for (let index = 0; index < size; index++) set.add(load.members[index]!, load.scores[index]!);
+  const after = await settledHeapBytes(gc);
   // Keeps the set alive past the second measurement.
   set.remove(load.members[0]!);
-  return (after - before) / load.members.length;
+  console.log(String((after - before) / size));
 }
 
 /** Redis's own bytes per member for the same set (`MEMORY USAGE`), or undefined without REDIS_URL. */
@@ -266,7 +290,7 @@ async function main(): Promise<void> {
         const values = rows.map((row) => row[field]).filter((value) => value !== undefined);
         return format(values.length === 0 ? undefined : median(values), kind.missing);
       };
-      const bytes = heapBytesPerMember(kind, load);
+      const bytes = heapBytesPerMember(KINDS.indexOf(kind), size);
       lines.push(
         `| ${kind.name} | ${cell('build')} | ${cell('insert')} | ${cell('remove')} | ${cell('rank')} | ` +
           `${cell('rangeScore')} | ${cell('rangeRank')} | ${bytes === undefined ? 'run with --expose-gc' : Math.round(bytes)} |`,
@@ -283,4 +307,9 @@ async function main(): Promise<void> {
   console.log(`\nwritten to ${resultsPath('sorted-set')}`);
 }
 
-await main();
+const memoryOf = process.env.SORTED_SET_BENCH_MEMORY_OF;
+if (memoryOf === undefined) await main();
+else {
+  const [kindIndex, size] = memoryOf.split(':').map(Number);
+  await measureHeapInThisProcess(kindIndex!, size!);
+}

@@ -26,12 +26,13 @@ import {
  */
 
 /**
- * Heap bytes a member costs beyond its UTF-8, measured by `pnpm --filter @sysdesign/load-tests
- * bench:sorted-set` on Node 20 with 1M short members (map entry, skip-list node, level arrays).
+ * Heap bytes a member costs beyond its UTF-8: about 195 for its map entry, skip-list node and
+ * level arrays, measured on Node 20 with 20 to 1M members per key (load-tests
+ * `bench:sorted-set`), plus a string header.
  */
-export const MEMBER_OVERHEAD_BYTES = 120;
-/** Heap bytes an empty sorted set costs beyond its key's UTF-8 (map, skip-list header of 32 levels). */
-export const KEY_OVERHEAD_BYTES = 700;
+export const MEMBER_OVERHEAD_BYTES = 210;
+/** Heap bytes a key costs beyond its UTF-8 and its members: its map slot, set, member map and skip-list header (measured beside the above). */
+export const KEY_OVERHEAD_BYTES = 560;
 
 export interface SortedSetLimits {
   /** Members across every key. */

@@ -57,24 +57,26 @@ function before(node: SkipNode, score: number, member: string): boolean {
   return node.score < score || (node.score === score && compareMembers(node.member, member) < 0);
 }
 
+/**
+ * Scratch for the searches that remember, per level, the last node before a position and its
+ * rank. Shared by every list: the calls are synchronous and never re-enter a list while they use
+ * it, and one allocation per call was a measurable share of an insert.
+ */
+const scratchNodes: SkipNode[] = [];
+const scratchRanks: number[] = [];
+for (let level = 0; level < MAX_LEVEL; level++) {
+  scratchNodes.push(new SkipNode('', 0, 0));
+  scratchRanks.push(0);
+}
+
 export class SkipList {
-  private readonly header = new SkipNode('', Number.NEGATIVE_INFINITY, MAX_LEVEL);
+  /** Grows its levels as the list's height grows: a key holding a few members stays small. */
+  private readonly header = new SkipNode('', Number.NEGATIVE_INFINITY, 1);
   private level = 1;
   length = 0;
-  /**
-   * Scratch for the searches that must remember, per level, the last node before a position and
-   * its rank: reused, since one allocation per call was a measurable share of an insert.
-   */
-  private readonly update: SkipNode[] = [];
-  private readonly rankScratch: number[] = [];
 
   /** `random` draws node heights: inject a seeded one to replay a shape. */
-  constructor(private readonly random: () => number = Math.random) {
-    for (let level = 0; level < MAX_LEVEL; level++) {
-      this.update.push(this.header);
-      this.rankScratch.push(0);
-    }
-  }
+  constructor(private readonly random: () => number = Math.random) {}
 
   randomLevel(): number {
     let level = 1;
@@ -83,8 +85,8 @@ export class SkipList {
   }
 
   insert(score: number, member: string): SkipNode {
-    const update = this.update;
-    const rank = this.rankScratch;
+    const update = scratchNodes;
+    const rank = scratchRanks;
     let node = this.header;
     for (let level = this.level - 1; level >= 0; level--) {
       rank[level] = level === this.level - 1 ? 0 : rank[level + 1]!;
@@ -98,6 +100,10 @@ export class SkipList {
     }
     const height = this.randomLevel();
     if (height > this.level) {
+      while (this.header.next.length < height) {
+        this.header.next.push(null);
+        this.header.span.push(0);
+      }
       for (let level = this.level; level < height; level++) {
         rank[level] = 0;
         update[level] = this.header;
@@ -222,7 +228,7 @@ export class SkipList {
   /** Removes every node in the score range, calling `removed` for each; returns how many. */
   deleteRangeByScore(range: ScoreRange, removed: (node: SkipNode) => void): number {
     if (!rangeIsSatisfiable(range)) return 0;
-    const update = this.update;
+    const update = scratchNodes;
     let node = this.header;
     for (let level = this.level - 1; level >= 0; level--) {
       while (node.next[level] && !aboveMin(node.next[level]!.score, range)) node = node.next[level]!;
@@ -242,7 +248,7 @@ export class SkipList {
 
   /** Removes the nodes of 1-based ranks start..end (inclusive, within 1..length); returns how many. */
   deleteRangeByRank(start: number, end: number, removed: (node: SkipNode) => void): number {
-    const update = this.update;
+    const update = scratchNodes;
     let traversed = 0;
     let node = this.header;
     for (let level = this.level - 1; level >= 0; level--) {
@@ -298,7 +304,7 @@ export class SkipList {
   }
 
   private predecessors(score: number, member: string): SkipNode[] {
-    const update = this.update;
+    const update = scratchNodes;
     let node = this.header;
     for (let level = this.level - 1; level >= 0; level--) {
       let next = node.next[level];

@@ -37,3 +37,18 @@ describeWith(await redisBackend(), 'RedisSortedSetStore', ({ url }) => {
     });
   });
 });
+
+describe('RedisSortedSetStore reply errors', () => {
+  it("turns Redis's OOM refusal into the twin's full error, and passes other failures through", async () => {
+    // A stand-in connection whose commands fail as Redis fails them: no server needed for the mapping.
+    const failing = (message: string) =>
+      ({ call: () => Promise.reject(new Error(message)) }) as unknown as Redis;
+    const full = new RedisSortedSetStore(failing("OOM command not allowed when used memory > 'maxmemory'."));
+    await expect(full.zadd('k', [{ member: 'a', score: 1 }])).rejects.toMatchObject({
+      code: 'ZSET_ERR_FULL',
+      bound: 'redis-maxmemory',
+    });
+    const down = new RedisSortedSetStore(failing('Connection is closed.'));
+    await expect(down.zcard('k')).rejects.toThrow('Connection is closed.');
+  });
+});
