@@ -152,4 +152,4 @@ const report = `# leaderboard index bench\n\nNode ${process.version}, ${new Date
 console.log(report);
 const results = fileURLToPath(new URL('../../../load-tests/results/', import.meta.url));
 mkdirSync(results, { recursive: true });
-writeFileSync(`${results}leaderboard.md`, report);
+writeFileSync(`${results}leaderboard-index.md`, report);
