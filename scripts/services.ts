@@ -2,6 +2,7 @@ import { consoleService } from '@sysdesign/console';
 import { idGenerator } from '@sysdesign/id-generator';
 import { jobScheduler } from '@sysdesign/job-scheduler';
 import { kvStore } from '@sysdesign/kv-store';
+import { leaderboard } from '@sysdesign/leaderboard';
 import type { ServiceDefinition } from '@sysdesign/platform';
 import { rateLimiter } from '@sysdesign/rate-limiter';
 import { urlShortener } from '@sysdesign/url-shortener';
@@ -10,6 +11,13 @@ import { urlShortener } from '@sysdesign/url-shortener';
  * Every service `pnpm start` runs, in start order. Adding a service is one line here (and a
  * root devDependency on its package).
  */
-export const SERVICES: ServiceDefinition[] = [rateLimiter, kvStore, idGenerator, urlShortener, jobScheduler];
+export const SERVICES: ServiceDefinition[] = [
+  rateLimiter,
+  kvStore,
+  idGenerator,
+  urlShortener,
+  jobScheduler,
+  leaderboard,
+];
 
 export const CONSOLE = consoleService;
