@@ -38,7 +38,9 @@ interface BuiltService {
 
 function readYaml(relativePath: string): unknown {
   // Compose files use YAML 1.1 merge keys (`<<: *service`); yaml 2 reads them only when asked.
-  return parse(readFileSync(join(root, relativePath), 'utf8'), { merge: true });
+  // Each service's `<<: *service` is an alias expansion, and yaml's default bound (100, a guard
+  // against alias bombs in untrusted input) is below what our own compose file legitimately uses.
+  return parse(readFileSync(join(root, relativePath), 'utf8'), { merge: true, maxAliasCount: 1_000 });
 }
 
 /** Compose accepts both `{ KEY: value }` and `["KEY=value"]`; values become strings either way. */
