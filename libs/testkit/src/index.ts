@@ -1,4 +1,5 @@
 export * from './backends.js';
+export * from './browser.js';
 export * from './cluster.js';
 export * from './command.js';
 export * from './describe.js';

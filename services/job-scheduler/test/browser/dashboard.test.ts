@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { EmbeddedPostgres, type ServiceApp } from '@sysdesign/platform';
-import { freshSchemaName } from '@sysdesign/testkit';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumMissing, freshSchemaName } from '@sysdesign/testkit';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildFromEnv, submit, waitForState } from '../helpers.js';
@@ -12,10 +11,9 @@ import { bearer, buildFromEnv, submit, waitForState } from '../helpers.js';
  * as SVG nodes and edges coloured by state, kept current by polling.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium)
-  console.warn(`dashboard browser test skipped: ${CHROMIUM} is not installed (apt-get install chromium)`);
+const missing = chromiumMissing();
+const haveChromium = missing === undefined;
+if (missing) console.warn(`dashboard browser test skipped: ${missing}`);
 
 let embedded: EmbeddedPostgres;
 let app: ServiceApp;
@@ -28,17 +26,7 @@ beforeAll(async () => {
   app = await buildFromEnv({}, { embedded, schema: freshSchemaName('browser') });
   await app.listen({ host: '127.0.0.1', port: 0 });
   baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
 });
 afterAll(async () => {
   if (!haveChromium) return;

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { EmbeddedPostgres, type ServiceApp } from '@sysdesign/platform';
-import { freshSchemaName } from '@sysdesign/testkit';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumMissing, freshSchemaName } from '@sysdesign/testkit';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFromEnv, type Client, clientOf } from '../helpers.js';
@@ -11,9 +10,9 @@ import { buildFromEnv, type Client, clientOf } from '../helpers.js';
  * shows the board's top 10 and follows a new score without a reload.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const describeIf = existsSync(CHROMIUM) ? describe : describe.skip;
-if (!existsSync(CHROMIUM)) console.warn(`[leaderboard] skipping the browser test: ${CHROMIUM} is missing`);
+const missing = chromiumMissing();
+const describeIf = missing === undefined ? describe : describe.skip;
+if (missing) console.warn(`[leaderboard] skipping the browser test: ${missing}`);
 
 describeIf('the live top-10 page', () => {
   let embedded: EmbeddedPostgres;
@@ -28,17 +27,7 @@ describeIf('the live top-10 page', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     client = await clientOf(app);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
   });
 
   afterAll(async () => {
