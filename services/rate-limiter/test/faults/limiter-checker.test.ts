@@ -47,6 +47,22 @@ describe('the rate limiter checker', () => {
     expect(kinds.sort()).toEqual(['over-admitted', 'slow', 'undecided-while-healthy', 'wrong-fail-mode']);
   });
 
+  it('allows the limit in each window an identity touched, and no more', () => {
+    // Four admitted at a limit of 2: right when the identity straddled a window boundary, over-admitted when it did not.
+    const history = historyOf([
+      [0, {}],
+      [10, {}],
+      [20, {}],
+      [30, {}],
+    ]);
+    expect(checkRateLimiter(history.events(), { ...claims, windowsOf: () => 2 })).toEqual({
+      valid: true,
+      anomalies: [],
+    });
+    const oneWindow = checkRateLimiter(history.events(), { ...claims, windowsOf: () => 1 });
+    expect(oneWindow.anomalies.map((anomaly) => anomaly.kind)).toEqual(['over-admitted']);
+  });
+
   it('allows a check the time its process stood still beyond the bound, and no more', () => {
     // The check is invoked at 400 and answered at 900 (latency 500): a 450 ms stall inside it
     // covers the 400 ms beyond the bound; a 350 ms one does not.

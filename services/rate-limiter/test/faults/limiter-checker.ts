@@ -34,6 +34,12 @@ export interface CheckDecision {
 
 export interface LimiterClaims {
   limit: number;
+  /**
+   * How many of the rule's windows an identity's checks may fall in (default 1). A fixed window
+   * starts afresh at its boundary, so an identity checked across one may be admitted the limit in
+   * each window it touched.
+   */
+  windowsOf?: (key: string) => number;
   failMode: FailMode;
   /** No check may take longer (the Redis timeout plus scheduling slack). */
   latencyBoundMs: number;
@@ -77,11 +83,13 @@ export function checkRateLimiter(events: readonly HistoryEvent[], claims: Limite
     }
   }
   for (const [key, admitted] of admittedByKey) {
-    if (admitted.length > claims.limit)
+    const windows = claims.windowsOf?.(key) ?? 1;
+    const bound = claims.limit * windows;
+    if (admitted.length > bound)
       anomalies.push({
         kind: 'over-admitted',
-        message: `${admitted.length} checks of ${key} admitted by Redis, limit ${claims.limit}`,
-        excerpt: admitted.slice(claims.limit),
+        message: `${admitted.length} checks of ${key} admitted by Redis, limit ${claims.limit} in each of ${windows} window(s)`,
+        excerpt: admitted.slice(bound),
       });
   }
   return resultOf(anomalies);
