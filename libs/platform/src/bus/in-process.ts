@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DirectoryLock, writeFileAtomicSync } from '../fs/index.js';
@@ -15,7 +14,6 @@ import { PartitionLog, type PartitionLogLimits, type StoredRecord } from './part
 import {
   assertBusName,
   assertIntegerOption,
-  assertMessageSize,
   BusError,
   BusErrorCode,
   type BusHandler,
@@ -28,12 +26,11 @@ import {
   DEFAULT_PARTITIONS,
   deadLetterTopicOf,
   type EventBus,
-  encodeValue,
   MESSAGE_ID_HEADER,
-  messageSizeBytes,
   notify,
   PARTITIONS_MAX,
   type PublishReceipt,
+  preparePublish,
   type RetryPolicy,
   type SubscribeOptions,
   type Subscription,
@@ -220,15 +217,15 @@ export class InProcessEventBus implements EventBus, BusContext {
     value: unknown,
     headers: BusHeaders = {},
   ): Promise<PublishReceipt> {
-    if (!this.acceptingPublishes) throw new BusError(BusErrorCode.closed, 'the event bus is closed');
-    assertBusName('topic', topic);
-    const valueJson = encodeValue(value);
-    const allHeaders: BusHeaders = {
-      ...headers,
-      [MESSAGE_ID_HEADER]: headers[MESSAGE_ID_HEADER] ?? randomUUID(),
-    };
-    assertMessageSize(messageSizeBytes(key, valueJson, allHeaders), this.params.messageMaxBytes, topic);
-    return this.append(topic, key, valueJson, allHeaders);
+    const message = preparePublish(
+      this.acceptingPublishes,
+      topic,
+      key,
+      value,
+      headers,
+      this.params.messageMaxBytes,
+    );
+    return this.append(topic, key, message.valueJson, message.headers);
   }
 
   async subscribe<Value = unknown>(

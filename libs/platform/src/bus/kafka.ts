@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, EachMessagePayload, IHeaders, Kafka, LogEntry, Producer } from 'kafkajs';
 import {
   DEFAULT_RETRY_POLICY,
@@ -12,7 +11,6 @@ import {
 import {
   assertBusName,
   assertIntegerOption,
-  assertMessageSize,
   BusError,
   BusErrorCode,
   type BusHandler,
@@ -25,12 +23,11 @@ import {
   DEFAULT_PARTITIONS,
   deadLetterTopicOf,
   type EventBus,
-  encodeValue,
   MESSAGE_ID_HEADER,
-  messageSizeBytes,
   notify,
   PARTITIONS_MAX,
   type PublishReceipt,
+  preparePublish,
   type RetryPolicy,
   type SubscribeOptions,
   type Subscription,
@@ -283,12 +280,11 @@ class KafkaEventBus implements EventBus, KafkaContext {
     value: unknown,
     headers: BusHeaders = {},
   ): Promise<PublishReceipt> {
-    if (!this.acceptingPublishes) throw new BusError(BusErrorCode.closed, 'the event bus is closed');
-    assertBusName('topic', topic);
-    const valueJson = encodeValue(value);
-    const id = headers[MESSAGE_ID_HEADER] ?? randomUUID();
-    const allHeaders: BusHeaders = { ...headers, [MESSAGE_ID_HEADER]: id };
-    assertMessageSize(messageSizeBytes(key, valueJson, allHeaders), this.params.messageMaxBytes, topic);
+    const {
+      id,
+      valueJson,
+      headers: allHeaders,
+    } = preparePublish(this.acceptingPublishes, topic, key, value, headers, this.params.messageMaxBytes);
     this.publishing.enter();
     try {
       const sending = this.ensureTopic(topic).then(() =>

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * The event bus services publish to and consume from. Three adapters keep the same promises:
  * kafkajs against real brokers (`KAFKA_BROKERS`), Redis Streams (`BUS=redis` with `REDIS_URL`)
@@ -242,6 +243,34 @@ export function assertMessageSize(bytes: number, maxBytes: number, topic: string
       `message of ${bytes} bytes for ${topic} exceeds ${maxBytes} bytes`,
     );
   }
+}
+
+/** A message checked and encoded for any adapter: the same refusals, in the same order, everywhere. */
+export interface PreparedMessage {
+  id: string;
+  valueJson: string;
+  headers: BusHeaders;
+}
+
+/**
+ * The checks every adapter's `publish` makes before it writes: the bus still accepts publishes,
+ * the topic name, a JSON value, the message id header (kept when the caller gives one), the size.
+ */
+export function preparePublish(
+  accepting: boolean,
+  topic: string,
+  key: string,
+  value: unknown,
+  headers: BusHeaders,
+  messageMaxBytes: number,
+): PreparedMessage {
+  if (!accepting) throw new BusError(BusErrorCode.closed, 'the event bus is closed');
+  assertBusName('topic', topic);
+  const valueJson = encodeValue(value);
+  const id = headers[MESSAGE_ID_HEADER] ?? randomUUID();
+  const allHeaders: BusHeaders = { ...headers, [MESSAGE_ID_HEADER]: id };
+  assertMessageSize(messageSizeBytes(key, valueJson, allHeaders), messageMaxBytes, topic);
+  return { id, valueJson, headers: allHeaders };
 }
 
 export function assertIntegerOption(name: string, value: number, min: number, max: number): number {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createRedis, pingRedis } from '../redis.js';
 import { DEFAULT_RETRY_POLICY, InFlight, normaliseRetryPolicy } from './delivery.js';
@@ -6,7 +5,6 @@ import { partitionOf } from './in-process.js';
 import {
   assertBusName,
   assertIntegerOption,
-  assertMessageSize,
   BusError,
   BusErrorCode,
   type BusHandler,
@@ -18,12 +16,10 @@ import {
   DEFAULT_PARTITIONS,
   deadLetterTopicOf,
   type EventBus,
-  encodeValue,
-  MESSAGE_ID_HEADER,
-  messageSizeBytes,
   notify,
   PARTITIONS_MAX,
   type PublishReceipt,
+  preparePublish,
   type RetryPolicy,
   type SubscribeOptions,
   type Subscription,
@@ -224,12 +220,11 @@ class RedisStreamsEventBus implements EventBus, StreamsContext {
     value: unknown,
     headers: BusHeaders = {},
   ): Promise<PublishReceipt> {
-    if (!this.acceptingPublishes) throw new BusError(BusErrorCode.closed, 'the event bus is closed');
-    assertBusName('topic', topic);
-    const valueJson = encodeValue(value);
-    const id = headers[MESSAGE_ID_HEADER] ?? randomUUID();
-    const allHeaders: BusHeaders = { ...headers, [MESSAGE_ID_HEADER]: id };
-    assertMessageSize(messageSizeBytes(key, valueJson, allHeaders), this.params.messageMaxBytes, topic);
+    const {
+      id,
+      valueJson,
+      headers: allHeaders,
+    } = preparePublish(this.acceptingPublishes, topic, key, value, headers, this.params.messageMaxBytes);
     this.publishing.enter();
     try {
       const { partition, entryId } = await this.append(topic, key, valueJson, allHeaders).catch((error) => {
