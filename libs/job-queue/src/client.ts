@@ -551,6 +551,8 @@ export class JobQueue {
                SELECT 1 FROM ${this.schema}.dependencies d JOIN ${this.schema}.jobs dependent ON dependent.id = d.job_id
                WHERE d.depends_on = j.id AND dependent.state NOT IN ('succeeded', 'dead', 'cancelled'))
            LIMIT $2 FOR UPDATE SKIP LOCKED
+         ), history AS (
+           DELETE FROM ${this.schema}.events e USING doomed WHERE e.job_id = doomed.id
          )
          DELETE FROM ${this.schema}.jobs j USING doomed WHERE j.id = doomed.id RETURNING j.id`,
         [cutoff, batch],

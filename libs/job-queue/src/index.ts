@@ -27,6 +27,8 @@ export {
   type PGliteLike,
   type PgClientLike,
   type PgPoolLike,
+  type PgPoolSqlOptions,
+  type PgQueryConfig,
   pgliteSql,
   pgPoolSql,
   type Queryable,

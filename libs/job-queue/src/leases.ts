@@ -193,9 +193,9 @@ export async function heartbeat(
   const result = await queue.sql.query<{ id: unknown }>(
     `UPDATE ${queue.schema}.jobs j SET lease_expires_at = $2::timestamptz + $3 * interval '1 millisecond'
      FROM jsonb_to_recordset($1::jsonb) AS h(id bigint, fence bigint)
-     WHERE j.id = h.id AND j.fence = h.fence AND j.state = 'running'
+     WHERE j.id = ANY($4::bigint[]) AND j.id = h.id AND j.fence = h.fence AND j.state = 'running'
      RETURNING j.id`,
-    [JSON.stringify(leases), queue.nowDate(), leaseMs],
+    [JSON.stringify(leases), queue.nowDate(), leaseMs, leases.map((lease) => lease.id)],
   );
   return new Set(result.rows.map((row) => idOf(row.id)));
 }
@@ -304,7 +304,7 @@ async function writeOutcomes(
            WHEN input.kind = 'fail' AND (input.permanent OR j.attempts >= j.max_attempts) THEN $2::timestamptz
            ELSE NULL END,
          worker = NULL, lease_expires_at = NULL, updated_at = $2
-       FROM input WHERE j.id = input.id AND j.fence = input.fence AND j.state = 'running'
+       FROM input WHERE j.id = ANY($4::bigint[]) AND j.id = input.id AND j.fence = input.fence AND j.state = 'running'
        RETURNING j.id, j.state, j.queue, j.run_at, j.attempts, j.fence, input.kind, input.error
      ), logged AS (
        INSERT INTO ${s}.events (job_id, at, from_state, to_state, attempt, worker, fence, error)
@@ -314,7 +314,9 @@ async function writeOutcomes(
      )
      SELECT c.id, c.state, c.queue, c.run_at, q.concurrency_max IS NOT NULL AS limited
      FROM changed c LEFT JOIN ${s}.queues q ON q.queue = c.queue`,
-    [JSON.stringify(input), now, worker],
+    // The ids again as an array: the planner then reads exactly these rows by primary key, instead
+    // of guessing the JSON input's size and scanning every running job to hash-join them.
+    [JSON.stringify(input), now, worker, outcomes.map((outcome) => outcome.id)],
   );
   await notifyDue(queue, queryable, result.rows, wakes);
   return result.rows;
