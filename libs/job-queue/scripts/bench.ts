@@ -4,7 +4,11 @@
  *
  *   pnpm --filter @sysdesign/job-queue bench            # full run
  *   JOBQ_BENCH_JOBS=2000 JOBQ_BENCH_WORKERS=1,4 JOBQ_BENCH_CONCURRENCY=50 JOBQ_BENCH_PARTS=throughput \
- *     pnpm --filter @sysdesign/job-queue bench
+ *     JOBQ_BENCH_BACKENDS=postgres pnpm --filter @sysdesign/job-queue bench
+ *
+ * Each throughput row also gives the CPU spent per 1,000 jobs by this node process (producer,
+ * workers, and PGlite when it is the backend) and by the Postgres server's backends serving it (read
+ * from /proc, so only for a server on this machine): which side bounds the rate.
  *
  * Throughput: a producer submits JOBS jobs in bulk batches of 500 while W workers (each a Worker
  * with concurrency C) run them; jobs/s is JOBS over the time from the first submit to the last
@@ -13,6 +17,7 @@
  * with FLOOD jobs at once while a small tenant submits one job every 20 ms; the small tenant's
  * wait (enqueue to start) with round-robin claims against plain FIFO claims.
  */
+import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { JobQueue, type JobQueueSql, pgliteSql, pgPoolSql, Worker } from '../src/index.js';
@@ -24,23 +29,54 @@ const BATCH = 500;
 const WORKER_COUNTS = (process.env.JOBQ_BENCH_WORKERS ?? '1,4,16').split(',').map(Number);
 const CONCURRENCY = Number(process.env.JOBQ_BENCH_CONCURRENCY ?? 8);
 const FLOOD = Number(process.env.JOBQ_BENCH_FLOOD ?? 5_000);
-/** `throughput`, `fairness` or both (default), comma-separated. */
-const PARTS = new Set((process.env.JOBQ_BENCH_PARTS ?? 'throughput,fairness').split(','));
+/** `throughput`, `latency` (with each throughput row), `fairness`; default all, comma-separated. */
+const PARTS = new Set((process.env.JOBQ_BENCH_PARTS ?? 'throughput,latency,fairness').split(','));
+/** `postgres`, `pglite` or both (default). */
+const BACKENDS = new Set((process.env.JOBQ_BENCH_BACKENDS ?? 'postgres,pglite').split(','));
 const SMALL_TENANT_JOBS = 50;
 const SMALL_TENANT_GAP_MS = 20;
 
 interface Backend {
   name: string;
   sql: JobQueueSql;
+  /** CPU ms the database spent for this process so far (its server backends), when it can be read. */
+  databaseCpuMs(): Promise<number | null>;
   dropSchema(schema: string): Promise<void>;
   close(): Promise<void>;
 }
 
+const APPLICATION_NAME = `jobq-bench-${process.pid}`;
+const CLOCK_TICKS_PER_S = 100;
+
+/** utime + stime of a local process in ms, from /proc (null when it is not readable: another host). */
+function processCpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+
 async function postgres(url: string): Promise<Backend> {
-  const pool = new pg.Pool({ connectionString: url, max: 40 });
+  const pool = new pg.Pool({ connectionString: url, max: 40, application_name: APPLICATION_NAME });
   return {
     name: 'postgres',
     sql: pgPoolSql(pool),
+    // The server's backends for this pool, on this machine: the CPU split between node and Postgres.
+    async databaseCpuMs() {
+      const result = await pool.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
+        [APPLICATION_NAME],
+      );
+      let total = 0;
+      for (const { pid } of result.rows) {
+        const ms = processCpuMs(pid);
+        if (ms === null) return null;
+        total += ms;
+      }
+      return total;
+    },
     async dropSchema(schema) {
       await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     },
@@ -53,6 +89,8 @@ async function pglite(): Promise<Backend> {
   return {
     name: 'pglite',
     sql: pgliteSql(db),
+    // PGlite runs inside this process: its CPU is node's.
+    databaseCpuMs: async () => 0,
     async dropSchema(schema) {
       await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     },
@@ -64,7 +102,14 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-async function throughput(backend: Backend, workerCount: number): Promise<number> {
+interface ThroughputResult {
+  jobsPerS: number;
+  /** CPU ms per 1,000 jobs: this node process (producer, workers, PGlite), and the Postgres backends. */
+  nodeCpuMsPerKJob: number;
+  databaseCpuMsPerKJob: number | null;
+}
+
+async function throughput(backend: Backend, workerCount: number): Promise<ThroughputResult> {
   const schema = `bench_jobq_${workerCount}_${Date.now().toString(36)}`;
   const queue = new JobQueue({ sql: backend.sql, schema });
   await queue.migrate();
@@ -88,6 +133,8 @@ async function throughput(backend: Backend, workerCount: number): Promise<number
       ),
   );
   for (const worker of workers) await worker.start();
+  const databaseCpuBefore = await backend.databaseCpuMs();
+  const nodeCpuBefore = process.cpuUsage();
   const startedAt = performance.now();
   for (let offset = 0; offset < JOBS; offset += BATCH) {
     const size = Math.min(BATCH, JOBS - offset);
@@ -97,9 +144,19 @@ async function throughput(backend: Backend, workerCount: number): Promise<number
   }
   await finished;
   const elapsedMs = performance.now() - startedAt;
+  const nodeCpu = process.cpuUsage(nodeCpuBefore);
+  const databaseCpuAfter = await backend.databaseCpuMs();
   await Promise.all(workers.map((worker) => worker.close()));
   await backend.dropSchema(schema);
-  return JOBS / (elapsedMs / 1000);
+  const perKJob = (ms: number) => (ms * 1000) / JOBS;
+  return {
+    jobsPerS: JOBS / (elapsedMs / 1000),
+    nodeCpuMsPerKJob: perKJob((nodeCpu.user + nodeCpu.system) / 1000),
+    databaseCpuMsPerKJob:
+      databaseCpuBefore === null || databaseCpuAfter === null
+        ? null
+        : perKJob(databaseCpuAfter - databaseCpuBefore),
+  };
 }
 
 async function latency(backend: Backend, workerCount: number): Promise<{ p50: number; p99: number }> {
@@ -178,20 +235,28 @@ async function fairness(backend: Backend, fairTenants: boolean): Promise<{ p50: 
 }
 
 const backends: Backend[] = [];
-if (process.env.DATABASE_URL) backends.push(await postgres(process.env.DATABASE_URL));
-else console.warn('DATABASE_URL is not set: Postgres skipped');
-backends.push(await pglite());
+if (BACKENDS.has('postgres')) {
+  if (process.env.DATABASE_URL) backends.push(await postgres(process.env.DATABASE_URL));
+  else console.warn('DATABASE_URL is not set: Postgres skipped');
+}
+if (BACKENDS.has('pglite')) backends.push(await pglite());
 
 console.log(`jobs per run ${JOBS}, Worker concurrency ${CONCURRENCY}, bulk batches of ${BATCH}`);
-console.log('| backend | workers | jobs/s | add-to-start p50 ms | p99 ms |');
-console.log('|---|---|---|---|---|');
+console.log(
+  '| backend | workers | jobs/s | add-to-start p50 ms | p99 ms | CPU ms per 1k jobs: node | Postgres |',
+);
+console.log('|---|---|---|---|---|---|---|');
 const fairnessRows: string[] = [];
 for (const backend of backends) {
   for (const workerCount of PARTS.has('throughput') ? WORKER_COUNTS : []) {
-    const rate = await throughput(backend, workerCount);
-    const { p50, p99 } = await latency(backend, workerCount);
+    const run = await throughput(backend, workerCount);
+    const { p50, p99 } = PARTS.has('latency')
+      ? await latency(backend, workerCount)
+      : { p50: Number.NaN, p99: Number.NaN };
+    const databaseCpu =
+      backend.name === 'pglite' ? '(in node)' : (run.databaseCpuMsPerKJob?.toFixed(0) ?? 'n/a');
     console.log(
-      `| ${backend.name} | ${workerCount} | ${Math.round(rate)} | ${p50.toFixed(1)} | ${p99.toFixed(1)} |`,
+      `| ${backend.name} | ${workerCount} | ${Math.round(run.jobsPerS)} | ${p50.toFixed(1)} | ${p99.toFixed(1)} | ${run.nodeCpuMsPerKJob.toFixed(0)} | ${databaseCpu} |`,
     );
   }
   for (const fairTenants of PARTS.has('fairness') ? [true, false] : []) {

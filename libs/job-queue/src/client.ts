@@ -3,6 +3,13 @@ import { retryDelayMs } from './backoff.js';
 import { type JobErrorRecord, JobQueueError, JobQueueErrorCode } from './errors.js';
 import { type FlowJobSpec, type FlowResult, submitFlow } from './flow.js';
 import { claim, heartbeat, type Outcome, recordOutcomes } from './leases.js';
+import {
+  type QueueLimits,
+  type QueueStats,
+  queueStats,
+  type StartLimiter,
+  setQueueLimits,
+} from './limits.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrate.js';
 import {
   assertQueueName,
@@ -24,6 +31,12 @@ export interface JobQueueOptions {
   /** Wall time in ms since the epoch; the platform passes its clock (which fault tests skew). */
   now?: () => number;
   limits?: Partial<Limits>;
+  /**
+   * Rate limiters by queue name (a `@sysdesign/redis-limiters` Limiter fits): a queue listed here
+   * takes its starts from its limiter, with the limiter's own rule, instead of the Postgres rate
+   * limit of its row. Every client of the queue should be given the same limiter.
+   */
+  startLimiters?: Readonly<Record<string, StartLimiter>>;
 }
 
 export interface EnqueueOptions extends JobOptions {
@@ -60,6 +73,11 @@ export class JobQueue {
   readonly channel: string;
   /** In-process wake-ups: enqueues through this object reach its workers without a round trip. */
   readonly local = new EventEmitter();
+  readonly startLimiters: ReadonlyMap<string, StartLimiter>;
+  /** Queues seen with limits: their claims go straight to the locked path (leases.ts). */
+  readonly limitedQueues = new Map<string, boolean>();
+  /** When a queue's StartLimiter may grant a start again, after it refused one. */
+  readonly rateBlockedUntilMs = new Map<string, number>();
 
   constructor(options: JobQueueOptions) {
     this.sql = options.sql;
@@ -69,6 +87,8 @@ export class JobQueue {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.channel = `${this.schema}_wake`;
     this.local.setMaxListeners(0);
+    this.startLimiters = new Map(Object.entries(options.startLimiters ?? {}));
+    for (const name of this.startLimiters.keys()) assertQueueName(name);
   }
 
   /**
@@ -409,10 +429,15 @@ export class JobQueue {
       );
       let woken: string[] = [];
       if (finishing) {
-        if (row.state === 'running')
+        if (row.state === 'running') {
           await tx.query('SELECT pg_notify($1, $2)', [this.channel, `cancel|${jobId}`]);
+          // Its slot under a concurrency limit is free: the queue's workers may claim again.
+          await tx.query('SELECT pg_notify($1, $2)', [this.channel, `${row.queue}|${now.getTime()}`]);
+          woken = [row.queue];
+        }
         if (row.has_dependents) {
           woken = [
+            ...woken,
             ...(await settleDependents(tx, this.schema, { succeeded: [], failed: [jobId] }, now)).wokenQueues,
           ];
         }
@@ -526,6 +551,8 @@ export class JobQueue {
                SELECT 1 FROM ${this.schema}.dependencies d JOIN ${this.schema}.jobs dependent ON dependent.id = d.job_id
                WHERE d.depends_on = j.id AND dependent.state NOT IN ('succeeded', 'dead', 'cancelled'))
            LIMIT $2 FOR UPDATE SKIP LOCKED
+         ), history AS (
+           DELETE FROM ${this.schema}.events e USING doomed WHERE e.job_id = doomed.id
          )
          DELETE FROM ${this.schema}.jobs j USING doomed WHERE j.id = doomed.id RETURNING j.id`,
         [cutoff, batch],
@@ -533,6 +560,19 @@ export class JobQueue {
       total += result.rows.length;
       if (result.rows.length < batch) return total;
     }
+  }
+
+  /**
+   * Sets a queue's concurrency and rate limits (limits.ts): a field left out is kept, null removes
+   * it. Applies to claims that start after it commits.
+   */
+  setLimits(queue: string, limits: Partial<QueueLimits>): Promise<QueueLimits> {
+    return setQueueLimits(this, queue, limits);
+  }
+
+  /** A queue's limits, its leased jobs and its rate window's use, and whether it is paused. */
+  stats(queue: string): Promise<QueueStats> {
+    return queueStats(this, queue);
   }
 
   /** Stops workers of the queue from claiming; running jobs continue. */

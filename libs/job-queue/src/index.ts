@@ -10,6 +10,16 @@ export {
 } from './cron.js';
 export { isJobQueueError, type JobErrorRecord, JobQueueError, JobQueueErrorCode } from './errors.js';
 export { type ChildSpec, type FlowDependency, type FlowJobSpec, type FlowResult, findCycle } from './flow.js';
+export { REAP_BATCH_DEFAULT, reap } from './leases.js';
+export {
+  CONCURRENCY_LIMIT_MAX,
+  type QueueLimits,
+  type QueueStats,
+  RATE_INTERVAL_MS_MAX,
+  RATE_MAX,
+  type RateLimit,
+  type StartLimiter,
+} from './limits.js';
 export { DEFAULT_SCHEMA, migrate } from './migrate.js';
 export { DEFAULT_LIMITS, type Limits } from './options.js';
 export {
@@ -17,6 +27,8 @@ export {
   type PGliteLike,
   type PgClientLike,
   type PgPoolLike,
+  type PgPoolSqlOptions,
+  type PgQueryConfig,
   pgliteSql,
   pgPoolSql,
   type Queryable,

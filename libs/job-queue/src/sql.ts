@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The SQL port: the few things the queue needs from a Postgres connection. The platform's `Sql`
  * (query + tx) already has the first two; `listen` is optional, and without it workers still
@@ -32,14 +34,21 @@ export interface PgNotification {
   payload?: string | undefined;
 }
 
+/** A named statement, which node-postgres parses once per connection and then only binds. */
+export interface PgQueryConfig {
+  name: string;
+  text: string;
+  values?: unknown[];
+}
+
 /** The part of node-postgres's `Pool` used here. */
 export interface PgPoolLike {
-  query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(textOrConfig: string | PgQueryConfig, params?: unknown[]): Promise<{ rows: unknown[] }>;
   connect(): Promise<PgClientLike>;
 }
 
 export interface PgClientLike {
-  query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(textOrConfig: string | PgQueryConfig, params?: unknown[]): Promise<{ rows: unknown[] }>;
   release(error?: Error | boolean): void;
   on(event: 'notification', listener: (message: PgNotification) => void): unknown;
   /** EventEmitter's: used for the 'error' listener, which node-postgres's typings overload awkwardly. */
@@ -55,11 +64,43 @@ function quoteChannel(channel: string): string {
   return `"${channel}"`;
 }
 
+/** Statement texts given a name; past this many, further texts run unnamed (a bound on every connection's cache). */
+const NAMED_STATEMENTS_MAX = 500;
+
+/**
+ * Names for the library's statements: the same text always gets the same name, so each pooled
+ * connection parses and analyses a statement once and later runs only bind and execute (the
+ * parse, analysis and planning were a fifth of the server's CPU per job). Texts are the library's
+ * own templates with the schema filled in, so there are a few dozen per schema.
+ */
+function statementNamer(): (text: string) => string | undefined {
+  const names = new Map<string, string>();
+  return (text) => {
+    let name = names.get(text);
+    if (name === undefined && names.size < NAMED_STATEMENTS_MAX) {
+      name = `jobq_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+}
+
+export interface PgPoolSqlOptions {
+  /** Run statements as named prepared statements (parsed once per connection). Default true. */
+  prepare?: boolean;
+}
+
 /** An adapter over a node-postgres pool; LISTEN holds one pooled connection per channel. */
-export function pgPoolSql(pool: PgPoolLike): JobQueueSql {
+export function pgPoolSql(pool: PgPoolLike, { prepare = true }: PgPoolSqlOptions = {}): JobQueueSql {
+  const nameOf = prepare ? statementNamer() : () => undefined;
   const queryable = (client: Pick<PgPoolLike, 'query'>): Queryable => ({
     async query<Row>(text: string, params?: readonly unknown[]) {
-      const result = await client.query(text, params as unknown[] | undefined);
+      const values = params as unknown[] | undefined;
+      const name = values !== undefined && values.length > 0 ? nameOf(text) : undefined;
+      const result =
+        values !== undefined && name !== undefined
+          ? await client.query({ name, text, values })
+          : await client.query(text, values);
       return { rows: result.rows as Row[] };
     },
   });

@@ -8,12 +8,12 @@ import {
   claim,
   type HeldLease,
   heartbeat,
-  nextDueMs,
   type Outcome,
   reap,
   recordOutcomes,
   progress as recordProgress,
 } from './leases.js';
+import { nextStartMs } from './limits.js';
 import { assertQueueName, jsonWithin } from './options.js';
 import { type JobRow, jobOf } from './rows.js';
 import type { DependencyResult, EnqueueResult, Job, JsonValue } from './types.js';
@@ -98,7 +98,6 @@ interface Held {
 }
 
 const CONCURRENCY_MAX = 1_000;
-const REAP_BATCH = 500;
 const CLAIM_ERROR_BACKOFF_MS = 1_000;
 /** A due job another worker holds mid-claim: look again shortly rather than at the next poll. */
 const DUE_RECHECK_MS = 50;
@@ -351,7 +350,7 @@ export class Worker<Payload = JsonValue> {
   }
 
   private async waitForNextDue(): Promise<void> {
-    const dueMs = await nextDueMs(this.queue, this.name);
+    const dueMs = await nextStartMs(this.queue, this.name);
     if (dueMs === null) return;
     this.wakeAt(Math.max(dueMs, this.queue.now() + DUE_RECHECK_MS));
   }
@@ -529,7 +528,7 @@ export class Worker<Payload = JsonValue> {
 
   private async reap(): Promise<void> {
     try {
-      this.stats.reaped += await reap(this.queue, REAP_BATCH);
+      this.stats.reaped += await reap(this.queue);
     } catch (error) {
       this.logger.error({ err: error }, 'job-queue reaper failed');
     }

@@ -103,7 +103,13 @@ describe('the published package', () => {
     );
     expect(extra).toEqual([]);
     expect(project.packedFiles).toEqual(
-      expect.arrayContaining(['LICENSE', 'README.md', 'dist/index.js', 'migrations/001_create.sql']),
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'dist/index.js',
+        'migrations/001_create.sql',
+        'migrations/003_lean_history.sql',
+      ]),
     );
   });
 
@@ -128,7 +134,7 @@ describe('the published package', () => {
     async () => {
       // Proves the built package works end to end for a user with PGlite and no workspace.
       expect(JSON.parse(await runNode(project, CONSUMER_JS))).toEqual({
-        migrated: ['001_create'],
+        migrated: ['001_create', '002_queue_limits', '003_lean_history'],
         single: { sent: 'a@example.com', after: [] },
         second: { sent: 'c', after: ['first'] },
         scheduled: true,
