@@ -9,6 +9,8 @@
  * `REDIS_URL` set, Redis's `MEMORY USAGE` per member is measured beside them.
  *
  * Run: `pnpm --filter @sysdesign/load-tests bench:sorted-set`. Writes `results/sorted-set.md`.
+ * `SORTED_SET_BENCH_ONLY=twin` keeps the contenders whose name starts so (a quick look while
+ * tuning; the report then holds only them).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -55,7 +57,7 @@ interface ContenderKind {
   missing: string;
 }
 
-const KINDS: ContenderKind[] = [
+const ALL_KINDS: ContenderKind[] = [
   {
     name: 'twin (SortedSetKeyspace)',
     missing: '',
@@ -126,6 +128,8 @@ const KINDS: ContenderKind[] = [
     },
   },
 ];
+
+const KINDS = ALL_KINDS.filter((kind) => kind.name.startsWith(process.env.SORTED_SET_BENCH_ONLY ?? ''));
 
 interface Workload {
   members: string[];

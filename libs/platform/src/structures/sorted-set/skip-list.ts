@@ -42,11 +42,11 @@ export interface ScoreRange {
   maxExclusive: boolean;
 }
 
-function aboveMin(score: number, range: ScoreRange): boolean {
+export function aboveMin(score: number, range: ScoreRange): boolean {
   return range.minExclusive ? score > range.min : score >= range.min;
 }
 
-function belowMax(score: number, range: ScoreRange): boolean {
+export function belowMax(score: number, range: ScoreRange): boolean {
   return range.maxExclusive ? score < range.max : score <= range.max;
 }
 
@@ -220,6 +220,22 @@ export class SkipList {
   rankBounds(range: ScoreRange): { first: number; last: number } {
     if (!rangeIsSatisfiable(range)) return { first: 1, last: 0 };
     return { first: this.countBelow(range) + 1, last: this.countUpToMax(range) };
+  }
+
+  /** The first node in the range, or NIL: one descent, where the ranks of both ends take two. */
+  firstInRange(range: ScoreRange): number {
+    if (!rangeIsSatisfiable(range)) return NIL;
+    this.fillUpdateWhile((score) => !aboveMin(score, range));
+    const node = this.nextOf(update[0]!);
+    return node !== NIL && belowMax(this.scores[node]!, range) ? node : NIL;
+  }
+
+  /** The last node in the range, or NIL. */
+  lastInRange(range: ScoreRange): number {
+    if (!rangeIsSatisfiable(range)) return NIL;
+    this.fillUpdateWhile((score) => belowMax(score, range));
+    const node = update[0]!;
+    return node !== NIL && aboveMin(this.scores[node]!, range) ? node : NIL;
   }
 
   /** Removes every node in the score range, calling `removed` for each member; returns how many. */

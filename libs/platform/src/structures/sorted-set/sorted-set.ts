@@ -1,4 +1,4 @@
-import { NIL, type ScoreRange, SkipList } from './skip-list.js';
+import { aboveMin, belowMax, NIL, type ScoreRange, SkipList } from './skip-list.js';
 import type { RangeLimit, RankWithScore, ScoredMember } from './types.js';
 
 /**
@@ -63,9 +63,20 @@ export class SortedSet {
   }
 
   rangeByScore(range: ScoreRange, rev: boolean, limit: RangeLimit | undefined): ScoredMember[] {
-    const { first, last } = this.list.rankBounds(range);
     const offset = limit?.offset ?? 0;
-    if (first > last || offset < 0) return [];
+    if (offset < 0) return [];
+    if (offset === 0) {
+      // The common read (top N above a score): walk from the end found in one descent.
+      const wanted = limit === undefined || limit.count < 0 ? this.size : limit.count;
+      return this.walkInRange(
+        rev ? this.list.lastInRange(range) : this.list.firstInRange(range),
+        wanted,
+        rev,
+        range,
+      );
+    }
+    const { first, last } = this.list.rankBounds(range);
+    if (first > last) return [];
     const inRange = last - first + 1;
     if (offset >= inRange) return [];
     const count =
@@ -109,6 +120,20 @@ export class SortedSet {
     if (from > to || from >= length) return undefined;
     if (to >= length) to = length - 1;
     return { start: from, stop: to };
+  }
+
+  /** Like `walk`, stopping also at the first node past the range's far end. */
+  private walkInRange(first: number, count: number, rev: boolean, range: ScoreRange): ScoredMember[] {
+    const entries: ScoredMember[] = [];
+    const list = this.list;
+    let node = first;
+    while (node !== NIL && entries.length < count) {
+      const score = list.scoreOf(node);
+      if (rev ? !aboveMin(score, range) : !belowMax(score, range)) break;
+      entries.push({ member: list.memberOf(node), score });
+      node = rev ? list.previousOf(node) : list.nextOf(node);
+    }
+    return entries;
   }
 
   private walk(first: number, count: number, rev: boolean): ScoredMember[] {
