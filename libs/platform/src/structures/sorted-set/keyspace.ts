@@ -288,16 +288,19 @@ export class SortedSetKeyspace {
 
   /** Refuses, before anything changes, an add whose new members would pass a bound. */
   private reserveFor(set: SortedSet | undefined, keyBytes: number, entries: readonly ScoredMember[]): void {
-    const newcomers = new Set<string>();
     let bytes = set === undefined ? KEY_OVERHEAD_BYTES + keyBytes : 0;
+    let newcomers = 0;
+    // One entry (a score update, the hot path) needs no set of the batch's members.
+    const seen = entries.length > 1 ? new Set<string>() : undefined;
     for (const { member } of entries) {
-      if (newcomers.has(member) || set?.has(member)) continue;
-      newcomers.add(member);
+      if (seen?.has(member) || set?.has(member)) continue;
+      seen?.add(member);
+      newcomers++;
       bytes += MEMBER_OVERHEAD_BYTES + utf8ByteLength(member);
     }
-    if (this.members + newcomers.size > this.limits.maxMembers) {
+    if (this.members + newcomers > this.limits.maxMembers) {
       throw new SortedSetFullError(
-        `adding ${newcomers.size} members would pass the keyspace's ${this.limits.maxMembers} members`,
+        `adding ${newcomers} members would pass the keyspace's ${this.limits.maxMembers} members`,
         'members',
       );
     }
