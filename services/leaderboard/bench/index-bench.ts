@@ -45,8 +45,22 @@ async function latency(samples: number, run: () => Promise<unknown>): Promise<{ 
   return { p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
-async function updatesPerSecond(index: SingleIndex, players: number, seconds: number): Promise<number> {
+/** CPU microseconds a backend's server has used so far (a private Redis's process), or 0 when in process. */
+export type ServerCpu = () => number;
+
+/**
+ * Updates per wall second with 64 in flight, and CPU microseconds per update (this process plus the
+ * server's): on a shared machine the wall rate measures the neighbours too, the CPU cost does not.
+ */
+async function updateRates(
+  index: SingleIndex,
+  players: number,
+  seconds: number,
+  serverCpu: ServerCpu,
+): Promise<{ perSecond: number; cpuMicros: number }> {
   let done = 0;
+  const cpuBefore = process.cpuUsage();
+  const serverBefore = serverCpu();
   const until = performance.now() + seconds * 1_000;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -56,7 +70,9 @@ async function updatesPerSecond(index: SingleIndex, players: number, seconds: nu
       }
     }),
   );
-  return done / seconds;
+  const own = process.cpuUsage(cpuBefore);
+  const cpuMicros = (own.user + own.system + serverCpu() - serverBefore) / done;
+  return { perSecond: done / seconds, cpuMicros };
 }
 
 export interface IndexRow {
@@ -64,6 +80,8 @@ export interface IndexRow {
   players: number;
   loadSeconds: number;
   updatesPerSecond: number;
+  /** CPU microseconds per update, client and server. */
+  updateCpuMicros: number;
   rank: { p50: number; p99: number };
   top10: { p50: number; p99: number };
   bytesPerPlayer: number;
@@ -76,6 +94,7 @@ export async function measureIndex(
   players: number,
   bytesOf: (key: string) => Promise<number>,
   settings: IndexSettings,
+  serverCpu: ServerCpu = () => 0,
 ): Promise<IndexRow> {
   const key = `bench:${players}`;
   const index = new SingleIndex({ store, key });
@@ -91,11 +110,13 @@ export async function measureIndex(
   }
   const loadSeconds = (performance.now() - loadStarted) / 1_000;
   const bytesPerPlayer = Math.round(((await bytesOf(key)) - before) / players);
+  const updates = await updateRates(index, players, settings.updateSeconds, serverCpu);
   const row = {
     backend,
     players,
     loadSeconds,
-    updatesPerSecond: await updatesPerSecond(index, players, settings.updateSeconds),
+    updatesPerSecond: updates.perSecond,
+    updateCpuMicros: updates.cpuMicros,
     rank: await latency(settings.samples, () => index.rankOf(`player-${Math.floor(random() * players)}`)),
     top10: await latency(settings.samples, () => index.range(0, 9)),
     bytesPerPlayer,

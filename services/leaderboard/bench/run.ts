@@ -15,7 +15,7 @@
  *
  * Writes `load-tests/results/leaderboard-index.md` (index and rebuild tables) unless smoke.
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -65,6 +65,8 @@ function hasRedisServer(): boolean {
 
 interface RedisUnderTest {
   url: string;
+  /** The server's CPU microseconds so far (a private server's process), or 0 for the shared one. */
+  cpuMicros: () => number;
   /** True for the run's own server. */
   isPrivate: boolean;
   close(): Promise<void>;
@@ -73,10 +75,27 @@ interface RedisUnderTest {
 async function redisUnderTest(): Promise<RedisUnderTest | undefined> {
   if (hasRedisServer()) {
     const server: PrivateServer = await privateRedis();
-    return { url: server.url, isPrivate: true, close: () => server.kill() };
+    return {
+      url: server.url,
+      isPrivate: true,
+      cpuMicros: () => processCpuMicros(server.pid),
+      close: () => server.kill(),
+    };
   }
   const url = process.env.REDIS_URL;
-  return url ? { url, isPrivate: false, close: async () => undefined } : undefined;
+  return url ? { url, isPrivate: false, cpuMicros: () => 0, close: async () => undefined } : undefined;
+}
+
+/** utime + stime of a process from /proc, in microseconds (0 where /proc is not there). */
+function processCpuMicros(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // Fields 14 and 15 of stat (utime, stime), in clock ticks of 10 ms on Linux.
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return 0;
+  }
 }
 
 async function usedMemory(redis: Redis): Promise<number> {
@@ -135,7 +154,7 @@ async function indexRows(
         }
         return bytes;
       };
-      rows.push(await measureIndex('Redis', store, players, bytesOf, SETTINGS));
+      rows.push(await measureIndex('Redis', store, players, bytesOf, SETTINGS, redisServer.cpuMicros));
       if (afterLoad) memory.push(afterLoad);
       console.error(rows.at(-1));
     }
@@ -168,12 +187,12 @@ const count = (value: number) => value.toLocaleString('en-US');
 
 function indexTable(rows: IndexRow[]): string {
   return [
-    '| backend | players | bulk load s | updates/s (64 in flight) | rank p50 / p99 ms | top-10 p50 / p99 ms | bytes / player |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| backend | players | bulk load s | updates/s (64 in flight) | CPU µs / update | rank p50 / p99 ms | top-10 p50 / p99 ms | bytes / player |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (row) =>
         `| ${row.backend} | ${count(row.players)} | ${row.loadSeconds.toFixed(2)} | ` +
-        `${count(Math.round(row.updatesPerSecond))} | ${ms(row.rank.p50)} / ${ms(row.rank.p99)} | ` +
+        `${count(Math.round(row.updatesPerSecond))} | ${row.updateCpuMicros.toFixed(1)} | ${ms(row.rank.p50)} / ${ms(row.rank.p99)} | ` +
         `${ms(row.top10.p50)} / ${ms(row.top10.p99)} | ${row.bytesPerPlayer} |`,
     ),
   ].join('\n');
