@@ -3,6 +3,7 @@
  *
  *   pnpm --filter @sysdesign/leaderboard bench [index] [rebuild] [http] [--smoke]
  *        [--players 10000,1000000] [--redis-players 10000,1000000,10000000] [--events 1000000]
+ *   (an empty list, `--redis-players ''`, skips those rows)
  *
  * - `index` (default with `rebuild`): the index alone, twin and Redis: bulk load, updates/s, rank
  *   and top-10 p50/p99, bytes per player. Redis is a private `redis-server` of the run when the
@@ -42,7 +43,12 @@ for (const mode of modes) {
     throw new Error(`unknown mode ${mode}: index, rebuild or http`);
 }
 const sizes = (text: string | undefined, fallback: number[]) =>
-  text === undefined ? fallback : text.split(',').map((size) => Number(size.replaceAll('_', '')));
+  text === undefined
+    ? fallback
+    : text
+        .split(',')
+        .filter((size) => size !== '')
+        .map((size) => Number(size.replaceAll('_', '')));
 const TWIN_PLAYERS = sizes(values.players, smoke ? [2_000] : [10_000, 1_000_000]);
 const REDIS_PLAYERS = sizes(values['redis-players'], smoke ? [2_000] : [10_000, 1_000_000, 10_000_000]);
 const EVENTS = Number(values.events ?? (smoke ? 5_000 : 1_000_000));
