@@ -9,192 +9,31 @@
  * `REDIS_URL` set, Redis's `MEMORY USAGE` per member is measured beside them.
  *
  * Run: `pnpm --filter @sysdesign/load-tests bench:sorted-set`. Writes `results/sorted-set.md`.
+ * `SORTED_SET_BENCH_ONLY=twin` keeps the contenders whose name starts so (a quick look while
+ * tuning; the report then holds only them).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { compareMembers, createRedis, SortedSetKeyspace } from '@sysdesign/platform';
-import { seededRandom } from '@sysdesign/testkit';
-import { OrderedSet } from 'js-sdsl';
-import sortedBtree from 'sorted-btree';
+import { createRedis } from '@sysdesign/platform';
 import { resultsPath } from './paths.js';
+import {
+  measureSortedSetRound,
+  OPERATIONS,
+  SORTED_SET_CONTENDERS,
+  type SortedSetRow,
+  type SortedSetWorkload,
+  sortedSetWorkload,
+} from './peers/designs/sorted-set.js';
 import { describeEnvironment } from './report.js';
 import { median, numberFromEnv } from './stats.js';
 
 const ROUNDS = numberFromEnv('SORTED_SET_BENCH_ROUNDS', 3);
 const SIZES = (process.env.SORTED_SET_BENCH_SIZES ?? '10000,1000000').split(',').map(Number);
-/** Operations timed per measurement at each size (capped by the size). */
-const OPERATIONS = 100_000;
-const RANGE_LENGTH = 10;
 
-// sorted-btree is CommonJS with `exports.default`: Node's ESM import sees the exports object.
-const BTree = sortedBtree.default;
-
-type Key = [number, string];
-
-function byScoreThenMember(a: Key, b: Key): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  return compareMembers(a[1], b[1]);
-}
-
-interface Contender {
-  add(member: string, score: number): void;
-  remove(member: string): void;
-  /** 0-based rank by member; absent when the structure cannot answer it in O(log n). */
-  rank?(member: string): number;
-  /** The first RANGE_LENGTH members with score >= min (ZRANGE min +inf BYSCORE LIMIT 0 10). */
-  rangeFromScore(min: number): number;
-  /** The RANGE_LENGTH members from rank `start` (ZRANGE start start+9). */
-  rangeFromRank?(start: number): number;
-}
-
-interface ContenderKind {
-  name: string;
-  create(): Contender;
-  /** Why a missing operation is missing, for the table. */
-  missing: string;
-}
-
-const KINDS: ContenderKind[] = [
-  {
-    name: 'twin (SortedSetKeyspace)',
-    missing: '',
-    create() {
-      const keyspace = new SortedSetKeyspace({ maxMembers: 50_000_000, maxBytes: 2 ** 40 });
-      return {
-        add: (member, score) => keyspace.zadd('k', [{ member, score }]),
-        remove: (member) => keyspace.zrem('k', [member]),
-        rank: (member) => keyspace.zrank('k', member) ?? -1,
-        rangeFromScore: (min) =>
-          keyspace.zrangeByScore('k', min, Number.POSITIVE_INFINITY, {
-            limit: { offset: 0, count: RANGE_LENGTH },
-          }).length,
-        rangeFromRank: (start) => keyspace.zrange('k', start, start + RANGE_LENGTH - 1).length,
-      };
-    },
-  },
-  {
-    name: 'sorted-btree BTree + Map',
-    missing: 'no rank: neither rank of a key nor key at a rank',
-    create() {
-      const scores = new Map<string, number>();
-      const tree = new BTree<Key, undefined>(undefined, byScoreThenMember);
-      return {
-        add(member, score) {
-          scores.set(member, score);
-          tree.set([score, member], undefined);
-        },
-        remove(member) {
-          tree.delete([scores.get(member)!, member]);
-          scores.delete(member);
-        },
-        rangeFromScore(min) {
-          let found = 0;
-          for (const _entry of tree.keys([min, ''])) if (++found === RANGE_LENGTH) break;
-          return found;
-        },
-      };
-    },
-  },
-  {
-    name: 'js-sdsl OrderedSet (enableIndex) + Map',
-    missing: 'element at a rank is an in-order walk (getElementByPos), O(n)',
-    create() {
-      const scores = new Map<string, number>();
-      const tree = new OrderedSet<Key>([], byScoreThenMember, true);
-      return {
-        add(member, score) {
-          scores.set(member, score);
-          tree.insert([score, member]);
-        },
-        remove(member) {
-          tree.eraseElementByKey([scores.get(member)!, member]);
-          scores.delete(member);
-        },
-        rank: (member) => tree.find([scores.get(member)!, member]).index,
-        rangeFromScore(min) {
-          const end = tree.end();
-          const iterator = tree.lowerBound([min, '']);
-          let found = 0;
-          while (found < RANGE_LENGTH && !iterator.equals(end)) {
-            found++;
-            iterator.next();
-          }
-          return found;
-        },
-      };
-    },
-  },
-];
-
-interface Workload {
-  members: string[];
-  scores: number[];
-  extra: string[];
-  extraScores: number[];
-  probes: number[];
-  probeScores: number[];
-}
-
-function workload(size: number): Workload {
-  // Seeded, so every contender sees the same members, scores and probes.
-  const random = seededRandom(size);
-  const count = Math.min(size, OPERATIONS);
-  // Scores are integers over 10x the size, so ties (ordered by member) occur but are not the rule.
-  const score = () => Math.floor(random() * size * 10);
-  return {
-    members: Array.from({ length: size }, (_, index) => `player:${index}`),
-    scores: Array.from({ length: size }, score),
-    extra: Array.from({ length: count }, (_, index) => `new:${index}`),
-    extraScores: Array.from({ length: count }, score),
-    probes: Array.from({ length: count }, () => Math.floor(random() * size)),
-    probeScores: Array.from({ length: count }, score),
-  };
-}
-
-type Row = Record<string, number | undefined>;
-
-/**
- * Operations per second of this process's CPU time (user + system, all threads, so GC counts):
- * the machine is shared, and wall time would measure the neighbours as much as the structure.
- */
-function timed(count: number, work: () => void): number {
-  const started = process.cpuUsage();
-  work();
-  const used = process.cpuUsage(started);
-  return (count * 1_000_000) / (used.user + used.system);
-}
-
-function measureRound(kind: ContenderKind, load: Workload): Row {
-  const set = kind.create();
-  const size = load.members.length;
-  const build = timed(size, () => {
-    for (let index = 0; index < size; index++) set.add(load.members[index]!, load.scores[index]!);
-  });
-  const count = load.extra.length;
-  const insert = timed(count, () => {
-    for (let index = 0; index < count; index++) set.add(load.extra[index]!, load.extraScores[index]!);
-  });
-  const remove = timed(count, () => {
-    for (let index = 0; index < count; index++) set.remove(load.extra[index]!);
-  });
-  let sink = 0;
-  const rank = set.rank
-    ? timed(count, () => {
-        for (const probe of load.probes) sink += set.rank!(load.members[probe]!);
-      })
-    : undefined;
-  const rangeScore = timed(count, () => {
-    for (const min of load.probeScores) sink += set.rangeFromScore(min);
-  });
-  const rangeRank = set.rangeFromRank
-    ? timed(count, () => {
-        for (const probe of load.probes) sink += set.rangeFromRank!(Math.min(probe, size - RANGE_LENGTH));
-      })
-    : undefined;
-  if (sink < 0) console.log(sink);
-  return { build, insert, remove, rank, rangeScore, rangeRank };
-}
+const KINDS = SORTED_SET_CONTENDERS.filter((kind) =>
+  kind.name.startsWith(process.env.SORTED_SET_BENCH_ONLY ?? ''),
+);
 
 /** Full collections with pauses between, so concurrent sweeping has finished before heapUsed is read. */
 async function settledHeapBytes(gc: () => void): Promise<number> {
@@ -223,7 +62,7 @@ function heapBytesPerMember(kindIndex: number, size: number): number | undefined
 async function measureHeapInThisProcess(kindIndex: number, size: number): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) return;
-  const load = workload(size);
+  const load = sortedSetWorkload(size);
   const before = await settledHeapBytes(gc);
   const set = KINDS[kindIndex]!.create();
   for (let index = 0; index < size; index++) set.add(load.members[index]!, load.scores[index]!);
@@ -234,7 +73,7 @@ async function measureHeapInThisProcess(kindIndex: number, size: number): Promis
 }
 
 /** Redis's own bytes per member for the same set (`MEMORY USAGE`), or undefined without REDIS_URL. */
-async function redisBytesPerMember(load: Workload): Promise<number | undefined> {
+async function redisBytesPerMember(load: SortedSetWorkload): Promise<number | undefined> {
   const url = process.env.REDIS_URL;
   if (!url) return undefined;
   const redis = await createRedis({ url, commandTimeoutMs: 30_000 });
@@ -272,10 +111,10 @@ async function main(): Promise<void> {
     '',
   );
   for (const size of SIZES) {
-    const load = workload(size);
-    const rounds = new Map<string, Row[]>(KINDS.map((kind) => [kind.name, []]));
+    const load = sortedSetWorkload(size);
+    const rounds = new Map<string, SortedSetRow[]>(KINDS.map((kind) => [kind.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const kind of KINDS) rounds.get(kind.name)!.push(measureRound(kind, load));
+      for (const kind of KINDS) rounds.get(kind.name)!.push(measureSortedSetRound(kind, load).row);
     }
     const redisBytes = await redisBytesPerMember(load);
     lines.push(

@@ -4,11 +4,12 @@ import { idGeneratorPeers } from './designs/id-generator.js';
 import { kvStorePeers } from './designs/kv-store.js';
 import { rateLimiterPeers } from './designs/rate-limiter.js';
 import { redisLimitersPeers } from './designs/redis-limiters.js';
+import { sortedSetPeers } from './designs/sorted-set.js';
 
 /**
  * Every design with a peer benchmark, in the order `pnpm bench:peers` runs them. A new design adds its
- * module here when it lands: job-queue (BullMQ, graphile-worker, pg-boss) and leaderboard (redis-rank,
- * sorted-btree, js-sdsl) are next.
+ * module here when it lands: job-queue (BullMQ, graphile-worker, pg-boss) and the leaderboard service (redis-rank)
+ * are next.
  */
 export const PEER_DESIGNS: readonly PeerDesign[] = [
   redisLimitersPeers,
@@ -16,4 +17,5 @@ export const PEER_DESIGNS: readonly PeerDesign[] = [
   idGeneratorPeers,
   consistentHashingPeers,
   kvStorePeers,
+  sortedSetPeers,
 ];

@@ -4,10 +4,17 @@ import { ADMIN_SCOPE, WRITE_SCOPE } from '../src/routes/schemas.js';
 import { BENCH_AUTH_SECRET } from './target.js';
 
 /**
- * `pnpm --filter @sysdesign/leaderboard bench:http`: reads under load beside a bare-Fastify
- * baseline in the same run, on a board of 10,000 players (embedded: PGlite and the twin). The
- * design's target: a rank read at 0.6 or more of the baseline's req/s.
+ * `pnpm --filter @sysdesign/leaderboard bench http [--servers]` (or `bench:http`): reads under load
+ * beside a bare-Fastify baseline in the same run, on a board of 10,000 players: embedded (PGlite
+ * and the twin; `results/leaderboard.md`) or with `--servers` on Postgres and Redis (DATABASE_URL,
+ * REDIS_URL; `results/leaderboard-servers.md`). The design's target: a rank read at 0.6 or more of
+ * the baseline's req/s.
  */
+
+const servers = process.argv.includes('--servers');
+// The target process inherits the environment: it picks its backends from this.
+if (servers) process.env.LEADERBOARD_BENCH_SERVERS = '1';
+const backends = servers ? 'Redis + Postgres' : 'twin + PGlite';
 
 const PLAYERS = 10_000;
 const BATCH = 100;
@@ -38,11 +45,15 @@ const http = await runHttpBench({
   target: { modulePath: new URL('./target.ts', import.meta.url) },
   scenarios: [
     {
-      name: 'rank read, 10k players (twin)',
+      name: `rank read, 10k players (${backends})`,
       path: '/v1/boards/ranks/players/p4242',
       setupRequests: seed('ranks'),
     },
-    { name: 'top 10, 10k players (twin)', path: '/v1/boards/tops/top?limit=10', setupRequests: seed('tops') },
+    {
+      name: `top 10, 10k players (${backends})`,
+      path: '/v1/boards/tops/top?limit=10',
+      setupRequests: seed('tops'),
+    },
   ],
 });
-await writeReport({ service: 'leaderboard', http });
+await writeReport({ service: servers ? 'leaderboard-servers' : 'leaderboard', http });

@@ -26,13 +26,14 @@ import {
  */
 
 /**
- * Heap bytes a member costs beyond its UTF-8: about 195 for its map entry, skip-list node and
- * level arrays, measured on Node 20 with 20 to 1M members per key (load-tests
+ * Heap bytes a member costs beyond its UTF-8: its map entry and its flat skip-list record (node
+ * fields, score, member slot, a share of the link pool), 36 to 72 with the arrays' doubling
+ * slack, measured on Node 20 with 20 to 1M members per key (47 at 1M; load-tests
  * `bench:sorted-set`), plus a string header.
  */
-export const MEMBER_OVERHEAD_BYTES = 210;
-/** Heap bytes a key costs beyond its UTF-8 and its members: its map slot, set, member map and skip-list header (measured beside the above). */
-export const KEY_OVERHEAD_BYTES = 560;
+export const MEMBER_OVERHEAD_BYTES = 64;
+/** Heap bytes a key costs beyond its UTF-8 and its members: its map slot, set, member map and skip-list arrays (measured beside the above: 1,420 with one member). */
+export const KEY_OVERHEAD_BYTES = 1_400;
 
 export interface SortedSetLimits {
   /** Members across every key. */
@@ -287,16 +288,19 @@ export class SortedSetKeyspace {
 
   /** Refuses, before anything changes, an add whose new members would pass a bound. */
   private reserveFor(set: SortedSet | undefined, keyBytes: number, entries: readonly ScoredMember[]): void {
-    const newcomers = new Set<string>();
     let bytes = set === undefined ? KEY_OVERHEAD_BYTES + keyBytes : 0;
+    let newcomers = 0;
+    // One entry (a score update, the hot path) needs no set of the batch's members.
+    const seen = entries.length > 1 ? new Set<string>() : undefined;
     for (const { member } of entries) {
-      if (newcomers.has(member) || set?.has(member)) continue;
-      newcomers.add(member);
+      if (seen?.has(member) || set?.has(member)) continue;
+      seen?.add(member);
+      newcomers++;
       bytes += MEMBER_OVERHEAD_BYTES + utf8ByteLength(member);
     }
-    if (this.members + newcomers.size > this.limits.maxMembers) {
+    if (this.members + newcomers > this.limits.maxMembers) {
       throw new SortedSetFullError(
-        `adding ${newcomers.size} members would pass the keyspace's ${this.limits.maxMembers} members`,
+        `adding ${newcomers} members would pass the keyspace's ${this.limits.maxMembers} members`,
         'members',
       );
     }

@@ -1,13 +1,13 @@
-import { type ScoreRange, SkipList, type SkipNode } from './skip-list.js';
+import { aboveMin, belowMax, NIL, type ScoreRange, SkipList } from './skip-list.js';
 import type { RangeLimit, RankWithScore, ScoredMember } from './types.js';
 
 /**
- * One sorted set, as Redis builds it: a hash map from member to its skip-list node (ZSCORE in
- * O(1)) beside the skip list ordered by (score, member bytes) (ranks and ranges in O(log n)).
+ * One sorted set, as Redis builds it: a hash map from member to its skip-list node, an index
+ * (ZSCORE in O(1)) beside the skip list ordered by (score, member bytes) (ranks and ranges in O(log n)).
  * Ranks are 0-based here, as Redis's replies are. Arguments are already checked by the keyspace.
  */
 export class SortedSet {
-  private readonly nodes = new Map<string, SkipNode>();
+  private readonly nodes = new Map<string, number>();
   private readonly list: SkipList;
 
   constructor(random?: () => number) {
@@ -23,7 +23,8 @@ export class SortedSet {
   }
 
   score(member: string): number | undefined {
-    return this.nodes.get(member)?.score;
+    const node = this.nodes.get(member);
+    return node === undefined ? undefined : this.list.scoreOf(node);
   }
 
   /**
@@ -33,13 +34,13 @@ export class SortedSet {
   set(member: string, score: number): void {
     const node = this.nodes.get(member);
     if (node === undefined) this.nodes.set(member, this.list.insert(score, member));
-    else if (node.score !== score) this.nodes.set(member, this.list.updateScore(node, score));
+    else if (this.list.scoreOf(node) !== score) this.list.updateScore(node, score);
   }
 
   remove(member: string): boolean {
     const node = this.nodes.get(member);
     if (node === undefined) return false;
-    this.list.delete(node.score, member);
+    this.list.delete(this.list.scoreOf(node), member);
     this.nodes.delete(member);
     return true;
   }
@@ -47,8 +48,9 @@ export class SortedSet {
   rank(member: string, rev: boolean): RankWithScore | undefined {
     const node = this.nodes.get(member);
     if (node === undefined) return undefined;
-    const rank = this.list.rankOf(node.score, member) - 1;
-    return { rank: rev ? this.size - 1 - rank : rank, score: node.score };
+    const score = this.list.scoreOf(node);
+    const rank = this.list.rankOf(score, member) - 1;
+    return { rank: rev ? this.size - 1 - rank : rank, score };
   }
 
   /** ZRANGE by rank: `start` and `stop` inclusive, negative from the end, clamped as Redis does. */
@@ -61,9 +63,20 @@ export class SortedSet {
   }
 
   rangeByScore(range: ScoreRange, rev: boolean, limit: RangeLimit | undefined): ScoredMember[] {
-    const { first, last } = this.list.rankBounds(range);
     const offset = limit?.offset ?? 0;
-    if (first > last || offset < 0) return [];
+    if (offset < 0) return [];
+    if (offset === 0) {
+      // The common read (top N above a score): walk from the end found in one descent.
+      const wanted = limit === undefined || limit.count < 0 ? this.size : limit.count;
+      return this.walkInRange(
+        rev ? this.list.lastInRange(range) : this.list.firstInRange(range),
+        wanted,
+        rev,
+        range,
+      );
+    }
+    const { first, last } = this.list.rankBounds(range);
+    if (first > last) return [];
     const inRange = last - first + 1;
     if (offset >= inRange) return [];
     const count =
@@ -81,16 +94,16 @@ export class SortedSet {
   removeRangeByRank(start: number, stop: number, removed: (member: string) => void): number {
     const bounds = this.normaliseRanks(start, stop);
     if (bounds === undefined) return 0;
-    return this.list.deleteRangeByRank(bounds.start + 1, bounds.stop + 1, (node) => {
-      this.nodes.delete(node.member);
-      removed(node.member);
+    return this.list.deleteRangeByRank(bounds.start + 1, bounds.stop + 1, (member) => {
+      this.nodes.delete(member);
+      removed(member);
     });
   }
 
   removeRangeByScore(range: ScoreRange, removed: (member: string) => void): number {
-    return this.list.deleteRangeByScore(range, (node) => {
-      this.nodes.delete(node.member);
-      removed(node.member);
+    return this.list.deleteRangeByScore(range, (member) => {
+      this.nodes.delete(member);
+      removed(member);
     });
   }
 
@@ -109,12 +122,27 @@ export class SortedSet {
     return { start: from, stop: to };
   }
 
-  private walk(first: SkipNode | null, count: number, rev: boolean): ScoredMember[] {
+  /** Like `walk`, stopping also at the first node past the range's far end. */
+  private walkInRange(first: number, count: number, rev: boolean, range: ScoreRange): ScoredMember[] {
     const entries: ScoredMember[] = [];
+    const list = this.list;
     let node = first;
-    while (node !== null && entries.length < count) {
-      entries.push({ member: node.member, score: node.score });
-      node = rev ? node.backward : (node.next[0] ?? null);
+    while (node !== NIL && entries.length < count) {
+      const score = list.scoreOf(node);
+      if (rev ? !aboveMin(score, range) : !belowMax(score, range)) break;
+      entries.push({ member: list.memberOf(node), score });
+      node = rev ? list.previousOf(node) : list.nextOf(node);
+    }
+    return entries;
+  }
+
+  private walk(first: number, count: number, rev: boolean): ScoredMember[] {
+    const entries: ScoredMember[] = [];
+    const list = this.list;
+    let node = first;
+    while (node !== NIL && entries.length < count) {
+      entries.push({ member: list.memberOf(node), score: list.scoreOf(node) });
+      node = rev ? list.previousOf(node) : list.nextOf(node);
     }
     return entries;
   }

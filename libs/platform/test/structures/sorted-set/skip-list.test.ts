@@ -1,7 +1,7 @@
 import { seededRandom } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import { compareMembers, utf8ByteLength } from '../../../src/index.js';
-import { MAX_LEVEL, type ScoreRange, SkipList } from '../../../src/structures/sorted-set/skip-list.js';
+import { MAX_LEVEL, NIL, type ScoreRange, SkipList } from '../../../src/structures/sorted-set/skip-list.js';
 
 /** The skip list against the simplest model there is: a sorted array of (score, member). */
 
@@ -73,10 +73,10 @@ describe('SkipList', () => {
       expect(list.length).toBe(sorted.length);
       sorted.forEach((entry, index) => {
         expect(list.rankOf(entry.score, entry.member)).toBe(index + 1);
-        expect(list.byRank(index + 1)?.member).toBe(entry.member);
+        expect(list.memberOf(list.byRank(index + 1))).toBe(entry.member);
       });
-      expect(list.byRank(0)).toBeNull();
-      expect(list.byRank(sorted.length + 1)).toBeNull();
+      expect(list.byRank(0)).toBe(NIL);
+      expect(list.byRank(sorted.length + 1)).toBe(NIL);
       for (let probe = 0; probe < 50; probe++) {
         const range = randomRange(random);
         const { first, last } = list.rankBounds(range);
@@ -102,7 +102,7 @@ describe('SkipList', () => {
       const removed: string[] = [];
       if (round % 2 === 0) {
         const range = randomRange(random);
-        list.deleteRangeByScore(range, (node) => removed.push(node.member));
+        list.deleteRangeByScore(range, (member) => removed.push(member));
         expect(removed).toEqual(
           model.filter((entry) => inRange(entry.score, range)).map((entry) => entry.member),
         );
@@ -110,7 +110,7 @@ describe('SkipList', () => {
       } else {
         const start = 1 + Math.floor(random() * 300);
         const end = start + Math.floor(random() * (301 - start));
-        list.deleteRangeByRank(start, end, (node) => removed.push(node.member));
+        list.deleteRangeByRank(start, end, (member) => removed.push(member));
         expect(removed).toEqual(model.slice(start - 1, end).map((entry) => entry.member));
         model.splice(start - 1, end - start + 1);
       }
