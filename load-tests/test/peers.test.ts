@@ -73,5 +73,16 @@ describe('bench:peers', () => {
     ]) {
       expect(row(correctness, engine).at(-1)).toBe('0');
     }
-  }, 180_000);
+
+    const jobs = reports.get('job-queue')!;
+    const exactlyOnce = jobs.slice(jobs.indexOf('## Correctness'));
+    for (const contender of [
+      'ours @sysdesign/job-queue (Postgres)',
+      'BullMQ (Redis)',
+      'graphile-worker, batched (Postgres)',
+      'pg-boss (Postgres)',
+    ]) {
+      expect(row(exactlyOnce, contender).slice(1)).toEqual(['200', '0', '0']);
+    }
+  }, 240_000);
 });

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { retryDelayMs } from './backoff.js';
 import { type JobErrorRecord, JobQueueError, JobQueueErrorCode } from './errors.js';
-import { type FlowJobSpec, type FlowResult, submitFlow } from './flow.js';
+import { type FlowGraph, type FlowJobSpec, type FlowResult, readFlow, submitFlow } from './flow.js';
 import { claim, heartbeat, type Outcome, recordOutcomes } from './leases.js';
 import {
   type QueueLimits,
@@ -455,6 +455,11 @@ export class JobQueue {
   /** Submits a DAG of jobs at once (flow.ts); a cycle is refused with the cycle named. */
   flow(jobs: readonly FlowJobSpec[]): Promise<FlowResult> {
     return submitFlow(this, jobs);
+  }
+
+  /** A flow's jobs (with their states) and dependency edges; NOT_FOUND when no job has this flow id. */
+  readFlow(flowId: string): Promise<FlowGraph> {
+    return readFlow(this, flowId);
   }
 
   /**

@@ -300,3 +300,56 @@ export async function dependencyResults(queue: JobQueue, jobId: string): Promise
     onFailure: row.on_failure,
   }));
 }
+
+/** The most jobs `readFlow` returns: a flow can grow past its submit through `addChildren`. */
+export const FLOW_GRAPH_JOBS_MAX = 1_000;
+
+export interface FlowGraphJob {
+  id: string;
+  /** The job's name in its flow (null for a child added without one). */
+  ref: string | null;
+  queue: string;
+  state: JobState;
+}
+
+export interface FlowGraphEdge {
+  /** The dependency. */
+  from: string;
+  /** The job that waits for it. */
+  to: string;
+  onFailure: FailurePolicy;
+}
+
+export interface FlowGraph {
+  flowId: string;
+  /** Oldest first, at most FLOW_GRAPH_JOBS_MAX. */
+  jobs: FlowGraphJob[];
+  /** The edges into the jobs listed. */
+  edges: FlowGraphEdge[];
+  /** More jobs belong to the flow than were listed. */
+  truncated: boolean;
+}
+
+/** A flow's jobs with their states and its dependency edges, for drawing it. */
+export async function readFlow(queue: JobQueue, flowId: string): Promise<FlowGraph> {
+  const id = queue.jobId(flowId);
+  const s = queue.schema;
+  const jobs = await queue.sql.query<{ id: unknown; ref: string | null; queue: string; state: JobState }>(
+    `SELECT id, flow_ref AS ref, queue, state FROM ${s}.jobs WHERE flow_id = $1 ORDER BY id LIMIT $2`,
+    [id, FLOW_GRAPH_JOBS_MAX + 1],
+  );
+  if (jobs.rows.length === 0) throw new JobQueueError(JobQueueErrorCode.NOT_FOUND, `no flow ${flowId}`);
+  const listed = jobs.rows.slice(0, FLOW_GRAPH_JOBS_MAX);
+  const ids = listed.map((row) => idOf(row.id));
+  const edges = await queue.sql.query<{ from: unknown; to: unknown; on_failure: FailurePolicy }>(
+    `SELECT depends_on AS "from", job_id AS "to", on_failure FROM ${s}.dependencies
+     WHERE job_id = ANY($1::bigint[]) ORDER BY job_id, depends_on`,
+    [ids],
+  );
+  return {
+    flowId: id,
+    jobs: listed.map((row) => ({ id: idOf(row.id), ref: row.ref, queue: row.queue, state: row.state })),
+    edges: edges.rows.map((row) => ({ from: idOf(row.from), to: idOf(row.to), onFailure: row.on_failure })),
+    truncated: jobs.rows.length > FLOW_GRAPH_JOBS_MAX,
+  };
+}

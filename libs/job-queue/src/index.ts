@@ -9,7 +9,17 @@ export {
   type ScheduleSpec,
 } from './cron.js';
 export { isJobQueueError, type JobErrorRecord, JobQueueError, JobQueueErrorCode } from './errors.js';
-export { type ChildSpec, type FlowDependency, type FlowJobSpec, type FlowResult, findCycle } from './flow.js';
+export {
+  type ChildSpec,
+  FLOW_GRAPH_JOBS_MAX,
+  type FlowDependency,
+  type FlowGraph,
+  type FlowGraphEdge,
+  type FlowGraphJob,
+  type FlowJobSpec,
+  type FlowResult,
+  findCycle,
+} from './flow.js';
 export { REAP_BATCH_DEFAULT, reap } from './leases.js';
 export {
   CONCURRENCY_LIMIT_MAX,

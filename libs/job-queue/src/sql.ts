@@ -109,6 +109,12 @@ export function pgPoolSql(pool: PgPoolLike, { prepare = true }: PgPoolSqlOptions
     async tx(work) {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // A checked-out client has no 'error' listener of the pool's: when the server goes away in
+      // the middle of the transaction, node-postgres emits 'error' on it, which would crash the process.
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.addListener('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(queryable(client));
@@ -120,6 +126,7 @@ export function pgPoolSql(pool: PgPoolLike, { prepare = true }: PgPoolSqlOptions
         });
         throw error;
       } finally {
+        client.removeListener('error', onError as (argument: PgNotification & Error) => void);
         client.release(broken);
       }
     },

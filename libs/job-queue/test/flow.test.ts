@@ -1,6 +1,7 @@
 import { waitFor } from '@sysdesign/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  FLOW_GRAPH_JOBS_MAX,
   findCycle,
   isJobQueueError,
   type JobQueue,
@@ -242,5 +243,50 @@ describe.each(databases())('flows on $name', ({ create }) => {
       'running',
       'succeeded',
     ]);
+  });
+  it("reads a flow's jobs and edges through the client, bounded, and refuses an id that is no flow", async () => {
+    // Proves readFlow is the whole graph a dashboard draws (refs, states, policies), lists at most
+    // FLOW_GRAPH_JOBS_MAX jobs and says so, and answers NOT_FOUND rather than an empty graph.
+    const queue = await database.open({ limits: { jobsPerCallMax: FLOW_GRAPH_JOBS_MAX + 1 } });
+    const flow = await queue.flow([
+      { ref: 'a', queue: 'graph', payload: null },
+      { ref: 'b', queue: 'graph', payload: null, dependsOn: ['a'] },
+      { ref: 'c', queue: 'graph', payload: null, dependsOn: [{ ref: 'a', onFailure: 'continue' }] },
+      { ref: 'd', queue: 'graph', payload: null, dependsOn: ['b', 'c'] },
+    ]);
+    const { a, b, c, d } = flow.jobs as Record<string, string>;
+    const graph = await queue.readFlow(flow.flowId);
+    expect(graph).toEqual({
+      flowId: flow.flowId,
+      jobs: [
+        { id: a, ref: 'a', queue: 'graph', state: 'ready' },
+        { id: b, ref: 'b', queue: 'graph', state: 'waiting' },
+        { id: c, ref: 'c', queue: 'graph', state: 'waiting' },
+        { id: d, ref: 'd', queue: 'graph', state: 'waiting' },
+      ],
+      edges: [
+        { from: a, to: b, onFailure: 'fail-parent' },
+        { from: a, to: c, onFailure: 'continue' },
+        { from: b, to: d, onFailure: 'fail-parent' },
+        { from: c, to: d, onFailure: 'fail-parent' },
+      ],
+      truncated: false,
+    });
+    const single = await queue.enqueue('graph', null);
+    for (const id of [single.id, '999999999']) {
+      await expect(queue.readFlow(id)).rejects.toMatchObject({ code: JobQueueErrorCode.NOT_FOUND });
+    }
+    const big = await queue.flow(
+      Array.from({ length: FLOW_GRAPH_JOBS_MAX + 1 }, (_, index) => ({
+        ref: `n${index}`,
+        queue: 'graph',
+        payload: null,
+        ...(index === 0 ? {} : { dependsOn: ['n0'] }),
+      })),
+    );
+    const bigGraph = await queue.readFlow(big.flowId);
+    expect(bigGraph.truncated).toBe(true);
+    expect(bigGraph.jobs).toHaveLength(FLOW_GRAPH_JOBS_MAX);
+    expect(bigGraph.edges).toHaveLength(FLOW_GRAPH_JOBS_MAX - 1);
   });
 });

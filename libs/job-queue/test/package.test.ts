@@ -134,7 +134,7 @@ describe('the published package', () => {
     async () => {
       // Proves the built package works end to end for a user with PGlite and no workspace.
       expect(JSON.parse(await runNode(project, CONSUMER_JS))).toEqual({
-        migrated: ['001_create', '002_queue_limits', '003_lean_history'],
+        migrated: ['001_create', '002_queue_limits', '003_lean_history', '004_flow_jobs'],
         single: { sent: 'a@example.com', after: [] },
         second: { sent: 'c', after: ['first'] },
         scheduled: true,

@@ -1,6 +1,7 @@
 import type { PeerDesign } from './design.js';
 import { consistentHashingPeers } from './designs/consistent-hashing.js';
 import { idGeneratorPeers } from './designs/id-generator.js';
+import { jobQueuePeers } from './designs/job-queue.js';
 import { kvStorePeers } from './designs/kv-store.js';
 import { rateLimiterPeers } from './designs/rate-limiter.js';
 import { redisLimitersPeers } from './designs/redis-limiters.js';
@@ -18,4 +19,5 @@ export const PEER_DESIGNS: readonly PeerDesign[] = [
   consistentHashingPeers,
   kvStorePeers,
   sortedSetPeers,
+  jobQueuePeers,
 ];

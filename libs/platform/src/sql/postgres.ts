@@ -154,6 +154,12 @@ export async function createPostgresSql(options: PostgresSqlOptions): Promise<Sq
         throw unavailableOrSame(error);
       });
       let broken: Error | undefined;
+      // A checked-out client has no 'error' listener of the pool's: when the server goes away in
+      // the middle of the transaction, node-postgres emits 'error' on it, which would crash the process.
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await scope.run(sql, () => work(queryableOf(client)));
@@ -166,8 +172,9 @@ export async function createPostgresSql(options: PostgresSqlOptions): Promise<Sq
           // The connection is unusable; release it destroyed, not back into the pool.
           broken = rollbackError as Error;
         }
-        throw error;
+        throw unavailableOrSame(error);
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

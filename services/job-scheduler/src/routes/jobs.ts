@@ -160,7 +160,7 @@ export function registerJobRoutes(app: ServiceApp, context: RouteContext): void 
         tags: ['jobs'],
         summary: 'Get a DAG: its jobs and edges',
         description:
-          'Nodes with their state and edges (from the dependency to its dependent). Problems: JOBQ_ERR_NOT_FOUND.',
+          'Nodes with their state (the oldest 1,000; `truncated` when the flow has more) and edges (from the dependency to its dependent). Problems: JOBQ_ERR_NOT_FOUND.',
         params: jobIdParams,
       },
     },
@@ -215,39 +215,8 @@ export function registerJobRoutes(app: ServiceApp, context: RouteContext): void 
   );
 }
 
-/** A flow's nodes and edges, read straight from the library's tables (it has no call for a whole flow). */
+/** A flow as the dashboard draws it: the library's jobs become nodes. */
 async function flowGraph(context: RouteContext, flowId: string) {
-  const schema = context.queue.schema;
-  const nodes = await context.queue.sql.query<{
-    id: unknown;
-    ref: string | null;
-    queue: string;
-    state: string;
-  }>(
-    `SELECT id, flow_ref AS ref, queue, state FROM ${schema}.jobs WHERE flow_id = $1 ORDER BY id LIMIT 1000`,
-    [flowId],
-  );
-  if (nodes.rows.length === 0) {
-    throw new JobQueueError(JobQueueErrorCode.NOT_FOUND, `no flow ${flowId}`);
-  }
-  const ids = nodes.rows.map((row) => String(row.id));
-  const edges = await context.queue.sql.query<{ from: unknown; to: unknown; on_failure: string }>(
-    `SELECT depends_on AS "from", job_id AS "to", on_failure FROM ${schema}.dependencies
-     WHERE job_id = ANY($1::bigint[]) LIMIT 10000`,
-    [ids],
-  );
-  return {
-    flowId,
-    nodes: nodes.rows.map((row) => ({
-      id: String(row.id),
-      ref: row.ref,
-      queue: row.queue,
-      state: row.state,
-    })),
-    edges: edges.rows.map((row) => ({
-      from: String(row.from),
-      to: String(row.to),
-      onFailure: row.on_failure,
-    })),
-  };
+  const graph = await context.queue.readFlow(flowId);
+  return { flowId: graph.flowId, nodes: graph.jobs, edges: graph.edges, truncated: graph.truncated };
 }
