@@ -258,6 +258,48 @@ describe('queues and schedules', () => {
     expect(after.json().jobs.length).toBeGreaterThan(0);
   });
 
+  it('holds a queue to its concurrency limit across leases, shows it in stats, and lifts it with null', async () => {
+    for (let i = 0; i < 3; i++) await submit(app, { queue: 'emails', payload: { limited: i } }, auth);
+    const set = await app.inject({
+      method: 'PUT',
+      url: '/v1/queues/emails/limits',
+      headers: auth,
+      payload: { concurrencyMax: 1, rate: { max: 100, intervalMs: 60_000 } },
+    });
+    expect(set.statusCode).toBe(200);
+    expect(set.json().limits).toEqual({ concurrencyMax: 1, rate: { max: 100, intervalMs: 60_000 } });
+    const lease = (limit: number) =>
+      app.inject({ method: 'POST', url: '/v1/queues/emails/lease', headers: auth, payload: { limit } });
+    const first = (await lease(10)).json().jobs;
+    expect(first).toHaveLength(1);
+    expect((await lease(10)).json().jobs).toEqual([]);
+    const stats = (await app.inject({ url: '/v1/queues/emails/stats' })).json();
+    expect(stats).toMatchObject({ running: 1, limits: { concurrencyMax: 1 } });
+    expect(stats.startsInWindow).toBeGreaterThanOrEqual(1);
+    const complete = await app.inject({
+      method: 'POST',
+      url: `/v1/jobs/${first[0].id}/complete`,
+      headers: auth,
+      payload: { fence: first[0].fence, output: null },
+    });
+    expect(complete.statusCode).toBeLessThan(300);
+    expect((await lease(10)).json().jobs).toHaveLength(1);
+    const lifted = await app.inject({
+      method: 'PUT',
+      url: '/v1/queues/emails/limits',
+      headers: auth,
+      payload: { concurrencyMax: null, rate: null },
+    });
+    expect(lifted.json().limits).toEqual({ concurrencyMax: null, rate: null });
+    expect((await lease(10)).json().jobs.length).toBeGreaterThanOrEqual(1);
+    await expectProblem(
+      app,
+      { method: 'PUT', url: '/v1/queues/emails/limits', payload: { concurrencyMax: 2 } },
+      401,
+      'ERR_UNAUTHORIZED',
+    );
+  });
+
   it('reports counts and last-hour throughput for a queue', async () => {
     const stats = (await app.inject({ url: '/v1/queues/builtin/stats' })).json();
     expect(stats.counts.succeeded).toBeGreaterThan(0);

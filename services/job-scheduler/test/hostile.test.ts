@@ -90,6 +90,8 @@ const hostileBodies: Array<[string, string]> = [
     'a DAG with duplicate refs',
     '{"jobs": [{"ref": "a", "queue": "default", "payload": 1}, {"ref": "a", "queue": "default", "payload": 2}]}',
   ],
+  ['limits out of range', '{"concurrencyMax": 0, "rate": {"max": -1, "intervalMs": 1e12}}'],
+  ['a rate without its interval', '{"concurrencyMax": 1.5, "rate": {"max": 1}}'],
   ['a cron of 7 fields', '{"queue": "default", "cron": "* * * * * * *", "payload": 1}'],
   [
     'an unknown time zone',
@@ -106,6 +108,7 @@ const bodyEndpoints = (): Array<{ method: 'POST' | 'PUT'; url: string }> => [
   { method: 'POST', url: `/v1/jobs/${jobId}/complete` },
   { method: 'POST', url: `/v1/jobs/${jobId}/fail` },
   { method: 'POST', url: '/v1/workers' },
+  { method: 'PUT', url: '/v1/queues/default/limits' },
 ];
 
 describe('bodies', () => {
@@ -149,6 +152,7 @@ describe('path parameters and queries', () => {
       ['GET', `/v1/queues/${value}/stats`],
       ['GET', `/v1/queues/${value}/dlq`],
       ['POST', `/v1/queues/${value}/pause`],
+      ['PUT', `/v1/queues/${value}/limits`],
       ['POST', `/v1/queues/${value}/dlq/replay`],
       ['GET', `/v1/schedules/${value}`],
       ['DELETE', `/v1/schedules/${value}`],

@@ -1,3 +1,4 @@
+import { CONCURRENCY_LIMIT_MAX, RATE_INTERVAL_MS_MAX, RATE_MAX } from '@sysdesign/job-queue';
 import { requireUser, type ServiceApp } from '@sysdesign/platform';
 import { z } from 'zod';
 import {
@@ -30,14 +31,37 @@ async function throughput(context: RouteContext, queue: string, nowMs: number) {
 }
 
 export async function queueStats(context: RouteContext, queue: string) {
-  const [counts, paused] = await Promise.all([context.queue.counts(queue), context.queue.isPaused(queue)]);
+  const [counts, stats] = await Promise.all([context.queue.counts(queue), context.queue.stats(queue)]);
   return {
     queue,
-    paused,
+    paused: stats.paused,
     counts,
     depth: counts.ready + counts.scheduled + counts.failed,
+    limits: stats.limits,
+    running: stats.running,
+    startsInWindow: stats.startsInWindow,
   };
 }
+
+/** A field left out keeps its value; null removes that limit. */
+const limitsBody = z.strictObject({
+  concurrencyMax: z
+    .number()
+    .int()
+    .min(1)
+    .max(CONCURRENCY_LIMIT_MAX)
+    .nullable()
+    .optional()
+    .describe('Jobs of the queue running at once across every worker; null removes the limit'),
+  rate: z
+    .strictObject({
+      max: z.number().int().min(1).max(RATE_MAX),
+      intervalMs: z.number().int().min(1).max(RATE_INTERVAL_MS_MAX),
+    })
+    .nullable()
+    .optional()
+    .describe('At most `max` starts in any window of `intervalMs`; null removes the limit'),
+});
 
 export function registerQueueRoutes(app: ServiceApp, context: RouteContext): void {
   const writer = requireUser(context.authority, { scopes: [WRITE_SCOPE] });
@@ -93,6 +117,30 @@ export function registerQueueRoutes(app: ServiceApp, context: RouteContext): voi
       },
     );
   }
+
+  app.put(
+    '/v1/queues/:queue/limits',
+    {
+      onRequest: writer,
+      schema: {
+        tags: ['queues'],
+        summary: 'Set the concurrency and rate limits of a queue',
+        description: `Needs scope ${WRITE_SCOPE}. Enforced by every worker's claim, exactly, whichever scheduler or worker claims. Problems: JOBSCHED_ERR_UNKNOWN_QUEUE.`,
+        params: queueParams,
+        body: limitsBody,
+      },
+    },
+    async (request) => {
+      const name = request.params.queue;
+      assertKnownQueue(context, name);
+      const { concurrencyMax, rate } = request.body;
+      await context.queue.setLimits(name, {
+        ...(concurrencyMax === undefined ? {} : { concurrencyMax }),
+        ...(rate === undefined ? {} : { rate }),
+      });
+      return queueStats(context, name);
+    },
+  );
 
   app.get(
     '/v1/queues/:queue/dlq',
