@@ -98,16 +98,22 @@ export class MemoryFanout implements Fanout {
 
 export class RedisFanout implements Fanout {
   private readonly local = new LocalRooms();
-  private readonly subscriber: Redis;
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(
+  /** Connects the subscriber connection before any room is joined (ioredis sends SUBSCRIBE only once ready). */
+  static async open(redis: Redis, prefix: string, onError: (error: unknown) => void): Promise<RedisFanout> {
+    const subscriber = redis.duplicate({ lazyConnect: true, enableAutoPipelining: false });
+    subscriber.on('error', onError);
+    await subscriber.connect();
+    return new RedisFanout(redis, subscriber, prefix, onError);
+  }
+
+  private constructor(
     private readonly redis: Redis,
+    private readonly subscriber: Redis,
     private readonly prefix: string,
     private readonly onError: (error: unknown) => void,
   ) {
-    this.subscriber = redis.duplicate();
-    this.subscriber.on('error', onError);
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
       const room = channel.toString('utf8').slice(this.prefix.length);
       let event: RoomEvent;

@@ -56,9 +56,11 @@ async function messageStoreOf(app: ServiceApp, config: Config, sql: ChannelStore
 
 type ChannelStoreSql = ConstructorParameters<typeof ChannelStore>[0];
 
-function fanoutOf(app: ServiceApp, config: Config, redis: Redis | undefined): Fanout {
+async function fanoutOf(app: ServiceApp, config: Config, redis: Redis | undefined): Promise<Fanout> {
   const onError = (error: unknown) => app.log.warn({ err: error }, 'fan-out failed');
-  const fanout = redis ? new RedisFanout(redis, config.REDIS_KEY_PREFIX, onError) : new MemoryFanout(onError);
+  const fanout = redis
+    ? await RedisFanout.open(redis, config.REDIS_KEY_PREFIX, onError)
+    : new MemoryFanout(onError);
   app.lifecycle.defer('fan-out', () => fanout.close());
   return fanout;
 }
@@ -122,7 +124,7 @@ async function setup(
   const messages = await messageStoreOf(app, config, sql);
   const channels = new ChannelStore(sql);
   const presence = presenceOf(config, redis);
-  const fanout = fanoutOf(app, config, redis);
+  const fanout = await fanoutOf(app, config, redis);
   const limiter = createLimiter(
     {
       algorithm: 'sliding_window_counter',

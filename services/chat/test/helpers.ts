@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, loadConfig, type ServiceApp, TokenAuthority } from '@sysdesign/platform';
 import { deleteRedisPrefix, dropSchema, freshRedisPrefix, freshSchemaName } from '@sysdesign/testkit';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { configSchema } from '../src/config.js';
 import type { ServerFrame } from '../src/domain/protocol.js';
@@ -37,9 +38,10 @@ export interface Deployment {
  * memory for a single instance) and, when `redis` is given, one Redis key prefix.
  */
 export function deployment(
-  options: { redisUrl?: string | undefined; env?: Record<string, string> } = {},
+  options: { redisUrl?: string | undefined; env?: Record<string, string>; databaseUrl?: string } = {},
 ): Deployment {
-  const schema = freshSchemaName('chat');
+  // A database of its own (for instances in other processes, which cannot be told a schema) uses the service's.
+  const schema = options.databaseUrl ? 'chat' : freshSchemaName('chat');
   const prefix = freshRedisPrefix('chat');
   const env: Record<string, string> = {
     LOG_LEVEL: process.env.CHAT_TEST_LOG === '1' ? 'warn' : 'silent',
@@ -50,7 +52,11 @@ export function deployment(
     PRESENCE_GRACE_MS: '50',
     ACK_FLUSH_MS: '20',
     WORKER_LEASE_TTL_MS: '5000',
+    // Tests send in bursts; the per-user limit has its own test.
+    USER_MESSAGE_LIMIT: '100000',
+    FRAMES_PER_SECOND: '10000',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl, REDIS_KEY_PREFIX: prefix } : {}),
     ...options.env,
   };
@@ -77,7 +83,8 @@ export function deployment(
     async close() {
       for (const app of apps.splice(0)) await app.close().catch(() => undefined);
       for (const dir of dataDirs.splice(0)) await rm(dir, { recursive: true, force: true });
-      if (env.DATABASE_URL) await dropSchema(env.DATABASE_URL, schema).catch(() => undefined);
+      if (env.DATABASE_URL && !options.databaseUrl)
+        await dropSchema(env.DATABASE_URL, schema).catch(() => undefined);
       if (options.redisUrl) await deleteRedisPrefix(options.redisUrl, prefix).catch(() => undefined);
     },
   };
@@ -194,4 +201,24 @@ export async function createGroup(
   });
   if (response.statusCode !== 201) throw new Error(`create group: ${response.statusCode} ${response.body}`);
   return (response.json() as { id: string }).id;
+}
+
+/** A database of its own on the server at `url`, dropped by the returned function. */
+export async function freshDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = freshSchemaName('chatdb');
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const own = new URL(url);
+  own.pathname = `/${name}`;
+  return {
+    url: own.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
+    },
+  };
 }
