@@ -45,6 +45,7 @@ export class Gateway {
   private readonly perUser = new Map<string, number>();
   private readonly graceTimers = new Set<NodeJS.Timeout>();
   private readonly idleTimer: NodeJS.Timeout;
+  private closing = false;
   readonly chat: Chat;
   readonly fanout: Fanout;
   readonly presence: PresenceStore;
@@ -122,6 +123,9 @@ export class Gateway {
     else this.perUser.set(connection.userId, left);
     this.metrics.connections.set(this.connections.size);
     this.metrics.closes.inc({ code: String(code) });
+    // Shutting down: the sessions of this instance's sockets expire with their TTL (its clients
+    // reconnect elsewhere within it), and the backends are closing.
+    if (this.closing) return;
     const nowMs = this.nowMs();
     this.acks.flush().catch(() => undefined);
     this.presence
@@ -165,6 +169,7 @@ export class Gateway {
 
   /** Closes every socket with 1001 (clients reconnect, to another instance behind the balancer). */
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.idleTimer);
     for (const timer of this.graceTimers) clearTimeout(timer);
     this.graceTimers.clear();
