@@ -99,6 +99,8 @@ export class MemoryFanout implements Fanout {
 export class RedisFanout implements Fanout {
   private readonly local = new LocalRooms();
   private readonly pending = new Map<string, Promise<void>>();
+  private readonly batch = new Set<string>();
+  private batchDone: Promise<void> | undefined;
 
   /** Connects the subscriber connection before any room is joined (ioredis sends SUBSCRIBE only once ready). */
   static async open(redis: Redis, prefix: string, onError: (error: unknown) => void): Promise<RedisFanout> {
@@ -129,7 +131,7 @@ export class RedisFanout implements Fanout {
 
   join(room: string, listener: RoomListener): RoomMembership {
     if (this.local.add(room, listener)) {
-      const subscribed = this.subscriber.subscribe(this.prefix + room).then(() => undefined);
+      const subscribed = this.subscribeSoon(room);
       this.pending.set(room, subscribed);
       subscribed.catch(this.onError).finally(() => {
         if (this.pending.get(room) === subscribed) this.pending.delete(room);
@@ -145,6 +147,23 @@ export class RedisFanout implements Fanout {
         }
       },
     };
+  }
+
+  /**
+   * Rooms opened in the same turn of the event loop share one SUBSCRIBE (a socket opening on a
+   * thousand channels, or a reconnect storm, is a few commands rather than one per room).
+   */
+  private subscribeSoon(room: string): Promise<void> {
+    this.batch.add(this.prefix + room);
+    this.batchDone ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        const channels = [...this.batch];
+        this.batch.clear();
+        this.batchDone = undefined;
+        this.subscriber.subscribe(...channels).then(() => resolve(), reject);
+      });
+    });
+    return this.batchDone;
   }
 
   async publish(room: string, event: RoomEvent): Promise<void> {

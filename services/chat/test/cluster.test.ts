@@ -86,8 +86,10 @@ describeWith(
       const channelId = await createGroup(one.app, 'alice', ['bob']);
       const alice = await connect(one.url, 'alice');
       const bob = await connect(two.url, 'bob');
-      for (let index = 1; index <= 50; index += 1)
-        alice.send({ type: 'send', channelId, clientMsgId: `m${index}`, body: `${index}` });
+      await alice.sendPipelined(
+        channelId,
+        Array.from({ length: 50 }, (_, index) => `m${index}`),
+      );
       expect(await bob.waitDelivered(channelId, 50)).toEqual(
         Array.from({ length: 50 }, (_, index) => index + 1),
       );
@@ -101,10 +103,16 @@ describeWith(
       const alice = await connect(one.url, 'alice');
       const bob = await connect(two.url, 'bob');
       const carol = await connect(three.url, 'carol');
-      for (let index = 0; index < 40; index += 1) {
-        alice.send({ type: 'send', channelId, clientMsgId: `a${index}`, body: 'a' });
-        bob.send({ type: 'send', channelId, clientMsgId: `b${index}`, body: 'b' });
-      }
+      await Promise.all([
+        alice.sendPipelined(
+          channelId,
+          Array.from({ length: 40 }, (_, index) => `a${index}`),
+        ),
+        bob.sendPipelined(
+          channelId,
+          Array.from({ length: 40 }, (_, index) => `b${index}`),
+        ),
+      ]);
       expect(await carol.waitDelivered(channelId, 80)).toEqual(
         Array.from({ length: 80 }, (_, index) => index + 1),
       );

@@ -158,6 +158,31 @@ export class TestClient {
     );
   }
 
+  /**
+   * Sends every message without waiting, then resends (same client ids) those refused, as a
+   * client does, until all are acked. An error under load (a Redis timeout) is an unacked send.
+   */
+  async sendPipelined(channelId: string, clientMsgIds: readonly string[]): Promise<void> {
+    let unacked = [...clientMsgIds];
+    for (let round = 0; round < 10 && unacked.length > 0; round += 1) {
+      const from = this.frames.length;
+      for (const clientMsgId of unacked)
+        this.send({ type: 'send', channelId, clientMsgId, body: clientMsgId });
+      const outcomes = await Promise.all(
+        unacked.map((clientMsgId) =>
+          this.next(
+            (frame) =>
+              (frame.type === 'ack' && frame.clientMsgId === clientMsgId) ||
+              (frame.type === 'error' && frame.ref === clientMsgId),
+            { from },
+          ),
+        ),
+      );
+      unacked = unacked.filter((_, index) => outcomes[index]?.type !== 'ack');
+    }
+    if (unacked.length > 0) throw new Error(`${unacked.length} sends never acked`);
+  }
+
   /** Delivered sequences of a channel, in the order they came. */
   delivered(channelId: string): number[] {
     return this.frames

@@ -124,6 +124,19 @@ describe('chat over one instance', () => {
     expect(await bob.sendMessage(channelId, 'b1', 'fine')).toMatchObject({ type: 'ack', seq: 1 });
   });
 
+  it('answers frames over the rate with error frames, then closes with 4003', async () => {
+    // A burst of 200 pings against 5 frames/s: 5 pass, the rest are refused until the 21st refusal in a row closes.
+    current = deployment();
+    const { url } = await current.start({ FRAMES_PER_SECOND: '5' });
+    const alice = await connect(url, 'alice');
+    for (let index = 0; index < 200; index += 1) alice.send({ type: 'ping' });
+    await expect(alice.next(() => false, { timeoutMs: 10_000 })).rejects.toThrow(/closed \(4003\)/);
+    const refused = alice.frames.filter(
+      (frame) => frame.type === 'error' && frame.code === 'CHAT_ERR_FRAME_RATE',
+    );
+    expect(refused.length).toBeGreaterThan(0);
+  });
+
   it('refuses the handshake without a valid token, before any socket exists', async () => {
     current = deployment();
     const { app } = await current.start();
