@@ -17,7 +17,9 @@ export type RoomEvent =
   | { kind: 'typing'; channelId: string; userId: string }
   | { kind: 'read'; channelId: string; userId: string; seq: number }
   | { kind: 'presence'; userId: string; online: boolean; lastActiveMs: number | null }
-  | { kind: 'membership'; channelId: string; userId: string; event: 'joined' | 'left' };
+  | { kind: 'membership'; channelId: string; userId: string; event: 'joined' | 'left' }
+  /** Local only: the room may have missed events (the pub/sub link dropped); read the store. */
+  | { kind: 'resync' };
 
 export type RoomListener = (event: RoomEvent) => void;
 
@@ -74,8 +76,15 @@ class LocalRooms {
     }
   }
 
-  get roomCount(): number {
-    return this.listeners.size;
+  /** Tells every listener of every room here that events may have been missed. */
+  resyncAll(onError: (error: unknown) => void): void {
+    for (const listener of [...this.listeners.values()].flatMap((listeners) => [...listeners])) {
+      try {
+        listener({ kind: 'resync' });
+      } catch (error) {
+        onError(error);
+      }
+    }
   }
 }
 
@@ -116,6 +125,10 @@ export class RedisFanout implements Fanout {
     private readonly prefix: string,
     private readonly onError: (error: unknown) => void,
   ) {
+    // ioredis resubscribes after a reconnect; what was published while the link was down is
+    // lost. The first `ready` came before this constructor (`open` awaited it): any later one is
+    // a reconnect.
+    this.subscriber.on('ready', () => this.local.resyncAll(this.onError));
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
       const room = channel.toString('utf8').slice(this.prefix.length);
       let event: RoomEvent;

@@ -3,9 +3,24 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeWith, freePort, postgresBackend, redisBackend, waitFor } from '@sysdesign/testkit';
+import {
+  describeWith,
+  freePort,
+  postgresBackend,
+  privateRedis,
+  redisBackend,
+  waitFor,
+} from '@sysdesign/testkit';
+import { Redis } from 'ioredis';
 import { afterEach, expect, it, onTestFinished } from 'vitest';
-import { createGroup, type Deployment, deployment, freshDatabase, TestClient } from './helpers.js';
+import {
+  authHeaders,
+  createGroup,
+  type Deployment,
+  deployment,
+  freshDatabase,
+  TestClient,
+} from './helpers.js';
 
 /**
  * Several chat instances behind no sticky balancer: one Postgres schema, one Redis prefix. A
@@ -177,6 +192,29 @@ describeWith(
       expect(resumed).toEqual([...resumed].sort((x, y) => x - y));
       expect(resumed[resumed.length - 1]).toBe(40);
     }, 120_000);
+
+    it('fills what pub/sub lost while its link was down, once the subscriber is back', async () => {
+      // A message stored by an instance without Redis never reaches the room; killing our
+      // subscriber's connection (on a private Redis) makes it resubscribe and read the store.
+      const privateServer = await privateRedis();
+      onTestFinished(() => privateServer.stop());
+      current = deployment({ redisUrl: privateServer.url });
+      const linked = await current.start();
+      const unlinked = await current.start({ REDIS_URL: '', REDIS_KEY_PREFIX: '' });
+      const channelId = await createGroup(linked.app, 'alice', ['bob']);
+      const bob = await connect(linked.url, 'bob');
+      const sent = await unlinked.app.inject({
+        method: 'POST',
+        url: `/v1/channels/${channelId}/messages`,
+        headers: await authHeaders('alice'),
+        payload: { clientMsgId: 'lost', body: 'published nowhere' },
+      });
+      expect(sent.statusCode).toBe(201);
+      const admin = new Redis(privateServer.url);
+      onTestFinished(() => void admin.disconnect());
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      expect(await bob.waitDelivered(channelId, 1)).toEqual([1]);
+    });
 
     it('survives a reconnect storm: 40 clients drop and reconnect at once, each resumes without gap', async () => {
       current = deployment({ redisUrl });

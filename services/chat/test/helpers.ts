@@ -70,7 +70,10 @@ export function deployment(
     async start(extra = {}, buildOptions = {}) {
       const dataDir = await mkdtemp(join(tmpdir(), 'chat-test-'));
       dataDirs.push(dataDir);
-      const config = loadConfig(configSchema, { ...env, DATA_DIR: dataDir, ...extra });
+      // An empty value in `extra` removes the variable (an instance without Redis, say).
+      const merged: Record<string, string> = { ...env, DATA_DIR: dataDir, ...extra };
+      for (const [key, value] of Object.entries(extra)) if (value === '') delete merged[key];
+      const config = loadConfig(configSchema, merged);
       const app = await buildService(
         config,
         { logger: createLogger(env.LOG_LEVEL === 'silent' ? 'silent' : 'warn'), sqlSchema: schema },

@@ -38,6 +38,7 @@ export class Connection {
   private closed = false;
   lastHeardMs: number;
   private lastBeatMs = 0;
+  private resyncPending = false;
 
   constructor(
     private readonly gateway: Gateway,
@@ -305,7 +306,26 @@ export class Connection {
       case 'membership':
         this.onMembership(event.channelId, event.event);
         return;
+      case 'resync':
+        this.resync();
+        return;
     }
+  }
+
+  /** After a lost pub/sub link: send each channel's stored messages past what this socket has. */
+  private resync(): void {
+    // Heard once per room this socket is in, in one turn: one catch-up per channel is enough.
+    if (this.resyncPending) return;
+    this.resyncPending = true;
+    setImmediate(() => {
+      this.resyncPending = false;
+      for (const [channelId, state] of this.channels) {
+        void this.enqueue(channelId, state, async () => {
+          this.gateway.metrics.gapFills.inc();
+          await this.catchUp(channelId, state, Number.MAX_SAFE_INTEGER, 'gap');
+        }).catch(() => undefined);
+      }
+    });
   }
 
   private onMessage(message: MessageView): void {
