@@ -72,6 +72,23 @@ describe('chat over one instance', () => {
     expect(bob.delivered(channelId)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
   });
 
+  it('keeps the highest of out-of-order acks as the device cursor', async () => {
+    // Acks 5, then 3, then 9 (beyond what was sent): the cursor is 5, then 5, then clamped to 6.
+    current = deployment();
+    const { app, url } = await current.start();
+    const channelId = await createGroup(app, 'alice', ['bob']);
+    const alice = await connect(url, 'alice');
+    const bob = await connect(url, 'bob', 'tablet');
+    for (let index = 1; index <= 6; index += 1) await alice.sendMessage(channelId, `o${index}`, 'x');
+    await bob.waitDelivered(channelId, 6);
+    for (const seq of [5, 3, 9]) bob.send({ type: 'ack', channelId, seq });
+    bob.send({ type: 'ping' });
+    await bob.next((frame) => frame.type === 'pong');
+    await bob.close();
+    const again = await connect(url, 'bob', 'tablet');
+    expect(again.frames[0]).toMatchObject({ type: 'hello', channels: [{ channelId, ackedSeq: 6 }] });
+  });
+
   it('answers hostile frames with error frames and keeps serving', async () => {
     current = deployment();
     const { app, url } = await current.start();
