@@ -6,6 +6,11 @@ export function createChatMetrics(metrics: ServiceMetrics) {
     connections: metrics.gauge('chat_connections', 'Open WebSockets on this instance'),
     connectionsOpened: metrics.counter('chat_connections_opened_total', 'WebSockets accepted'),
     closes: metrics.counter('chat_connection_closes_total', 'WebSockets closed, by close code', ['code']),
+    serverCloses: metrics.counter(
+      'chat_server_closes_total',
+      'WebSockets the server closed, by its close code (4008 slow consumer, 4003 rate, 4004 idle)',
+      ['code'],
+    ),
     messages: metrics.counter('chat_messages_total', 'Messages sent, stored or recognised as a resend', [
       'result',
     ]),

@@ -154,6 +154,31 @@ describe('chat over one instance', () => {
     expect(refused.length).toBeGreaterThan(0);
   });
 
+  it('drops a slow consumer with 4008 instead of buffering for it without bound', async () => {
+    // Bob stops reading; 100 messages of 60 KiB (6 MB) pass any loopback buffering and the 16 KiB bound.
+    current = deployment({ env: { MESSAGE_BYTES_MAX: '65536', SOCKET_BUFFER_BYTES_MAX: '16384' } });
+    const { app, url } = await current.start();
+    const channelId = await createGroup(app, 'alice', ['bob']);
+    const bob = await connect(url, 'bob');
+    const raw = (bob.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    raw.pause();
+    const headers = await authHeaders('alice');
+    for (let index = 0; index < 100; index += 1) {
+      await app.inject({
+        method: 'POST',
+        url: `/v1/channels/${channelId}/messages`,
+        headers,
+        payload: { clientMsgId: `big${index}`, body: 'x'.repeat(60_000) },
+      });
+    }
+    raw.resume();
+    await expect(bob.next(() => false, { timeoutMs: 15_000 })).rejects.toThrow(
+      /closed \(400[8]\)|closed \(1006\)/,
+    );
+    const metrics = await app.inject({ url: '/metrics' });
+    expect(metrics.body).toMatch(/chat_server_closes_total\{[^}]*code="4008"[^}]*\} 1/);
+  });
+
   it('refuses the handshake without a valid token, before any socket exists', async () => {
     current = deployment();
     const { app } = await current.start();

@@ -427,6 +427,7 @@ export class Connection {
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    this.gateway.metrics.serverCloses.inc({ code: String(code) });
     this.socket.close(code, reason);
     // A peer that never answers the close handshake must not hold the socket open.
     setTimeout(() => this.socket.terminate(), 5_000).unref();
