@@ -1,3 +1,4 @@
+import { chat } from '@sysdesign/chat';
 import { consoleService } from '@sysdesign/console';
 import { idGenerator } from '@sysdesign/id-generator';
 import { jobScheduler } from '@sysdesign/job-scheduler';
@@ -18,6 +19,7 @@ export const SERVICES: ServiceDefinition[] = [
   urlShortener,
   jobScheduler,
   leaderboard,
+  chat,
 ];
 
 export const CONSOLE = consoleService;

@@ -1,0 +1,4 @@
+import { runStandalone } from '@sysdesign/platform';
+import { chat } from './service.js';
+
+await runStandalone(chat);
