@@ -1,4 +1,5 @@
 import { consoleService } from '@sysdesign/console';
+import { fileSyncService } from '@sysdesign/file-sync';
 import { idGenerator } from '@sysdesign/id-generator';
 import { jobScheduler } from '@sysdesign/job-scheduler';
 import { kvStore } from '@sysdesign/kv-store';
@@ -18,6 +19,7 @@ export const SERVICES: ServiceDefinition[] = [
   urlShortener,
   jobScheduler,
   leaderboard,
+  fileSyncService,
 ];
 
 export const CONSOLE = consoleService;
