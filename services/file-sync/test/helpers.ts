@@ -24,6 +24,7 @@ export class TestClock {
 }
 
 export interface TestService {
+  schema: string;
   app: ServiceApp;
   blobDir: string;
   clock: TestClock;
@@ -57,6 +58,7 @@ export async function openService(
   return {
     app,
     blobDir,
+    schema,
     clock,
     async close() {
       await app.close();
