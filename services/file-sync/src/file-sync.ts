@@ -136,9 +136,9 @@ export class FileSync {
 
   /** Makes an old revision the head again, as a new revision (history is never rewritten). */
   async restore(userId: string, path: string, revisionId: string, device: string): Promise<CommitResult> {
-    const revision = await this.deps.metadata.revision(userId, path, revisionId);
     const file = await this.deps.metadata.file(userId, path);
     if (file === undefined) throw new FileNotFoundError(path);
+    const revision = await this.deps.metadata.revision(userId, path, revisionId);
     return this.commit(userId, { path, parentRevision: file.head.id, blocks: revision.blocks, device });
   }
 
