@@ -75,7 +75,9 @@ export class FileSync {
     }
     await metadata.checkStorage(bytes.byteLength, limits.maxStoredBytes);
     const stored = await this.deps.blocks.write(actual, bytes);
-    await metadata.markStored(userId, actual, bytes.byteLength, stored, this.deps.now());
+    await metadata.markStored(userId, actual, bytes.byteLength, stored, this.deps.now(), () =>
+      this.deps.blocks.write(actual, bytes),
+    );
     this.deps.observer?.blockUploaded('stored', bytes.byteLength, stored.storedSize);
     return 'stored';
   }

@@ -35,9 +35,10 @@ export interface TestService {
 export async function openService(
   databaseUrl: string,
   env: Record<string, string> = {},
+  reuse?: { schema: string; blobDir: string },
 ): Promise<TestService> {
-  const schema = freshSchemaName('filesync');
-  const blobDir = await tempDir('file-sync-blobs');
+  const schema = reuse?.schema ?? freshSchemaName('filesync');
+  const blobDir = reuse?.blobDir ?? (await tempDir('file-sync-blobs'));
   const clock = new TestClock();
   const config = loadConfig(configSchema, {
     LOG_LEVEL: 'silent',

@@ -1,6 +1,6 @@
 import type { Sql } from '@sysdesign/platform';
 import type { BlockStore } from './block-store.js';
-import { dropRevision, lockNamespace } from './metadata.js';
+import { dropRevision, lockNamespace, retryingTx } from './metadata.js';
 
 /**
  * The garbage collector. Deletes are tombstones; the collector makes them final and gives the
@@ -91,7 +91,7 @@ export class Collector {
     now: Date,
     report: CollectionReport,
   ): Promise<void> {
-    await this.sql.tx(async (tx) => {
+    await retryingTx(this.sql, async (tx) => {
       await lockNamespace(tx, userId);
       // Re-checked under the namespace lock: a commit may have brought the file back.
       const { rowCount } = await tx.query(
@@ -112,7 +112,7 @@ export class Collector {
   private async freeBlocks(now: Date, report: CollectionReport): Promise<void> {
     const cutoff = new Date(now.getTime() - this.options.blockGraceMs);
     for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch++) {
-      const freed = await this.sql.tx(async (tx) => {
+      const freed = await retryingTx(this.sql, async (tx) => {
         const { rows } = await tx.query<{ hash: string; stored_size: number; stored: boolean }>(
           `SELECT hash, stored_size, stored FROM blocks
             WHERE refcount = 0 AND touched_at <= $1

@@ -1,4 +1,4 @@
-import type { Sql, SqlQueryable } from '@sysdesign/platform';
+import { type Sql, type SqlQueryable, SqlState, sqlStateOf } from '@sysdesign/platform';
 import { type BlockRef, contentIdOf } from '../domain/blocks.js';
 import {
   BlockSizeMismatchError,
@@ -113,6 +113,21 @@ function jsonList(values: readonly string[]): string {
   return JSON.stringify(values);
 }
 
+/** A transaction Postgres aborted to break a deadlock (or a serialisation failure) is run again. */
+const MAX_TRANSACTION_ATTEMPTS = 5;
+
+export async function retryingTx<T>(sql: Sql, work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sql.tx(work);
+    } catch (error) {
+      const state = sqlStateOf(error);
+      const retryable = state === SqlState.deadlockDetected || state === SqlState.serializationFailure;
+      if (!retryable || attempt >= MAX_TRANSACTION_ATTEMPTS) throw error;
+    }
+  }
+}
+
 export class MetadataStore {
   constructor(private readonly sql: Sql) {}
 
@@ -132,7 +147,7 @@ export class MetadataStore {
    * proved they hold them by sending them, so they may now reference the block).
    */
   async reserveBlock(userId: string, hash: string, size: number, now: Date): Promise<boolean> {
-    return this.sql.tx(async (tx) => {
+    return retryingTx(this.sql, async (tx) => {
       const { rows } = await tx.query<{ stored: boolean }>(
         `INSERT INTO blocks (hash, size, touched_at) VALUES ($1, $2, $3)
          ON CONFLICT (hash) DO UPDATE SET touched_at = EXCLUDED.touched_at
@@ -154,32 +169,39 @@ export class MetadataStore {
       throw new StorageFullError(maxStoredBytes);
   }
 
-  /** Records that a block's bytes are on disk; counts them once even when two uploads raced. */
+  /**
+   * Records that a block's bytes are on disk; counts them once even when two uploads raced. When
+   * the collector took the row between the reservation and now (it deleted the blob too), the
+   * bytes are written again under the row's lock, which the collector cannot take meanwhile.
+   */
   async markStored(
     userId: string,
     hash: string,
     size: number,
-    stored: StoredBlock,
+    written: StoredBlock,
     now: Date,
+    rewrite: () => Promise<StoredBlock>,
   ): Promise<void> {
-    await this.sql.tx(async (tx) => {
-      const { rows } = await tx.query<{ was_stored: boolean }>(
-        `WITH previous AS (SELECT stored FROM blocks WHERE hash = $1 FOR UPDATE)
-         INSERT INTO blocks (hash, size, stored_size, compression, stored, touched_at)
+    await retryingTx(this.sql, async (tx) => {
+      const { rows } = await tx.query<{ stored: boolean }>(
+        'SELECT stored FROM blocks WHERE hash = $1 FOR UPDATE',
+        [hash],
+      );
+      const found = rows[0];
+      if (found?.stored) {
+        await tx.query('UPDATE blocks SET touched_at = $2 WHERE hash = $1', [hash, now]);
+        await grantBlock(tx, userId, hash);
+        return;
+      }
+      const stored = found === undefined ? await rewrite() : written;
+      await tx.query(
+        `INSERT INTO blocks (hash, size, stored_size, compression, stored, touched_at)
          VALUES ($1, $2, $3, $4, true, $5)
-         ON CONFLICT (hash) DO UPDATE SET
-           stored = true,
-           touched_at = EXCLUDED.touched_at,
-           stored_size = CASE WHEN blocks.stored THEN blocks.stored_size ELSE EXCLUDED.stored_size END,
-           compression = CASE WHEN blocks.stored THEN blocks.compression ELSE EXCLUDED.compression END
-         RETURNING coalesce((SELECT stored FROM previous), false) AS was_stored`,
+         ON CONFLICT (hash) DO UPDATE SET stored = true, touched_at = EXCLUDED.touched_at,
+           stored_size = EXCLUDED.stored_size, compression = EXCLUDED.compression`,
         [hash, size, stored.storedSize, stored.compression, now],
       );
-      if (!rows[0]!.was_stored) {
-        await tx.query('UPDATE totals SET stored_bytes = stored_bytes + $1 WHERE id = 1', [
-          stored.storedSize,
-        ]);
-      }
+      await tx.query('UPDATE totals SET stored_bytes = stored_bytes + $1 WHERE id = 1', [stored.storedSize]);
       await grantBlock(tx, userId, hash);
     });
   }
@@ -215,7 +237,7 @@ export class MetadataStore {
   }
 
   async commit(input: CommitInput, limits: CommitLimits): Promise<CommitResult> {
-    return this.sql.tx(async (tx) => {
+    return retryingTx(this.sql, async (tx) => {
       const namespace = await lockNamespace(tx, input.userId);
       await lockHeldBlocks(tx, input.userId, input.blocks);
       const file = await lockFile(tx, input.userId, input.path);
@@ -263,7 +285,7 @@ export class MetadataStore {
     parentRevision: string | undefined,
     now: Date,
   ): Promise<FileView> {
-    return this.sql.tx(async (tx) => {
+    return retryingTx(this.sql, async (tx) => {
       await lockNamespace(tx, userId);
       const file = await lockFile(tx, userId, path);
       if (file === undefined || file.deleted) throw new FileNotFoundError(path);
@@ -550,7 +572,8 @@ export async function dropRevision(
   const hashes = [...new Set(dropped.blocks.map(([hash]) => hash))];
   await tx.query(
     `UPDATE blocks SET refcount = refcount - 1, touched_at = $2
-      WHERE hash IN (SELECT jsonb_array_elements_text($1::jsonb))`,
+      WHERE hash IN (SELECT hash FROM blocks WHERE hash IN (SELECT jsonb_array_elements_text($1::jsonb))
+                     ORDER BY hash FOR UPDATE)`,
     [jsonList(hashes), now],
   );
   await addUsage(tx, userId, -Number(dropped.size));
