@@ -18,6 +18,9 @@ import type { CommitResult, FileView, MetadataStore, RevisionView } from './stor
  * The server never trusts a client's hash: every block's SHA-256 is computed here from the bytes.
  */
 
+/** Blocks of one whole-file upload being hashed, compressed and written at once. */
+const BLOCKS_IN_FLIGHT = 4;
+
 export interface FileSyncLimits {
   quotaBytes: number;
   maxStoredBytes: number;
@@ -108,20 +111,37 @@ export class FileSync {
   ): Promise<CommitResult> {
     const chunker = new Chunker(this.deps.chunking);
     const blocks: BlockRef[] = [];
-    let size = 0;
+    // Hashing, compressing and writing run in the thread pool: a few blocks in flight keep both
+    // the cores and the disk busy. The list keeps the file's order whatever finishes first.
+    const inFlight = new Set<Promise<void>>();
     const store = async (parts: Uint8Array[]) => {
       for (const part of parts) {
         const hash = sha256Hex(part);
-        await this.uploadBlock(userId, hash, part);
         blocks.push({ hash, size: part.byteLength });
+        const storing = this.uploadBlock(userId, hash, part).then(() => {
+          inFlight.delete(storing);
+        });
+        // Handled here so a failure between two awaits is never an unhandled rejection; it is
+        // still thrown below, where the set is awaited.
+        storing.catch(() => undefined);
+        inFlight.add(storing);
+        if (inFlight.size >= BLOCKS_IN_FLIGHT) await Promise.race(inFlight);
       }
     };
-    for await (const bytes of input.body) {
-      size += bytes.byteLength;
-      if (size > this.deps.limits.maxFileBytes) throw new FileTooLargeError(this.deps.limits.maxFileBytes);
-      await store(chunker.push(bytes));
+    let size = 0;
+    try {
+      for await (const bytes of input.body) {
+        size += bytes.byteLength;
+        if (size > this.deps.limits.maxFileBytes) throw new FileTooLargeError(this.deps.limits.maxFileBytes);
+        await store(chunker.push(bytes));
+      }
+      await store(chunker.finish());
+    } finally {
+      // No block is left writing after the answer, whether the upload failed or not.
+      await Promise.allSettled(inFlight);
     }
-    await store(chunker.finish());
+    // A block that failed fails the upload (its rejection is kept by the set's promise).
+    await Promise.all(inFlight);
     return this.commit(userId, {
       path: input.path,
       parentRevision: input.parentRevision,
