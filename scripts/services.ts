@@ -1,5 +1,6 @@
 import { chat } from '@sysdesign/chat';
 import { consoleService } from '@sysdesign/console';
+import { fileSyncService } from '@sysdesign/file-sync';
 import { idGenerator } from '@sysdesign/id-generator';
 import { jobScheduler } from '@sysdesign/job-scheduler';
 import { kvStore } from '@sysdesign/kv-store';
@@ -20,6 +21,7 @@ export const SERVICES: ServiceDefinition[] = [
   jobScheduler,
   leaderboard,
   chat,
+  fileSyncService,
 ];
 
 export const CONSOLE = consoleService;
