@@ -14,6 +14,13 @@ export const configSchema = z.object({
   LOCKING: z.enum(LOCKING_MODES).default('pessimistic'),
   /** Attempts of a transaction rolled back by contention (optimistic conflicts, deadlocks) before a 503. */
   TRANSFER_ATTEMPTS_MAX: intVar(20, 1, 1_000),
+  /**
+   * Transactions in flight at once: below the Postgres pool's 10 connections, so none waits for
+   * a connection there (the embedded PGlite runs one at a time whatever this says).
+   */
+  TRANSACTIONS_MAX: intVar(8, 1, 10),
+  /** Transactions waiting for a slot; past this a request is refused with 503 at once. */
+  TRANSACTION_QUEUE_MAX: intVar(10_000, 0, 1_000_000),
   /** Transfers in one linked batch (one transaction). */
   BATCH_MAX: intVar(100, 1, 1_000),
   /** The longest a pending transfer may reserve funds before its timeout voids it. */

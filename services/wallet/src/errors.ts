@@ -18,6 +18,7 @@ import {
   SelfTransferError,
   TransferNotFoundError,
 } from './domain/errors.js';
+import { OverloadedError } from './store/gate.js';
 
 /** The wallet's stable error codes; each maps to a problem+json `type`. */
 export const errors = defineProblems({
@@ -37,6 +38,7 @@ export const errors = defineProblems({
   WALLET_ERR_IDEMPOTENCY_CONFLICT: { status: 409, title: 'Idempotency-Key reused with another request' },
   WALLET_ERR_CONTENTION: { status: 503, title: 'Accounts too contended' },
   WALLET_ERR_BAD_CURSOR: { status: 400, title: 'Invalid cursor' },
+  WALLET_ERR_OVERLOADED: { status: 503, title: 'Too many transactions waiting' },
 });
 
 /** The domain's typed errors as problems; anything else goes to the platform's mapping. */
@@ -73,6 +75,8 @@ function mapRefusal(error: unknown): Problem | undefined {
   if (error instanceof IdempotencyConflictError) return errors.WALLET_ERR_IDEMPOTENCY_CONFLICT(error.message);
   if (error instanceof ContentionError)
     return errors.WALLET_ERR_CONTENTION(error.message, { attempts: error.attempts }, { 'retry-after': '1' });
+  if (error instanceof OverloadedError)
+    return errors.WALLET_ERR_OVERLOADED(error.message, { queueMax: error.queueMax }, { 'retry-after': '1' });
   if (error instanceof BadCursorError)
     return errors.WALLET_ERR_BAD_CURSOR(error.message, { field: 'cursor' });
   return undefined;

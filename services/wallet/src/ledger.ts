@@ -19,6 +19,7 @@ import {
 import { requestHash } from './domain/idempotency.js';
 import { accountView, type TransferView, transferView } from './present.js';
 import { type ConservationReport, checkConservation } from './store/conservation.js';
+import type { TransactionGate } from './store/gate.js';
 import type { LedgerStore, NewTransfer } from './store/ledger-store.js';
 import { OptimisticConflictError } from './store/locking.js';
 import type { Account, AccountInfo, Entry, Transfer } from './store/rows.js';
@@ -80,6 +81,8 @@ export interface LedgerOptions {
   attemptsMax: number;
   /** Immutable account attributes (owner, currency, rules) kept in memory. */
   accountCacheMax: number;
+  /** Bounds the transactions in flight (below the connection pool) and those waiting for one. */
+  gate: TransactionGate;
 }
 
 const RETRY_BACKOFF_MS_MAX = 50;
@@ -253,6 +256,10 @@ export class Ledger {
       if (original.kind !== 'single' && original.kind !== 'post') {
         throw new NotReversibleError(transferId, `a ${original.kind} transfer moves no posted money`);
       }
+      // Checked first so a second reversal is told why, not that the money is gone; the unique
+      // index below settles two reversals racing past this check.
+      if (await this.store.reversalOf(transferId))
+        throw new NotReversibleError(transferId, 'it is already reversed');
       const [debit, credit] = await Promise.all([
         this.info(original.creditAccountId),
         this.info(original.debitAccountId),
@@ -428,7 +435,7 @@ export class Ledger {
   private async attempt<Result>(work: (tx: SqlQueryable) => Promise<Result>): Promise<Result> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.store.sql.tx(work);
+        return await this.options.gate.run(() => this.store.sql.tx(work));
       } catch (error) {
         const reason = retryReasonOf(error);
         if (reason === undefined) throw domainErrorOf(error);

@@ -13,6 +13,7 @@ import { mapWalletError } from './errors.js';
 import { Ledger } from './ledger.js';
 import { createWalletMetrics, walletObserver } from './metrics.js';
 import { OPERATOR_SCOPE } from './routes/schemas.js';
+import { TransactionGate } from './store/gate.js';
 import { LedgerStore } from './store/ledger-store.js';
 import { balanceMover } from './store/locking.js';
 import { startExpirySweeper } from './workers/expiry.js';
@@ -44,6 +45,7 @@ async function setup(
     nowMs,
     attemptsMax: config.TRANSFER_ATTEMPTS_MAX,
     accountCacheMax: config.ACCOUNT_CACHE_MAX,
+    gate: new TransactionGate(config.TRANSACTIONS_MAX, config.TRANSACTION_QUEUE_MAX),
   });
   if (config.EXPIRY_ENABLED) {
     const sweeper = startExpirySweeper({

@@ -239,3 +239,128 @@ describe('two-phase transfers', () => {
     expect((await client.conservation()).ok).toBe(true);
   });
 });
+
+describe('linked batches', () => {
+  it('applies every transfer of a batch in order, in one commit', async () => {
+    const { wallet: a } = await client.funded('kate', 100n);
+    const b = await client.open('kate-b');
+    const c = await client.open('kate-c');
+    const kate = await bearer('kate');
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/transfers/batch',
+      headers: kate,
+      payload: {
+        transfers: [
+          { debitAccountId: a.id, creditAccountId: b.id, amount: '60', currency: 'EUR' },
+          { debitAccountId: a.id, creditAccountId: c.id, amount: '40', currency: 'EUR' },
+        ],
+      },
+    });
+    expect(response.statusCode, response.body).toBe(201);
+    const { batchId, transfers } = response.json();
+    expect(transfers.map((transfer: { batchId: string }) => transfer.batchId)).toEqual([batchId, batchId]);
+    expect((await client.account(a.id)).balances.posted).toBe('0');
+  });
+
+  it('applies none when one is refused, naming the refused one', async () => {
+    const { wallet: a } = await client.funded('liam', 100n);
+    const b = await client.open('liam-b');
+    const liam = await bearer('liam');
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/transfers/batch',
+      headers: liam,
+      payload: {
+        transfers: [
+          { debitAccountId: a.id, creditAccountId: b.id, amount: '60', currency: 'EUR' },
+          { debitAccountId: a.id, creditAccountId: b.id, amount: '41', currency: 'EUR' },
+        ],
+      },
+    });
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ code: 'WALLET_ERR_INSUFFICIENT_FUNDS', index: 1 });
+    expect((await client.account(a.id)).balances.posted).toBe('100');
+    expect((await client.account(b.id)).balances.posted).toBe('0');
+  });
+});
+
+describe('reversals', () => {
+  it('reverses a posted transfer with a new transfer back, once, leaving the original as it was', async () => {
+    const { wallet: a } = await client.funded('mia', 100n);
+    const b = await client.open('mia-b');
+    const original = await client.transferOk(await bearer('mia'), a.id, b.id, 30n);
+    const reverse = () =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/transfers/${original.id}/reverse`,
+        headers: client.operator,
+        payload: {},
+      });
+    const reversal = await reverse();
+    expect(reversal.statusCode, reversal.body).toBe(201);
+    expect(reversal.json()).toMatchObject({
+      kind: 'single',
+      reversesId: original.id,
+      debitAccountId: b.id,
+      creditAccountId: a.id,
+      amount: '30',
+    });
+    expect((await client.account(a.id)).balances.posted).toBe('100');
+    const again = await reverse();
+    expect(again.statusCode).toBe(409);
+    expect(again.json().code).toBe('WALLET_ERR_NOT_REVERSIBLE');
+    const stored = await app.inject({ url: `/v1/transfers/${original.id}`, headers: client.operator });
+    expect(stored.json()).toEqual(original);
+  });
+
+  it('lets only an operator reverse', async () => {
+    const { wallet: a } = await client.funded('noah', 100n);
+    const b = await client.open('noah-b');
+    const noah = await bearer('noah');
+    const original = await client.transferOk(noah, a.id, b.id, 30n);
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/transfers/${original.id}/reverse`,
+      headers: noah,
+      payload: {},
+    });
+    expect(response.statusCode).toBe(403);
+  });
+});
+
+describe('ownership', () => {
+  it("refuses to move money out of someone else's account, and hides others' transfers", async () => {
+    const { wallet: a } = await client.funded('olga', 100n);
+    const b = await client.open('olga-b');
+    const response = await client.transfer(bob, a.id, b.id, 10n);
+    expect(response.statusCode).toBe(403);
+    expect(response.json().code).toBe('WALLET_ERR_NOT_OWNER');
+    const transfer = await client.transferOk(await bearer('olga'), a.id, b.id, 10n);
+    expect((await app.inject({ url: `/v1/transfers/${transfer.id}`, headers: bob })).statusCode).toBe(404);
+    expect(
+      (await app.inject({ url: `/v1/transfers/${transfer.id}`, headers: await bearer('olga') })).statusCode,
+    ).toBe(200);
+  });
+
+  it('keeps an audit trail: who created each transfer and in which request', async () => {
+    const { wallet: a } = await client.funded('pia', 100n);
+    const b = await client.open('pia-b');
+    const response = await client.transfer(
+      { ...(await bearer('pia')), 'x-request-id': 'req-pia-1' },
+      a.id,
+      b.id,
+      5n,
+    );
+    expect(response.json()).toMatchObject({ createdBy: 'pia', requestId: 'req-pia-1' });
+  });
+});
+
+describe('immutability', () => {
+  it('has the database refuse an edit of a transfer or an entry', async () => {
+    const { wallet: a } = await client.funded('quinn', 100n);
+    const sql = await embedded.forSchema(schema);
+    await expect(sql.query('UPDATE transfers SET amount = 1')).rejects.toThrow(/immutable/);
+    await expect(sql.query('DELETE FROM entries WHERE account_id = $1', [a.id])).rejects.toThrow(/immutable/);
+  });
+});
