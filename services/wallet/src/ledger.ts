@@ -21,7 +21,7 @@ import { accountView, type TransferView, transferView } from './present.js';
 import { type ConservationReport, checkConservation } from './store/conservation.js';
 import type { TransactionGate } from './store/gate.js';
 import type { LedgerStore, NewTransfer } from './store/ledger-store.js';
-import { OptimisticConflictError } from './store/locking.js';
+import { lockForBatch, OptimisticConflictError } from './store/locking.js';
 import type { Account, AccountInfo, Entry, Transfer } from './store/rows.js';
 
 /**
@@ -183,7 +183,7 @@ export class Ledger {
       const accountIds = planned.flatMap(({ debit, credit }) => [debit.id, credit.id]);
       const answer = await this.idempotent(caller, key, 'batch', requests, async (tx) => {
         const batchId = randomUUID();
-        await this.store.mover.prepareBatch(tx, accountIds);
+        await lockForBatch(tx, accountIds);
         const transfers: TransferView[] = [];
         for (const [index, request] of requests.entries()) {
           const transfer = this.newTransfer(caller, planned[index]!, request, batchId);

@@ -51,9 +51,17 @@ export class OptimisticConflictError extends Error {
 
 export interface BalanceMover {
   readonly mode: LockingMode;
-  /** Takes what the mode needs before a batch touches these accounts (row locks, in id order). */
-  prepareBatch(tx: SqlQueryable, accountIds: readonly string[]): Promise<void>;
   move(tx: SqlQueryable, legs: readonly Leg[]): Promise<LegResult[]>;
+}
+
+/**
+ * A linked batch locks every account it touches up front, in id order, whatever the mode: its
+ * transfers run in the client's order, so without this two batches would take their row locks
+ * in opposite orders and deadlock, and an optimistic batch of a hundred transfers would lose
+ * (and redo) the race to almost any concurrent writer. The modes differ for single transfers.
+ */
+export async function lockForBatch(tx: SqlQueryable, accountIds: readonly string[]): Promise<void> {
+  await readBalances(tx, [...new Set(accountIds)], true);
 }
 
 const byAccountId = (left: Leg, right: Leg) =>
@@ -124,9 +132,6 @@ async function writeComputed(
 
 class PessimisticMover implements BalanceMover {
   readonly mode = 'pessimistic' as const;
-  async prepareBatch(tx: SqlQueryable, accountIds: readonly string[]): Promise<void> {
-    await readBalances(tx, [...new Set(accountIds)], true);
-  }
   move(tx: SqlQueryable, legs: readonly Leg[]): Promise<LegResult[]> {
     return writeComputed(tx, legs, true);
   }
@@ -134,7 +139,6 @@ class PessimisticMover implements BalanceMover {
 
 class OptimisticMover implements BalanceMover {
   readonly mode = 'optimistic' as const;
-  async prepareBatch(): Promise<void> {}
   move(tx: SqlQueryable, legs: readonly Leg[]): Promise<LegResult[]> {
     return writeComputed(tx, legs, false);
   }
@@ -157,7 +161,6 @@ const CONDITIONAL_CREDIT = `UPDATE accounts SET credits_posted = credits_posted 
 
 class ConstraintMover implements BalanceMover {
   readonly mode = 'constraint' as const;
-  async prepareBatch(): Promise<void> {}
   async move(tx: SqlQueryable, legs: readonly Leg[]): Promise<LegResult[]> {
     const results: LegResult[] = [];
     // In id order, so two transfers in opposite directions take the row locks in the same order.
