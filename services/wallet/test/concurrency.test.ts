@@ -114,6 +114,34 @@ describeWith(postgres, 'locking modes on Postgres', ({ url }) => {
         expect((await client.conservation()).ok).toBe(true);
       });
 
+      it('applies 20 linked batches touching the same accounts in opposite orders, all of them, without a deadlock', async () => {
+        const { wallet: left } = await client.funded('batch-left', 10_000n);
+        const { wallet: right } = await client.funded('batch-right', 10_000n);
+        const third = await client.open('batch-third');
+        const deadlocksBefore = metricSum((await app.inject({ url: '/metrics' })).body, 'wallet_transaction_retries_total', 'reason="deadlock"');
+        const leg = (debit: string, credit: string) => ({ debitAccountId: debit, creditAccountId: credit, amount: '5', currency: 'EUR' });
+        const responses = await Promise.all(
+          Array.from({ length: 20 }, (_, index) =>
+            app.inject({
+              method: 'POST',
+              url: '/v1/transfers/batch',
+              headers: client.operator,
+              payload: {
+                transfers:
+                  index % 2 === 0
+                    ? [leg(left.id, right.id), leg(right.id, third.id)]
+                    : [leg(right.id, left.id), leg(left.id, third.id)],
+              },
+            }),
+          ),
+        );
+        expect(responses.filter((response) => response.statusCode !== 201).map((response) => response.body)).toEqual([]);
+        const metrics = (await app.inject({ url: '/metrics' })).body;
+        expect(metricSum(metrics, 'wallet_transaction_retries_total', 'reason="deadlock"')).toBe(deadlocksBefore);
+        expect((await client.account(third.id)).balances.posted).toBe('100');
+        expect((await client.conservation()).ok).toBe(true);
+      });
+
       it('applies the same Idempotency-Key sent 20 times at once exactly once', async () => {
         const { wallet } = await client.funded('idem', 100n);
         const sink = await client.open('idem-sink');
