@@ -21,7 +21,7 @@ import { accountView, type TransferView, transferView } from './present.js';
 import { type ConservationReport, checkConservation } from './store/conservation.js';
 import type { TransactionGate } from './store/gate.js';
 import type { LedgerStore, NewTransfer } from './store/ledger-store.js';
-import { lockForBatch, OptimisticConflictError } from './store/locking.js';
+import { OptimisticConflictError } from './store/locking.js';
 import type { Account, AccountInfo, Entry, Transfer } from './store/rows.js';
 
 /**
@@ -180,16 +180,12 @@ export class Ledger {
       for (const [index, request] of requests.entries()) {
         planned.push(await this.plan(caller, request).catch(inBatch(index)));
       }
-      const accountIds = planned.flatMap(({ debit, credit }) => [debit.id, credit.id]);
       const answer = await this.idempotent(caller, key, 'batch', requests, async (tx) => {
         const batchId = randomUUID();
-        await lockForBatch(tx, accountIds);
-        const transfers: TransferView[] = [];
-        for (const [index, request] of requests.entries()) {
-          const transfer = this.newTransfer(caller, planned[index]!, request, batchId);
-          transfers.push(transferView(await this.store.apply(tx, transfer).catch(inBatch(index))));
-        }
-        return { batchId, transfers };
+        const transfers = requests.map((request, index) =>
+          this.newTransfer(caller, planned[index]!, request, batchId),
+        );
+        return { batchId, transfers: (await this.store.applyBatch(tx, transfers)).map(transferView) };
       });
       this.observe('batch', answer.replayed ? 'replayed' : 'applied', started);
       return answer;
@@ -472,11 +468,9 @@ function domainErrorOf(error: unknown): unknown {
   return sqlStateOf(error) === NUMERIC_OUT_OF_RANGE ? new BalanceOverflowError() : error;
 }
 
+/** A refusal of one planned item names its index; anything else (a backend failure) passes as it is. */
 function inBatch(index: number) {
   return (error: unknown): never => {
-    // Contention is not the item's fault: it propagates as it is, and the whole batch is retried.
-    if (sqlStateOf(error) === NUMERIC_OUT_OF_RANGE)
-      throw new BatchItemError(index, new BalanceOverflowError());
     if (!(error instanceof WalletRefusal)) throw error;
     throw new BatchItemError(index, error);
   };

@@ -118,8 +118,17 @@ describeWith(postgres, 'locking modes on Postgres', ({ url }) => {
         const { wallet: left } = await client.funded('batch-left', 10_000n);
         const { wallet: right } = await client.funded('batch-right', 10_000n);
         const third = await client.open('batch-third');
-        const deadlocksBefore = metricSum((await app.inject({ url: '/metrics' })).body, 'wallet_transaction_retries_total', 'reason="deadlock"');
-        const leg = (debit: string, credit: string) => ({ debitAccountId: debit, creditAccountId: credit, amount: '5', currency: 'EUR' });
+        const deadlocksBefore = metricSum(
+          (await app.inject({ url: '/metrics' })).body,
+          'wallet_transaction_retries_total',
+          'reason="deadlock"',
+        );
+        const leg = (debit: string, credit: string) => ({
+          debitAccountId: debit,
+          creditAccountId: credit,
+          amount: '5',
+          currency: 'EUR',
+        });
         const responses = await Promise.all(
           Array.from({ length: 20 }, (_, index) =>
             app.inject({
@@ -135,9 +144,13 @@ describeWith(postgres, 'locking modes on Postgres', ({ url }) => {
             }),
           ),
         );
-        expect(responses.filter((response) => response.statusCode !== 201).map((response) => response.body)).toEqual([]);
+        expect(
+          responses.filter((response) => response.statusCode !== 201).map((response) => response.body),
+        ).toEqual([]);
         const metrics = (await app.inject({ url: '/metrics' })).body;
-        expect(metricSum(metrics, 'wallet_transaction_retries_total', 'reason="deadlock"')).toBe(deadlocksBefore);
+        expect(metricSum(metrics, 'wallet_transaction_retries_total', 'reason="deadlock"')).toBe(
+          deadlocksBefore,
+        );
         expect((await client.account(third.id)).balances.posted).toBe('100');
         expect((await client.conservation()).ok).toBe(true);
       });

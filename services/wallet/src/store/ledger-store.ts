@@ -1,7 +1,14 @@
 import type { Sql, SqlQueryable } from '@sysdesign/platform';
-import { deltaOf, type Phase } from '../domain/balance.js';
-import { IdempotencyConflictError } from '../domain/errors.js';
-import type { BalanceMover, LegResult } from './locking.js';
+import {
+  applyDelta,
+  type Balances,
+  deltaOf,
+  type Phase,
+  pendingBalance,
+  postedBalance,
+} from '../domain/balance.js';
+import { BatchItemError, IdempotencyConflictError, WalletRefusal } from '../domain/errors.js';
+import { type BalanceMover, type LegResult, lockForBatch } from './locking.js';
 import {
   ACCOUNT_COLUMNS,
   type Account,
@@ -171,6 +178,98 @@ export class LedgerStore {
   }
 
   /**
+   * A linked batch as a handful of statements whatever its length: lock every account it touches
+   * (in id order), run its transfers in order against the balances in memory (the domain's rules,
+   * the first refusal names its index), then write the final balances, the transfers and their
+   * entries in one statement each. The locks make the in-memory run the truth under every mode.
+   */
+  async applyBatch(tx: SqlQueryable, transfers: readonly NewTransfer[]): Promise<Transfer[]> {
+    const state = await lockForBatch(
+      tx,
+      transfers.flatMap((transfer) => [transfer.debit.id, transfer.credit.id]),
+    );
+    const entries: EntryRow[] = [];
+    for (const [index, transfer] of transfers.entries()) {
+      const delta = deltaOf(transfer.phase, transfer.amount);
+      for (const [side, account] of [
+        ['debit', transfer.debit],
+        ['credit', transfer.credit],
+      ] as const) {
+        const current = state.get(account.id)!;
+        try {
+          current.balances = applyDelta(account.id, current.balances, account.rules, side, delta);
+        } catch (error) {
+          if (error instanceof WalletRefusal) throw new BatchItemError(index, error);
+          throw error;
+        }
+        current.version += 1n;
+        entries.push({
+          accountId: account.id,
+          seq: current.version,
+          transferId: transfer.id,
+          side,
+          amount: transfer.amount,
+          postedAfter: postedBalance(current.balances),
+          pendingAfter: pendingBalance(current.balances),
+          createdAt: transfer.createdAt,
+        });
+      }
+    }
+    await writeBalances(tx, state);
+    const { rows } = await tx.query<TransferRow>(
+      `INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount, currency, pending_id,
+                              reverses_id, batch_id, timeout_at, memo, created_by, request_id, created_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[],
+                            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
+                            $14::timestamptz[])
+       RETURNING ${TRANSFER_COLUMNS}`,
+      [
+        transfers.map((transfer) => transfer.id),
+        transfers.map((transfer) => transfer.phase),
+        transfers.map((transfer) => transfer.debit.id),
+        transfers.map((transfer) => transfer.credit.id),
+        transfers.map((transfer) => transfer.amount.toString()),
+        transfers.map((transfer) => transfer.currency),
+        transfers.map((transfer) => transfer.pendingId),
+        transfers.map((transfer) => transfer.reversesId),
+        transfers.map((transfer) => transfer.batchId),
+        transfers.map((transfer) => transfer.timeoutAt?.toISOString() ?? null),
+        transfers.map((transfer) => transfer.memo),
+        transfers.map((transfer) => transfer.createdBy),
+        transfers.map((transfer) => transfer.requestId),
+        transfers.map((transfer) => transfer.createdAt.toISOString()),
+      ],
+    );
+    await tx.query(
+      `INSERT INTO entries (account_id, seq, transfer_id, side, amount, posted_after, pending_after, created_at)
+       SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[],
+                            $8::timestamptz[])`,
+      [
+        entries.map((entry) => entry.accountId),
+        entries.map((entry) => entry.seq.toString()),
+        entries.map((entry) => entry.transferId),
+        entries.map((entry) => entry.side),
+        entries.map((entry) => entry.amount.toString()),
+        entries.map((entry) => entry.postedAfter.toString()),
+        entries.map((entry) => entry.pendingAfter.toString()),
+        entries.map((entry) => entry.createdAt.toISOString()),
+      ],
+    );
+    const pending = transfers.filter((transfer) => transfer.phase === 'pending');
+    if (pending.length > 0) {
+      await tx.query(
+        'INSERT INTO pending_open (transfer_id, timeout_at) SELECT * FROM unnest($1::text[], $2::timestamptz[])',
+        [
+          pending.map((transfer) => transfer.id),
+          pending.map((transfer) => transfer.timeoutAt!.toISOString()),
+        ],
+      );
+    }
+    const byId = new Map(rows.map((row) => [row.id, transferOf(row)]));
+    return transfers.map((transfer) => byId.get(transfer.id)!);
+  }
+
+  /**
    * Closes a reservation for whoever resolves it: deleting the row locks it, so of a post, a void
    * and the timeout sweeper racing for one pending transfer exactly one gets its deadline back.
    */
@@ -266,6 +365,30 @@ export class LedgerStore {
     );
     return rowCount;
   }
+}
+
+type EntryRow = Entry;
+
+/** Absolute balances of accounts this transaction holds locked. */
+async function writeBalances(
+  tx: SqlQueryable,
+  state: Map<string, { balances: Balances; version: bigint }>,
+): Promise<void> {
+  const accounts = [...state.entries()];
+  await tx.query(
+    `UPDATE accounts a SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq,
+            credits_pending = v.cq, version = v.ver
+       FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) AS v(id, dp, cp, dq, cq, ver)
+      WHERE a.id = v.id`,
+    [
+      accounts.map(([id]) => id),
+      accounts.map(([, { balances }]) => balances.debitsPosted.toString()),
+      accounts.map(([, { balances }]) => balances.creditsPosted.toString()),
+      accounts.map(([, { balances }]) => balances.debitsPending.toString()),
+      accounts.map(([, { balances }]) => balances.creditsPending.toString()),
+      accounts.map(([, { version }]) => version.toString()),
+    ],
+  );
 }
 
 function entryColumns(legs: readonly LegResult[]): unknown[] {

@@ -60,8 +60,11 @@ export interface BalanceMover {
  * in opposite orders and deadlock, and an optimistic batch of a hundred transfers would lose
  * (and redo) the race to almost any concurrent writer. The modes differ for single transfers.
  */
-export async function lockForBatch(tx: SqlQueryable, accountIds: readonly string[]): Promise<void> {
-  await readBalances(tx, [...new Set(accountIds)], true);
+export function lockForBatch(
+  tx: SqlQueryable,
+  accountIds: readonly string[],
+): Promise<Map<string, { balances: Balances; version: bigint }>> {
+  return readBalances(tx, [...new Set(accountIds)], true);
 }
 
 const byAccountId = (left: Leg, right: Leg) =>
