@@ -1,5 +1,5 @@
 import type { ServiceApp } from '@sysdesign/platform';
-import { describeWith, dropSchema, freshSchemaName, postgresBackend } from '@sysdesign/testkit';
+import { describeWith, dropSchema, freshSchemaName, postgresBackend, waitFor } from '@sysdesign/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCKING_MODES } from '../src/store/locking.js';
 import { bearer, buildFromEnv, WalletClient } from './helpers.js';
@@ -153,6 +153,55 @@ describeWith(postgres, 'locking modes on Postgres', ({ url }) => {
         );
         expect((await client.account(third.id)).balances.posted).toBe('100');
         expect((await client.conservation()).ok).toBe(true);
+      });
+
+      it('resolves each reservation exactly once when its timeout fires while a post is on its way', async () => {
+        // A second replica sweeps every 10 ms; posts are sent as the 1 s deadlines fall due. Which
+        // side wins each race depends on timing; that each reservation ends posted or voided, once,
+        // does not.
+        const sweeper = await buildFromEnv(
+          { DATABASE_URL: url, LOCKING: mode, EXPIRY_INTERVAL_MS: '10' },
+          { schema },
+        );
+        try {
+          const { wallet } = await client.funded('racer', 300n);
+          const sink = await client.open('racer-sink');
+          const racer = await bearer('racer');
+          const pendings = await Promise.all(
+            Array.from({ length: 30 }, () =>
+              client.transferOk(racer, wallet.id, sink.id, 10n, 'EUR', { pending: { timeoutMs: 1_000 } }),
+            ),
+          );
+          const firstDeadline = Math.min(...pendings.map((pending) => Date.parse(pending.timeoutAt!)));
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstDeadline - Date.now())));
+          const posts = await Promise.all(
+            pendings.map((pending) =>
+              app.inject({ method: 'POST', url: `/v1/transfers/${pending.id}/post`, headers: racer }),
+            ),
+          );
+          const posted = posts.filter((response) => response.statusCode === 201).length;
+          for (const response of posts.filter((each) => each.statusCode !== 201)) {
+            expect(response.statusCode).toBe(409);
+            expect(['WALLET_ERR_PENDING_EXPIRED', 'WALLET_ERR_PENDING_NOT_OPEN']).toContain(
+              response.json().code,
+            );
+          }
+          await waitFor(
+            async () => (await client.account(wallet.id)).balances.pending === '0',
+            'every reservation resolved',
+          );
+          expect((await client.account(wallet.id)).balances).toMatchObject({
+            posted: String(300 - 10 * posted),
+            available: String(300 - 10 * posted),
+          });
+          expect((await client.account(sink.id)).balances).toMatchObject({
+            posted: String(10 * posted),
+            pending: '0',
+          });
+          expect((await client.conservation()).ok).toBe(true);
+        } finally {
+          await sweeper.close();
+        }
       });
 
       it('applies the same Idempotency-Key sent 20 times at once exactly once', async () => {

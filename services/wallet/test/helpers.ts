@@ -74,6 +74,7 @@ export interface TransferJson {
   creditAccountId: string;
   pendingId: string | null;
   batchId: string | null;
+  timeoutAt: string | null;
 }
 
 /** A small client over `inject` for the tests: the operator opens and funds, users move money. */
