@@ -148,6 +148,22 @@ describe('Idempotency-Key', () => {
     expect((await client.account(a.id)).balances.posted).toBe('90');
   });
 
+  it('answers a retry that reaches another replica (or this one restarted) from the database, not memory', async () => {
+    const { wallet: a } = await client.funded('retry', 100n);
+    const b = await client.open('retry-sink');
+    const headers = { ...(await bearer('retry')), 'idempotency-key': 'after-restart' };
+    const first = await client.transfer(headers, a.id, b.id, 10n);
+    const replica = await buildFromEnv({ EXPIRY_ENABLED: 'false' }, { embedded, schema, nowMs: () => clock });
+    try {
+      const again = await (await WalletClient.of(replica)).transfer(headers, a.id, b.id, 10n);
+      expect(again.json()).toEqual(first.json());
+      expect(again.headers['idempotent-replayed']).toBe('true');
+    } finally {
+      await replica.close();
+    }
+    expect((await client.account(a.id)).balances.posted).toBe('90');
+  });
+
   it('applies 20 concurrent requests with one key once', async () => {
     const { wallet: a } = await client.funded('gina', 100n);
     const b = await client.open('gina-sink');
