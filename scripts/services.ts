@@ -8,6 +8,7 @@ import { leaderboard } from '@sysdesign/leaderboard';
 import type { ServiceDefinition } from '@sysdesign/platform';
 import { rateLimiter } from '@sysdesign/rate-limiter';
 import { urlShortener } from '@sysdesign/url-shortener';
+import { wallet } from '@sysdesign/wallet';
 
 /**
  * Every service `pnpm start` runs, in start order. Adding a service is one line here (and a
@@ -22,6 +23,7 @@ export const SERVICES: ServiceDefinition[] = [
   leaderboard,
   chat,
   fileSyncService,
+  wallet,
 ];
 
 export const CONSOLE = consoleService;
