@@ -575,7 +575,6 @@ export class Leaderboard {
   async rebuild(boardId: string): Promise<{ players: number; ms: number }> {
     const board = await this.board(boardId);
     const { store, rebuildChunk, index } = this.options;
-    const encoding = this.encodingOf(board);
     const building = index.rebuilding(board, board.periodStartMs);
     const startedMs = performance.now();
     const players = await store.sql.tx(async (tx) => {
