@@ -31,7 +31,9 @@ export const configSchema = z.object({
         .min(1)
         .max(16),
     )
-    .optional(),
+    .optional()
+    // The platform hides the password of one URL in a config error, not of each in a list.
+    .meta({ secret: true }),
   AUTH_SECRET: authVars.AUTH_SECRET,
   /** Prefix of this service's Redis keys (the index and the per-player limiter). */
   REDIS_KEY_PREFIX: z.string().min(1).max(128).default('leaderboard:'),
