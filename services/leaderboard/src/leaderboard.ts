@@ -23,7 +23,7 @@ import { KeyedQueue } from './domain/keyed-queue.js';
 import { nextPeriodStart, periodStartOf } from './domain/schedule.js';
 import type { BoardStore, EntryRow, PeriodRow, ReplayedEntry } from './store/board-store.js';
 import { HashPartitionedIndex, type ShardSketch } from './store/partitions.js';
-import type { BoardView, EntryMeta, ScoreIndex } from './store/score-index.js';
+import type { BoardView, ScoreIndex } from './store/score-index.js';
 
 /**
  * The leaderboard: every accepted score is appended to Postgres (the log, the source of truth)
@@ -382,7 +382,6 @@ export class Leaderboard {
     board: Board,
     members: readonly ScoredMember[],
     firstPosition: number,
-    fetched?: ReadonlyMap<string, EntryMeta>,
   ): Promise<RankedEntry[]> {
     if (members.length === 0) return [];
     const encoding = this.encodingOf(board);
@@ -394,7 +393,7 @@ export class Leaderboard {
         : board.ranking === 'dense'
           ? view.distinctAbove(encoding.offsetOf(scores[0]!))
           : firstPosition,
-      fetched ?? view.metaOf(members.map(({ member }) => member)),
+      view.metaOf(members.map(({ member }) => member)),
     ]);
     let rank = first + 1;
     const ranked: RankedEntry[] = [];
@@ -445,22 +444,28 @@ export class Leaderboard {
     const found = await index.rankOf(player);
     if (!found) throw new PlayerNotRankedError(player);
     const score = encoding.decodeScore(found.score);
-    const [players, better, equal, metadata] = await Promise.all([
+    const [players, better, equal, metadata, distinctBetter] = await Promise.all([
       index.size(),
       this.betterThan(board, score),
       index.countBetween(encoding.lowestIndexOf(score), encoding.highestIndexOf(score)),
       view.metaOf([player]),
+      board.ranking === 'dense' ? view.distinctAbove(encoding.offsetOf(score)) : 0,
     ]);
-    const [ranked] = await this.rankRun(
-      board,
-      [{ member: player, score: found.score }],
-      found.rank,
-      metadata,
-    );
+    const rank =
+      board.ranking === 'ordinal'
+        ? found.rank + 1
+        : board.ranking === 'competition'
+          ? better + 1
+          : distinctBetter + 1;
+    const meta = metadata.get(player);
     const below = players - better - equal;
     return {
-      ...ranked!,
-      reachedAtMs: metadata.get(player)?.reachedAtMs ?? board.periodStartMs,
+      player,
+      score,
+      rank,
+      displayName: meta?.displayName ?? null,
+      subScore: meta?.subScore ?? null,
+      reachedAtMs: meta?.reachedAtMs ?? board.periodStartMs,
       // Percentile rank: the share of players below, with ties counted half.
       percentile: Math.round(((below + equal / 2) / players) * 10_000) / 100,
       players,
