@@ -1,4 +1,4 @@
-import { authVars, backendVars, boolVar, intVar, serviceVars } from '@sysdesign/platform';
+import { authVars, backendVars, boolVar, intVar, serviceVars, splitList } from '@sysdesign/platform';
 import { z } from 'zod';
 
 export const SERVICE_NAME = 'leaderboard';
@@ -10,6 +10,30 @@ export const configSchema = z.object({
   PGLITE_DIR: backendVars.PGLITE_DIR,
   /** Set: the index is Redis sorted sets. Absent: the skip-list twin in this process. */
   REDIS_URL: backendVars.REDIS_URL,
+  /**
+   * Several Redis servers for partitioned boards (comma-separated URLs): a board's shard i lives on
+   * URL i mod n, its single-set boards and distinct-score sets on REDIS_URL. Needs REDIS_URL.
+   */
+  SHARD_REDIS_URLS: z
+    .string()
+    .transform(splitList)
+    .pipe(
+      z
+        .array(
+          z.string().refine((value) => {
+            try {
+              return ['redis:', 'rediss:'].includes(new URL(value).protocol);
+            } catch {
+              return false;
+            }
+          }, 'each must be a URL with scheme redis: or rediss:'),
+        )
+        .min(1)
+        .max(16),
+    )
+    .optional()
+    // The platform hides the password of one URL in a config error, not of each in a list.
+    .meta({ secret: true }),
   AUTH_SECRET: authVars.AUTH_SECRET,
   /** Prefix of this service's Redis keys (the index and the per-player limiter). */
   REDIS_KEY_PREFIX: z.string().min(1).max(128).default('leaderboard:'),
@@ -35,6 +59,10 @@ export const configSchema = z.object({
   LIVE_STREAMS_MAX: intVar(1_000, 1, 100_000),
   /** Entries per chunk when the index is rebuilt from the log. */
   REBUILD_CHUNK: intVar(5_000, 100, 100_000),
+  /** Buckets per shard of a hash-partitioned board's rank sketch (approximate global rank). */
+  SKETCH_BUCKETS: intVar(64, 4, 1_024),
+  /** An approximate rank uses sketches at most this old (then the next read takes them again). */
+  SKETCH_MAX_AGE_MS: intVar(1_000, 10, 3_600_000),
   /** At start, rebuild every board whose index disagrees with the log (count of players). */
   RECOVER_ON_START: boolVar(true),
 });

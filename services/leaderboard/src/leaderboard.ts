@@ -21,15 +21,16 @@ import {
 } from './domain/errors.js';
 import { KeyedQueue } from './domain/keyed-queue.js';
 import { nextPeriodStart, periodStartOf } from './domain/schedule.js';
-import type { BoardStore, EntryRow, PeriodRow } from './store/board-store.js';
-import type { BoardIndex } from './store/partitions.js';
-import type { ScoreIndex } from './store/score-index.js';
+import type { BoardStore, EntryRow, PeriodRow, ReplayedEntry } from './store/board-store.js';
+import { HashPartitionedIndex, type ShardSketch } from './store/partitions.js';
+import type { BoardView, ScoreIndex } from './store/score-index.js';
 
 /**
  * The leaderboard: every accepted score is appended to Postgres (the log, the source of truth)
  * and applied to the index in one transaction that holds the player's entry row lock, so one
  * player's updates reach the index in the order the log holds them, whichever instance takes
- * them. Reads come from the index (ranks, pages) and Postgres (display names, dense ranks).
+ * them. Reads come from the index alone: ranks and pages from the sorted sets, display names from
+ * the metadata kept beside them, dense ranks from the distinct-score set; no read touches SQL.
  */
 
 export interface Submission {
@@ -68,12 +69,29 @@ export interface LeaderboardObserver {
   rebuilt(board: string, players: number, ms: number): void;
 }
 
+export interface ApproximateStanding {
+  player: string;
+  score: number;
+  /** 1-based estimated position, and the bracket the true position was in when the sketches were taken. */
+  rank: number;
+  rankMin: number;
+  rankMax: number;
+  players: number;
+  /** How old the per-shard sketches are (0 on boards answered exactly). */
+  sketchAgeMs: number;
+  exact: boolean;
+}
+
 export interface LeaderboardOptions {
   store: BoardStore;
   index: ScoreIndex;
   boardsMax: number;
   incrementMax: number;
   rebuildChunk: number;
+  /** Buckets per shard of a hash-partitioned board's rank sketch (error <= players / buckets per other shard). */
+  sketchBuckets: number;
+  /** A sketch older than this is taken again by the next approximate read. */
+  sketchMaxAgeMs: number;
   /** Per player and board; absent: not limited. */
   limiter?: Limiter | undefined;
   observer?: LeaderboardObserver | undefined;
@@ -97,6 +115,11 @@ export class Leaderboard {
   private readonly crons = new Map<string, Cron>();
   /** Per board, the period the clock was last seen in: [start, next) needs no schedule search. */
   private readonly windows = new Map<string, { startMs: number; nextMs: number }>();
+  /** Per hash-partitioned board, the last per-shard sketches (or the one being taken). */
+  private readonly sketches = new Map<
+    string,
+    { periodStartMs: number; takenAtMs: number; sketches: Promise<ShardSketch[]> }
+  >();
 
   constructor(private readonly options: LeaderboardOptions) {}
 
@@ -193,7 +216,7 @@ export class Leaderboard {
     return board;
   }
 
-  indexOf(board: Board): BoardIndex {
+  viewOf(board: Board): BoardView {
     return this.options.index.of(board, board.periodStartMs);
   }
 
@@ -336,10 +359,20 @@ export class Leaderboard {
       requestHash,
     });
     // Inside the transaction, under the row lock: the index sees this player's scores in log order.
+    const view = this.viewOf(board);
     if (changed) {
       const previous =
         entry === null ? null : encoding.encode(entry.score, entry.reachedAtMs, board.periodStartMs);
-      await this.indexOf(board).put(submission.player, indexScore, previous);
+      await view.index.put(submission.player, indexScore, previous);
+      if (board.ranking === 'dense')
+        await view.moveDistinct(
+          entry === null ? null : encoding.offsetOf(entry.score),
+          encoding.offsetOf(score),
+        );
+    }
+    if (changed || saved.displayName !== entry?.displayName || saved.subScore !== entry?.subScore) {
+      const { displayName, subScore } = saved;
+      await view.putMeta([{ player: submission.player, meta: { reachedAtMs, displayName, subScore } }]);
     }
     return { player: submission.player, score, changed };
   }
@@ -352,18 +385,17 @@ export class Leaderboard {
   ): Promise<RankedEntry[]> {
     if (members.length === 0) return [];
     const encoding = this.encodingOf(board);
+    const view = this.viewOf(board);
     const scores = members.map(({ score }) => encoding.decodeScore(score));
-    let rank = firstPosition + 1;
-    if (board.ranking === 'competition') rank = 1 + (await this.betterThan(board, scores[0]!));
-    if (board.ranking === 'dense')
-      rank =
-        1 +
-        (await this.options.store.distinctBetter(board.id, board.periodStartMs, scores[0]!, board.sortOrder));
-    const metadata = await this.options.store.entries(
-      board.id,
-      board.periodStartMs,
-      members.map(({ member }) => member),
-    );
+    const [first, metadata] = await Promise.all([
+      board.ranking === 'competition'
+        ? this.betterThan(board, scores[0]!)
+        : board.ranking === 'dense'
+          ? view.distinctAbove(encoding.offsetOf(scores[0]!))
+          : firstPosition,
+      view.metaOf(members.map(({ member }) => member)),
+    ]);
+    let rank = first + 1;
     const ranked: RankedEntry[] = [];
     for (let position = 0; position < members.length; position += 1) {
       const score = scores[position]!;
@@ -389,7 +421,7 @@ export class Leaderboard {
   /** Players with a strictly better score. */
   private async betterThan(board: Board, score: number): Promise<number> {
     const encoding = this.encodingOf(board);
-    return this.indexOf(board).countAtLeast(encoding.highestIndexOf(score) + 1);
+    return this.viewOf(board).index.countAtLeast(encoding.highestIndexOf(score) + 1);
   }
 
   /** A page of the board, best first: `offset` is a 0-based position. */
@@ -399,39 +431,108 @@ export class Leaderboard {
     limit: number,
   ): Promise<{ entries: RankedEntry[]; players: number }> {
     const board = await this.board(boardId);
-    const index = this.indexOf(board);
+    const { index } = this.viewOf(board);
     const [members, players] = await Promise.all([index.range(offset, offset + limit - 1), index.size()]);
     return { entries: await this.rankRun(board, members, offset), players };
   }
 
   async standing(boardId: string, player: string): Promise<PlayerStanding> {
     const board = await this.board(boardId);
-    const index = this.indexOf(board);
+    const view = this.viewOf(board);
+    const { index } = view;
     const encoding = this.encodingOf(board);
     const found = await index.rankOf(player);
     if (!found) throw new PlayerNotRankedError(player);
     const score = encoding.decodeScore(found.score);
-    const [players, better, equal] = await Promise.all([
+    const [players, better, equal, metadata, distinctBetter] = await Promise.all([
       index.size(),
       this.betterThan(board, score),
       index.countBetween(encoding.lowestIndexOf(score), encoding.highestIndexOf(score)),
+      view.metaOf([player]),
+      board.ranking === 'dense' ? view.distinctAbove(encoding.offsetOf(score)) : 0,
     ]);
-    const [ranked] = await this.rankRun(board, [{ member: player, score: found.score }], found.rank);
-    const metadata = await this.options.store.entries(board.id, board.periodStartMs, [player]);
+    const rank =
+      board.ranking === 'ordinal'
+        ? found.rank + 1
+        : board.ranking === 'competition'
+          ? better + 1
+          : distinctBetter + 1;
+    const meta = metadata.get(player);
     const below = players - better - equal;
     return {
-      ...ranked!,
-      reachedAtMs: metadata.get(player)?.reachedAtMs ?? board.periodStartMs,
+      player,
+      score,
+      rank,
+      displayName: meta?.displayName ?? null,
+      subScore: meta?.subScore ?? null,
+      reachedAtMs: meta?.reachedAtMs ?? board.periodStartMs,
       // Percentile rank: the share of players below, with ties counted half.
       percentile: Math.round(((below + equal / 2) / players) * 10_000) / 100,
       players,
     };
   }
 
+  /**
+   * A player's position on a hash-partitioned board without asking every shard: exact on the
+   * player's own shard, estimated on the others from their equi-depth sketches (taken at most
+   * `sketchMaxAgeMs` ago, shared by every read of the board), with the bracket the true position
+   * was in when they were taken. Other boards answer exactly (rankMin = rankMax).
+   */
+  async approximateStanding(boardId: string, player: string): Promise<ApproximateStanding> {
+    const board = await this.board(boardId);
+    const { index } = this.viewOf(board);
+    const encoding = this.encodingOf(board);
+    if (!(index instanceof HashPartitionedIndex)) {
+      const [found, players] = await Promise.all([index.rankOf(player), index.size()]);
+      if (!found) throw new PlayerNotRankedError(player);
+      const rank = found.rank + 1;
+      const score = encoding.decodeScore(found.score);
+      return { player, score, rank, rankMin: rank, rankMax: rank, players, sketchAgeMs: 0, exact: true };
+    }
+    const { sketches, takenAtMs } = await this.sketchOf(board, index);
+    const found = await index.approximateRankOf(player, sketches);
+    if (!found) throw new PlayerNotRankedError(player);
+    return {
+      player,
+      score: encoding.decodeScore(found.score),
+      rank: found.rank + 1,
+      rankMin: found.rankMin + 1,
+      rankMax: found.rankMax + 1,
+      players: sketches.reduce((total, sketch) => total + sketch.size, 0),
+      sketchAgeMs: Math.max(0, this.options.nowMs() - takenAtMs),
+      exact: false,
+    };
+  }
+
+  /** The board's sketches, taken again when older than the bound; one taking at a time per board. */
+  private async sketchOf(
+    board: Board,
+    index: HashPartitionedIndex,
+  ): Promise<{ sketches: ShardSketch[]; takenAtMs: number }> {
+    const nowMs = this.options.nowMs();
+    let cached = this.sketches.get(board.id);
+    if (
+      !cached ||
+      cached.periodStartMs !== board.periodStartMs ||
+      nowMs - cached.takenAtMs > this.options.sketchMaxAgeMs
+    ) {
+      if (this.sketches.size >= this.options.boardsMax) this.sketches.clear();
+      cached = {
+        periodStartMs: board.periodStartMs,
+        takenAtMs: nowMs,
+        sketches: index.sketch(this.options.sketchBuckets),
+      };
+      this.sketches.set(board.id, cached);
+      // A failed taking is not kept: the next read tries again.
+      cached.sketches.catch(() => this.sketches.delete(board.id));
+    }
+    return { sketches: await cached.sketches, takenAtMs: cached.takenAtMs };
+  }
+
   /** Up to `k` players above and below (fewer at the top and bottom edges), the player included. */
   async around(boardId: string, player: string, k: number): Promise<RankedEntry[]> {
     const board = await this.board(boardId);
-    const index = this.indexOf(board);
+    const { index } = this.viewOf(board);
     const found = await index.rankOf(player);
     if (!found) throw new PlayerNotRankedError(player);
     const start = Math.max(0, found.rank - k);
@@ -445,7 +546,7 @@ export class Leaderboard {
     players: readonly string[],
   ): Promise<(RankedEntry & { listRank: number })[]> {
     const board = await this.board(boardId);
-    const index = this.indexOf(board);
+    const { index } = this.viewOf(board);
     const unique = [...new Set(players)];
     const found = await Promise.all(unique.map((player) => index.rankOf(player)));
     const present: { member: string; score: number; rank: number }[] = [];
@@ -471,36 +572,58 @@ export class Leaderboard {
   }
 
   /**
-   * Rebuilds the board's current index from the log: the last event of each player. Submissions
-   * wait meanwhile (the board's exclusive lock), so nothing accepted is lost or overwritten.
+   * Rebuilds the board's current index from the log: the last event of each player, with the
+   * metadata of their entry. Submissions wait meanwhile (the board's exclusive lock), so nothing
+   * accepted is lost or overwritten; readers keep the live index until the rebuilt one is
+   * swapped in whole.
    */
   async rebuild(boardId: string): Promise<{ players: number; ms: number }> {
     const board = await this.board(boardId);
-    const { store, rebuildChunk } = this.options;
-    const encoding = this.encodingOf(board);
-    const index = this.indexOf(board);
+    const { store, rebuildChunk, index } = this.options;
+    const building = index.rebuilding(board, board.periodStartMs);
     const startedMs = performance.now();
     const players = await store.sql.tx(async (tx) => {
       await store.lockBoard(tx, board.id, 'exclusive');
-      await index.drop();
+      // Left over by a rebuild that died before its swap.
+      await building.drop();
       let after = '';
       let count = 0;
       for (;;) {
         const chunk = await store.replayChunk(tx, board.id, board.periodStartMs, after, rebuildChunk);
-        if (chunk.length === 0) return count;
-        await index.putMany(
-          chunk.map(({ player, score, reachedAtMs }) => ({
-            member: player,
-            score: encoding.encode(score, reachedAtMs, board.periodStartMs),
-          })),
-        );
+        if (chunk.length === 0) break;
+        await this.loadChunk(board, building, chunk);
         count += chunk.length;
         after = chunk.at(-1)!.player;
       }
+      await index.swapIn(board, board.periodStartMs);
+      return count;
     });
     const ms = Math.round(performance.now() - startedMs);
     this.options.observer?.rebuilt(board.id, players, ms);
     return { players, ms };
+  }
+
+  private async loadChunk(board: Board, building: BoardView, chunk: readonly ReplayedEntry[]): Promise<void> {
+    const encoding = this.encodingOf(board);
+    await building.index.putMany(
+      chunk.map(({ player, score, reachedAtMs }) => ({
+        member: player,
+        score: encoding.encode(score, reachedAtMs, board.periodStartMs),
+      })),
+    );
+    await building.putMeta(
+      chunk.map(({ player, reachedAtMs, displayName, subScore }) => ({
+        player,
+        meta: { reachedAtMs, displayName, subScore },
+      })),
+    );
+    if (board.ranking !== 'dense') return;
+    const counts = new Map<number, number>();
+    for (const { score } of chunk) {
+      const offset = encoding.offsetOf(score);
+      counts.set(offset, (counts.get(offset) ?? 0) + 1);
+    }
+    await building.addDistinct(counts);
   }
 
   /** Rebuilds every board whose index holds another number of players than the log (a lost or flushed Redis). */
@@ -512,17 +635,31 @@ export class Leaderboard {
       if (page.length === 0) return rebuilt;
       for (const stored of page) {
         const board = await this.board(stored.id);
-        const [indexed, logged] = await Promise.all([
-          this.indexOf(board).size(),
-          this.options.store.countEntries(board.id, board.periodStartMs),
-        ]);
-        if (indexed !== logged) {
+        if (!(await this.indexAgrees(board))) {
           await this.rebuild(board.id);
           rebuilt.push(board.id);
         }
       }
       after = page.at(-1)!.id;
     }
+  }
+
+  /**
+   * Whether the index holds as many players as the log, with the metadata beside it (an index
+   * written before metadata was kept there has none) and, on a dense board, its distinct scores.
+   */
+  private async indexAgrees(board: Board): Promise<boolean> {
+    const view = this.viewOf(board);
+    const [indexed, logged, best] = await Promise.all([
+      view.index.size(),
+      this.options.store.countEntries(board.id, board.periodStartMs),
+      view.index.range(0, 0),
+    ]);
+    if (indexed !== logged) return false;
+    if (best.length === 0) return true;
+    const metadata = await view.metaOf([best[0]!.member]);
+    if (!metadata.has(best[0]!.member)) return false;
+    return board.ranking !== 'dense' || (await view.distinctAbove(-1)) > 0;
   }
 
   async periods(boardId: string, limit: number): Promise<PeriodRow[]> {
@@ -548,9 +685,13 @@ export class Leaderboard {
     const { store, index } = this.options;
     return store.sql.tx(async (tx) => {
       const places = await store.removePlayer(tx, player);
-      for (const { boardId, periodStartMs } of places) {
+      for (const { boardId, periodStartMs, score } of places) {
         const board = this.boards.get(boardId) ?? (await store.getIn(tx, boardId));
-        if (board) await index.of(board, periodStartMs).remove([player]);
+        if (!board) continue;
+        const view = index.of(board, periodStartMs);
+        await view.index.remove([player]);
+        await view.removeMeta([player]);
+        if (board.ranking === 'dense') await view.moveDistinct(this.encodingOf(board).offsetOf(score), null);
       }
       return places.length;
     });

@@ -1,15 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import {
+  ConfigError,
+  createRedis,
   defineService,
-  MemorySortedSetStore,
   openServiceRedis,
   openServiceSql,
+  pingRedis,
   type Redis,
-  RedisSortedSetStore,
   resolveAuthSecret,
   type ServiceApp,
   type ServiceContext,
-  type SortedSetStore,
   TokenAuthority,
 } from '@sysdesign/platform';
 import { createLimiter, type Limiter } from '@sysdesign/redis-limiters';
@@ -22,6 +22,7 @@ import { createLeaderboardMetrics, leaderboardObserver } from './metrics.js';
 import { ADMIN_SCOPE, WRITE_SCOPE } from './routes/schemas.js';
 import { BoardStore } from './store/board-store.js';
 import { ScoreIndex } from './store/score-index.js';
+import { MemoryShardStore, RedisShardStore, type ShardStore } from './store/shard-store.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
@@ -31,9 +32,31 @@ export interface BuildOptions {
   nowMs: () => number;
 }
 
-function sortedSetsOf(config: Config, redis: Redis | undefined): SortedSetStore {
-  if (!redis) return new MemorySortedSetStore();
-  return new RedisSortedSetStore(redis, { prefix: config.REDIS_KEY_PREFIX });
+/**
+ * The index's backends: the twin, or Redis at REDIS_URL plus one connection per SHARD_REDIS_URLS
+ * entry (each closed by the lifecycle, each with its own readiness check).
+ */
+async function scoreIndexOf(app: ServiceApp, config: Config, redis: Redis | undefined): Promise<ScoreIndex> {
+  if (!redis) {
+    if (config.SHARD_REDIS_URLS) throw new ConfigError(['SHARD_REDIS_URLS needs REDIS_URL']);
+    return new ScoreIndex(new MemoryShardStore());
+  }
+  const shards: ShardStore[] = [];
+  for (const [position, url] of (config.SHARD_REDIS_URLS ?? []).entries()) {
+    const connection = await createRedis({
+      url,
+      connectionName: `${app.serviceName}-shard-${position}`,
+      onStalledConnection: (timeoutsInARow) =>
+        app.log.warn(
+          { shard: position, timeoutsInARow },
+          'a shard Redis stopped answering: replacing its connection',
+        ),
+    });
+    app.lifecycle.defer(`redis shard ${position}`, () => connection.disconnect());
+    app.readiness.add(`redis-shard-${position}`, () => pingRedis(connection));
+    shards.push(new RedisShardStore(connection, config.REDIS_KEY_PREFIX));
+  }
+  return new ScoreIndex(new RedisShardStore(redis, config.REDIS_KEY_PREFIX), shards);
 }
 
 function limiterOf(config: Config, redis: Redis | undefined): Limiter | undefined {
@@ -66,8 +89,10 @@ async function setup(
   const redis = await openServiceRedis(app, config);
   const leaderboard = new Leaderboard({
     store: new BoardStore(sql),
-    index: new ScoreIndex(sortedSetsOf(config, redis)),
+    index: await scoreIndexOf(app, config, redis),
     boardsMax: config.BOARDS_MAX,
+    sketchBuckets: config.SKETCH_BUCKETS,
+    sketchMaxAgeMs: config.SKETCH_MAX_AGE_MS,
     incrementMax: config.INCREMENT_MAX,
     rebuildChunk: config.REBUILD_CHUNK,
     limiter: limiterOf(config, redis),

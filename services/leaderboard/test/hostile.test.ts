@@ -272,6 +272,19 @@ describe('reads', () => {
   it('answers 404 for a player without a score and for an unknown period', async () => {
     await expectProblem(app, '/v1/boards/b/players/ghost', 404, 'LEADERBOARD_ERR_PLAYER_NOT_RANKED');
     await expectProblem(app, '/v1/boards/b/players/ghost/around', 404, 'LEADERBOARD_ERR_PLAYER_NOT_RANKED');
+    await expectProblem(
+      app,
+      '/v1/boards/b/players/ghost/approximate-rank',
+      404,
+      'LEADERBOARD_ERR_PLAYER_NOT_RANKED',
+    );
+    await expectProblem(
+      app,
+      '/v1/boards/nope/players/p/approximate-rank',
+      404,
+      'LEADERBOARD_ERR_BOARD_NOT_FOUND',
+    );
+    await expectProblem(app, '/v1/boards/b/players/bad%20id/approximate-rank', 400, 'ERR_VALIDATION');
     await expectProblem(app, '/v1/boards/b/periods/0/standings', 404, 'LEADERBOARD_ERR_PERIOD_NOT_FOUND');
   });
 

@@ -2,12 +2,13 @@ import { MemorySortedSetStore, type SortedSetStore } from '@sysdesign/platform';
 import { seededRandom } from '@sysdesign/testkit';
 import { describe, expect, it } from 'vitest';
 import { TieBreakEncoding } from '../src/domain/encoding.js';
-import { approximateRank, HashPartitionedIndex, RangePartitionedIndex } from '../src/store/partitions.js';
+import { HashPartitionedIndex, hashShard, RangePartitionedIndex } from '../src/store/partitions.js';
 
 /**
  * Past one Redis, on random boards: range partitions give exactly the single-shard rank and top
  * (players moving between ranges on update), hash partitions give the exact top N by
- * scatter-gather and an approximate rank from per-shard histograms whose error is measured here.
+ * scatter-gather and an approximate rank from per-shard equi-depth sketches: the true rank always
+ * lies in the bracket served with it, and the estimate's error is measured here.
  */
 
 const encoding = new TieBreakEncoding({
@@ -97,7 +98,7 @@ describe('hash partitions', () => {
     ['uniform', uniform, 0.005],
     ['skewed', skewed, 0.02],
   ] as const) {
-    it(`gather the exact top 100 and estimate ranks from 64-bucket histograms (${name} scores)`, async () => {
+    it(`gather the exact top 100 and bracket every rank from 64-bucket sketches (${name} scores)`, async () => {
       const updates = randomUpdates(9, draw);
       const reference = await single(updates);
       const hashed = new HashPartitionedIndex(
@@ -109,19 +110,27 @@ describe('hash partitions', () => {
       );
       expect(await hashed.range(0, 99)).toEqual(await reference.store.zrange('single', 0, 99, { rev: true }));
 
-      const histogram = await hashed.histogram(0, encoding.highestIndexOf(1_000_000) + 1, 64);
+      const buckets = 64;
+      const sketches = await hashed.sketch(buckets);
       let errorSum = 0;
       let errorMaxSeen = 0;
-      for (const [player, indexScore] of reference.latest) {
+      for (const [player] of reference.latest) {
         const exact = (await reference.store.zrank('single', player, true))!;
         expect((await hashed.rankOf(player))?.rank).toBe(exact);
-        const error = Math.abs(approximateRank(histogram, indexScore) - exact) / reference.latest.size;
+        const approximate = (await hashed.approximateRankOf(player, sketches))!;
+        expect(approximate.rankMin).toBeLessThanOrEqual(exact);
+        expect(approximate.rankMax).toBeGreaterThanOrEqual(exact);
+        // The bracket is at most one bucket wide on each other shard.
+        const others = sketches.filter((_, shard) => shard !== hashShard(player, 4));
+        const widthMax = others.reduce((total, sketch) => total + Math.ceil(sketch.size / buckets) + 1, 0);
+        expect(approximate.rankMax - approximate.rankMin).toBeLessThanOrEqual(widthMax);
+        const error = Math.abs(approximate.rank - exact) / reference.latest.size;
         errorSum += error;
         errorMaxSeen = Math.max(errorMaxSeen, error);
       }
       const meanError = errorSum / reference.latest.size;
       console.info(
-        `[leaderboard] hash partitions, ${name} scores, ${reference.latest.size} players, 4 shards, 64 buckets: ` +
+        `[leaderboard] hash partitions, ${name} scores, ${reference.latest.size} players, 4 shards, ${buckets} buckets: ` +
           `rank error mean ${(meanError * 100).toFixed(3)} %, max ${(errorMaxSeen * 100).toFixed(3)} % of the board`,
       );
       expect(meanError).toBeLessThan(errorMax);

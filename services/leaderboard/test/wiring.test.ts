@@ -30,6 +30,26 @@ afterAll(async () => {
 
 const context = () => ({ logger: createLogger('silent'), embedded, sqlSchema: freshSchemaName('lb_wiring') });
 
+describe('configuration', () => {
+  it('refuses shard URLs that are not redis URLs, without echoing them, and shards without REDIS_URL', async () => {
+    // A URL may carry a password: the message names the variable, never the value.
+    let message = '';
+    try {
+      loadConfig(configSchema, { SHARD_REDIS_URLS: 'redis://ok:6379,http://user:hunter2@x' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/SHARD_REDIS_URLS/);
+    expect(message).not.toMatch(/hunter2/);
+    const config = loadConfig(configSchema, {
+      DATA_DIR: dir,
+      AUTH_SECRET: 'wiring-secret-of-at-least-thirty-two-bytes',
+      SHARD_REDIS_URLS: 'redis://127.0.0.1:1',
+    });
+    await expect(buildService(config, context())).rejects.toThrow(/SHARD_REDIS_URLS needs REDIS_URL/);
+  });
+});
+
 describe('lifecycle', () => {
   it('closes the live hub when the start fails at its last step', async () => {
     // No AUTH_SECRET and a DATA_DIR that is a file: the embedded secret (the last step) fails.

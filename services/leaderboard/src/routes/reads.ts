@@ -77,6 +77,34 @@ export function registerReadRoutes(app: ServiceApp, options: ReadRoutesOptions):
     },
   );
   app.get(
+    '/v1/boards/:board/players/:player/approximate-rank',
+    {
+      schema: {
+        tags: ['reads'],
+        summary: 'A player’s approximate position on a hash-partitioned board',
+        description:
+          'Exact on the player’s own shard, estimated on the others from per-shard equi-depth sketches (no call to ' +
+          'them), with the bracket [rankMin, rankMax] the true position was in when the sketches were taken ' +
+          '(sketchAgeMs ago). Positions are ordinal (1 = best). Other boards answer exactly (exact: true). ' +
+          'LEADERBOARD_ERR_PLAYER_NOT_RANKED.',
+        params: playerParams,
+        response: {
+          200: z.object({
+            player: z.string(),
+            score: z.number(),
+            rank: z.number(),
+            rankMin: z.number(),
+            rankMax: z.number(),
+            players: z.number(),
+            sketchAgeMs: z.number(),
+            exact: z.boolean(),
+          }),
+        },
+      },
+    },
+    async (request) => leaderboard.approximateStanding(request.params.board, request.params.player),
+  );
+  app.get(
     '/v1/boards/:board/players/:player/around',
     {
       schema: {

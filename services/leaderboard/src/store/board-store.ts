@@ -32,6 +32,9 @@ export interface EntryRow {
   subScore: number | null;
 }
 
+/** A player's standing as the log's replay gives it. */
+export type ReplayedEntry = EntryRow;
+
 export interface PeriodRow {
   periodStartMs: number;
   periodEndMs: number;
@@ -295,19 +298,6 @@ export class BoardStore {
     }));
   }
 
-  async entries(
-    boardId: string,
-    periodStartMs: number,
-    players: readonly string[],
-  ): Promise<Map<string, EntryRow>> {
-    const { rows } = await this.sql.query<EntryDbRow>(
-      `SELECT player, score, reached_at, display_name, sub_score FROM entries
-       WHERE board_id = $1 AND period_start = $2 AND player = ANY($3)`,
-      [boardId, periodStartMs, players],
-    );
-    return new Map(rows.map((row) => [row.player, entryOf(row)]));
-  }
-
   async countEntries(boardId: string, periodStartMs: number): Promise<number> {
     const { rows } = await this.sql.query<{ count: bigint }>(
       'SELECT count(*) AS count FROM entries WHERE board_id = $1 AND period_start = $2',
@@ -316,25 +306,10 @@ export class BoardStore {
     return Number(rows[0]!.count);
   }
 
-  /** Distinct scores better than `score`: a dense rank is one more. */
-  async distinctBetter(
-    boardId: string,
-    periodStartMs: number,
-    score: number,
-    sortOrder: SortOrder,
-  ): Promise<number> {
-    const comparison = sortOrder === 'desc' ? '>' : '<';
-    const { rows } = await this.sql.query<{ count: bigint }>(
-      `SELECT count(DISTINCT score) AS count FROM entries
-       WHERE board_id = $1 AND period_start = $2 AND score ${comparison} $3`,
-      [boardId, periodStartMs, score],
-    );
-    return Number(rows[0]!.count);
-  }
-
   /**
    * One chunk of the log's replay: the last event of each player after `afterPlayer`, in player
-   * order. The last event carries the score the player ended with and when it was reached.
+   * order. The last event carries the score the player ended with and when it was reached; the
+   * entry row adds the metadata (display name, sub-score) the index keeps beside it.
    */
   async replayChunk(
     tx: SqlQueryable,
@@ -342,17 +317,27 @@ export class BoardStore {
     periodStartMs: number,
     afterPlayer: string,
     limit: number,
-  ): Promise<{ player: string; score: number; reachedAtMs: number }[]> {
-    const { rows } = await tx.query<{ player: string; score: bigint; reached_at: bigint }>(
-      `SELECT DISTINCT ON (player) player, score, reached_at FROM score_events
-       WHERE board_id = $1 AND period_start = $2 AND player > $3
-       ORDER BY player, id DESC LIMIT $4`,
+  ): Promise<ReplayedEntry[]> {
+    const { rows } = await tx.query<{
+      player: string;
+      score: bigint;
+      reached_at: bigint;
+      display_name: string | null;
+      sub_score: bigint | null;
+    }>(
+      `SELECT DISTINCT ON (e.player) e.player, e.score, e.reached_at, n.display_name, n.sub_score
+       FROM score_events e
+       LEFT JOIN entries n ON n.board_id = e.board_id AND n.period_start = e.period_start AND n.player = e.player
+       WHERE e.board_id = $1 AND e.period_start = $2 AND e.player > $3
+       ORDER BY e.player, e.id DESC LIMIT $4`,
       [boardId, periodStartMs, afterPlayer, limit],
     );
     return rows.map((row) => ({
       player: row.player,
       score: Number(row.score),
       reachedAtMs: Number(row.reached_at),
+      displayName: row.display_name,
+      subScore: row.sub_score === null ? null : Number(row.sub_score),
     }));
   }
 
@@ -380,13 +365,13 @@ export class BoardStore {
     return rows.map((row) => ({ ...entryOf(row), rank: Number(row.rank) }));
   }
 
-  /** Deletes a player's entries and events everywhere; answers the (board, period) pairs they were on. */
+  /** Deletes a player's entries and events everywhere; answers the (board, period, score) they were on. */
   async removePlayer(
     tx: SqlQueryable,
     player: string,
-  ): Promise<{ boardId: string; periodStartMs: number }[]> {
-    const { rows } = await tx.query<{ board_id: string; period_start: bigint }>(
-      'DELETE FROM entries WHERE player = $1 RETURNING board_id, period_start',
+  ): Promise<{ boardId: string; periodStartMs: number; score: number }[]> {
+    const { rows } = await tx.query<{ board_id: string; period_start: bigint; score: bigint }>(
+      'DELETE FROM entries WHERE player = $1 RETURNING board_id, period_start, score',
       [player],
     );
     await tx.query('DELETE FROM score_events WHERE player = $1', [player]);
@@ -396,6 +381,10 @@ export class BoardStore {
         row.period_start,
       ]);
     }
-    return rows.map((row) => ({ boardId: row.board_id, periodStartMs: Number(row.period_start) }));
+    return rows.map((row) => ({
+      boardId: row.board_id,
+      periodStartMs: Number(row.period_start),
+      score: Number(row.score),
+    }));
   }
 }

@@ -201,12 +201,56 @@ export class PageTooDeepError extends Error {
   }
 }
 
-/** Per shard, how many index scores fall in each of `buckets` equal slices of [min, max). */
-export interface ScoreHistogram {
-  min: number;
-  max: number;
-  /** counts[shard][bucket], bucket 0 the lowest scores. */
-  counts: number[][];
+/**
+ * One shard's equi-depth histogram: the index scores found at evenly spaced reverse ranks (best
+ * first), so each bucket holds the same number of players whatever the scores' spread.
+ */
+export interface ShardSketch {
+  size: number;
+  /** Reverse ranks sampled, ascending (0 and size - 1 included). */
+  ranks: number[];
+  /** The index score at each sampled rank, so descending. */
+  scores: number[];
+}
+
+export interface ApproximateRank {
+  /** The estimated 0-based global position. */
+  rank: number;
+  /** The true position is within [rankMin, rankMax] when the sketches were taken. */
+  rankMin: number;
+  rankMax: number;
+  score: number;
+}
+
+/**
+ * Players of one shard with an index score above `indexScore`: a bracket from the two samples
+ * around it, and an estimate that interpolates between them (scores spread evenly in a bucket).
+ */
+export function bracketAbove(
+  sketch: ShardSketch,
+  indexScore: number,
+): { low: number; high: number; estimate: number } {
+  let low = 0;
+  let high = sketch.size;
+  let upper: { rank: number; score: number } | null = null;
+  let lower: { rank: number; score: number } | null = null;
+  for (let position = 0; position < sketch.ranks.length; position += 1) {
+    const rank = sketch.ranks[position]!;
+    const score = sketch.scores[position]!;
+    if (score > indexScore) {
+      low = rank + 1;
+      upper = { rank, score };
+    } else if (score < indexScore) {
+      high = rank;
+      lower = { rank, score };
+      break;
+    }
+  }
+  let estimate = (low + high) / 2;
+  if (upper && lower)
+    estimate =
+      upper.rank + ((lower.rank - upper.rank) * (upper.score - indexScore)) / (upper.score - lower.score);
+  return { low, high, estimate: Math.min(high, Math.max(low, estimate)) };
 }
 
 /**
@@ -255,39 +299,48 @@ export class HashPartitionedIndex extends PartitionedIndex {
     return { rank: sum(perShard), score };
   }
 
-  /** One ZCOUNT per bucket per shard. */
-  async histogram(min: number, max: number, buckets: number): Promise<ScoreHistogram> {
-    const width = (max - min) / buckets;
-    const counts = await each(this.shards, ({ store, key }) =>
-      Promise.all(
-        Array.from({ length: buckets }, (_, bucket) =>
-          store.zcount(
-            key,
-            min + bucket * width,
-            bucket === buckets - 1
-              ? Number.POSITIVE_INFINITY
-              : { value: min + (bucket + 1) * width, exclusive: true },
-          ),
+  /** Each shard's sketch: `buckets` + 1 single-member ZRANGEs per shard. */
+  async sketch(buckets: number): Promise<ShardSketch[]> {
+    return each(this.shards, async ({ store, key }) => {
+      const size = await store.zcard(key);
+      const ranks = [
+        ...new Set(
+          Array.from({ length: buckets + 1 }, (_, bucket) => Math.floor((bucket * (size - 1)) / buckets)),
         ),
-      ),
-    );
-    return { min, max, counts };
+      ].filter((rank) => rank >= 0);
+      const found = await Promise.all(ranks.map((rank) => store.zrange(key, rank, rank, { rev: true })));
+      const sampled: number[] = [];
+      const scores: number[] = [];
+      found.forEach((members, position) => {
+        // A member removed since the ZCARD leaves a rank without a sample: skip it.
+        if (members[0]) {
+          sampled.push(ranks[position]!);
+          scores.push(members[0].score);
+        }
+      });
+      return { size, ranks: sampled, scores };
+    });
   }
-}
 
-/**
- * The estimated 0-based global rank of an index score: every player in a higher bucket, plus the
- * part of its own bucket above it, assuming scores spread evenly within a bucket.
- */
-export function approximateRank(histogram: ScoreHistogram, indexScore: number): number {
-  const buckets = histogram.counts[0]?.length ?? 0;
-  const width = (histogram.max - histogram.min) / buckets;
-  const position = Math.min(buckets - 1, Math.max(0, Math.floor((indexScore - histogram.min) / width)));
-  const fractionAbove = 1 - (indexScore - (histogram.min + position * width)) / width;
-  let rank = 0;
-  for (const shard of histogram.counts) {
-    for (let bucket = position + 1; bucket < buckets; bucket += 1) rank += shard[bucket]!;
-    rank += shard[position]! * Math.min(1, Math.max(0, fractionAbove));
+  /**
+   * The player's position without asking every shard: exact on its own shard (one ZREVRANK),
+   * bracketed on the others by their sketches (`sketches[i]` for shard i), with no call to them.
+   */
+  async approximateRankOf(player: string, sketches: readonly ShardSketch[]): Promise<ApproximateRank | null> {
+    const ownIndex = hashShard(player, this.shards.length);
+    const own = this.shards[ownIndex]!;
+    const found = await own.store.zrankWithScore(own.key, player, true);
+    if (found === null) return null;
+    let rank = found.rank;
+    let rankMin = found.rank;
+    let rankMax = found.rank;
+    sketches.forEach((sketch, shard) => {
+      if (shard === ownIndex) return;
+      const { low, high, estimate } = bracketAbove(sketch, found.score);
+      rank += estimate;
+      rankMin += low;
+      rankMax += high;
+    });
+    return { rank: Math.round(rank), rankMin, rankMax, score: found.score };
   }
-  return rank;
 }
