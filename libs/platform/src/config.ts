@@ -57,7 +57,18 @@ function markedSecret(field: unknown): boolean {
  */
 function shownValue(name: string, value: string, field: unknown): string | undefined {
   if (SECRET_NAME.test(name) || markedSecret(field)) return undefined;
-  return JSON.stringify(withoutPassword(value));
+  return JSON.stringify(withoutPasswords(value));
+}
+
+/**
+ * Where a URL begins inside a list (`redis://a:pw@h1,redis://b:pw@h2`, or separated by spaces): a
+ * scheme not preceded by a scheme character. A comma inside a password starts no new URL.
+ */
+const URL_START = /(?<![A-Za-z0-9+.-])(?=[A-Za-z][A-Za-z0-9+.-]*:\/\/)/;
+
+/** Every URL in the value loses its password, so a list of shard URLs echoes none of them. */
+function withoutPasswords(value: string): string {
+  return value.split(URL_START).map(withoutPassword).join('');
 }
 
 /** `scheme://user:password@host...` as `scheme://user:***@host...`; a user alone may be a token, so it goes too. */

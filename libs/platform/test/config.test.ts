@@ -15,6 +15,10 @@ const schema = z.object({
   CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SIGNER: z.string().min(32, 'must be at least 32 characters').optional().meta({ secret: true }),
   BATCH_SIZE: intVar(10, 1, 100),
+  SHARD_URLS: z
+    .string()
+    .regex(/^(redis:\/\/[^,\s]+)(,redis:\/\/[^,\s]+)*$/, 'must be redis URLs')
+    .optional(),
 });
 
 function messageOf(env: Record<string, string>): string {
@@ -43,6 +47,15 @@ describe('loadConfig errors', () => {
     const tokenAsUser = messageOf({ REDIS_URL: 'http://ghp_tokenvalue@cache:6379' });
     expect(tokenAsUser).not.toContain('ghp_tokenvalue');
     expect(tokenAsUser).toContain('http://***@cache:6379');
+  });
+
+  it('hides the password of every URL in a list, commas inside a password included', () => {
+    const message = messageOf({
+      SHARD_URLS: 'redis://a:first-pw@h1:6379,redis://b:second,pw@h2:6379 rediss://third-pw@h3',
+    });
+    for (const secret of ['first-pw', 'second,pw', 'second', 'third-pw'])
+      expect(message).not.toContain(secret);
+    expect(message).toContain('redis://a:***@h1:6379,redis://b:***@h2:6379 rediss://***@h3');
   });
 
   it.each([
