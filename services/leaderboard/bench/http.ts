@@ -17,7 +17,7 @@ if (servers) process.env.LEADERBOARD_BENCH_SERVERS = '1';
 const backends = servers ? 'Redis + Postgres' : 'twin + PGlite';
 
 const PLAYERS = 10_000;
-const BATCH = 100;
+const BATCH = 25;
 const token = await new TokenAuthority({ secret: BENCH_AUTH_SECRET }).issue('bench', {
   ttlSeconds: 3_600,
   scopes: [WRITE_SCOPE, ADMIN_SCOPE],
