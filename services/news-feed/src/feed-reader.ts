@@ -86,7 +86,8 @@ export class FeedReader {
     // Below the floor (or without sources) the cache is not exact: the rest comes from Postgres.
     const cacheIsComplete = sources.length > 0 && floor === FLOOR_NONE;
     if (!more && !cacheIsComplete) {
-      const start = lowerOf(after, { score: floor, id: ID_MAX });
+      // Without sources the whole page is Postgres's; with them, only what lies at or below the floor.
+      const start = sources.length === 0 ? after : lowerOf(after, { score: floor, id: ID_MAX });
       const count = limit - picked.candidates.length;
       const rows = await sqlPage(start, count);
       await this.pick(rows, view, limit, picked);

@@ -30,7 +30,9 @@ class Model {
 
   feedOf(user: string): string[] {
     const hidden = (author: string) =>
-      this.blocks.has(`${user}>${author}`) || this.blocks.has(`${author}>${user}`) || this.mutes.has(`${user}>${author}`);
+      this.blocks.has(`${user}>${author}`) ||
+      this.blocks.has(`${author}>${user}`) ||
+      this.mutes.has(`${user}>${author}`);
     return this.posts
       .filter((post) => !post.deleted)
       .filter((post) => post.author === user || this.follows.has(`${user}>${post.author}`))
@@ -57,7 +59,13 @@ beforeAll(async () => {
   for (const mode of FANOUT_MODES) {
     const bus = await InProcessEventBus.open();
     const built = await buildFromEnv(
-      { FANOUT: mode, FEED_MAX: '10', CELEBRITY_THRESHOLD: '5', POST_RATE_LIMIT: '100000', FANOUT_BATCH: '2' },
+      {
+        FANOUT: mode,
+        FEED_MAX: '10',
+        CELEBRITY_THRESHOLD: '5',
+        POST_RATE_LIMIT: '100000',
+        FANOUT_BATCH: '2',
+      },
       { embedded, bus, schema: freshSchemaName(`feed_diff_${mode}`) },
     );
     const clients = new Map<string, Client>();
