@@ -9,10 +9,13 @@ export const userId = z
   .regex(USER_ID_PATTERN, 'letters, digits, _ . - (1 to 64)')
   .meta({ example: 'alice' });
 
+const POST_ID = /^[1-9]\d{0,18}$/;
+
 export const postId = z
   .string()
-  .regex(/^[1-9]\d{0,18}$/, 'a post id: digits')
-  .refine((value) => BigInt(value) < 1n << 63n, 'a post id: at most 2^63 - 1')
+  .regex(POST_ID, 'a post id: digits')
+  // zod runs refinements after a failed regex too: parse only what the regex admits.
+  .refine((value) => !POST_ID.test(value) || BigInt(value) < 1n << 63n, 'a post id: at most 2^63 - 1')
   .meta({ example: '7140637134512345088' });
 
 export const userParams = z.object({ id: userId });
