@@ -11,6 +11,7 @@ import {
   type ServiceApp,
   type ServiceContext,
   type SortedSetStore,
+  type Sql,
   startServiceSnowflake,
   TokenAuthority,
   WORKER_LEASE_MIGRATIONS,
@@ -30,7 +31,7 @@ import { SocialStore } from './store/social-store.js';
 import { Timelines } from './store/timelines.js';
 import { FanoutWorker } from './workers/fanout.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
 /** Test seams that configuration cannot express. */
 export interface BuildOptions {
@@ -42,6 +43,7 @@ export interface BuildOptions {
 
 export interface NewsFeedParts {
   feed: NewsFeed;
+  sql: Sql;
   worker: FanoutWorker | undefined;
   social: SocialStore;
   timelines: Timelines;
@@ -166,7 +168,7 @@ async function setup(
     });
     registerFeedRoutes(app, { feed, authority, pageMax: config.PAGE_MAX });
   }
-  options.onReady?.({ feed, worker, social, timelines, sets });
+  options.onReady?.({ feed, sql, worker, social, timelines, sets });
 }
 
 export const newsFeed = defineService<typeof configSchema, BuildOptions>({
