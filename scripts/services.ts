@@ -3,6 +3,7 @@ import { idGenerator } from '@sysdesign/id-generator';
 import { jobScheduler } from '@sysdesign/job-scheduler';
 import { kvStore } from '@sysdesign/kv-store';
 import { leaderboard } from '@sysdesign/leaderboard';
+import { newsFeed } from '@sysdesign/news-feed';
 import type { ServiceDefinition } from '@sysdesign/platform';
 import { rateLimiter } from '@sysdesign/rate-limiter';
 import { urlShortener } from '@sysdesign/url-shortener';
@@ -18,6 +19,7 @@ export const SERVICES: ServiceDefinition[] = [
   urlShortener,
   jobScheduler,
   leaderboard,
+  newsFeed,
 ];
 
 export const CONSOLE = consoleService;
