@@ -75,11 +75,12 @@ export function feedObserver(
   log: { warn(details: object, message: string): void },
 ): NewsFeedObserver {
   return {
-    pageRead: (_mode, stats, rebuilding) => {
+    pageRead: (mode, stats, rebuilding) => {
       if (stats.fromCache > 0) metrics.pageItems.inc({ source: 'cache' }, stats.fromCache);
       if (stats.fromPostgres > 0) metrics.pageItems.inc({ source: 'postgres' }, stats.fromPostgres);
       if (rebuilding) metrics.pagesRebuilding.inc();
-      metrics.cacheLookups.inc({ tier: 'feed', result: rebuilding ? 'miss' : 'hit' });
+      // The read mode keeps no home feed to hit or miss.
+      if (mode !== 'read') metrics.cacheLookups.inc({ tier: 'feed', result: rebuilding ? 'miss' : 'hit' });
     },
     rebuilt: (_reader, _posts, ms) => {
       metrics.rebuilds.inc({ result: 'done' });
