@@ -41,7 +41,7 @@ await writeReport({
   service: 'news-feed',
   http: { ...first!, scenarios },
   notes: [
-    'Each mode runs on the same power-law graph (1,000 users, 3 celebrities at 40 % reach, CELEBRITY_THRESHOLD 150) and the same 1,500 posts; the reader follows 100 accounts. The machine is 2 cores shared with other benches running at the same time.',
+    'Each mode runs on the same power-law graph (500 users, 3 celebrities at 40 % reach, CELEBRITY_THRESHOLD 100) and the same 400 posts; the reader follows 100 accounts. The machine is 2 cores shared with other benches running at the same time.',
     'Fanout lag, write amplification and memory per feed: `load-tests/results/news-feed-fanout.md` (`pnpm --filter @sysdesign/news-feed bench`).',
   ],
 });

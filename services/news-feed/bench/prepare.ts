@@ -8,11 +8,11 @@ import type { NewsFeedParts } from '../src/service.js';
  * the reader `u000007`, who follows exactly READER_FOLLOWING accounts (its feed is the one read).
  */
 
-export const GRAPH_USERS = 1_000;
-export const POSTS = 1_500;
+export const GRAPH_USERS = 500;
+export const POSTS = 400;
 export const READER = userIdOf(7);
 export const READER_FOLLOWING = 100;
-export const CELEBRITY_THRESHOLD = 150;
+export const CELEBRITY_THRESHOLD = 100;
 
 export async function prepare(parts: NewsFeedParts): Promise<void> {
   const nowMs = Date.now();

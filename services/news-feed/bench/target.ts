@@ -22,6 +22,9 @@ async function targetOf(mode: FanoutMode) {
     FANOUT: mode,
     CELEBRITY_THRESHOLD: String(CELEBRITY_THRESHOLD),
     POST_RATE_LIMIT: '1000000',
+    // The preparation's posts and fanout share PGlite's one thread with the lease renewal; on a
+    // loaded machine a renewal can come late, and the generator (rightly) refuses ids then.
+    WORKER_LEASE_TTL_MS: '600000',
   });
   let parts: NewsFeedParts | undefined;
   const app = await buildService(
