@@ -10,7 +10,7 @@ import { FeedReader, floorOf, type Page, type PageStats, TOP } from './feed-read
 import type { FeedItem, Hydrator } from './hydrate.js';
 import type { PostRecord, PostStore, Reply } from './store/post-store.js';
 import type { SocialStore, User } from './store/social-store.js';
-import { FLOOR_NONE, type Timelines } from './store/timelines.js';
+import { FLOOR_NONE, REBUILDING_FLOOR, type Timelines } from './store/timelines.js';
 
 /**
  * The news feed: writes go to Postgres first (the source of truth) and then to the caches;
@@ -55,11 +55,14 @@ export interface NewsFeedOptions {
 
 /** A reader is "seen" at most this often, so reads do not write to Postgres each time. */
 const SEEN_RESOLUTION_MS = 60_000;
+/** Readers whose last-seen time this process remembers (the oldest is forgotten first). */
+const SEEN_ENTRIES_MAX = 100_000;
 const DAY_MS = 86_400_000;
 
 export class NewsFeed {
   private readonly reader: FeedReader;
   private readonly rebuilds = new Map<string, Promise<void>>();
+  private readonly seenAt = new Map<string, number>();
 
   constructor(private readonly options: NewsFeedOptions) {
     this.reader = new FeedReader(options.timelines, options.posts, options.hydrator, options.feedMax);
@@ -231,28 +234,28 @@ export class NewsFeed {
     limit: number,
   ): Promise<Page & { rebuilding: boolean }> {
     const after = cursor === undefined ? TOP : decodeCursor(cursor);
-    const { mode } = this.options;
-    const seen = await this.options.social.seen(reader, this.options.nowMs(), {
-      resolutionMs: SEEN_RESOLUTION_MS,
-      inactiveBeforeMs: this.options.nowMs() - this.options.inactiveDays * DAY_MS,
-      rebuildTimeoutMs: this.options.rebuildTimeoutMs,
-    });
+    const { mode, timelines } = this.options;
+    // The read that claims a rebuild says so, even when the rebuild settles before the page is read.
+    const claimed = await this.see(reader);
     const graph = await this.options.hydrator.graphOf(reader);
     const view: ReaderView = {
       visibleAuthors: new Set([...graph.followees, reader]),
       hiddenAuthors: new Set(graph.hidden),
       deleted: new Set(),
     };
-    let rebuilding = mode !== 'read' && seen.state === 'rebuilding';
-    if (seen.startRebuild) this.startRebuild(reader, seen.rebuildStartedMs!);
-    const sources = await this.reader.pulledSources(mode, reader, graph.followees);
+    const sources = mode === 'write' ? [] : await this.reader.pulledSources(mode, reader, graph.followees);
+    let rebuilding = claimed && mode !== 'read';
     if (mode !== 'read' && !rebuilding) {
-      const floor = await this.options.timelines.feedFloor(reader);
+      const floor = await timelines.feedFloor(reader);
       if (floor === undefined) {
         // The cached feed is gone (evicted, or the mode changed): rebuild it as for a returning user.
+        const startedMs = this.options.nowMs();
+        await this.options.social.claimRebuild(reader, startedMs);
+        await timelines.beginRebuild(reader);
+        this.startRebuild(reader, startedMs);
         rebuilding = true;
-        this.startRebuild(reader, this.options.nowMs());
-      } else sources.push({ key: this.options.timelines.feedKey(reader), floor });
+      } else if (floor >= REBUILDING_FLOOR) rebuilding = true;
+      else sources.push({ key: timelines.feedKey(reader), floor });
     }
     const { page, stats } = await this.reader.page(
       reader,
@@ -264,6 +267,30 @@ export class NewsFeed {
     );
     this.options.observer.pageRead(mode, stats, rebuilding);
     return { ...page, rebuilding };
+  }
+
+  /**
+   * Records the read in Postgres at most once a minute per reader and process (a read is not a
+   * write). That is also when a return after INACTIVE_DAYS, or a rebuild stalled past
+   * REBUILD_TIMEOUT_MS, is noticed and claimed: the feed is marked rebuilding at once, so every
+   * replica serves it from Postgres until the rebuild settles its floor.
+   */
+  private async see(reader: string): Promise<boolean> {
+    const nowMs = this.options.nowMs();
+    const lastMs = this.seenAt.get(reader);
+    if (lastMs !== undefined && nowMs >= lastMs && nowMs - lastMs < SEEN_RESOLUTION_MS) return false;
+    const seen = await this.options.social.seen(reader, nowMs, {
+      resolutionMs: SEEN_RESOLUTION_MS,
+      inactiveBeforeMs: nowMs - this.options.inactiveDays * DAY_MS,
+      rebuildTimeoutMs: this.options.rebuildTimeoutMs,
+    });
+    this.seenAt.delete(reader);
+    this.seenAt.set(reader, nowMs);
+    if (this.seenAt.size > SEEN_ENTRIES_MAX) this.seenAt.delete(this.seenAt.keys().next().value as string);
+    if (!seen.startRebuild) return false;
+    if (this.options.mode !== 'read') await this.options.timelines.beginRebuild(reader);
+    this.startRebuild(reader, seen.rebuildStartedMs!);
+    return true;
   }
 
   /** An author's own posts, newest first: their timeline set, then Postgres past it. */
@@ -309,14 +336,13 @@ export class NewsFeed {
   }
 
   /**
-   * Rebuilds a home feed from Postgres. The feed is marked built (trusted nowhere) first, so posts
-   * fanned out while the rebuild reads are kept; then the newest FEED_MAX posts are added and the
+   * Rebuilds a home feed from Postgres. The caller marked the feed built but trusted nowhere, so
+   * posts fanned out while the rebuild reads are kept; the newest FEED_MAX posts are added and the
    * floor set to what they cover.
    */
   private async rebuild(reader: string, startedMs: number): Promise<void> {
     const began = performance.now();
     const { timelines, posts, feedMax } = this.options;
-    await timelines.beginRebuild(reader);
     const candidates = await posts.feedPage(reader, TOP, feedMax);
     await timelines.settleFeed(reader, candidates, floorOf(candidates, feedMax));
     await this.options.social.finishRebuild(reader, startedMs);

@@ -250,6 +250,14 @@ export class SocialStore {
     });
   }
 
+  /** Claims a rebuild of a feed found missing from the cache (a stalled claim is taken over by `seen`). */
+  async claimRebuild(user: string, startedMs: number): Promise<void> {
+    await this.sql.query(
+      `UPDATE users SET feed_state = 'rebuilding', rebuild_started_ms = $2 WHERE id = $1`,
+      [user, startedMs],
+    );
+  }
+
   /** Ends the rebuild that started at `startedMs` (a newer claim keeps its own). */
   async finishRebuild(user: string, startedMs: number): Promise<void> {
     await this.sql.query(

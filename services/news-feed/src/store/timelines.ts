@@ -16,6 +16,9 @@ import { type FeedPosition, idOfMember, memberOfId } from '../domain/score.js';
 
 const TIE_SLACK = 64;
 
+/** Above every score: the floor of a feed being rebuilt, trusted nowhere until the rebuild settles it. */
+export const REBUILDING_FLOOR = Number.MAX_SAFE_INTEGER;
+
 /** Below every score: the floor of a set that holds everything. */
 export const FLOOR_NONE = -1;
 
@@ -109,7 +112,7 @@ export class Timelines {
    * that fanout writes made while a rebuild reads Postgres land in it.
    */
   async beginRebuild(reader: string): Promise<void> {
-    await this.sets.zadd(this.feedMarkers, [{ member: reader, score: Number.MAX_SAFE_INTEGER }]);
+    await this.sets.zadd(this.feedMarkers, [{ member: reader, score: REBUILDING_FLOOR }]);
   }
 
   /**
