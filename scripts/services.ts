@@ -5,6 +5,7 @@ import { idGenerator } from '@sysdesign/id-generator';
 import { jobScheduler } from '@sysdesign/job-scheduler';
 import { kvStore } from '@sysdesign/kv-store';
 import { leaderboard } from '@sysdesign/leaderboard';
+import { newsFeed } from '@sysdesign/news-feed';
 import type { ServiceDefinition } from '@sysdesign/platform';
 import { rateLimiter } from '@sysdesign/rate-limiter';
 import { urlShortener } from '@sysdesign/url-shortener';
@@ -24,6 +25,7 @@ export const SERVICES: ServiceDefinition[] = [
   chat,
   fileSyncService,
   wallet,
+  newsFeed,
 ];
 
 export const CONSOLE = consoleService;

@@ -1,0 +1,4 @@
+import { runStandalone } from '@sysdesign/platform';
+import { newsFeed } from './service.js';
+
+await runStandalone(newsFeed);
