@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { JobQueue, type JobQueueSql, pgliteSql, pgPoolSql, Worker } from '../src/index.js';
+import { claim, recordOutcomes } from '../src/leases.js';
 
 const JOBS = Number(process.env.JOBQ_BENCH_JOBS ?? 20_000);
 const LATENCY_SAMPLES = Number(process.env.JOBQ_BENCH_LATENCY_SAMPLES ?? 500);
@@ -29,8 +30,9 @@ const BATCH = 500;
 const WORKER_COUNTS = (process.env.JOBQ_BENCH_WORKERS ?? '1,4,16').split(',').map(Number);
 const CONCURRENCY = Number(process.env.JOBQ_BENCH_CONCURRENCY ?? 8);
 const FLOOD = Number(process.env.JOBQ_BENCH_FLOOD ?? 5_000);
-/** `throughput`, `latency` (with each throughput row), `fairness`; default all, comma-separated. */
-const PARTS = new Set((process.env.JOBQ_BENCH_PARTS ?? 'throughput,latency,fairness').split(','));
+/** `throughput`, `latency` (with each throughput row), `fairness`, `split`; default all, comma-separated. */
+const PARTS = new Set((process.env.JOBQ_BENCH_PARTS ?? 'throughput,latency,fairness,split').split(','));
+const SPLIT_BATCH = 50;
 /** `postgres`, `pglite` or both (default). */
 const BACKENDS = new Set((process.env.JOBQ_BENCH_BACKENDS ?? 'postgres,pglite').split(','));
 const SMALL_TENANT_JOBS = 50;
@@ -234,6 +236,83 @@ async function fairness(backend: Backend, fairTenants: boolean): Promise<{ p50: 
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
+/**
+ * The CPU of each step on one connection, with nothing else of ours running: enqueue (bulk 500),
+ * claim and complete (batches of 50), each as the server's CPU and node's per job, with the pg
+ * adapter's named prepared statements and without. Reads the server backend's CPU from /proc.
+ */
+async function split(url: string): Promise<string[]> {
+  const rows: string[] = [];
+  for (const prepare of [false, true]) {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const schema = `bench_jobq_split_${Date.now().toString(36)}`;
+    const queue = new JobQueue({ sql: pgPoolSql(pool, { prepare }), schema });
+    await queue.migrate();
+    const { pid } = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0] as {
+      pid: number;
+    };
+    const held: { id: string; fence: string }[] = [];
+    const steps: [string, () => Promise<void>][] = [
+      [
+        'enqueue',
+        async () => {
+          for (let offset = 0; offset < JOBS; offset += BATCH) {
+            const size = Math.min(BATCH, JOBS - offset);
+            await queue.enqueueMany(
+              Array.from({ length: size }, (_, n) => ({ queue: 'split', payload: { n } })),
+            );
+          }
+        },
+      ],
+      [
+        'claim',
+        async () => {
+          for (let offset = 0; offset < JOBS; offset += SPLIT_BATCH) {
+            const claimed = await claim(queue, {
+              queue: 'split',
+              limit: SPLIT_BATCH,
+              worker: 'split',
+              leaseMs: 60_000,
+              fair: false,
+              tenantCursor: null,
+            });
+            for (const row of claimed) held.push({ id: String(row.id), fence: String(row.fence) });
+          }
+        },
+      ],
+      [
+        'complete',
+        async () => {
+          for (let offset = 0; offset < held.length; offset += SPLIT_BATCH) {
+            const outcomes = held.slice(offset, offset + SPLIT_BATCH).map((lease) => ({
+              ...lease,
+              hasDependents: false,
+              result: { ok: true as const, outputJson: 'null' },
+            }));
+            await recordOutcomes(queue, outcomes, 'split');
+          }
+        },
+      ],
+    ];
+    for (const [name, step] of steps) {
+      const serverBefore = processCpuMs(pid);
+      const nodeBefore = process.cpuUsage();
+      await step();
+      const nodeCpu = process.cpuUsage(nodeBefore);
+      const serverAfter = processCpuMs(pid);
+      const server =
+        serverBefore === null || serverAfter === null
+          ? 'n/a'
+          : (((serverAfter - serverBefore) * 1000) / JOBS).toFixed(0);
+      const node = ((nodeCpu.user + nodeCpu.system) / JOBS).toFixed(0);
+      rows.push(`| ${prepare ? 'named' : 'unnamed'} | ${name} | ${server} | ${node} |`);
+    }
+    await pool.query(`DROP SCHEMA ${schema} CASCADE`);
+    await pool.end();
+  }
+  return rows;
+}
+
 const backends: Backend[] = [];
 if (BACKENDS.has('postgres')) {
   if (process.env.DATABASE_URL) backends.push(await postgres(process.env.DATABASE_URL));
@@ -273,3 +352,12 @@ console.log(
 console.log('| backend | claims | p50 ms | p99 ms |');
 console.log('|---|---|---|---|');
 for (const row of fairnessRows) console.log(row);
+if (PARTS.has('split') && process.env.DATABASE_URL && BACKENDS.has('postgres')) {
+  const rows = await split(process.env.DATABASE_URL);
+  console.log(
+    `\nCPU µs per job of each step on one connection (${JOBS} jobs; claims and completions in batches of ${SPLIT_BATCH})`,
+  );
+  console.log('| statements | step | Postgres µs/job | node µs/job |');
+  console.log('|---|---|---|---|');
+  for (const row of rows) console.log(row);
+}
