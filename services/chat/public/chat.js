@@ -1,7 +1,6 @@
 // The chat page: a client of the chat.v1 protocol (see the README). It keeps the highest seq seen
 // per channel, drops repeats, acks what it shows, resumes every channel after a reconnect and
 // resends unacked sends with their client message id (stored once by the server).
-'use strict';
 
 const HISTORY_ON_OPEN = 50;
 const PING_MS = 25_000;
@@ -24,9 +23,7 @@ const state = {
   lastTypingAt: 0,
   sent: 0,
 };
-const deviceId =
-  sessionStorage.getItem('chat-device') ??
-  `web-${Math.random().toString(36).slice(2, 10)}`;
+const deviceId = sessionStorage.getItem('chat-device') ?? `web-${Math.random().toString(36).slice(2, 10)}`;
 sessionStorage.setItem('chat-device', deviceId);
 
 function showError(text) {
@@ -123,7 +120,8 @@ function renderTyping() {
 }
 
 function markRead(channel) {
-  if (channel.seen > 0 && document.visibilityState !== 'hidden') send({ type: 'read', channelId: channel.id, seq: channel.seen });
+  if (channel.seen > 0 && document.visibilityState !== 'hidden')
+    send({ type: 'read', channelId: channel.id, seq: channel.seen });
   channel.unread = 0;
 }
 
@@ -253,7 +251,11 @@ const handlers = {
     const pending = frame.ref === undefined ? undefined : state.pending.get(frame.ref);
     if (!pending) return;
     if (frame.retryAfterMs !== undefined) {
-      setTimeout(() => send({ type: 'send', channelId: pending.channelId, clientMsgId: frame.ref, body: pending.body }), frame.retryAfterMs);
+      setTimeout(
+        () =>
+          send({ type: 'send', channelId: pending.channelId, clientMsgId: frame.ref, body: pending.body }),
+        frame.retryAfterMs,
+      );
     } else {
       state.pending.delete(frame.ref);
       renderMessages();
@@ -335,7 +337,11 @@ $('group').addEventListener('submit', async (event) => {
     .map((member) => member.trim())
     .filter(Boolean);
   try {
-    const channel = await api('POST', '/v1/channels', { kind: 'group', name: $('group-name').value.trim(), members });
+    const channel = await api('POST', '/v1/channels', {
+      kind: 'group',
+      name: $('group-name').value.trim(),
+      members,
+    });
     $('group-name').value = '';
     $('group-members').value = '';
     await loadChannels();
@@ -354,6 +360,8 @@ $('composer').addEventListener('submit', (event) => {
   state.pending.set(clientMsgId, { channelId: state.active, body });
   send({ type: 'send', channelId: state.active, clientMsgId, body });
   $('body').value = '';
+  // The next keystroke announces typing again (the receiver cleared it on this message).
+  state.lastTypingAt = 0;
   renderMessages();
 });
 

@@ -42,7 +42,9 @@ describe('the chat page and the demo login', () => {
     expect(response.status).toBe(200);
     const { token, userId } = (await response.json()) as { token: string; userId: string };
     expect(userId).toBe('alice');
-    const channels = await fetch(`${embeddedHttp}/v1/channels`, { headers: { authorization: `Bearer ${token}` } });
+    const channels = await fetch(`${embeddedHttp}/v1/channels`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(channels.status).toBe(200);
     // The helper's token (signed with the test secret) is refused: the embedded secret is another.
     await expect(TestClient.connect(embeddedWs, 'alice')).rejects.toThrow();

@@ -96,5 +96,5 @@ describeIf('the chat page in two browsers', () => {
     await bob.context().close();
     await alice.waitForSelector('#channels li .dot[data-user=bob]:not(.online)');
     await alice.context().close();
-  });
+  }, 60_000);
 });
