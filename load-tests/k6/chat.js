@@ -6,7 +6,8 @@
  *   k6 run -e BASE_URL=http://host:3006 -e USERS=1000 -e CHANNELS=100 load-tests/k6/chat.js
  *
  * setup() takes a token for each of USERS demo users (`POST /v1/demo/login`: the embedded mode
- * only; a deployment with AUTH_SECRET set has no demo login) and makes CHANNELS groups, user i in
+ * only, from the same machine; a deployment with AUTH_SECRET set has no demo login) and makes
+ * CHANNELS groups, user i in
  * group i % CHANNELS. Then one VU per user holds a socket (`chat.v1`, token in the Authorization
  * header) for DURATION: it sends a message to its group every SEND_INTERVAL_MS with a fresh client
  * message id, acks every `deliver` after dropping repeats by `seq`, and records how long each

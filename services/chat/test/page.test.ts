@@ -1,3 +1,4 @@
+import type { ServiceApp } from '@sysdesign/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployment, TestClient } from './helpers.js';
 
@@ -9,11 +10,13 @@ describe('the chat page and the demo login', () => {
   let embeddedHttp: string;
   let securedHttp: string;
   let embeddedWs: string;
+  let embeddedApp: ServiceApp;
 
   beforeAll(async () => {
     // An empty AUTH_SECRET removes it: the embedded mode, with its generated secret.
     const started = await embedded.start({ AUTH_SECRET: '' });
     embeddedWs = started.url;
+    embeddedApp = started.app;
     embeddedHttp = started.url.replace(/^ws/, 'http');
     securedHttp = (await secured.start()).url.replace(/^ws/, 'http');
   });
@@ -65,6 +68,18 @@ describe('the chat page and the demo login', () => {
     });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('refuses a demo login from another machine', async () => {
+    const response = await embeddedApp.inject({
+      method: 'POST',
+      url: '/v1/demo/login',
+      remoteAddress: '10.1.2.3',
+      payload: { userId: 'alice' },
+    });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ code: 'CHAT_ERR_DEMO_LOGIN_LOCAL_ONLY' });
+    expect(response.body).not.toContain('eyJ');
   });
 
   it('has no demo login when AUTH_SECRET is set', async () => {
