@@ -92,6 +92,23 @@ describeIf('the chat page in two browsers', () => {
     await bob.waitForFunction("document.querySelectorAll('#messages li:not(.pending)').length === 3");
     expect(await bodies(bob)).toEqual(['hi bob', 'are you there?', 'yes, hello alice']);
 
+    // Bob's socket drops (the reconnect held back by hand): alice's message is missed and bob's
+    // send waits, greyed. On reconnect the page resumes the channel and resends its send with the
+    // same client message id: both sides end with the same five messages, none twice.
+    await bob.evaluate('state.reconnectMs = 3600000; state.ws.close()');
+    await bob.waitForFunction("document.querySelector('#status').dataset.state === 'offline'");
+    await say(alice, 'while you were away');
+    await say(bob, 'sent offline');
+    expect(await bob.locator('#messages li.pending .body').allTextContents()).toEqual(['sent offline']);
+    await alice.waitForFunction("document.querySelectorAll('#messages li:not(.pending)').length === 4");
+    await bob.evaluate('state.reconnectMs = 500; connect()');
+    const five = ['hi bob', 'are you there?', 'yes, hello alice', 'while you were away', 'sent offline'];
+    await bob.waitForFunction("document.querySelectorAll('#messages li:not(.pending)').length === 5");
+    expect(await bodies(bob)).toEqual(five);
+    expect(await bob.locator('#messages li.pending').count()).toBe(0);
+    await alice.waitForFunction("document.querySelectorAll('#messages li:not(.pending)').length === 5");
+    expect(await bodies(alice)).toEqual(five);
+
     // Bob leaves: alice sees him offline (grace 0 here).
     await bob.context().close();
     await alice.waitForSelector('#channels li .dot[data-user=bob]:not(.online)');
