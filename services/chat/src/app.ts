@@ -3,6 +3,7 @@ import type { Chat } from './chat.js';
 import type { Gateway } from './gateway/gateway.js';
 import { registerChannelRoutes } from './routes/channels.js';
 import { registerMessageRoutes } from './routes/messages.js';
+import { registerPage } from './routes/page.js';
 import { registerSocketRoute } from './routes/socket.js';
 import type { PresenceStore } from './store/presence.js';
 
@@ -16,6 +17,8 @@ export interface AppDeps {
   pageMax: number;
   messageBytesMax: number;
   frameBytesMax: number;
+  /** Serve `POST /v1/demo/login` (embedded mode only). */
+  demoLogin: boolean;
   nowMs: () => number;
 }
 
@@ -28,5 +31,6 @@ export async function registerApp(app: ServiceApp, deps: AppDeps): Promise<Servi
   });
   registerChannelRoutes(app, deps);
   registerMessageRoutes(app, deps);
+  registerPage(app, { authority: deps.authority, demoLogin: deps.demoLogin });
   return app;
 }

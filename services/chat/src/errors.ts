@@ -29,6 +29,7 @@ export const errors = defineProblems({
   CHAT_ERR_TOO_MANY_CONNECTIONS: { status: 503, title: 'Too many connections' },
   CHAT_ERR_UPGRADE_REQUIRED: { status: 426, title: 'WebSocket upgrade required' },
   CHAT_ERR_BAD_CURSOR: { status: 400, title: 'Invalid cursor' },
+  CHAT_ERR_DEMO_LOGIN_LOCAL_ONLY: { status: 403, title: 'The demo login answers this machine only' },
 });
 
 /** The domain's typed errors as problems; anything else goes to the platform's mapping. */

@@ -201,6 +201,7 @@ async function setup(
     pageMax: config.PAGE_MAX,
     messageBytesMax: config.MESSAGE_BYTES_MAX,
     frameBytesMax: config.FRAME_BYTES_MAX,
+    demoLogin: config.AUTH_SECRET === undefined,
     nowMs,
   });
 }
