@@ -15,7 +15,10 @@
  * completion. Latency: single enqueues at a steady rate to idle workers; add-to-start is the time
  * from enqueue() being called to the handler starting. Fairness: a big tenant floods the queue
  * with FLOOD jobs at once while a small tenant submits one job every 20 ms; the small tenant's
- * wait (enqueue to start) with round-robin claims against plain FIFO claims.
+ * wait (enqueue to start) with round-robin claims against plain FIFO claims. Singles: SINGLES
+ * single `enqueue()` calls (no batching, no workers), SINGLES_IN_FLIGHT of them at a time: the
+ * rate of one-job commits, which the wake-up NOTIFY bounds when it is sent inside the insert's
+ * transaction.
  */
 import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
@@ -30,9 +33,13 @@ const BATCH = 500;
 const WORKER_COUNTS = (process.env.JOBQ_BENCH_WORKERS ?? '1,4,16').split(',').map(Number);
 const CONCURRENCY = Number(process.env.JOBQ_BENCH_CONCURRENCY ?? 8);
 const FLOOD = Number(process.env.JOBQ_BENCH_FLOOD ?? 5_000);
-/** `throughput`, `latency` (with each throughput row), `fairness`, `split`; default all, comma-separated. */
-const PARTS = new Set((process.env.JOBQ_BENCH_PARTS ?? 'throughput,latency,fairness,split').split(','));
 const SPLIT_BATCH = 50;
+const SINGLES = Number(process.env.JOBQ_BENCH_SINGLES ?? 3_000);
+const SINGLES_IN_FLIGHT = (process.env.JOBQ_BENCH_SINGLES_IN_FLIGHT ?? '1,8,32').split(',').map(Number);
+/** `throughput`, `latency` (with each throughput row), `fairness`, `split`, `singles`; default all, comma-separated. */
+const PARTS = new Set(
+  (process.env.JOBQ_BENCH_PARTS ?? 'throughput,latency,fairness,split,singles').split(','),
+);
 /** `postgres`, `pglite` or both (default). */
 const BACKENDS = new Set((process.env.JOBQ_BENCH_BACKENDS ?? 'postgres,pglite').split(','));
 const SMALL_TENANT_JOBS = 50;
@@ -313,6 +320,26 @@ async function split(url: string): Promise<string[]> {
   return rows;
 }
 
+/** Single enqueues, `inFlight` concurrent callers until SINGLES are in: enqueues per second. */
+async function singles(backend: Backend, inFlight: number): Promise<number> {
+  const schema = `bench_jobq_singles_${inFlight}_${Date.now().toString(36)}`;
+  const queue = new JobQueue({ sql: backend.sql, schema });
+  await queue.migrate();
+  let submitted = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (submitted < SINGLES) {
+        submitted += 1;
+        await queue.enqueue('bench', { n: submitted });
+      }
+    }),
+  );
+  const perS = (SINGLES * 1000) / (performance.now() - started);
+  await backend.dropSchema(schema);
+  return perS;
+}
+
 const backends: Backend[] = [];
 if (BACKENDS.has('postgres')) {
   if (process.env.DATABASE_URL) backends.push(await postgres(process.env.DATABASE_URL));
@@ -326,6 +353,7 @@ console.log(
 );
 console.log('|---|---|---|---|---|---|---|');
 const fairnessRows: string[] = [];
+const singleRows: string[] = [];
 for (const backend of backends) {
   for (const workerCount of PARTS.has('throughput') ? WORKER_COUNTS : []) {
     const run = await throughput(backend, workerCount);
@@ -337,6 +365,9 @@ for (const backend of backends) {
     console.log(
       `| ${backend.name} | ${workerCount} | ${Math.round(run.jobsPerS)} | ${p50.toFixed(1)} | ${p99.toFixed(1)} | ${run.nodeCpuMsPerKJob.toFixed(0)} | ${databaseCpu} |`,
     );
+  }
+  for (const inFlight of PARTS.has('singles') ? SINGLES_IN_FLIGHT : []) {
+    singleRows.push(`| ${backend.name} | ${inFlight} | ${Math.round(await singles(backend, inFlight))} |`);
   }
   for (const fairTenants of PARTS.has('fairness') ? [true, false] : []) {
     const { p50, p99 } = await fairness(backend, fairTenants);
@@ -361,3 +392,7 @@ if (PARTS.has('split') && process.env.DATABASE_URL && BACKENDS.has('postgres')) 
   console.log('|---|---|---|---|');
   for (const row of rows) console.log(row);
 }
+console.log(`\nsingle enqueues: ${SINGLES} enqueue() calls, no workers`);
+console.log('| backend | callers in flight | enqueues/s |');
+console.log('|---|---|---|');
+for (const row of singleRows) console.log(row);

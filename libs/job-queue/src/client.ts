@@ -37,10 +37,20 @@ export interface JobQueueOptions {
    * limit of its row. Every client of the queue should be given the same limiter.
    */
   startLimiters?: Readonly<Record<string, StartLimiter>>;
+  /**
+   * Called when a wake-up NOTIFY sent after an enqueue's commit fails. The job is committed then,
+   * so the enqueue still resolves; workers of other processes find the job at their safety poll.
+   */
+  onWakeError?: (error: unknown) => void;
 }
 
 export interface EnqueueOptions extends JobOptions {
-  /** Insert inside the caller's transaction: the job exists only if that transaction commits. */
+  /**
+   * Insert inside the caller's transaction: the job exists only if that transaction commits. The
+   * wake-up NOTIFY is then sent inside that transaction too (delivered only if it commits), which
+   * makes its commit take Postgres's global notify lock: caller transactions that enqueue commit
+   * one at a time. Without `tx` the insert commits alone and the NOTIFY follows it.
+   */
   tx?: Queryable;
 }
 
@@ -78,6 +88,10 @@ export class JobQueue {
   readonly limitedQueues = new Map<string, boolean>();
   /** When a queue's StartLimiter may grant a start again, after it refused one. */
   readonly rateBlockedUntilMs = new Map<string, number>();
+  private readonly onWakeError: (error: unknown) => void;
+  /** Wake-ups of committed enqueues not sent yet: earliest runAt in ms by queue (see notifyCommitted). */
+  private wakeBatch: { wakes: Map<string, number>; sent: Promise<void> } | undefined;
+  private wakeSending: Promise<void> = Promise.resolve();
 
   constructor(options: JobQueueOptions) {
     this.sql = options.sql;
@@ -88,6 +102,7 @@ export class JobQueue {
     this.channel = `${this.schema}_wake`;
     this.local.setMaxListeners(0);
     this.startLimiters = new Map(Object.entries(options.startLimiters ?? {}));
+    this.onWakeError = options.onWakeError ?? (() => undefined);
     for (const name of this.startLimiters.keys()) assertQueueName(name);
   }
 
@@ -167,9 +182,45 @@ export class JobQueue {
     const inserts = jobs.map((job) =>
       jobInsertOf(job.queue, job.payload, job.options ?? {}, nowMs, this.limits),
     );
-    const results = await this.insertJobs(tx ?? this.sql, inserts, { nowMs });
-    if (!tx) this.wakeLocal(inserts);
+    if (tx) return this.insertJobs(tx, inserts, { nowMs });
+    // The library owns the transaction (one autocommitted statement): NOTIFY after its commit,
+    // so concurrent enqueues do not commit one at a time behind the notify lock.
+    const results = await this.insertJobs(this.sql, inserts, { nowMs, notify: false });
+    const created = inserts.filter((_, index) => results[index]?.created);
+    this.wakeLocal(created);
+    if (created.length > 0) await this.notifyCommitted(created);
     return results;
+  }
+
+  /**
+   * Sends the wake-ups of committed inserts: one statement at a time per client, each carrying
+   * every queue's earliest runAt gathered while the previous one was in flight (group notify).
+   * Resolves once this call's wake-ups are sent; never rejects (onWakeError hears a failure).
+   */
+  private notifyCommitted(inserts: readonly { queue: string; run_at: string }[]): Promise<void> {
+    let batch = this.wakeBatch;
+    if (!batch) {
+      const wakes = new Map<string, number>();
+      const sent = this.wakeSending.then(async () => {
+        if (this.wakeBatch?.wakes === wakes) this.wakeBatch = undefined;
+        try {
+          await this.sql.query(
+            `SELECT count(pg_notify($1, w.queue || '|' || w.due)) FROM unnest($2::text[], $3::text[]) AS w(queue, due)`,
+            [this.channel, [...wakes.keys()], [...wakes.values()].map(String)],
+          );
+        } catch (error) {
+          this.onWakeError(error);
+        }
+      });
+      batch = { wakes, sent };
+      this.wakeBatch = batch;
+      this.wakeSending = sent;
+    }
+    for (const insert of inserts) {
+      const runAtMs = Date.parse(insert.run_at);
+      batch.wakes.set(insert.queue, Math.min(batch.wakes.get(insert.queue) ?? runAtMs, runAtMs));
+    }
+    return batch.sent;
   }
 
   /**
@@ -185,6 +236,8 @@ export class JobQueue {
       refs?: readonly (string | null)[];
       pending?: readonly number[];
       hasDependents?: readonly boolean[];
+      /** NOTIFY the inserted rows' queues in the insert's statement (default); false: the caller will. */
+      notify?: boolean;
     },
   ): Promise<EnqueueResult[]> {
     const rows = inserts.map((insert, index) => ({
@@ -195,6 +248,7 @@ export class JobQueue {
       flow_ref: extra.refs?.[index] ?? null,
     }));
     const now = new Date(extra.nowMs);
+    const notify = extra.notify ?? true;
     const inserted = await queryable.query<{ id: unknown; job_key: string | null; queue: string }>(
       `WITH input AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, queue text, tenant text, payload jsonb,
@@ -211,14 +265,19 @@ export class JobQueue {
          FROM input ORDER BY ord
          ON CONFLICT (queue, job_key) WHERE job_key IS NOT NULL DO NOTHING
          RETURNING id, job_key, queue, run_at, state
-       ), notified AS (
+       )${
+         notify
+           ? `, notified AS (
          SELECT count(pg_notify($3, w.queue || '|' || w.due)) AS n FROM (
            SELECT queue, (extract(epoch FROM min(run_at)) * 1000)::bigint::text AS due
            FROM inserted WHERE state <> 'waiting' GROUP BY queue
          ) w
        )
-       SELECT inserted.id, inserted.job_key, inserted.queue FROM inserted, notified`,
-      [JSON.stringify(rows), now, this.channel],
+       SELECT inserted.id, inserted.job_key, inserted.queue FROM inserted, notified`
+           : `
+       SELECT inserted.id, inserted.job_key, inserted.queue FROM inserted`
+       }`,
+      notify ? [JSON.stringify(rows), now, this.channel] : [JSON.stringify(rows), now],
     );
     return this.matchInserted(queryable, inserts, inserted.rows);
   }
