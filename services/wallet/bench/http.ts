@@ -8,7 +8,7 @@ import {
 import { TokenAuthority } from '@sysdesign/platform';
 import { OPERATOR_SCOPE } from '../src/routes/schemas.js';
 import { LOCKING_MODES } from '../src/store/locking.js';
-import { BENCH_AUTH_SECRET, POOLS, type Pool } from './target.js';
+import { BENCH_AUTH_SECRET, POOLS, type Pool, SMOKE_LOW_WALLETS } from './target.js';
 
 /**
  * `pnpm --filter @sysdesign/wallet bench:http [--smoke]`: POST /v1/transfers (one transfer of 1 cent
@@ -16,11 +16,13 @@ import { BENCH_AUTH_SECRET, POOLS, type Pool } from './target.js';
  * same run, per backend (PGlite in memory always; Postgres when DATABASE_URL is set) and per locking
  * mode, between random wallets of 1,000 (low contention) and of 10 (hot). The target seeds its
  * wallets through its own API before it listens (bench/target.ts). Writes
- * `load-tests/results/wallet.md`. `--smoke`: PGlite only, one 1-second round per row, nothing written
+ * `load-tests/results/wallet.md`. `--smoke`: PGlite only, 100 low-contention wallets, one 1-second round per row, nothing written
  * (bench-smoke.test.ts keeps the bench from rotting).
  */
 
 const smoke = process.argv.includes('--smoke');
+if (smoke) process.env.WALLET_BENCH_SMOKE = '1';
+const lowWallets = smoke ? SMOKE_LOW_WALLETS : POOLS.low;
 const CONNECTIONS = 16;
 const token = await new TokenAuthority({ secret: BENCH_AUTH_SECRET }).issue('bench-operator', {
   ttlSeconds: 3_600,
@@ -59,7 +61,7 @@ for (const backend of backends) {
       scenarios: [
         scenario(
           'low',
-          `${backend.name}, ${mode}: low contention (${POOLS.low.toLocaleString('en-US')} wallets)`,
+          `${backend.name}, ${mode}: low contention (${lowWallets.toLocaleString('en-US')} wallets)`,
         ),
         scenario('hot', `${backend.name}, ${mode}: ${POOLS.hot} hot wallets`),
       ],

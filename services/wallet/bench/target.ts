@@ -12,8 +12,9 @@ import { buildService } from '../src/service.js';
 
 /** The secret the HTTP bench signs its token with. */
 export const BENCH_AUTH_SECRET = 'bench-secret-of-at-least-thirty-two-bytes';
-/** The wallets of each pool the bench's transfers pick from. */
+/** The wallets of each pool the bench's transfers pick from (fewer low-contention ones in smoke mode). */
 export const POOLS = { low: 1_000, hot: 10 } as const;
+export const SMOKE_LOW_WALLETS = 100;
 export type Pool = keyof typeof POOLS;
 const FUNDING = '1000000000';
 const FUNDING_BATCH = 100;
@@ -24,7 +25,7 @@ const FUNDING_BATCH = 100;
  * DATABASE_URL in a schema of its own (dropped at the end), otherwise on PGlite in memory.
  *
  * Before listening, the target opens a bank and two pools of wallets through its own API (1,000
- * wallets for low contention, 10 hot ones) and funds them. The load harness sends one fixed request;
+ * wallets for low contention, 100 with WALLET_BENCH_SMOKE=1; 10 hot ones) and funds them. The load harness sends one fixed request;
  * a transfer whose debit and credit account ids both name a pool (`"low"` or `"hot"`) gets two
  * distinct random wallets of that pool in their place, in a preValidation hook, before the route's
  * validation, authentication and the ledger see it. Nothing else differs from production.
@@ -60,7 +61,7 @@ export async function createBenchTarget() {
     body.debitAccountId = wallets[debit];
     body.creditAccountId = wallets[credit];
   });
-  await seed(app, pools);
+  await seed(app, pools, process.env.WALLET_BENCH_SMOKE === '1' ? SMOKE_LOW_WALLETS : POOLS.low);
   return {
     app,
     close: async () => {
@@ -73,7 +74,7 @@ export async function createBenchTarget() {
 }
 
 /** Opens the bank and the pools' wallets through the API, and funds every wallet from the bank. */
-async function seed(app: ServiceApp, pools: Record<Pool, string[]>): Promise<void> {
+async function seed(app: ServiceApp, pools: Record<Pool, string[]>, lowWallets: number): Promise<void> {
   const token = await new TokenAuthority({ secret: BENCH_AUTH_SECRET }).issue('bench-operator', {
     ttlSeconds: 3_600,
     scopes: [OPERATOR_SCOPE],
@@ -88,8 +89,9 @@ async function seed(app: ServiceApp, pools: Record<Pool, string[]>): Promise<voi
   const open = (owner: string, debitsMustNotExceedCredits: boolean) =>
     send('/v1/accounts', { owner, currency: 'EUR', flags: { debitsMustNotExceedCredits } }, 'id');
   const bank = await open('bench-bank', false);
+  const sizes: Record<Pool, number> = { low: lowWallets, hot: POOLS.hot };
   for (const pool of Object.keys(POOLS) as Pool[]) {
-    for (let index = 0; index < POOLS[pool]; index++) pools[pool].push(await open(`${pool}-${index}`, true));
+    for (let index = 0; index < sizes[pool]; index++) pools[pool].push(await open(`${pool}-${index}`, true));
     for (let start = 0; start < pools[pool].length; start += FUNDING_BATCH) {
       const transfers = pools[pool]
         .slice(start, start + FUNDING_BATCH)
