@@ -59,6 +59,10 @@ export const configSchema = z.object({
   HOT_TTL_MS: intVar(2_000, 0, 600_000),
   /** Time to live of entries in the Redis cache tiers. */
   CACHE_TTL_MS: intVar(3_600_000, 1_000, 604_800_000),
+  /** Verified bearer tokens remembered per process (0 turns the cache off); never past a token's exp. */
+  TOKEN_CACHE_ENTRIES_MAX: intVar(10_000, 0, 1_000_000),
+  /** How long a verified token is remembered. */
+  TOKEN_CACHE_TTL_MS: intVar(60_000, 1_000, 3_600_000),
   /** A rebuild not finished after this long is started again by the next read. */
   REBUILD_TIMEOUT_MS: intVar(60_000, 1_000, 3_600_000),
   /** Feed rebuilds one process runs at once; more returning users wait on Postgres reads. */

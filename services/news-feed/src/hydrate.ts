@@ -43,13 +43,37 @@ interface StoredPost {
   deleted: boolean;
 }
 
-const postCodec = {
-  encode: (post: PostRecord) => JSON.stringify({ ...post, id: post.id.toString() } satisfies StoredPost),
-  decode: (text: string): PostRecord => {
+/**
+ * Posts to and from their cached text. Decoded posts are remembered by their text (at most
+ * `entriesMax`, oldest dropped first), so a post read again from a tier is not parsed again: the
+ * same text always decodes to the same post, and the posts are frozen so no reader can change
+ * what the next one gets.
+ */
+export class PostCodec {
+  private readonly decoded = new Map<string, PostRecord>();
+
+  constructor(private readonly entriesMax: number) {
+    if (!Number.isInteger(entriesMax) || entriesMax < 1) throw new RangeError('entriesMax must be >= 1');
+  }
+
+  get size(): number {
+    return this.decoded.size;
+  }
+
+  encode(post: PostRecord): string {
+    return JSON.stringify({ ...post, id: post.id.toString() } satisfies StoredPost);
+  }
+
+  decode(text: string): PostRecord {
+    const known = this.decoded.get(text);
+    if (known !== undefined) return known;
     const stored = JSON.parse(text) as StoredPost;
-    return { ...stored, id: BigInt(stored.id) };
-  },
-};
+    const post: PostRecord = Object.freeze({ ...stored, id: BigInt(stored.id) });
+    this.decoded.set(text, post);
+    if (this.decoded.size > this.entriesMax) this.decoded.delete(this.decoded.keys().next().value as string);
+    return post;
+  }
+}
 
 function jsonCodec<Value>() {
   return {
@@ -59,19 +83,24 @@ function jsonCodec<Value>() {
 }
 
 export class Hydrator {
+  private readonly postCodec: PostCodec;
+
   constructor(
     private readonly tiers: ContentTiers,
     private readonly posts: PostStore,
     private readonly social: SocialStore,
     private readonly observe: TierObserver,
-  ) {}
+    decodedPostsMax: number,
+  ) {
+    this.postCodec = new PostCodec(decodedPostsMax);
+  }
 
   /** Posts by id (missing ones were never committed); deleted ones carry `deleted`. */
   async postsOf(ids: readonly bigint[]): Promise<Map<bigint, PostRecord>> {
     const found = await readThrough(
       [this.tiers.hot, this.tiers.content],
       ids.map(String),
-      postCodec,
+      this.postCodec,
       async (missing) => {
         const rows = await this.posts.getMany(missing.map((id) => BigInt(id)));
         return new Map(rows.map((row) => [row.id.toString(), row]));
@@ -85,7 +114,7 @@ export class Hydrator {
 
   /** Writes a changed post (created, deleted) to both content tiers. */
   async putPost(post: PostRecord): Promise<void> {
-    const entry = [[post.id.toString(), postCodec.encode(post)] as const];
+    const entry = [[post.id.toString(), this.postCodec.encode(post)] as const];
     await this.tiers.content.setMany(entry);
     await this.tiers.hot.setMany(entry);
   }

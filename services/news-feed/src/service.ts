@@ -29,6 +29,7 @@ import { type CacheTier, MemoryTier, RedisTier } from './store/cache.js';
 import { PostStore } from './store/post-store.js';
 import { SocialStore } from './store/social-store.js';
 import { Timelines } from './store/timelines.js';
+import { CachingTokenAuthority } from './token-cache.js';
 import { FanoutWorker } from './workers/fanout.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -58,6 +59,9 @@ function sortedSetsOf(config: Config, redis: Redis | undefined): SortedSetStore 
   if (!redis) return new MemorySortedSetStore();
   return new RedisSortedSetStore(redis, { prefix: config.REDIS_KEY_PREFIX });
 }
+
+/** Longer bearer tokens are verified on every request rather than remembered. */
+const TOKEN_CACHE_CHARS_MAX = 2_048;
 
 function tiersOf(config: Config, redis: Redis | undefined, nowMs: () => number): ContentTiers {
   const shared = (name: string): CacheTier =>
@@ -102,7 +106,13 @@ async function setup(
   const social = new SocialStore(sql);
   const posts = new PostStore(sql);
   const timelines = new Timelines(sets, config.FEED_MAX, config.FANOUT);
-  const hydrator = new Hydrator(tiersOf(config, redis, nowMs), posts, social, tierObserver(metrics));
+  const hydrator = new Hydrator(
+    tiersOf(config, redis, nowMs),
+    posts,
+    social,
+    tierObserver(metrics),
+    config.HOT_ENTRIES_MAX,
+  );
   const topics = topicsOf(config);
   const feed = new NewsFeed({
     mode: config.FANOUT,
@@ -151,13 +161,20 @@ async function setup(
     const started = worker;
     app.lifecycle.defer('fanout worker', () => started.close());
   }
-  const authority = new TokenAuthority({
-    secret: await resolveAuthSecret({
-      configured: config.AUTH_SECRET,
-      dataDir: config.DATA_DIR,
-      log: app.log,
-    }),
+  const secret = await resolveAuthSecret({
+    configured: config.AUTH_SECRET,
+    dataDir: config.DATA_DIR,
+    log: app.log,
   });
+  const authority =
+    config.TOKEN_CACHE_ENTRIES_MAX === 0
+      ? new TokenAuthority({ secret })
+      : new CachingTokenAuthority({
+          secret,
+          entriesMax: config.TOKEN_CACHE_ENTRIES_MAX,
+          ttlMs: config.TOKEN_CACHE_TTL_MS,
+          tokenCharsMax: TOKEN_CACHE_CHARS_MAX,
+        });
   if (config.ROLE !== 'worker') {
     registerUserRoutes(app, { feed, authority });
     registerPostRoutes(app, {
