@@ -23,7 +23,7 @@ import { KeyedQueue } from './domain/keyed-queue.js';
 import { nextPeriodStart, periodStartOf } from './domain/schedule.js';
 import type { BoardStore, EntryRow, PeriodRow, ReplayedEntry } from './store/board-store.js';
 import { HashPartitionedIndex, type ShardSketch } from './store/partitions.js';
-import type { BoardView, ScoreIndex } from './store/score-index.js';
+import type { BoardView, EntryMeta, ScoreIndex } from './store/score-index.js';
 
 /**
  * The leaderboard: every accepted score is appended to Postgres (the log, the source of truth)
@@ -172,6 +172,8 @@ export class Leaderboard {
    * first caller on any instance archives the finished one and drops its index key.
    */
   async board(id: string): Promise<Board> {
+    const cached = this.currentBoard(id);
+    if (cached) return cached;
     let board = this.boards.get(id);
     if (!board) {
       board = await this.options.store.get(id);
@@ -183,15 +185,6 @@ export class Leaderboard {
       this.boards.set(id, board);
     }
     const nowMs = this.options.nowMs();
-    const window = this.windows.get(id);
-    if (
-      window &&
-      window.startMs === board.periodStartMs &&
-      nowMs >= window.startMs &&
-      nowMs < window.nextMs
-    ) {
-      return board;
-    }
     const cron = this.cronOf(board);
     const current = periodStartOf(board.reset, board.timeZone, nowMs, board.createdAtMs, cron);
     this.windows.set(id, {
@@ -214,6 +207,15 @@ export class Leaderboard {
     board = { ...board, periodStartMs: current };
     this.boards.set(id, board);
     return board;
+  }
+
+  /** The cached board when the clock is still in its cached period; undefined when `board` must look. */
+  private currentBoard(id: string): Board | undefined {
+    const board = this.boards.get(id);
+    const window = this.windows.get(id);
+    if (!(board && window) || window.startMs !== board.periodStartMs) return undefined;
+    const nowMs = this.options.nowMs();
+    return nowMs >= window.startMs && nowMs < window.nextMs ? board : undefined;
   }
 
   viewOf(board: Board): BoardView {
@@ -451,25 +453,31 @@ export class Leaderboard {
       view.metaOf([player]),
       board.ranking === 'dense' ? view.distinctAbove(encoding.offsetOf(score)) : 0,
     ]);
-    const rank =
-      board.ranking === 'ordinal'
-        ? found.rank + 1
-        : board.ranking === 'competition'
-          ? better + 1
-          : distinctBetter + 1;
-    const meta = metadata.get(player);
-    const below = players - better - equal;
-    return {
-      player,
-      score,
-      rank,
-      displayName: meta?.displayName ?? null,
-      subScore: meta?.subScore ?? null,
-      reachedAtMs: meta?.reachedAtMs ?? board.periodStartMs,
-      // Percentile rank: the share of players below, with ties counted half.
-      percentile: Math.round(((below + equal / 2) / players) * 10_000) / 100,
-      players,
+    const counts = { position: found.rank, players, better, equal, distinctBetter };
+    return standingOf(board, player, score, counts, metadata.get(player));
+  }
+
+  /**
+   * `standing` without a promise, when the board is cached in its current period and its index is
+   * a single set in the twin (the embedded deployment): the same reads, each answered at once.
+   * Undefined when it cannot answer so; `standing` then does.
+   */
+  standingNow(boardId: string, player: string): PlayerStanding | undefined {
+    const board = this.currentBoard(boardId);
+    const reads = board && this.viewOf(board).now;
+    if (!(board && reads)) return undefined;
+    const encoding = this.encodingOf(board);
+    const found = reads.rankOf(player);
+    if (!found) throw new PlayerNotRankedError(player);
+    const score = encoding.decodeScore(found.score);
+    const counts = {
+      position: found.rank,
+      players: reads.size(),
+      better: reads.countAtLeast(encoding.highestIndexOf(score) + 1),
+      equal: reads.countBetween(encoding.lowestIndexOf(score), encoding.highestIndexOf(score)),
+      distinctBetter: board.ranking === 'dense' ? reads.distinctAbove(encoding.offsetOf(score)) : 0,
     };
+    return standingOf(board, player, score, counts, reads.metaOf(player) ?? undefined);
   }
 
   /**
@@ -696,4 +704,33 @@ export class Leaderboard {
       return places.length;
     });
   }
+}
+
+/** A standing from its counts: 0-based position, players, better and equal scores, distinct better ones. */
+function standingOf(
+  board: Board,
+  player: string,
+  score: number,
+  counts: { position: number; players: number; better: number; equal: number; distinctBetter: number },
+  meta: EntryMeta | undefined,
+): PlayerStanding {
+  const { players, better, equal } = counts;
+  const rank =
+    board.ranking === 'ordinal'
+      ? counts.position + 1
+      : board.ranking === 'competition'
+        ? better + 1
+        : counts.distinctBetter + 1;
+  const below = players - better - equal;
+  return {
+    player,
+    score,
+    rank,
+    displayName: meta?.displayName ?? null,
+    subScore: meta?.subScore ?? null,
+    reachedAtMs: meta?.reachedAtMs ?? board.periodStartMs,
+    // Percentile rank: the share of players below, with ties counted half.
+    percentile: Math.round(((below + equal / 2) / players) * 10_000) / 100,
+    players,
+  };
 }

@@ -1,6 +1,6 @@
 import type { ServiceApp } from '@sysdesign/platform';
 import { z } from 'zod';
-import type { Leaderboard } from '../leaderboard.js';
+import type { Leaderboard, PlayerStanding } from '../leaderboard.js';
 import {
   boardParams,
   decodeCursor,
@@ -10,6 +10,7 @@ import {
   playerParams,
   rankedEntry,
 } from './schemas.js';
+import { readSerializer } from './serializer.js';
 
 export interface ReadRoutesOptions {
   leaderboard: Leaderboard;
@@ -21,11 +22,16 @@ export interface ReadRoutesOptions {
 /** The largest position a cursor may name (beyond the twin's member bound). */
 const OFFSET_MAX = 100_000_000;
 
+function standingBody({ reachedAtMs, ...standing }: PlayerStanding) {
+  return { ...standing, reachedAt: new Date(reachedAtMs).toISOString() };
+}
+
 export function registerReadRoutes(app: ServiceApp, options: ReadRoutesOptions): void {
   const { leaderboard } = options;
   app.get(
     '/v1/boards/:board/top',
     {
+      serializerCompiler: readSerializer,
       schema: {
         tags: ['reads'],
         summary: 'The top of the board, a page at a time',
@@ -57,6 +63,7 @@ export function registerReadRoutes(app: ServiceApp, options: ReadRoutesOptions):
   app.get(
     '/v1/boards/:board/players/:player',
     {
+      serializerCompiler: readSerializer,
       schema: {
         tags: ['reads'],
         summary: 'A player’s score, rank and percentile',
@@ -68,17 +75,17 @@ export function registerReadRoutes(app: ServiceApp, options: ReadRoutesOptions):
         },
       },
     },
-    async (request) => {
-      const { reachedAtMs, ...standing } = await leaderboard.standing(
-        request.params.board,
-        request.params.player,
-      );
-      return { ...standing, reachedAt: new Date(reachedAtMs).toISOString() };
+    (request) => {
+      const { board, player } = request.params;
+      // The embedded twin answers without a promise; any other index through the async port.
+      const standing = leaderboard.standingNow(board, player);
+      return standing ? standingBody(standing) : leaderboard.standing(board, player).then(standingBody);
     },
   );
   app.get(
     '/v1/boards/:board/players/:player/approximate-rank',
     {
+      serializerCompiler: readSerializer,
       schema: {
         tags: ['reads'],
         summary: 'A player’s approximate position on a hash-partitioned board',
@@ -107,6 +114,7 @@ export function registerReadRoutes(app: ServiceApp, options: ReadRoutesOptions):
   app.get(
     '/v1/boards/:board/players/:player/around',
     {
+      serializerCompiler: readSerializer,
       schema: {
         tags: ['reads'],
         summary: 'The players around one (around-me)',
@@ -124,6 +132,7 @@ export function registerReadRoutes(app: ServiceApp, options: ReadRoutesOptions):
   app.post(
     '/v1/boards/:board/ranks',
     {
+      serializerCompiler: readSerializer,
       schema: {
         tags: ['reads'],
         summary: 'Rank within a list of players (friends)',

@@ -8,7 +8,7 @@ import {
   type Shard,
   SingleIndex,
 } from './partitions.js';
-import type { ShardStore } from './shard-store.js';
+import { MemoryShardStore, type ShardStore } from './shard-store.js';
 
 /**
  * The serving index: per board and period, one sorted set (`b:{board}:{periodStart}`) or its
@@ -44,9 +44,25 @@ function decodeMeta(text: string): EntryMeta {
   return { reachedAtMs, displayName, subScore };
 }
 
+/**
+ * What a standing reads, answered synchronously: the twin of a single board runs each command to
+ * completion when called, so a read needs no promise per command (the async port costs one each).
+ */
+export interface SyncBoardReads {
+  /** 0-based position, best first, and the index score. */
+  rankOf(player: string): { rank: number; score: number } | null;
+  size(): number;
+  countAtLeast(min: number): number;
+  countBetween(min: number, max: number): number;
+  metaOf(player: string): EntryMeta | null;
+  distinctAbove(offset: number): number;
+}
+
 /** One board period's keys on their backends: the index, its metadata and its distinct scores. */
 export class BoardView {
   readonly index: BoardIndex;
+  /** The synchronous reads, on a single board in the twin; null elsewhere (Redis, partitions). */
+  readonly now: SyncBoardReads | null = null;
   private readonly shardCount: number;
 
   constructor(
@@ -64,6 +80,7 @@ export class BoardView {
           : partitioning.bounds.length + 1;
     if (partitioning.kind === 'single') {
       this.index = new SingleIndex({ store: home.sets, key: base });
+      if (home instanceof MemoryShardStore) this.now = syncReads(home, base);
       return;
     }
     const shards: Shard[] = Array.from({ length: this.shardCount }, (_, index) => ({
@@ -180,6 +197,28 @@ export class BoardView {
   async drop(): Promise<void> {
     await Promise.all([...this.keysByStore()].map(([store, keys]) => store.del(keys)));
   }
+}
+
+/** The twin's answers to a single board's reads; keys resolve per call, as a swap may move them. */
+function syncReads(home: MemoryShardStore, base: string): SyncBoardReads {
+  const { sets } = home;
+  const { keyspace } = sets;
+  return {
+    rankOf: (player) => keyspace.zrankWithScore(sets.physical(base), player, true),
+    size: () => keyspace.zcard(sets.physical(base)),
+    countAtLeast: (min) => keyspace.zcount(sets.physical(base), min, Number.POSITIVE_INFINITY),
+    countBetween: (min, max) => keyspace.zcount(sets.physical(base), min, max),
+    metaOf: (player) => {
+      const text = home.getFieldNow(`${base}:m`, player);
+      return text === null ? null : decodeMeta(text);
+    },
+    distinctAbove: (offset) =>
+      keyspace.zcount(
+        sets.physical(`${base}:d`),
+        { value: offset, exclusive: true },
+        Number.POSITIVE_INFINITY,
+      ),
+  };
 }
 
 export class ScoreIndex {

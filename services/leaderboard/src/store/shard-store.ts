@@ -154,6 +154,11 @@ export class MemoryShardStore implements ShardStore {
     return fields.map((field) => hash?.get(field) ?? null);
   }
 
+  /** One field, without a promise: the maps answer at once. */
+  getFieldNow(key: string, field: string): string | null {
+    return this.hashes.get(key)?.get(field) ?? null;
+  }
+
   async removeFields(key: string, fields: readonly string[]): Promise<void> {
     const hash = this.hashes.get(key);
     if (!hash) return;
