@@ -19,8 +19,11 @@ import sortedBtree from 'sorted-btree';
 import type { PeerContext, PeerDesign, PeerDesignResult, PeerTable } from '../design.js';
 import { formatRatio, formatSpread, type Spread, spreadOf } from '../rounds.js';
 
-// sorted-btree is CommonJS with `exports.default`: Node's ESM import sees the exports object.
-const BTree = sortedBtree.default;
+// sorted-btree is CommonJS with `exports.default`: Node's ESM import sees the exports object, while
+// vitest's interop (it honours `__esModule`) hands over the class itself.
+const BTree: typeof sortedBtree.default =
+  (sortedBtree as unknown as { default?: typeof sortedBtree.default }).default ??
+  (sortedBtree as unknown as typeof sortedBtree.default);
 
 /** Operations timed per measurement (capped by the size). */
 export const OPERATIONS = 100_000;
