@@ -153,3 +153,23 @@ export function cassandraBackend(): Promise<Backend<CassandraBackend>> {
     });
   });
 }
+
+export interface RedisAndPostgresBackend {
+  redisUrl: string;
+  databaseUrl: string;
+}
+
+/**
+ * Both Redis and Postgres, for suites that run a service the way docker-compose does (several
+ * instances sharing both); unavailable, with the missing one's reason, when either is.
+ */
+export async function redisAndPostgresBackend(): Promise<Backend<RedisAndPostgresBackend>> {
+  const [redis, postgres] = await Promise.all([redisBackend(), postgresBackend()]);
+  if (!redis.available) return redis;
+  if (!postgres.available) return postgres;
+  return {
+    available: true,
+    value: { redisUrl: redis.value.url, databaseUrl: postgres.value.url },
+    source: redis.source === 'env' && postgres.source === 'env' ? 'env' : 'container',
+  };
+}

@@ -3,14 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  describeWith,
-  freePort,
-  postgresBackend,
-  privateRedis,
-  redisBackend,
-  waitFor,
-} from '@sysdesign/testkit';
+import { describeWith, freePort, privateRedis, redisAndPostgresBackend, waitFor } from '@sysdesign/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it, onTestFinished } from 'vitest';
 import {
@@ -28,19 +21,7 @@ import {
  */
 
 const SERVICE_DIR = fileURLToPath(new URL('..', import.meta.url));
-const redis = await redisBackend();
-const postgres = await postgresBackend();
-const backends =
-  redis.available && postgres.available
-    ? ({
-        available: true,
-        value: { redisUrl: redis.value.url, databaseUrl: postgres.value.url },
-        source: 'env',
-      } as const)
-    : ({
-        available: false,
-        reason: redis.available ? 'DATABASE_URL is needed' : 'REDIS_URL is needed',
-      } as const);
+const backends = await redisAndPostgresBackend();
 
 let current: Deployment | undefined;
 const clients: TestClient[] = [];

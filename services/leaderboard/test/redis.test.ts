@@ -5,26 +5,13 @@ import {
   dropSchema,
   freshRedisPrefix,
   freshSchemaName,
-  postgresBackend,
-  redisBackend,
+  redisAndPostgresBackend,
   tempDirSync,
 } from '@sysdesign/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildFromEnv, clientOf, tokens } from './helpers.js';
 
-const redis = await redisBackend();
-const postgres = await postgresBackend();
-const both =
-  redis.available && postgres.available
-    ? ({
-        available: true,
-        value: { redisUrl: redis.value.url, databaseUrl: postgres.value.url },
-        source: 'env',
-      } as const)
-    : ({
-        available: false,
-        reason: redis.available ? (postgres as { reason: string }).reason : redis.reason,
-      } as const);
+const both = await redisAndPostgresBackend();
 
 describeWith(both, 'two instances on one Redis and one Postgres', ({ redisUrl, databaseUrl }) => {
   const prefix = freshRedisPrefix('leaderboard');

@@ -5,8 +5,7 @@ import {
   dropSchema,
   freshRedisPrefix,
   freshSchemaName,
-  postgresBackend,
-  redisBackend,
+  redisAndPostgresBackend,
   waitFor,
 } from '@sysdesign/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -20,19 +19,7 @@ import { type Built, buildFromEnv, Client, drained } from './helpers.js';
  * shared cache tiers count hits.
  */
 
-const redis = await redisBackend();
-const postgres = await postgresBackend();
-const both =
-  redis.available && postgres.available
-    ? ({
-        available: true,
-        value: { redisUrl: redis.value.url, databaseUrl: postgres.value.url },
-        source: 'env',
-      } as const)
-    : ({
-        available: false,
-        reason: redis.available ? (postgres as { reason: string }).reason : redis.reason,
-      } as const);
+const both = await redisAndPostgresBackend();
 
 describeWith(
   both,

@@ -7,8 +7,7 @@ import {
   dropSchema,
   freshRedisPrefix,
   freshSchemaName,
-  postgresBackend,
-  redisBackend,
+  redisAndPostgresBackend,
   waitFor,
 } from '@sysdesign/testkit';
 import pg from 'pg';
@@ -27,19 +26,7 @@ import { type Built, buildFromEnv, Client } from '../helpers.js';
 const FOLLOWERS = 3_000;
 const fixture = fileURLToPath(new URL('./fanout-child.ts', import.meta.url));
 
-const redis = await redisBackend();
-const postgres = await postgresBackend();
-const both =
-  redis.available && postgres.available
-    ? ({
-        available: true,
-        value: { redisUrl: redis.value.url, databaseUrl: postgres.value.url },
-        source: 'env',
-      } as const)
-    : ({
-        available: false,
-        reason: redis.available ? (postgres as { reason: string }).reason : redis.reason,
-      } as const);
+const both = await redisAndPostgresBackend();
 
 describeWith(both, 'a fanout worker killed mid-batch', ({ redisUrl, databaseUrl }) => {
   const schema = freshSchemaName('feed_kill');
