@@ -39,7 +39,8 @@ describeWith(await postgresBackend(), 'the sync client, two devices through one 
     server = await service.app.listen({ port: 0, host: '127.0.0.1' });
     token = (await bearer('erin')).authorization!.slice('Bearer '.length);
   });
-  afterAll(async () => service.close());
+  // Closing drains in-flight long polls; on a loaded machine that took past the default 60 s.
+  afterAll(async () => service.close(), 180_000);
 
   describe('one round at a time', () => {
     let a: Awaited<ReturnType<typeof device>>;
